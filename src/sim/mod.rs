@@ -1,0 +1,482 @@
+//! The deterministic discrete-event simulator: customers, orders and stock on a virtual clock.
+//!
+//! Orders arrive as a non-homogeneous Poisson process (the profile's rate times the
+//! time-of-day multiplier, sampled by thinning); new customers, inventory updates and order
+//! modifications arrive the same way in proportion to orders. Each order then lives its
+//! lifecycle on the event queue. The output is a stream of `Event`s in time order.
+
+pub mod model;
+pub mod queue;
+pub mod time;
+
+use std::collections::HashMap;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::event::{Action, CustomerRef, Event, Line, NewOrder, OrderNo, OrderStatus};
+use crate::profile::LoadProfile;
+use crate::world::{World, WorldError};
+use model::QuantityDistribution;
+use queue::{EventQueue, HeapQueue, ScheduleInPast, Ticket};
+use time::{Calendar, SimTime, MS_PER_MINUTE, PEAK_MULTIPLIER_MAX};
+
+/// What a simulation needs besides the world.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub profile: LoadProfile,
+    pub start: chrono::DateTime<chrono::FixedOffset>,
+    /// Events at or after this time are not produced.
+    pub duration: SimTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    World(#[from] WorldError),
+    #[error("simulator invariant broken: {0}")]
+    Schedule(#[from] ScheduleInPast),
+    #[error("simulator invariant broken: lifecycle step for order {0}, which is not open")]
+    OrderNotOpen(OrderNo),
+}
+
+/// The processes that arrive on their own, each with its own random stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Process {
+    Orders,
+    Customers,
+    InventoryUpdates,
+    Modifications,
+}
+
+const PROCESSES: [Process; 4] = [
+    Process::Orders,
+    Process::Customers,
+    Process::InventoryUpdates,
+    Process::Modifications,
+];
+
+/// Stream numbers: one ChaCha stream per concern, so a change to one concern's draws does not
+/// reshuffle any other.
+mod stream {
+    pub const ARRIVALS_BASE: u64 = 0; // + process index: 0..4
+    pub const LIFECYCLE: u64 = 10;
+    pub const BASKETS: u64 = 11;
+    pub const ORDER_DETAILS: u64 = 12;
+    pub const CUSTOMERS: u64 = 13;
+    pub const INVENTORY: u64 = 14;
+    pub const MODIFICATIONS: u64 = 15;
+}
+
+fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+/// A non-homogeneous Poisson arrival process, sampled by thinning.
+struct Arrivals {
+    /// Candidates per ms at the peak multiplier; 0 disables the process.
+    peak_rate_per_ms: f64,
+    /// Time of the last candidate in fractional ms, so rounding never accumulates.
+    clock_ms: f64,
+    rng: ChaCha8Rng,
+}
+
+impl Arrivals {
+    fn new(per_minute: f64, rng: ChaCha8Rng) -> Arrivals {
+        Arrivals {
+            peak_rate_per_ms: per_minute * PEAK_MULTIPLIER_MAX / MS_PER_MINUTE as f64,
+            clock_ms: 0.0,
+            rng,
+        }
+    }
+
+    /// The next accepted arrival, or None past `end`.
+    fn next(&mut self, calendar: &Calendar, end: SimTime) -> Option<SimTime> {
+        if self.peak_rate_per_ms <= 0.0 {
+            return None;
+        }
+        loop {
+            self.clock_ms += model::exponential_gap_ms(&mut self.rng, self.peak_rate_per_ms);
+            let at = SimTime(self.clock_ms.round() as u64);
+            if at >= end {
+                return None;
+            }
+            let accept = calendar.multiplier_at(at) / PEAK_MULTIPLIER_MAX;
+            if self.rng.random::<f64>() < accept {
+                return Some(at);
+            }
+        }
+    }
+}
+
+/// A pending step on the queue.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Arrival(Process),
+    Advance(OrderNo),
+    Cancel(OrderNo),
+}
+
+/// An order that has not reached DELIVERED or CANCELLED.
+struct OpenOrder {
+    status: OrderStatus,
+    lines: Vec<Line>,
+    next_line_seq: u8,
+    total_cents: u64,
+    /// The queued transition out of the current status.
+    pending: Ticket,
+    /// Delays of the stages after the current one, drawn at creation (so a cancellation time
+    /// can be drawn inside CREATED + PICKING).
+    later_delays_ms: [u64; 2],
+    /// Position in `Simulation::created` while CREATED.
+    created_slot: Option<usize>,
+}
+
+/// The simulator. Pull events with `next_event` (or iterate); memory stays bounded by the
+/// number of open orders, whatever the duration.
+pub struct Simulation<'w> {
+    world: &'w World,
+    calendar: Calendar,
+    end: SimTime,
+    cancel_probability: f64,
+    queue: HeapQueue<Step>,
+    arrivals: [Arrivals; 4],
+    lifecycle: ChaCha8Rng,
+    baskets: ChaCha8Rng,
+    order_details: ChaCha8Rng,
+    customers: ChaCha8Rng,
+    inventory: ChaCha8Rng,
+    modifications: ChaCha8Rng,
+    quantities: QuantityDistribution,
+    /// Looked up by number only, never iterated, so its order cannot reach the output.
+    open_orders: HashMap<OrderNo, OpenOrder>,
+    /// Orders in CREATED, in a deterministic order, for modifications to draw from.
+    created: Vec<OrderNo>,
+    orders_created: u32,
+    customers_created: u32,
+    /// Last stock level written per inventory item; `None` until first touched.
+    stock_levels: Vec<Option<u32>>,
+    skipped_modifications: u64,
+}
+
+impl<'w> Simulation<'w> {
+    pub fn new(world: &'w World, config: &SimConfig) -> Result<Simulation<'w>, SimError> {
+        world.validate()?;
+        let weights = &config.profile.weights;
+        let opm = config.profile.orders_per_minute;
+        let rate_of = |process: Process| match process {
+            Process::Orders => opm,
+            Process::Customers => opm * weights.per_order(weights.customer_creation),
+            Process::InventoryUpdates if world.inventory.is_empty() => 0.0,
+            Process::InventoryUpdates => opm * weights.per_order(weights.inventory_update),
+            Process::Modifications => opm * weights.per_order(weights.order_modification),
+        };
+        let arrivals = PROCESSES.map(|p| {
+            Arrivals::new(
+                rate_of(p),
+                stream_rng(config.seed, stream::ARRIVALS_BASE + p as u64),
+            )
+        });
+        let mut sim = Simulation {
+            world,
+            calendar: Calendar::new(config.start),
+            end: config.duration,
+            cancel_probability: weights.cancellation,
+            queue: HeapQueue::new(),
+            arrivals,
+            lifecycle: stream_rng(config.seed, stream::LIFECYCLE),
+            baskets: stream_rng(config.seed, stream::BASKETS),
+            order_details: stream_rng(config.seed, stream::ORDER_DETAILS),
+            customers: stream_rng(config.seed, stream::CUSTOMERS),
+            inventory: stream_rng(config.seed, stream::INVENTORY),
+            modifications: stream_rng(config.seed, stream::MODIFICATIONS),
+            quantities: QuantityDistribution::default(),
+            open_orders: HashMap::new(),
+            created: Vec::new(),
+            orders_created: 0,
+            customers_created: 0,
+            stock_levels: vec![None; world.inventory.len()],
+            skipped_modifications: 0,
+        };
+        for process in PROCESSES {
+            sim.schedule_arrival(process)?;
+        }
+        Ok(sim)
+    }
+
+    /// Virtual time of the last step taken.
+    pub fn now(&self) -> SimTime {
+        self.queue.now()
+    }
+
+    pub fn end(&self) -> SimTime {
+        self.end
+    }
+
+    /// Orders currently between CREATED and DELIVERED/CANCELLED.
+    pub fn open_orders(&self) -> usize {
+        self.open_orders.len()
+    }
+
+    /// Modification arrivals that found no CREATED order to modify.
+    pub fn skipped_modifications(&self) -> u64 {
+        self.skipped_modifications
+    }
+
+    /// The next event, or None when the duration is over.
+    pub fn next_event(&mut self) -> Result<Option<Event>, SimError> {
+        while let Some((at, step)) = self.queue.pop() {
+            if at >= self.end {
+                return Ok(None);
+            }
+            let action = match step {
+                Step::Arrival(process) => {
+                    self.schedule_arrival(process)?;
+                    self.arrive(process)?
+                }
+                Step::Advance(order) => Some(self.advance(order)?),
+                Step::Cancel(order) => Some(self.cancel(order)?),
+            };
+            if let Some(action) = action {
+                return Ok(Some(Event { at, action }));
+            }
+        }
+        Ok(None)
+    }
+
+    fn schedule_arrival(&mut self, process: Process) -> Result<(), SimError> {
+        let arrivals = &mut self.arrivals[process as usize];
+        if let Some(at) = arrivals.next(&self.calendar, self.end) {
+            self.queue.schedule(at, Step::Arrival(process))?;
+        }
+        Ok(())
+    }
+
+    fn arrive(&mut self, process: Process) -> Result<Option<Action>, SimError> {
+        Ok(match process {
+            Process::Orders => Some(self.new_order()?),
+            Process::Customers => Some(self.new_customer()),
+            Process::InventoryUpdates => Some(self.inventory_update()),
+            Process::Modifications => self.modification(),
+        })
+    }
+
+    fn new_customer(&mut self) -> Action {
+        self.customers_created += 1;
+        let rng = &mut self.customers;
+        Action::NewCustomer {
+            customer: self.customers_created,
+            home_store: rng.random_range(0..self.world.stores.len()) as u32,
+            persona: model::persona(rng),
+        }
+    }
+
+    fn new_order(&mut self) -> Result<Action, SimError> {
+        self.orders_created += 1;
+        let order = self.orders_created;
+        let now = self.queue.now();
+
+        let details = &mut self.order_details;
+        let existing = self.world.customers.len() as u32;
+        let pick = details.random_range(0..existing + self.customers_created);
+        let customer = if pick < existing {
+            CustomerRef::Existing(pick)
+        } else {
+            CustomerRef::New(pick - existing + 1)
+        };
+        let store = details.random_range(0..self.world.stores.len()) as u32;
+        let (window_start_min, window_len_min) = model::delivery_window(details);
+
+        let products = self.world.products.len();
+        let count = model::line_count(&mut self.baskets).min(products);
+        let mut lines: Vec<Line> = Vec::with_capacity(count);
+        while lines.len() < count {
+            let product = self.baskets.random_range(0..products) as u32;
+            if lines.iter().any(|l| l.product == product) {
+                continue;
+            }
+            lines.push(Line {
+                seq: lines.len() as u8 + 1,
+                product,
+                quantity: self.quantities.sample(&mut self.baskets),
+            });
+        }
+        let total_cents = self.total_of(&lines);
+
+        let life = &mut self.lifecycle;
+        let created_ms = model::stage_delay(life, OrderStatus::Created);
+        let picking_ms = model::stage_delay(life, OrderStatus::Picking);
+        let delivery_ms = model::stage_delay(life, OrderStatus::OutForDelivery);
+        let cancel_at = life
+            .random_bool(self.cancel_probability)
+            .then(|| now.saturating_add_ms(life.random_range(0..created_ms + picking_ms)));
+
+        let pending = self
+            .queue
+            .schedule(now.saturating_add_ms(created_ms), Step::Advance(order))?;
+        if let Some(at) = cancel_at {
+            self.queue.schedule(at, Step::Cancel(order))?;
+        }
+        self.created.push(order);
+        self.open_orders.insert(
+            order,
+            OpenOrder {
+                status: OrderStatus::Created,
+                lines: lines.clone(),
+                next_line_seq: count as u8 + 1,
+                total_cents,
+                pending,
+                later_delays_ms: [picking_ms, delivery_ms],
+                created_slot: Some(self.created.len() - 1),
+            },
+        );
+        Ok(Action::NewOrder(NewOrder {
+            order,
+            customer,
+            store,
+            window_start_min,
+            window_len_min,
+            lines,
+            total_cents,
+        }))
+    }
+
+    fn total_of(&self, lines: &[Line]) -> u64 {
+        lines
+            .iter()
+            .map(|l| {
+                u64::from(self.world.products[l.product as usize].price_cents)
+                    * u64::from(l.quantity)
+            })
+            .sum()
+    }
+
+    /// Takes `order` out of the CREATED set (swap-remove, fixing the moved order's slot).
+    fn leave_created(&mut self, order: OrderNo) {
+        let Some(slot) = self
+            .open_orders
+            .get_mut(&order)
+            .and_then(|o| o.created_slot.take())
+        else {
+            return;
+        };
+        self.created.swap_remove(slot);
+        if let Some(&moved) = self.created.get(slot) {
+            if let Some(o) = self.open_orders.get_mut(&moved) {
+                o.created_slot = Some(slot);
+            }
+        }
+    }
+
+    fn advance(&mut self, order: OrderNo) -> Result<Action, SimError> {
+        self.leave_created(order);
+        let now = self.queue.now();
+        let open = self
+            .open_orders
+            .get_mut(&order)
+            .ok_or(SimError::OrderNotOpen(order))?;
+        let from = open.status;
+        let to = from.next().unwrap_or(OrderStatus::Delivered);
+        open.status = to;
+        match to {
+            OrderStatus::Picking | OrderStatus::OutForDelivery => {
+                let delay = open.later_delays_ms[(to == OrderStatus::OutForDelivery) as usize];
+                open.pending = self
+                    .queue
+                    .schedule(now.saturating_add_ms(delay), Step::Advance(order))?;
+            }
+            _ => {
+                self.open_orders.remove(&order);
+            }
+        }
+        Ok(Action::Transition { order, from, to })
+    }
+
+    fn cancel(&mut self, order: OrderNo) -> Result<Action, SimError> {
+        self.leave_created(order);
+        let open = self
+            .open_orders
+            .remove(&order)
+            .ok_or(SimError::OrderNotOpen(order))?;
+        self.queue.withdraw(open.pending);
+        Ok(Action::Transition {
+            order,
+            from: open.status,
+            to: OrderStatus::Cancelled,
+        })
+    }
+
+    fn modification(&mut self) -> Option<Action> {
+        if self.created.is_empty() {
+            self.skipped_modifications += 1;
+            return None;
+        }
+        let rng = &mut self.modifications;
+        let order = self.created[rng.random_range(0..self.created.len())];
+        let products = self.world.products.len();
+        let open = self.open_orders.get_mut(&order)?;
+        let can_remove = open.lines.len() > 1;
+        let can_add = open.lines.len() < model::MAX_LINES.min(products);
+        let remove = can_remove && (!can_add || rng.random_bool(0.5));
+        if remove {
+            let line = open.lines.remove(rng.random_range(0..open.lines.len()));
+            open.total_cents -= u64::from(self.world.products[line.product as usize].price_cents)
+                * u64::from(line.quantity);
+            return Some(Action::RemoveLine {
+                order,
+                seq: line.seq,
+                total_cents: open.total_cents,
+            });
+        }
+        if !can_add {
+            self.skipped_modifications += 1;
+            return None;
+        }
+        let product = loop {
+            let p = rng.random_range(0..products) as u32;
+            if !open.lines.iter().any(|l| l.product == p) {
+                break p;
+            }
+        };
+        let line = Line {
+            seq: open.next_line_seq,
+            product,
+            quantity: self.quantities.sample(rng),
+        };
+        open.next_line_seq += 1;
+        open.lines.push(line);
+        open.total_cents +=
+            u64::from(self.world.products[product as usize].price_cents) * u64::from(line.quantity);
+        Some(Action::AddLine {
+            order,
+            line,
+            total_cents: open.total_cents,
+        })
+    }
+
+    fn inventory_update(&mut self) -> Action {
+        let rng = &mut self.inventory;
+        let item = rng.random_range(0..self.world.inventory.len());
+        let current = match self.stock_levels[item] {
+            Some(level) => level,
+            None => model::initial_stock(rng),
+        };
+        let stock_level = model::next_stock_level(rng, current);
+        self.stock_levels[item] = Some(stock_level);
+        Action::InventoryUpdate {
+            item: item as u32,
+            stock_level,
+        }
+    }
+}
+
+impl Iterator for Simulation<'_> {
+    type Item = Result<Event, SimError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_event().transpose()
+    }
+}

@@ -1,0 +1,29 @@
+//! The trace file: a versioned, checksummed, streaming container of simulation events, plus
+//! what is computed from it without sending anything (`summary`, `export`).
+//!
+//! Layout (all integers little-endian unless varint):
+//! ```text
+//! offset 0   magic      8 bytes  "LGTRACE\0"
+//!        8   version    u16      FORMAT_VERSION
+//!        10  hdr_len    u32      length of the header
+//!        14  header     postcard(TraceHeader)
+//!            hdr_crc    u32      CRC-32 of the header bytes
+//!            records    repeated: varint len (> 0), then len bytes:
+//!                                varint delta_ms (time since the previous record), postcard(Action)
+//!            end        varint 0
+//!            count      u64      number of records
+//!            crc        u32      CRC-32 of every record byte (length prefixes included)
+//!            end magic  8 bytes  "LGTREND\0"
+//! ```
+//! Varints are LEB128 (postcard's). Readers never trust a length: records are capped at
+//! `MAX_RECORD_LEN` and the header at `MAX_HEADER_LEN`.
+
+pub mod export;
+pub mod format;
+pub mod reader;
+pub mod summary;
+pub mod writer;
+
+pub use format::{TraceError, TraceHeader, FORMAT_VERSION};
+pub use reader::TraceReader;
+pub use writer::TraceWriter;

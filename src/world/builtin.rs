@@ -1,0 +1,140 @@
+//! The built-in world: what a stock FreshMart install holds (10 stores, 760 products,
+//! 7,600 inventory items, 100 customers).
+
+use super::{Customer, InventoryItem, Product, Store, World};
+
+/// The stock catalogue, copied from the FreshMart seed data.
+const PRODUCTS_CSV: &str = include_str!("products.csv");
+
+/// Zones in the order the stock install numbers its stores.
+const ZONES: [&str; 5] = ["BK", "MAN", "QNS", "BX", "SI"];
+const STORES_PER_ZONE: usize = 2;
+const STOCK_CUSTOMERS: usize = 100;
+
+/// Parses a price such as `5.99` into cents without going through a float.
+pub(crate) fn parse_cents(text: &str) -> Option<u32> {
+    let text = text.trim();
+    let (whole, frac) = match text.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (text, ""),
+    };
+    if whole.is_empty() && frac.is_empty() || frac.len() > 2 {
+        return None;
+    }
+    let whole: u32 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac: u32 = match frac.len() {
+        0 => 0,
+        1 => frac.parse::<u32>().ok()? * 10,
+        _ => frac.parse().ok()?,
+    };
+    whole.checked_mul(100)?.checked_add(frac)
+}
+
+fn stock_products() -> Vec<Product> {
+    let mut reader = csv::Reader::from_reader(PRODUCTS_CSV.as_bytes());
+    reader
+        .records()
+        .enumerate()
+        .map(|(row, record)| {
+            // The file is compiled in and covered by a test, so a bad row is a build defect.
+            let record = record.unwrap_or_else(|e| panic!("products.csv row {row}: {e}"));
+            let price = parse_cents(&record[3])
+                .unwrap_or_else(|| panic!("products.csv row {row}: bad price {}", &record[3]));
+            Product {
+                id: record[0].to_string(),
+                name: record[1].to_string(),
+                category: record[2].to_string(),
+                price_cents: price,
+                perishable: &record[5] == "true",
+            }
+        })
+        .collect()
+}
+
+/// The world of a stock FreshMart install.
+pub fn builtin_world() -> World {
+    let stores: Vec<Store> = ZONES
+        .iter()
+        .flat_map(|zone| {
+            (1..=STORES_PER_ZONE).map(move |n| Store {
+                id: format!("store:{zone}-{n:02}"),
+                zone: zone.to_string(),
+            })
+        })
+        .collect();
+    let products = stock_products();
+    let inventory = (0..stores.len())
+        .flat_map(|s| (0..products.len()).map(move |p| (s, p)))
+        .enumerate()
+        .map(|(i, (s, p))| InventoryItem {
+            id: format!("inventory:INV-{:06}", i + 1),
+            store: s as u32,
+            product: p as u32,
+        })
+        .collect();
+    let customers = (1..=STOCK_CUSTOMERS)
+        .map(|n| Customer {
+            id: format!("customer:{n:05}"),
+        })
+        .collect();
+    World {
+        name: "builtin".into(),
+        stores,
+        products,
+        customers,
+        inventory,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_a_stock_install() {
+        let world = builtin_world();
+        world.validate().unwrap();
+        assert_eq!(world.stores.len(), 10);
+        assert_eq!(world.stores[0].id, "store:BK-01");
+        assert_eq!(world.stores[1].id, "store:BK-02");
+        assert_eq!(world.stores[2].id, "store:MAN-01");
+        assert_eq!(world.stores[9].id, "store:SI-02");
+        assert_eq!(world.products.len(), 760);
+        assert_eq!(world.products[0].id, "product:prod0001");
+        assert_eq!(world.products[0].price_cents, 599);
+        assert!(world.products[0].perishable);
+        assert_eq!(world.inventory.len(), 7600);
+        let first = &world.inventory[0];
+        assert_eq!(
+            (first.id.as_str(), first.store, first.product),
+            ("inventory:INV-000001", 0, 0)
+        );
+        let second_store = &world.inventory[760];
+        assert_eq!(
+            (
+                second_store.id.as_str(),
+                second_store.store,
+                second_store.product
+            ),
+            ("inventory:INV-000761", 1, 0)
+        );
+        assert_eq!(world.inventory[7599].id, "inventory:INV-007600");
+        assert_eq!(world.customers.len(), 100);
+        assert_eq!(world.customers[0].id, "customer:00001");
+        assert_eq!(world.customers[99].id, "customer:00100");
+    }
+
+    #[test]
+    fn prices_parse_exactly() {
+        assert_eq!(parse_cents("5.99"), Some(599));
+        assert_eq!(parse_cents("12"), Some(1200));
+        assert_eq!(parse_cents("0.5"), Some(50));
+        assert_eq!(parse_cents("1.234"), None);
+        assert_eq!(parse_cents("abc"), None);
+        assert_eq!(parse_cents(""), None);
+    }
+}
