@@ -45,6 +45,78 @@ pub enum Command {
     /// Write a trace as CSV or JSON Lines, one row per event
     #[command(after_help = EXIT_CODES)]
     Export(ExportArgs),
+    /// Replay a trace against the FreshMart API, paced in real time or faster
+    #[command(after_help = EXIT_CODES)]
+    Replay(ReplayArgs),
+    /// Check that the FreshMart API is up: GET /health and /ready
+    #[command(after_help = EXIT_CODES)]
+    Health(HealthArgs),
+}
+
+pub const DEFAULT_API_URL: &str = "http://localhost:8080";
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
+    #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
+    pub api_url: String,
+    /// Per-request timeout, e.g. 30s, 500ms
+    #[arg(long, default_value = "30s", value_parser = units::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Retries per request for timeouts, connection errors and 5xx (never for 4xx)
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Trace file made by `loadgen simulate`
+    pub trace: PathBuf,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Replay speed: 1x (real time), 10x, 0.5x, or max (no waiting)
+    #[arg(long, default_value = "1x", value_parser = units::parse_speed)]
+    pub speed: units::Speed,
+    /// Events in flight at once (default: the trace profile's concurrent workflows)
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Start at this local time of day of the trace (HH:MM); orders created earlier are skipped
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    pub from: Option<chrono::NaiveTime>,
+    /// Stop at this local time of day of the trace (HH:MM)
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    pub to: Option<chrono::NaiveTime>,
+    /// Namespace for the ids this run creates, so a trace can be replayed twice into one
+    /// database (default: derived from the current time, and printed)
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Send timestamps as recorded instead of shifting the trace start to the replay start
+    #[arg(long)]
+    pub keep_timestamps: bool,
+    /// Write a machine-readable report (JSON) here
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Exit 1 when the success rate is below this (e.g. 0.9 or 90%)
+    #[arg(long, default_value = "0.9", value_parser = units::parse_fraction)]
+    pub min_success: f64,
+    /// Print every failure as it happens
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// FreshMart API base URL [precedence: argument, then LOADGEN_API_URL, then the default]
+    #[arg(env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
+    pub api_url: String,
+    /// Timeout of each probe
+    #[arg(long, default_value = "5s", value_parser = units::parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+fn parse_time_of_day(text: &str) -> Result<chrono::NaiveTime, String> {
+    chrono::NaiveTime::parse_from_str(text, "%H:%M")
+        .map_err(|_| format!("`{text}` is not a time of day HH:MM (e.g. 17:30)"))
 }
 
 #[derive(Debug, Args)]

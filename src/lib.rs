@@ -12,6 +12,7 @@
 //! `sim`, `trace`, `world`, `profile` and `event` are synchronous and know nothing of tokio,
 //! reqwest or clap.
 
+pub mod api;
 pub mod cli;
 pub mod cmd;
 pub mod event;
@@ -20,3 +21,6 @@ pub mod sim;
 pub mod trace;
 pub mod units;
 pub mod world;
+pub mod metrics;
+pub mod replay;
+pub mod report;

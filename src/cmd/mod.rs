@@ -2,16 +2,30 @@
 //! here; `exit_code_for` maps them to the documented exit codes.
 
 mod export;
+mod health;
 mod inspect;
 mod profiles;
+mod replay;
 mod simulate;
 
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+/// The run failed: success rate under --min-success, or the API is unreachable.
+pub const EXIT_FAILED: u8 = 1;
 /// Bad usage or bad input.
 pub const EXIT_INPUT: u8 = 2;
+
+/// A runtime for the commands that talk to the API.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// `[12:34:56] ` in local wall-clock time, as the spec's console lines start.
+pub fn stamp() -> String {
+    chrono::Local::now().format("[%H:%M:%S]").to_string()
+}
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -19,6 +33,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => simulate::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Export(args) => export::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Health(args) => health::run(args),
     }
 }
 

@@ -47,7 +47,7 @@ impl std::fmt::Display for SimTime {
 
 pub const MS_PER_MINUTE: u64 = 60_000;
 pub const MS_PER_HOUR: u64 = 60 * MS_PER_MINUTE;
-const MS_PER_DAY: u64 = 24 * MS_PER_HOUR;
+pub const MS_PER_DAY: u64 = 24 * MS_PER_HOUR;
 
 /// The largest time-of-day multiplier; arrivals are drawn at this rate and thinned.
 pub const PEAK_MULTIPLIER_MAX: f64 = 2.5;
@@ -93,6 +93,12 @@ impl Calendar {
 
     pub fn multiplier_at(&self, t: SimTime) -> f64 {
         peak_multiplier(self.hour_at(t))
+    }
+
+    /// The first time at or after `after_ms` whose local time of day is `ms_of_day`.
+    pub fn next_time_of_day(&self, after_ms: u64, ms_of_day: u64) -> u64 {
+        let now = (self.start_ms_of_day + after_ms) % MS_PER_DAY;
+        after_ms + (ms_of_day % MS_PER_DAY + MS_PER_DAY - now) % MS_PER_DAY
     }
 
     /// The local wall-clock instant of `t`.

@@ -1,0 +1,56 @@
+//! `GET /health` and `GET /ready`: is the API up, is its database connected, how fast.
+
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub path: &'static str,
+    pub latency: Duration,
+    pub result: Result<(u16, String), String>,
+}
+
+impl Probe {
+    pub fn healthy(&self) -> bool {
+        matches!(&self.result, Ok((status, _)) if (200..300).contains(status))
+    }
+}
+
+/// Probes `/health` then `/ready`.
+pub async fn check(client: &reqwest::Client, base_url: &str) -> Vec<Probe> {
+    let mut probes = Vec::new();
+    for path in ["/health", "/ready"] {
+        let started = Instant::now();
+        let result = match client
+            .get(format!("{}{path}", base_url.trim_end_matches('/')))
+            .send()
+            .await
+        {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let body = resp.text().await.unwrap_or_default();
+                Ok((status, body.chars().take(200).collect()))
+            }
+            Err(e) => Err(describe(&e, base_url)),
+        };
+        probes.push(Probe {
+            path,
+            latency: started.elapsed(),
+            result,
+        });
+    }
+    probes
+}
+
+/// A message a person can act on, as the spec's troubleshooting section suggests.
+pub fn describe(err: &reqwest::Error, base_url: &str) -> String {
+    if err.is_connect() {
+        format!(
+            "connection refused: nothing answers at {base_url}. Is FreshMart running? \
+             (`docker-compose ps`, `docker-compose logs api`; or run tools/freshmart-stub)"
+        )
+    } else if err.is_timeout() {
+        format!("timed out waiting for {base_url}")
+    } else {
+        format!("request to {base_url} failed: {err}")
+    }
+}

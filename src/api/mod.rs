@@ -1,0 +1,11 @@
+//! The FreshMart API contract, and the only module that knows it: how an event becomes
+//! requests (triples, endpoints), how responses are read and classified, health checks.
+//! See `../shared/freshmart/API.md`.
+
+pub mod client;
+pub mod health;
+pub mod requests;
+pub mod triples;
+
+pub use client::{ClientOptions, FreshMartExecutor};
+pub use requests::{ApiRequest, Method, RequestContext};

@@ -1,0 +1,379 @@
+//! Event → HTTP requests, exactly as API.md describes each activity's writes. Pure: the same
+//! event and context always give the same bytes.
+
+use chrono::{DateTime, FixedOffset};
+
+use super::triples::{ObjectType, SubjectTriples, Triple};
+use crate::event::{ids, Action, Event, Line, NewOrder};
+use crate::sim::time::{Calendar, SimTime, MS_PER_MINUTE};
+use crate::trace::export::dollars;
+use crate::world::World;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiRequest {
+    pub method: Method,
+    /// Path and query, e.g. `/triples/batch?validate=true`.
+    pub path: String,
+    /// JSON body, if any.
+    pub body: Option<String>,
+}
+
+/// What turning events into requests needs besides the event.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub world: std::sync::Arc<World>,
+    /// Namespace of the ids this run creates (`order:LG-<run>-000001`); None = as in the trace.
+    pub run_id: Option<String>,
+    pub calendar: Calendar,
+    /// Added to every timestamp: maps the trace start to the replay start (zero keeps them).
+    pub shift: chrono::Duration,
+}
+
+const BATCH: &str = "/triples/batch?validate=true";
+
+impl RequestContext {
+    fn run(&self) -> Option<&str> {
+        self.run_id.as_deref()
+    }
+
+    /// Timestamps go out as the API's examples show them: local time of the trace's UTC
+    /// offset, to the second, without an offset suffix.
+    fn timestamp(&self, at: SimTime) -> String {
+        let instant: DateTime<FixedOffset> = self.calendar.instant_at(at) + self.shift;
+        instant.format("%Y-%m-%dT%H:%M:%S").to_string()
+    }
+
+    /// The requests of one event, in the order they must be sent.
+    pub fn requests_for(&self, event: &Event) -> Vec<ApiRequest> {
+        match &event.action {
+            Action::NewCustomer {
+                customer,
+                home_store,
+                persona,
+            } => {
+                let subject = ids::new_customer_subject(*customer, self.run());
+                let mut triples = Vec::with_capacity(4);
+                SubjectTriples::new(&subject, &mut triples)
+                    .add("customer_name", ObjectType::String, persona.full_name())
+                    .add("customer_email", ObjectType::String, persona.email(*customer))
+                    .add("customer_address", ObjectType::String, persona.address())
+                    .add("home_store", ObjectType::EntityRef, self.store(*home_store));
+                vec![post(&triples)]
+            }
+            Action::NewOrder(order) => vec![post(&self.order_triples(event.at, order))],
+            Action::Transition { order, to, .. } => {
+                let subject = ids::order_subject(*order, self.run());
+                let mut triples = Vec::with_capacity(1);
+                SubjectTriples::new(&subject, &mut triples).add(
+                    "order_status",
+                    ObjectType::String,
+                    to.as_api().to_string(),
+                );
+                vec![put(&triples)]
+            }
+            Action::AddLine {
+                order,
+                line,
+                total_cents,
+            } => {
+                let mut triples = Vec::with_capacity(7);
+                self.line_triples(*order, line, &mut triples);
+                vec![post(&triples), self.put_total(*order, *total_cents)]
+            }
+            Action::RemoveLine {
+                order,
+                seq,
+                total_cents,
+            } => vec![
+                ApiRequest {
+                    method: Method::Delete,
+                    path: format!(
+                        "/triples/subjects/{}",
+                        ids::line_subject(*order, *seq, self.run())
+                    ),
+                    body: None,
+                },
+                self.put_total(*order, *total_cents),
+            ],
+            Action::InventoryUpdate { item, stock_level } => {
+                let subject = self
+                    .world
+                    .inventory
+                    .get(*item as usize)
+                    .map(|i| i.id.clone())
+                    .unwrap_or_default();
+                let mut triples = Vec::with_capacity(1);
+                SubjectTriples::new(&subject, &mut triples).add(
+                    "stock_level",
+                    ObjectType::Int,
+                    stock_level.to_string(),
+                );
+                vec![put(&triples)]
+            }
+        }
+    }
+
+    fn store(&self, index: u32) -> String {
+        self.world
+            .stores
+            .get(index as usize)
+            .map(|s| s.id.clone())
+            .unwrap_or_default()
+    }
+
+    fn order_triples(&self, at: SimTime, order: &NewOrder) -> Vec<Triple> {
+        let subject = ids::order_subject(order.order, self.run());
+        let window_start = at.saturating_add_ms(u64::from(order.window_start_min) * MS_PER_MINUTE);
+        let window_end = window_start.saturating_add_ms(u64::from(order.window_len_min) * MS_PER_MINUTE);
+        let mut triples = Vec::with_capacity(7 + 7 * order.lines.len());
+        SubjectTriples::new(&subject, &mut triples)
+            .add("order_number", ObjectType::String, ids::order_number(order.order, self.run()))
+            .add("order_status", ObjectType::String, "CREATED".into())
+            .add(
+                "placed_by",
+                ObjectType::EntityRef,
+                ids::customer_subject(&self.world, order.customer, self.run()),
+            )
+            .add("order_store", ObjectType::EntityRef, self.store(order.store))
+            .add("delivery_window_start", ObjectType::Timestamp, self.timestamp(window_start))
+            .add("delivery_window_end", ObjectType::Timestamp, self.timestamp(window_end))
+            .add("order_total_amount", ObjectType::Float, dollars(order.total_cents));
+        for line in &order.lines {
+            self.line_triples(order.order, line, &mut triples);
+        }
+        triples
+    }
+
+    fn line_triples(&self, order: u32, line: &Line, out: &mut Vec<Triple>) {
+        let subject = ids::line_subject(order, line.seq, self.run());
+        let (product_id, price, perishable) = match self.world.products.get(line.product as usize) {
+            Some(p) => (p.id.clone(), p.price_cents, p.perishable),
+            None => (String::new(), 0, false),
+        };
+        SubjectTriples::new(&subject, out)
+            .add("line_of_order", ObjectType::EntityRef, ids::order_subject(order, self.run()))
+            .add("line_product", ObjectType::EntityRef, product_id)
+            .add("quantity", ObjectType::Int, line.quantity.to_string())
+            .add("order_line_unit_price", ObjectType::Float, dollars(u64::from(price)))
+            .add(
+                "line_amount",
+                ObjectType::Float,
+                dollars(u64::from(price) * u64::from(line.quantity)),
+            )
+            .add("line_sequence", ObjectType::Int, line.seq.to_string())
+            .add("perishable_flag", ObjectType::Bool, perishable.to_string());
+    }
+
+    fn put_total(&self, order: u32, total_cents: u64) -> ApiRequest {
+        let subject = ids::order_subject(order, self.run());
+        let mut triples = Vec::with_capacity(1);
+        SubjectTriples::new(&subject, &mut triples).add(
+            "order_total_amount",
+            ObjectType::Float,
+            dollars(total_cents),
+        );
+        put(&triples)
+    }
+}
+
+fn body(triples: &[Triple]) -> Option<String> {
+    // Serialising plain strings and enums cannot fail.
+    Some(serde_json::to_string(triples).unwrap_or_default())
+}
+
+fn post(triples: &[Triple]) -> ApiRequest {
+    ApiRequest {
+        method: Method::Post,
+        path: BATCH.into(),
+        body: body(triples),
+    }
+}
+
+fn put(triples: &[Triple]) -> ApiRequest {
+    ApiRequest {
+        method: Method::Put,
+        path: BATCH.into(),
+        body: body(triples),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{CustomerRef, OrderStatus};
+    use crate::world::builtin_world;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    fn ctx(run: Option<&str>) -> RequestContext {
+        RequestContext {
+            world: Arc::new(builtin_world()),
+            run_id: run.map(String::from),
+            calendar: Calendar::new(
+                chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z").unwrap(),
+            ),
+            shift: chrono::Duration::zero(),
+        }
+    }
+
+    fn triples_of(req: &ApiRequest) -> Vec<serde_json::Value> {
+        serde_json::from_str(req.body.as_deref().unwrap()).unwrap()
+    }
+
+    fn order_event() -> Event {
+        Event {
+            at: SimTime(90_000),
+            action: Action::NewOrder(NewOrder {
+                order: 7,
+                customer: CustomerRef::Existing(41),
+                store: 2,
+                window_start_min: 150,
+                window_len_min: 120,
+                lines: vec![
+                    Line { seq: 1, product: 0, quantity: 3 },
+                    Line { seq: 2, product: 1, quantity: 1 },
+                ],
+                total_cents: 599 * 3 + 579,
+            }),
+        }
+    }
+
+    #[test]
+    fn new_order_is_one_post_with_the_spec_triples() {
+        let reqs = ctx(Some("r1")).requests_for(&order_event());
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].method, Method::Post);
+        assert_eq!(reqs[0].path, "/triples/batch?validate=true");
+        let t = triples_of(&reqs[0]);
+        assert_eq!(t.len(), 7 + 2 * 7);
+        let find = |s: &str, p: &str| {
+            t.iter()
+                .find(|x| x["subject_id"] == s && x["predicate"] == p)
+                .unwrap_or_else(|| panic!("{s} {p}"))
+                .clone()
+        };
+        let order = "order:LG-r1-000007";
+        assert_eq!(find(order, "order_number")["object_value"], "LG-r1-000007");
+        assert_eq!(find(order, "placed_by")["object_value"], "customer:00042");
+        assert_eq!(find(order, "placed_by")["object_type"], "entity_ref");
+        assert_eq!(find(order, "order_store")["object_value"], "store:MAN-01");
+        assert_eq!(find(order, "order_total_amount")["object_value"], "23.76");
+        assert_eq!(find(order, "delivery_window_start")["object_value"], "2026-01-05T11:31:30");
+        assert_eq!(find(order, "delivery_window_end")["object_value"], "2026-01-05T13:31:30");
+        let line = "orderline:LG-r1-000007-01";
+        assert_eq!(find(line, "line_of_order")["object_value"], order);
+        assert_eq!(find(line, "line_product")["object_value"], "product:prod0001");
+        assert_eq!(find(line, "quantity")["object_value"], "3");
+        assert_eq!(find(line, "order_line_unit_price")["object_value"], "5.99");
+        assert_eq!(find(line, "line_amount")["object_value"], "17.97");
+        assert_eq!(find(line, "perishable_flag")["object_value"], "true");
+        assert_eq!(find(line, "perishable_flag")["object_type"], "bool");
+        // Never a duplicate triple in a batch.
+        let unique: HashSet<String> = t
+            .iter()
+            .map(|x| format!("{}|{}|{}", x["subject_id"], x["predicate"], x["object_value"]))
+            .collect();
+        assert_eq!(unique.len(), t.len());
+    }
+
+    #[test]
+    fn timestamps_shift_to_the_replay_start() {
+        let mut c = ctx(None);
+        c.shift = chrono::Duration::days(30);
+        let t = triples_of(&c.requests_for(&order_event())[0]);
+        let start = t.iter().find(|x| x["predicate"] == "delivery_window_start").unwrap();
+        assert_eq!(start["object_value"], "2026-02-04T11:31:30");
+    }
+
+    #[test]
+    fn modifications_write_the_line_then_the_total() {
+        let c = ctx(None);
+        let add = Event {
+            at: SimTime(0),
+            action: Action::AddLine {
+                order: 3,
+                line: Line { seq: 4, product: 2, quantity: 2 },
+                total_cents: 1234,
+            },
+        };
+        let reqs = c.requests_for(&add);
+        assert_eq!(reqs.iter().map(|r| r.method).collect::<Vec<_>>(), [Method::Post, Method::Put]);
+        assert_eq!(triples_of(&reqs[0])[0]["subject_id"], "orderline:LG-000003-04");
+        let total = triples_of(&reqs[1]);
+        assert_eq!(total.len(), 1);
+        assert_eq!(total[0]["predicate"], "order_total_amount");
+        assert_eq!(total[0]["object_value"], "12.34");
+
+        let remove = Event {
+            at: SimTime(0),
+            action: Action::RemoveLine { order: 3, seq: 2, total_cents: 99 },
+        };
+        let reqs = c.requests_for(&remove);
+        assert_eq!(reqs[0].method, Method::Delete);
+        assert_eq!(reqs[0].path, "/triples/subjects/orderline:LG-000003-02");
+        assert_eq!(reqs[0].body, None);
+        assert_eq!(triples_of(&reqs[1])[0]["object_value"], "0.99");
+    }
+
+    #[test]
+    fn status_inventory_and_customer_writes() {
+        let c = ctx(None);
+        let status = c.requests_for(&Event {
+            at: SimTime(0),
+            action: Action::Transition { order: 9, from: OrderStatus::Picking, to: OrderStatus::Cancelled },
+        });
+        assert_eq!(status[0].method, Method::Put);
+        assert_eq!(triples_of(&status[0])[0]["object_value"], "CANCELLED");
+
+        let inv = c.requests_for(&Event {
+            at: SimTime(0),
+            action: Action::InventoryUpdate { item: 760, stock_level: 42 },
+        });
+        let t = triples_of(&inv[0]);
+        assert_eq!(t[0]["subject_id"], "inventory:INV-000761");
+        assert_eq!(t[0]["object_type"], "int");
+
+        let customer = c.requests_for(&Event {
+            at: SimTime(0),
+            action: Action::NewCustomer {
+                customer: 5,
+                home_store: 9,
+                persona: crate::world::names::Persona { first: 0, last: 0, street: 0, house_number: 1 },
+            },
+        });
+        let t = triples_of(&customer[0]);
+        let preds: Vec<_> = t.iter().map(|x| x["predicate"].as_str().unwrap()).collect();
+        assert_eq!(preds, ["customer_name", "customer_email", "customer_address", "home_store"]);
+        assert_eq!(t[0]["subject_id"], "customer:LG-000005");
+        assert_eq!(t[3]["object_value"], "store:SI-02");
+    }
+
+    #[test]
+    fn request_counts_match_the_event_model() {
+        let c = ctx(None);
+        let events = [
+            order_event(),
+            Event { at: SimTime(0), action: Action::RemoveLine { order: 1, seq: 1, total_cents: 0 } },
+        ];
+        for e in events {
+            assert_eq!(c.requests_for(&e).len() as u32, e.action.request_count());
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! `loadgen health [API_URL]`: probe /health and /ready; exit 0 when both answer 2xx.
+
+use std::process::ExitCode;
+
+use crate::api::health;
+use crate::cli::HealthArgs;
+
+pub fn run(args: HealthArgs) -> anyhow::Result<ExitCode> {
+    let client = reqwest::Client::builder().timeout(args.timeout).build()?;
+    let probes = super::runtime()?.block_on(health::check(&client, &args.api_url));
+    println!("FreshMart API: {}", args.api_url);
+    for probe in &probes {
+        let ms = probe.latency.as_secs_f64() * 1000.0;
+        match &probe.result {
+            Ok((status, body)) => println!("  GET {:<8} {status} in {ms:.1}ms  {body}", probe.path),
+            Err(message) => println!("  GET {:<8} failed after {ms:.1}ms: {message}", probe.path),
+        }
+    }
+    if probes.iter().all(|p| p.healthy()) {
+        println!("API is healthy");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("API health check failed");
+        Ok(ExitCode::from(super::EXIT_FAILED))
+    }
+}

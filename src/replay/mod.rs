@@ -1,0 +1,353 @@
+//! The replayer core: paces trace events against an executor on an absolute schedule, open
+//! loop, bounded by a concurrency limit, keeping each entity's events in trace order, and
+//! measures every event (service time, latency from the intended time, lateness).
+//!
+//! It knows nothing of HTTP or triples: an `Executor` turns an event into requests
+//! (`api::FreshMartExecutor` for the real thing, fakes in tests). Shutdown is a future passed
+//! in, so tests can fire it.
+
+pub mod pacer;
+pub mod window;
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::event::{Activity, Entity, Event};
+use crate::metrics::{EventRecord, EventResult, Metrics};
+use crate::units::Speed;
+use pacer::Pacer;
+
+/// Set once a replay is stopping: executors must not start retries after it.
+#[derive(Clone, Debug, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Relaxed)
+    }
+}
+
+/// How one event went, as the executor saw it.
+#[derive(Clone, Debug)]
+pub struct Execution {
+    /// When the first request went out (the end of the event's lateness).
+    pub first_sent: Instant,
+    pub requests: u32,
+    pub retries: u32,
+    pub result: EventResult,
+}
+
+/// Turns an event into requests and sends them, retrying as it sees fit.
+pub trait Executor: Send + Sync + 'static {
+    fn execute(&self, event: Event, stop: StopFlag) -> impl Future<Output = Execution> + Send;
+}
+
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    pub speed: Speed,
+    /// The trace offset that maps to the replay start.
+    pub origin_ms: u64,
+    /// Events in flight at once (each entity's events run one after another).
+    pub concurrency: usize,
+    /// After a shutdown, how long in-flight events may take to finish.
+    pub drain_timeout: Duration,
+    /// How often `on_window` is called.
+    pub window: Duration,
+}
+
+/// Counters readable while the replay runs (progress bars).
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub received: AtomicU64,
+    pub dispatched: AtomicU64,
+    pub completed: AtomicU64,
+    /// Trace offset of the last event whose time has come.
+    pub trace_pos_ms: AtomicU64,
+}
+
+/// What happened during one reporting window (the spec's per-minute line).
+#[derive(Clone, Debug)]
+pub struct WindowReport {
+    pub elapsed: Duration,
+    pub span: Duration,
+    pub trace_pos_ms: u64,
+    pub events: u64,
+    pub failures: u64,
+    pub latency_sum: Duration,
+}
+
+#[derive(Debug)]
+pub struct ReplayOutcome {
+    pub metrics: Metrics,
+    /// Events taken from the source.
+    pub received: u64,
+    /// Events in flight when the drain timeout expired (counted as `interrupted` failures).
+    pub interrupted: u64,
+    /// Events taken from the source but never sent because the replay stopped.
+    pub not_sent: u64,
+    /// True when the shutdown future fired before the source ran out.
+    pub stopped_early: bool,
+    pub elapsed: Duration,
+}
+
+struct Job {
+    event: Event,
+    due: Instant,
+}
+
+/// Events of one entity: the one being sent (if any) and those waiting behind it.
+struct Lane {
+    running: Option<Activity>,
+    queued: VecDeque<Job>,
+}
+
+type Lanes = Arc<Mutex<HashMap<Entity, Lane>>>;
+
+fn lock(lanes: &Lanes) -> MutexGuard<'_, HashMap<Entity, Lane>> {
+    // A panicking lane task cannot leave the map inconsistent (each update is one statement),
+    // so a poisoned lock is still usable.
+    lanes.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Replays `events` (in trace order) through `executor` until the source ends or `shutdown`
+/// fires; then drains in-flight events for at most `drain_timeout`.
+pub async fn run<X: Executor>(
+    executor: Arc<X>,
+    mut events: mpsc::Receiver<Event>,
+    options: ReplayOptions,
+    shutdown: impl Future<Output = ()>,
+    progress: Arc<Progress>,
+    mut on_window: impl FnMut(&WindowReport) + Send + 'static,
+) -> ReplayOutcome {
+    let start = Instant::now();
+    let pacer = Pacer::new(options.speed, options.origin_ms);
+    let stop = StopFlag::default();
+    let lanes: Lanes = Arc::default();
+    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let (records_tx, records_rx) = mpsc::unbounded_channel::<EventRecord>();
+    let aggregator = tokio::spawn(aggregate(
+        records_rx,
+        start,
+        options.window,
+        progress.clone(),
+        move |w| on_window(w),
+    ));
+    let mut tasks = JoinSet::new();
+    let mut not_sent = 0u64;
+    let mut stopped_early = false;
+    tokio::pin!(shutdown);
+
+    loop {
+        let event = tokio::select! {
+            biased;
+            _ = &mut shutdown => { stopped_early = true; break; }
+            next = events.recv() => match next { Some(e) => e, None => break },
+        };
+        progress.received.fetch_add(1, Ordering::Relaxed);
+        let due = match pacer.due(event.at.as_ms()) {
+            Some(offset) => start + offset,
+            None => Instant::now(),
+        };
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => { stopped_early = true; not_sent += 1; break; }
+            _ = tokio::time::sleep_until(due) => {}
+        }
+        progress.trace_pos_ms.store(event.at.as_ms(), Ordering::Relaxed);
+        let entity = event.action.entity();
+        let job = Job { event, due };
+        if let Some(lane) = lock(&lanes).get_mut(&entity) {
+            lane.queued.push_back(job);
+            progress.dispatched.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        // Only this loop creates lanes, so the entity cannot become busy while we wait here.
+        let permit = tokio::select! {
+            biased;
+            _ = &mut shutdown => { stopped_early = true; not_sent += 1; break; }
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => { not_sent += 1; break; } // the semaphore is never closed
+            },
+        };
+        lock(&lanes).insert(
+            entity,
+            Lane {
+                running: Some(job.event.action.activity()),
+                queued: VecDeque::new(),
+            },
+        );
+        progress.dispatched.fetch_add(1, Ordering::Relaxed);
+        tasks.spawn(run_lane(
+            executor.clone(),
+            lanes.clone(),
+            entity,
+            job,
+            permit,
+            records_tx.clone(),
+            stop.clone(),
+            start,
+            progress.clone(),
+        ));
+        while tasks.try_join_next().is_some() {}
+    }
+    // Let the source see that nobody listens any more.
+    drop(events);
+
+    if stopped_early {
+        stop.set();
+        let drained = tokio::time::timeout(options.drain_timeout, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+    } else {
+        while tasks.join_next().await.is_some() {}
+    }
+
+    // Whatever is left in a lane was either cut off mid-flight or never started.
+    let mut interrupted = 0u64;
+    let finished_at = start.elapsed();
+    for lane in lock(&lanes).values() {
+        if let Some(activity) = lane.running {
+            interrupted += 1;
+            let _ = records_tx.send(EventRecord {
+                activity,
+                finished_at,
+                lateness: Duration::ZERO,
+                service: Duration::ZERO,
+                latency: Duration::ZERO,
+                requests: 0,
+                retries: 0,
+                result: EventResult::Failure {
+                    category: "interrupted".into(),
+                    detail: "still in flight when the drain timeout expired".into(),
+                },
+            });
+        }
+        not_sent += lane.queued.len() as u64;
+    }
+    drop(records_tx);
+    let metrics = aggregator.await.unwrap_or_default();
+    ReplayOutcome {
+        metrics,
+        received: progress.received.load(Ordering::Relaxed),
+        interrupted,
+        not_sent,
+        stopped_early,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Sends one entity's events one after another, then frees the lane.
+#[allow(clippy::too_many_arguments)]
+async fn run_lane<X: Executor>(
+    executor: Arc<X>,
+    lanes: Lanes,
+    entity: Entity,
+    first: Job,
+    _permit: OwnedSemaphorePermit,
+    records: mpsc::UnboundedSender<EventRecord>,
+    stop: StopFlag,
+    start: Instant,
+    progress: Arc<Progress>,
+) {
+    let mut job = first;
+    loop {
+        let activity = job.event.action.activity();
+        let execution = executor.execute(job.event, stop.clone()).await;
+        let finished = Instant::now();
+        let first_sent = execution.first_sent.max(job.due);
+        let _ = records.send(EventRecord {
+            activity,
+            finished_at: finished - start,
+            lateness: first_sent - job.due,
+            service: finished - first_sent,
+            latency: finished - job.due,
+            requests: execution.requests,
+            retries: execution.retries,
+            result: execution.result,
+        });
+        progress.completed.fetch_add(1, Ordering::Relaxed);
+        let mut lanes = lock(&lanes);
+        let Some(lane) = lanes.get_mut(&entity) else {
+            return;
+        };
+        match lane.queued.pop_front() {
+            Some(next) if !stop.is_set() => {
+                lane.running = Some(next.event.action.activity());
+                job = next;
+            }
+            Some(next) => {
+                // Stopping: what waits behind stays unsent (and is counted as such).
+                lane.queued.push_front(next);
+                lane.running = None;
+                return;
+            }
+            None => {
+                lanes.remove(&entity);
+                return;
+            }
+        }
+    }
+}
+
+/// The single consumer of event records: builds the metrics and the periodic window reports.
+async fn aggregate(
+    mut records: mpsc::UnboundedReceiver<EventRecord>,
+    start: Instant,
+    every: Duration,
+    progress: Arc<Progress>,
+    mut on_window: impl FnMut(&WindowReport),
+) -> Metrics {
+    let mut metrics = Metrics::default();
+    let mut ticker = tokio::time::interval_at(start + every, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut window = WindowReport {
+        elapsed: Duration::ZERO,
+        span: every,
+        trace_pos_ms: 0,
+        events: 0,
+        failures: 0,
+        latency_sum: Duration::ZERO,
+    };
+    let mut window_start = start;
+    loop {
+        tokio::select! {
+            record = records.recv() => match record {
+                Some(r) => {
+                    window.events += 1;
+                    window.failures += u64::from(r.result != EventResult::Success);
+                    window.latency_sum += r.latency;
+                    metrics.add(&r);
+                }
+                None => break,
+            },
+            now = ticker.tick() => {
+                window.elapsed = now - start;
+                window.span = now - window_start;
+                window.trace_pos_ms = progress.trace_pos_ms.load(Ordering::Relaxed);
+                on_window(&window);
+                window_start = now;
+                window.events = 0;
+                window.failures = 0;
+                window.latency_sum = Duration::ZERO;
+            }
+        }
+    }
+    metrics
+}

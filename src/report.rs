@@ -1,0 +1,253 @@
+//! What a replay tells people and machines: the spec's console header, per-minute line and
+//! final summary, and the JSON report (`--report run.json`). Pure functions of the metrics.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::event::Activity;
+use crate::metrics::{Bucket, Metrics, Percentiles};
+use crate::profile::LoadProfile;
+use crate::replay::{ReplayOutcome, WindowReport};
+
+const RULE: &str = "============================================================";
+
+/// The spec's header block, plus the lines a replay adds.
+pub fn header_block(profile: &LoadProfile, duration_minutes: f64, api_url: &str, extra: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "FreshMart Load Generator");
+    let _ = writeln!(out, "{RULE}");
+    let _ = writeln!(out, "Profile: {} - {}", profile.name, profile.description);
+    let _ = writeln!(out, "Target: {} orders/min", profile.orders_per_minute);
+    let _ = writeln!(out, "Concurrent Workflows: {}", profile.concurrent_workflows);
+    let _ = writeln!(out, "Duration: {} minutes", trim_float(duration_minutes));
+    let _ = writeln!(out, "API: {api_url}");
+    for (label, value) in extra {
+        let _ = writeln!(out, "{label}: {value}");
+    }
+    let _ = writeln!(out, "{RULE}");
+    out
+}
+
+fn trim_float(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// `Last minute: 18 activities, 18.0/min, 234ms avg latency, 100.0% success`, with the trace
+/// time appended when the replay runs at another speed than 1x.
+pub fn window_line(w: &WindowReport, trace_time: Option<&str>) -> String {
+    let minutes = w.span.as_secs_f64() / 60.0;
+    let per_min = if minutes > 0.0 { w.events as f64 / minutes } else { 0.0 };
+    let avg_ms = if w.events > 0 {
+        w.latency_sum.as_secs_f64() * 1000.0 / w.events as f64
+    } else {
+        0.0
+    };
+    let success = if w.events > 0 {
+        100.0 * (w.events - w.failures) as f64 / w.events as f64
+    } else {
+        100.0
+    };
+    let label = if (w.span.as_secs_f64() - 60.0).abs() < 1.0 {
+        "Last minute".to_string()
+    } else {
+        format!("Last {:.0}s", w.span.as_secs_f64())
+    };
+    let mut line = format!(
+        "{label}: {} activities, {per_min:.1}/min, {avg_ms:.0}ms avg latency, {success:.1}% success",
+        w.events
+    );
+    if let Some(t) = trace_time {
+        let _ = write!(line, " (trace time {t})");
+    }
+    line
+}
+
+/// The spec's final summary, plus lateness, corrected latency and events not sent.
+pub fn final_summary(outcome: &ReplayOutcome) -> String {
+    let m = &outcome.metrics;
+    let minutes = outcome.elapsed.as_secs_f64() / 60.0;
+    let service = Percentiles::of(&m.service);
+    let latency = Percentiles::of(&m.latency);
+    let lateness = Percentiles::of(&m.lateness);
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "\n{RULE}\nFinal Summary\n{RULE}");
+    let _ = writeln!(w, "Duration: {minutes:.1} minutes");
+    let _ = writeln!(w, "Total activities: {}", m.total());
+    let _ = writeln!(w, "Success rate: {:.1}%", m.success_rate() * 100.0);
+    let _ = writeln!(
+        w,
+        "Throughput: {:.1} activities/min",
+        if minutes > 0.0 { m.total() as f64 / minutes } else { 0.0 }
+    );
+    let _ = writeln!(w, "Avg latency: {:.0}ms", service.mean_ms);
+    let _ = writeln!(w, "P95 latency: {:.0}ms", service.p95_ms);
+    let _ = writeln!(w, "P99 latency: {:.0}ms", service.p99_ms);
+    let _ = writeln!(
+        w,
+        "Latency from intended time: p50 {:.0}ms, p99 {:.0}ms (includes waiting: free of coordinated omission)",
+        latency.p50_ms, latency.p99_ms
+    );
+    let _ = writeln!(w, "Schedule lateness: p50 {:.1}ms, p99 {:.1}ms, max {:.1}ms", lateness.p50_ms, lateness.p99_ms, lateness.max_ms);
+    let _ = writeln!(w, "Requests: {} ({} retries)", m.requests, m.retries);
+    let _ = writeln!(w, "\nActivity Breakdown:");
+    for activity in Activity::ALL {
+        let failed = m.failures[activity.index()];
+        let _ = write!(w, "  {}: {}", activity.label(), m.count(activity));
+        if failed > 0 {
+            let _ = write!(w, " ({failed} failed)");
+        }
+        let _ = writeln!(w);
+    }
+    if !m.errors.is_empty() {
+        let _ = writeln!(w, "\nErrors:");
+        for (category, count) in &m.errors {
+            let example = m.error_examples.get(category).map(String::as_str).unwrap_or("");
+            let _ = writeln!(w, "  {category}: {count}  e.g. {}", example.chars().take(160).collect::<String>());
+        }
+    }
+    let _ = writeln!(w, "\nEvents not sent: {}", outcome.not_sent);
+    if outcome.interrupted > 0 {
+        let _ = writeln!(w, "Events interrupted in flight: {}", outcome.interrupted);
+    }
+    let _ = writeln!(w, "{RULE}");
+    out
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActivityCounts {
+    pub succeeded: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorEntry {
+    pub count: u64,
+    pub example: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventCounts {
+    /// Events the replay took from the trace (after --from/--to).
+    pub received: u64,
+    pub completed: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub interrupted: u64,
+    pub not_sent: u64,
+}
+
+/// `--report run.json`.
+#[derive(Debug, Serialize)]
+pub struct JsonReport<C: Serialize> {
+    pub loadgen: &'static str,
+    pub config: C,
+    pub started_at: String,
+    pub duration_s: f64,
+    pub stopped_early: bool,
+    pub events: EventCounts,
+    pub requests: u64,
+    pub retries: u64,
+    pub success_rate: f64,
+    pub throughput_per_min: f64,
+    pub activities: std::collections::BTreeMap<&'static str, ActivityCounts>,
+    pub service_time: Percentiles,
+    pub latency: Percentiles,
+    pub lateness: Percentiles,
+    pub errors: std::collections::BTreeMap<String, ErrorEntry>,
+    /// Per second of the replay: events finished, failures, mean latency from intended time.
+    pub time_series: Vec<Bucket>,
+}
+
+pub fn json_report<C: Serialize>(config: C, started_at: String, outcome: &ReplayOutcome) -> JsonReport<C> {
+    let m: &Metrics = &outcome.metrics;
+    let secs = outcome.elapsed.as_secs_f64();
+    JsonReport {
+        loadgen: env!("CARGO_PKG_VERSION"),
+        config,
+        started_at,
+        duration_s: secs,
+        stopped_early: outcome.stopped_early,
+        events: EventCounts {
+            received: outcome.received,
+            completed: m.total() - outcome.interrupted,
+            succeeded: m.total() - m.total_failures(),
+            failed: m.total_failures(),
+            interrupted: outcome.interrupted,
+            not_sent: outcome.not_sent,
+        },
+        requests: m.requests,
+        retries: m.retries,
+        success_rate: m.success_rate(),
+        throughput_per_min: if secs > 0.0 { m.total() as f64 * 60.0 / secs } else { 0.0 },
+        activities: Activity::ALL
+            .iter()
+            .map(|a| {
+                (
+                    a.key(),
+                    ActivityCounts {
+                        succeeded: m.successes[a.index()],
+                        failed: m.failures[a.index()],
+                    },
+                )
+            })
+            .collect(),
+        service_time: Percentiles::of(&m.service),
+        latency: Percentiles::of(&m.latency),
+        lateness: Percentiles::of(&m.lateness),
+        errors: m
+            .errors
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    ErrorEntry {
+                        count: *v,
+                        example: m.error_examples.get(k).cloned().unwrap_or_default(),
+                    },
+                )
+            })
+            .collect(),
+        time_series: m.series.clone(),
+    }
+}
+
+/// Formats a duration for humans: `1.5s`, `250ms`.
+pub fn human(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_line_matches_the_spec() {
+        let w = WindowReport {
+            elapsed: Duration::from_secs(60),
+            span: Duration::from_secs(60),
+            trace_pos_ms: 0,
+            events: 18,
+            failures: 0,
+            latency_sum: Duration::from_millis(18 * 234),
+        };
+        assert_eq!(
+            window_line(&w, None),
+            "Last minute: 18 activities, 18.0/min, 234ms avg latency, 100.0% success"
+        );
+        assert_eq!(
+            window_line(&w, Some("Mon 17:10")),
+            "Last minute: 18 activities, 18.0/min, 234ms avg latency, 100.0% success (trace time Mon 17:10)"
+        );
+    }
+}
