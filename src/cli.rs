@@ -51,6 +51,64 @@ pub enum Command {
     /// Check that the FreshMart API is up: GET /health and /ready
     #[command(after_help = EXIT_CODES)]
     Health(HealthArgs),
+    /// Live mode: simulate on the wall clock and send each event as it becomes due
+    #[command(after_help = EXIT_CODES)]
+    Start(StartArgs),
+    /// Snapshot stores, products, customers and inventory items from the API into a world file
+    #[command(after_help = EXIT_CODES)]
+    World(WorldArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub profile: ProfileChoice,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Duration in minutes (or 90s, 2h, …); overrides the profile's; 0 runs until interrupted
+    #[arg(long, value_parser = units::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Random seed; same seed + world + --start-at ⇒ same requests (default: from the clock, printed)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Calendar instant the simulation starts at (RFC 3339): sets the time of day of the peak
+    /// hours (default: now, in local time)
+    #[arg(long, value_name = "RFC3339")]
+    pub start_at: Option<String>,
+    /// Print every failure as it happens
+    #[arg(long)]
+    pub verbose: bool,
+    /// Show the configuration and the expected load, send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the events that were sent as a trace that `replay` accepts
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Events in flight at once (default: the profile's concurrent workflows)
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Namespace for the ids this run creates (default: derived from the clock, printed)
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Write a machine-readable report (JSON) here
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Exit 1 when the success rate is below this (e.g. 0.9 or 90%)
+    #[arg(long, default_value = "0.9", value_parser = units::parse_fraction)]
+    pub min_success: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct WorldArgs {
+    /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
+    #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
+    pub api_url: String,
+    /// Output world file (JSON), or - for standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Timeout of each request
+    #[arg(long, default_value = "60s", value_parser = units::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 pub const DEFAULT_API_URL: &str = "http://localhost:8080";
@@ -150,8 +208,12 @@ pub struct SimulateArgs {
     #[arg(long, default_value = DEFAULT_START)]
     pub start: String,
     /// World snapshot (JSON, as written by `loadgen world`) instead of the built-in stock world
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "api_url")]
     pub world: Option<PathBuf>,
+    /// Snapshot the world from this API first (LOADGEN_API_URL does not apply: simulate
+    /// needs no server unless asked)
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
     /// Output trace file, or - for standard output
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,

@@ -19,7 +19,10 @@ pub enum EventResult {
     Success,
     /// A counted, categorised failure: `category` is e.g. `http_400:unknown_predicate`,
     /// `http_503`, `timeout`, `connect`, `connection`, `interrupted`.
-    Failure { category: String, detail: String },
+    Failure {
+        category: String,
+        detail: String,
+    },
 }
 
 /// One event's measurements, as the dispatcher reports it.
@@ -50,7 +53,11 @@ fn record(h: &mut Histogram<u64>, d: Duration) {
     let _ = h.record(us);
 }
 
-/// One row of the time series.
+/// The time series keeps at most this many buckets: past it, neighbours merge and the bucket
+/// width doubles, so memory stays bounded however long a run lasts (per second for an hour).
+const MAX_BUCKETS: usize = 3_600;
+
+/// One row of the time series: events that finished in `[second, second + width)`.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct Bucket {
     pub second: u64,
@@ -72,6 +79,8 @@ pub struct Metrics {
     /// First example detail per error category.
     pub error_examples: BTreeMap<String, String>,
     pub series: Vec<Bucket>,
+    /// Width of one bucket of `series`, in seconds (1, 2, 4, …).
+    pub bucket_secs: u64,
 }
 
 impl Default for Metrics {
@@ -87,6 +96,7 @@ impl Default for Metrics {
             errors: BTreeMap::new(),
             error_examples: BTreeMap::new(),
             series: Vec::new(),
+            bucket_secs: 1,
         }
     }
 }
@@ -98,20 +108,15 @@ impl Metrics {
         record(&mut self.lateness, r.lateness);
         self.requests += u64::from(r.requests);
         self.retries += u64::from(r.retries);
-        let second = r.finished_at.as_secs();
-        if self.series.len() <= second as usize {
-            let from = self.series.len() as u64;
-            self.series
-                .extend((from..=second).map(|second| Bucket { second, ..Bucket::default() }));
-        }
-        let bucket = &mut self.series[second as usize];
+        let failed = u64::from(r.result != EventResult::Success);
+        let bucket = self.bucket(r.finished_at.as_secs());
         bucket.events += 1;
+        bucket.failures += failed;
         bucket.latency_sum_us += r.latency.as_micros() as u64;
         match &r.result {
             EventResult::Success => self.successes[r.activity.index()] += 1,
             EventResult::Failure { category, detail } => {
                 self.failures[r.activity.index()] += 1;
-                bucket.failures += 1;
                 *self.errors.entry(category.clone()).or_default() += 1;
                 self.error_examples
                     .entry(category.clone())
@@ -136,19 +141,51 @@ impl Metrics {
             *self.errors.entry(k.clone()).or_default() += v;
         }
         for (k, v) in &other.error_examples {
-            self.error_examples.entry(k.clone()).or_insert_with(|| v.clone());
+            self.error_examples
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        while self.bucket_secs < other.bucket_secs {
+            self.halve_series();
         }
         for b in &other.series {
-            if self.series.len() <= b.second as usize {
-                let from = self.series.len() as u64;
-                self.series
-                    .extend((from..=b.second).map(|second| Bucket { second, ..Bucket::default() }));
-            }
-            let mine = &mut self.series[b.second as usize];
+            let mine = self.bucket(b.second);
             mine.events += b.events;
             mine.failures += b.failures;
             mine.latency_sum_us += b.latency_sum_us;
         }
+    }
+
+    /// The bucket holding `second`, growing (and if needed coarsening) the series.
+    fn bucket(&mut self, second: u64) -> &mut Bucket {
+        while second / self.bucket_secs >= MAX_BUCKETS as u64 {
+            self.halve_series();
+        }
+        let index = (second / self.bucket_secs) as usize;
+        while self.series.len() <= index {
+            let start = self.series.len() as u64 * self.bucket_secs;
+            self.series.push(Bucket {
+                second: start,
+                ..Bucket::default()
+            });
+        }
+        &mut self.series[index]
+    }
+
+    /// Doubles the bucket width, merging neighbours.
+    fn halve_series(&mut self) {
+        self.bucket_secs *= 2;
+        let merged = self
+            .series
+            .chunks(2)
+            .map(|pair| Bucket {
+                second: pair[0].second,
+                events: pair.iter().map(|b| b.events).sum(),
+                failures: pair.iter().map(|b| b.failures).sum(),
+                latency_sum_us: pair.iter().map(|b| b.latency_sum_us).sum(),
+            })
+            .collect();
+        self.series = merged;
     }
 
     pub fn total(&self) -> u64 {
@@ -261,7 +298,11 @@ mod tests {
     fn merge_equals_recording_everything_in_one() {
         let records: Vec<EventRecord> = (0..50)
             .map(|i| {
-                let result = if i % 7 == 0 { failure("timeout") } else { EventResult::Success };
+                let result = if i % 7 == 0 {
+                    failure("timeout")
+                } else {
+                    EventResult::Success
+                };
                 rec(Activity::ALL[i as usize % 6], i * 3 + 1, i / 10, result)
             })
             .collect();
@@ -269,12 +310,35 @@ mod tests {
         let (mut a, mut b) = (Metrics::default(), Metrics::default());
         for (i, r) in records.iter().enumerate() {
             whole.add(r);
-            if i % 2 == 0 { a.add(r) } else { b.add(r) }
+            if i % 2 == 0 {
+                a.add(r)
+            } else {
+                b.add(r)
+            }
         }
         a.merge(&b);
         assert_eq!(a.latency, whole.latency);
         assert_eq!(a.successes, whole.successes);
         assert_eq!(a.errors, whole.errors);
         assert_eq!(a.series, whole.series);
+    }
+
+    #[test]
+    fn series_stays_bounded_and_keeps_every_event() {
+        let mut m = Metrics::default();
+        // Two days, one event every 10 s.
+        for s in (0..172_800).step_by(10) {
+            m.add(&rec(Activity::NewOrder, 1, s, EventResult::Success));
+        }
+        assert!(m.series.len() <= MAX_BUCKETS, "{}", m.series.len());
+        assert_eq!(m.bucket_secs, 64);
+        assert_eq!(m.series.iter().map(|b| b.events).sum::<u64>(), 17_280);
+        assert_eq!(m.series[1].second, 64);
+        // Merging a fine series into a coarse one re-buckets it.
+        let mut fine = Metrics::default();
+        fine.add(&rec(Activity::NewOrder, 1, 130, EventResult::Success));
+        m.merge(&fine);
+        // [128, 192) held 130, 140, …, 190.
+        assert_eq!(m.series[2].events, 7 + 1);
     }
 }

@@ -14,13 +14,22 @@ use crate::replay::{ReplayOutcome, WindowReport};
 const RULE: &str = "============================================================";
 
 /// The spec's header block, plus the lines a replay adds.
-pub fn header_block(profile: &LoadProfile, duration_minutes: f64, api_url: &str, extra: &[(&str, String)]) -> String {
+pub fn header_block(
+    profile: &LoadProfile,
+    duration_minutes: f64,
+    api_url: &str,
+    extra: &[(&str, String)],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "FreshMart Load Generator");
     let _ = writeln!(out, "{RULE}");
     let _ = writeln!(out, "Profile: {} - {}", profile.name, profile.description);
     let _ = writeln!(out, "Target: {} orders/min", profile.orders_per_minute);
-    let _ = writeln!(out, "Concurrent Workflows: {}", profile.concurrent_workflows);
+    let _ = writeln!(
+        out,
+        "Concurrent Workflows: {}",
+        profile.concurrent_workflows
+    );
     let _ = writeln!(out, "Duration: {} minutes", trim_float(duration_minutes));
     let _ = writeln!(out, "API: {api_url}");
     for (label, value) in extra {
@@ -42,7 +51,11 @@ fn trim_float(v: f64) -> String {
 /// time appended when the replay runs at another speed than 1x.
 pub fn window_line(w: &WindowReport, trace_time: Option<&str>) -> String {
     let minutes = w.span.as_secs_f64() / 60.0;
-    let per_min = if minutes > 0.0 { w.events as f64 / minutes } else { 0.0 };
+    let per_min = if minutes > 0.0 {
+        w.events as f64 / minutes
+    } else {
+        0.0
+    };
     let avg_ms = if w.events > 0 {
         w.latency_sum.as_secs_f64() * 1000.0 / w.events as f64
     } else {
@@ -84,7 +97,11 @@ pub fn final_summary(outcome: &ReplayOutcome) -> String {
     let _ = writeln!(
         w,
         "Throughput: {:.1} activities/min",
-        if minutes > 0.0 { m.total() as f64 / minutes } else { 0.0 }
+        if minutes > 0.0 {
+            m.total() as f64 / minutes
+        } else {
+            0.0
+        }
     );
     let _ = writeln!(w, "Avg latency: {:.0}ms", service.mean_ms);
     let _ = writeln!(w, "P95 latency: {:.0}ms", service.p95_ms);
@@ -94,7 +111,11 @@ pub fn final_summary(outcome: &ReplayOutcome) -> String {
         "Latency from intended time: p50 {:.0}ms, p99 {:.0}ms (includes waiting: free of coordinated omission)",
         latency.p50_ms, latency.p99_ms
     );
-    let _ = writeln!(w, "Schedule lateness: p50 {:.1}ms, p99 {:.1}ms, max {:.1}ms", lateness.p50_ms, lateness.p99_ms, lateness.max_ms);
+    let _ = writeln!(
+        w,
+        "Schedule lateness: p50 {:.1}ms, p99 {:.1}ms, max {:.1}ms",
+        lateness.p50_ms, lateness.p99_ms, lateness.max_ms
+    );
     let _ = writeln!(w, "Requests: {} ({} retries)", m.requests, m.retries);
     let _ = writeln!(w, "\nActivity Breakdown:");
     for activity in Activity::ALL {
@@ -108,8 +129,16 @@ pub fn final_summary(outcome: &ReplayOutcome) -> String {
     if !m.errors.is_empty() {
         let _ = writeln!(w, "\nErrors:");
         for (category, count) in &m.errors {
-            let example = m.error_examples.get(category).map(String::as_str).unwrap_or("");
-            let _ = writeln!(w, "  {category}: {count}  e.g. {}", example.chars().take(160).collect::<String>());
+            let example = m
+                .error_examples
+                .get(category)
+                .map(String::as_str)
+                .unwrap_or("");
+            let _ = writeln!(
+                w,
+                "  {category}: {count}  e.g. {}",
+                example.chars().take(160).collect::<String>()
+            );
         }
     }
     let _ = writeln!(w, "\nEvents not sent: {}", outcome.not_sent);
@@ -165,7 +194,11 @@ pub struct JsonReport<C: Serialize> {
     pub time_series: Vec<Bucket>,
 }
 
-pub fn json_report<C: Serialize>(config: C, started_at: String, outcome: &ReplayOutcome) -> JsonReport<C> {
+pub fn json_report<C: Serialize>(
+    config: C,
+    started_at: String,
+    outcome: &ReplayOutcome,
+) -> JsonReport<C> {
     let m: &Metrics = &outcome.metrics;
     let secs = outcome.elapsed.as_secs_f64();
     JsonReport {
@@ -185,7 +218,11 @@ pub fn json_report<C: Serialize>(config: C, started_at: String, outcome: &Replay
         requests: m.requests,
         retries: m.retries,
         success_rate: m.success_rate(),
-        throughput_per_min: if secs > 0.0 { m.total() as f64 * 60.0 / secs } else { 0.0 },
+        throughput_per_min: if secs > 0.0 {
+            m.total() as f64 * 60.0 / secs
+        } else {
+            0.0
+        },
         activities: Activity::ALL
             .iter()
             .map(|a| {

@@ -61,9 +61,15 @@ pub fn build_client(options: &ClientOptions) -> reqwest::Result<reqwest::Client>
 pub enum Attempt {
     Success,
     /// Worth retrying: timeouts, connection failures, 5xx.
-    Transient { category: String, detail: String },
+    Transient {
+        category: String,
+        detail: String,
+    },
     /// Not worth retrying: 4xx.
-    Permanent { category: String, detail: String },
+    Permanent {
+        category: String,
+        detail: String,
+    },
 }
 
 /// The category of an HTTP error answer: `http_400:unknown_predicate` when the body names an
@@ -95,7 +101,10 @@ pub fn classify_error(err: &reqwest::Error) -> &'static str {
 }
 
 /// Reads at most `limit` bytes of a body; returns what it read and whether it saw the end.
-async fn read_limited(resp: &mut reqwest::Response, limit: usize) -> reqwest::Result<(Vec<u8>, bool)> {
+async fn read_limited(
+    resp: &mut reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<(Vec<u8>, bool)> {
     let mut out = Vec::new();
     while let Some(chunk) = resp.chunk().await? {
         let room = limit.saturating_sub(out.len());
@@ -131,7 +140,11 @@ pub async fn attempt(client: &reqwest::Client, base: &str, req: &ApiRequest) -> 
         }
     };
     let status = resp.status().as_u16();
-    let limit = if resp.status().is_success() { MAX_SUCCESS_BODY } else { MAX_ERROR_BODY };
+    let limit = if resp.status().is_success() {
+        MAX_SUCCESS_BODY
+    } else {
+        MAX_ERROR_BODY
+    };
     let body = match read_limited(&mut resp, limit).await {
         Ok((body, _complete)) => body,
         Err(e) => {
@@ -166,7 +179,8 @@ pub fn backoff(options: &ClientOptions, retry: u32, jitter: f64) -> Duration {
     let exp = options
         .backoff_base
         .saturating_mul(1u32 << (retry.saturating_sub(1)).min(20));
-    exp.min(options.backoff_cap).mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    exp.min(options.backoff_cap)
+        .mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
 }
 
 /// The FreshMart executor: requests from `RequestContext`, sent with retries.
@@ -178,7 +192,11 @@ pub struct FreshMartExecutor {
 }
 
 impl FreshMartExecutor {
-    pub fn new(base_url: &str, context: RequestContext, options: ClientOptions) -> reqwest::Result<Self> {
+    pub fn new(
+        base_url: &str,
+        context: RequestContext,
+        options: ClientOptions,
+    ) -> reqwest::Result<Self> {
         Ok(FreshMartExecutor {
             client: build_client(&options)?,
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -220,7 +238,8 @@ impl Executor for FreshMartExecutor {
             retries += spent;
             match outcome {
                 Attempt::Success => {}
-                Attempt::Transient { category, detail } | Attempt::Permanent { category, detail } => {
+                Attempt::Transient { category, detail }
+                | Attempt::Permanent { category, detail } => {
                     if self.options.log_failures {
                         eprintln!(
                             "{} {} failed after {spent} retries: {category}: {detail}",
@@ -233,7 +252,7 @@ impl Executor for FreshMartExecutor {
                         requests: sent,
                         retries,
                         result: EventResult::Failure { category, detail },
-                    }
+                    };
                 }
             }
         }
@@ -254,7 +273,10 @@ mod tests {
     fn status_categories_name_the_error_type() {
         let body = r#"{"detail":{"message":"Triple validation failed","errors":[{"error_type":"unknown_predicate","message":"x","predicate":"foo"}]}}"#;
         assert_eq!(classify_status(400, body), "http_400:unknown_predicate");
-        assert_eq!(classify_status(422, r#"{"detail":[{"loc":["body"]}]}"#), "http_422");
+        assert_eq!(
+            classify_status(422, r#"{"detail":[{"loc":["body"]}]}"#),
+            "http_422"
+        );
         assert_eq!(classify_status(503, "not json"), "http_503");
     }
 

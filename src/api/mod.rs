@@ -6,6 +6,7 @@ pub mod client;
 pub mod health;
 pub mod requests;
 pub mod triples;
+pub mod world;
 
 pub use client::{ClientOptions, FreshMartExecutor};
 pub use requests::{ApiRequest, Method, RequestContext};

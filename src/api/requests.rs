@@ -72,7 +72,11 @@ impl RequestContext {
                 let mut triples = Vec::with_capacity(4);
                 SubjectTriples::new(&subject, &mut triples)
                     .add("customer_name", ObjectType::String, persona.full_name())
-                    .add("customer_email", ObjectType::String, persona.email(*customer))
+                    .add(
+                        "customer_email",
+                        ObjectType::String,
+                        persona.email(*customer),
+                    )
                     .add("customer_address", ObjectType::String, persona.address())
                     .add("home_store", ObjectType::EntityRef, self.store(*home_store));
                 vec![post(&triples)]
@@ -141,20 +145,41 @@ impl RequestContext {
     fn order_triples(&self, at: SimTime, order: &NewOrder) -> Vec<Triple> {
         let subject = ids::order_subject(order.order, self.run());
         let window_start = at.saturating_add_ms(u64::from(order.window_start_min) * MS_PER_MINUTE);
-        let window_end = window_start.saturating_add_ms(u64::from(order.window_len_min) * MS_PER_MINUTE);
+        let window_end =
+            window_start.saturating_add_ms(u64::from(order.window_len_min) * MS_PER_MINUTE);
         let mut triples = Vec::with_capacity(7 + 7 * order.lines.len());
         SubjectTriples::new(&subject, &mut triples)
-            .add("order_number", ObjectType::String, ids::order_number(order.order, self.run()))
+            .add(
+                "order_number",
+                ObjectType::String,
+                ids::order_number(order.order, self.run()),
+            )
             .add("order_status", ObjectType::String, "CREATED".into())
             .add(
                 "placed_by",
                 ObjectType::EntityRef,
                 ids::customer_subject(&self.world, order.customer, self.run()),
             )
-            .add("order_store", ObjectType::EntityRef, self.store(order.store))
-            .add("delivery_window_start", ObjectType::Timestamp, self.timestamp(window_start))
-            .add("delivery_window_end", ObjectType::Timestamp, self.timestamp(window_end))
-            .add("order_total_amount", ObjectType::Float, dollars(order.total_cents));
+            .add(
+                "order_store",
+                ObjectType::EntityRef,
+                self.store(order.store),
+            )
+            .add(
+                "delivery_window_start",
+                ObjectType::Timestamp,
+                self.timestamp(window_start),
+            )
+            .add(
+                "delivery_window_end",
+                ObjectType::Timestamp,
+                self.timestamp(window_end),
+            )
+            .add(
+                "order_total_amount",
+                ObjectType::Float,
+                dollars(order.total_cents),
+            );
         for line in &order.lines {
             self.line_triples(order.order, line, &mut triples);
         }
@@ -168,10 +193,18 @@ impl RequestContext {
             None => (String::new(), 0, false),
         };
         SubjectTriples::new(&subject, out)
-            .add("line_of_order", ObjectType::EntityRef, ids::order_subject(order, self.run()))
+            .add(
+                "line_of_order",
+                ObjectType::EntityRef,
+                ids::order_subject(order, self.run()),
+            )
             .add("line_product", ObjectType::EntityRef, product_id)
             .add("quantity", ObjectType::Int, line.quantity.to_string())
-            .add("order_line_unit_price", ObjectType::Float, dollars(u64::from(price)))
+            .add(
+                "order_line_unit_price",
+                ObjectType::Float,
+                dollars(u64::from(price)),
+            )
             .add(
                 "line_amount",
                 ObjectType::Float,
@@ -247,8 +280,16 @@ mod tests {
                 window_start_min: 150,
                 window_len_min: 120,
                 lines: vec![
-                    Line { seq: 1, product: 0, quantity: 3 },
-                    Line { seq: 2, product: 1, quantity: 1 },
+                    Line {
+                        seq: 1,
+                        product: 0,
+                        quantity: 3,
+                    },
+                    Line {
+                        seq: 2,
+                        product: 1,
+                        quantity: 1,
+                    },
                 ],
                 total_cents: 599 * 3 + 579,
             }),
@@ -275,11 +316,20 @@ mod tests {
         assert_eq!(find(order, "placed_by")["object_type"], "entity_ref");
         assert_eq!(find(order, "order_store")["object_value"], "store:MAN-01");
         assert_eq!(find(order, "order_total_amount")["object_value"], "23.76");
-        assert_eq!(find(order, "delivery_window_start")["object_value"], "2026-01-05T11:31:30");
-        assert_eq!(find(order, "delivery_window_end")["object_value"], "2026-01-05T13:31:30");
+        assert_eq!(
+            find(order, "delivery_window_start")["object_value"],
+            "2026-01-05T11:31:30"
+        );
+        assert_eq!(
+            find(order, "delivery_window_end")["object_value"],
+            "2026-01-05T13:31:30"
+        );
         let line = "orderline:LG-r1-000007-01";
         assert_eq!(find(line, "line_of_order")["object_value"], order);
-        assert_eq!(find(line, "line_product")["object_value"], "product:prod0001");
+        assert_eq!(
+            find(line, "line_product")["object_value"],
+            "product:prod0001"
+        );
         assert_eq!(find(line, "quantity")["object_value"], "3");
         assert_eq!(find(line, "order_line_unit_price")["object_value"], "5.99");
         assert_eq!(find(line, "line_amount")["object_value"], "17.97");
@@ -288,7 +338,12 @@ mod tests {
         // Never a duplicate triple in a batch.
         let unique: HashSet<String> = t
             .iter()
-            .map(|x| format!("{}|{}|{}", x["subject_id"], x["predicate"], x["object_value"]))
+            .map(|x| {
+                format!(
+                    "{}|{}|{}",
+                    x["subject_id"], x["predicate"], x["object_value"]
+                )
+            })
             .collect();
         assert_eq!(unique.len(), t.len());
     }
@@ -298,7 +353,10 @@ mod tests {
         let mut c = ctx(None);
         c.shift = chrono::Duration::days(30);
         let t = triples_of(&c.requests_for(&order_event())[0]);
-        let start = t.iter().find(|x| x["predicate"] == "delivery_window_start").unwrap();
+        let start = t
+            .iter()
+            .find(|x| x["predicate"] == "delivery_window_start")
+            .unwrap();
         assert_eq!(start["object_value"], "2026-02-04T11:31:30");
     }
 
@@ -309,13 +367,23 @@ mod tests {
             at: SimTime(0),
             action: Action::AddLine {
                 order: 3,
-                line: Line { seq: 4, product: 2, quantity: 2 },
+                line: Line {
+                    seq: 4,
+                    product: 2,
+                    quantity: 2,
+                },
                 total_cents: 1234,
             },
         };
         let reqs = c.requests_for(&add);
-        assert_eq!(reqs.iter().map(|r| r.method).collect::<Vec<_>>(), [Method::Post, Method::Put]);
-        assert_eq!(triples_of(&reqs[0])[0]["subject_id"], "orderline:LG-000003-04");
+        assert_eq!(
+            reqs.iter().map(|r| r.method).collect::<Vec<_>>(),
+            [Method::Post, Method::Put]
+        );
+        assert_eq!(
+            triples_of(&reqs[0])[0]["subject_id"],
+            "orderline:LG-000003-04"
+        );
         let total = triples_of(&reqs[1]);
         assert_eq!(total.len(), 1);
         assert_eq!(total[0]["predicate"], "order_total_amount");
@@ -323,7 +391,11 @@ mod tests {
 
         let remove = Event {
             at: SimTime(0),
-            action: Action::RemoveLine { order: 3, seq: 2, total_cents: 99 },
+            action: Action::RemoveLine {
+                order: 3,
+                seq: 2,
+                total_cents: 99,
+            },
         };
         let reqs = c.requests_for(&remove);
         assert_eq!(reqs[0].method, Method::Delete);
@@ -337,14 +409,21 @@ mod tests {
         let c = ctx(None);
         let status = c.requests_for(&Event {
             at: SimTime(0),
-            action: Action::Transition { order: 9, from: OrderStatus::Picking, to: OrderStatus::Cancelled },
+            action: Action::Transition {
+                order: 9,
+                from: OrderStatus::Picking,
+                to: OrderStatus::Cancelled,
+            },
         });
         assert_eq!(status[0].method, Method::Put);
         assert_eq!(triples_of(&status[0])[0]["object_value"], "CANCELLED");
 
         let inv = c.requests_for(&Event {
             at: SimTime(0),
-            action: Action::InventoryUpdate { item: 760, stock_level: 42 },
+            action: Action::InventoryUpdate {
+                item: 760,
+                stock_level: 42,
+            },
         });
         let t = triples_of(&inv[0]);
         assert_eq!(t[0]["subject_id"], "inventory:INV-000761");
@@ -355,12 +434,25 @@ mod tests {
             action: Action::NewCustomer {
                 customer: 5,
                 home_store: 9,
-                persona: crate::world::names::Persona { first: 0, last: 0, street: 0, house_number: 1 },
+                persona: crate::world::names::Persona {
+                    first: 0,
+                    last: 0,
+                    street: 0,
+                    house_number: 1,
+                },
             },
         });
         let t = triples_of(&customer[0]);
         let preds: Vec<_> = t.iter().map(|x| x["predicate"].as_str().unwrap()).collect();
-        assert_eq!(preds, ["customer_name", "customer_email", "customer_address", "home_store"]);
+        assert_eq!(
+            preds,
+            [
+                "customer_name",
+                "customer_email",
+                "customer_address",
+                "home_store"
+            ]
+        );
         assert_eq!(t[0]["subject_id"], "customer:LG-000005");
         assert_eq!(t[3]["object_value"], "store:SI-02");
     }
@@ -370,7 +462,14 @@ mod tests {
         let c = ctx(None);
         let events = [
             order_event(),
-            Event { at: SimTime(0), action: Action::RemoveLine { order: 1, seq: 1, total_cents: 0 } },
+            Event {
+                at: SimTime(0),
+                action: Action::RemoveLine {
+                    order: 1,
+                    seq: 1,
+                    total_cents: 0,
+                },
+            },
         ];
         for e in events {
             assert_eq!(c.requests_for(&e).len() as u32, e.action.request_count());

@@ -33,7 +33,12 @@ impl<'a> SubjectTriples<'a> {
         SubjectTriples { subject, out }
     }
 
-    pub fn add(&mut self, predicate: &'static str, object_type: ObjectType, value: String) -> &mut Self {
+    pub fn add(
+        &mut self,
+        predicate: &'static str,
+        object_type: ObjectType,
+        value: String,
+    ) -> &mut Self {
         self.out.push(Triple {
             subject_id: self.subject.to_string(),
             predicate,

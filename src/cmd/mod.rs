@@ -6,7 +6,10 @@ mod health;
 mod inspect;
 mod profiles;
 mod replay;
+mod session;
 mod simulate;
+mod start;
+mod world;
 
 use std::process::ExitCode;
 
@@ -19,7 +22,9 @@ pub const EXIT_INPUT: u8 = 2;
 
 /// A runtime for the commands that talk to the API.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// `[12:34:56] ` in local wall-clock time, as the spec's console lines start.
@@ -35,6 +40,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Health(args) => health::run(args),
+        Command::Start(args) => start::run(args),
+        Command::World(args) => world::run(args),
     }
 }
 

@@ -21,9 +21,10 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let profile = super::load_profile(&args.profile)?;
     let start = chrono::DateTime::parse_from_rfc3339(&args.start)
         .with_context(|| format!("--start `{}` is not an RFC 3339 instant", args.start))?;
-    let world = match &args.world {
-        Some(path) => load_world(path)?,
-        None => crate::world::builtin_world(),
+    let world = match (&args.world, &args.api_url) {
+        (Some(path), _) => load_world(path)?,
+        (None, Some(url)) => super::world::fetch(url, std::time::Duration::from_secs(60))?,
+        (None, None) => crate::world::builtin_world(),
     };
     world.validate()?;
     let duration_ms = match args.duration {

@@ -64,6 +64,8 @@ pub struct ReplayOptions {
     pub drain_timeout: Duration,
     /// How often `on_window` is called.
     pub window: Duration,
+    /// Receives a copy of every event whose time has come (`start --record`).
+    pub tap: Option<std::sync::mpsc::Sender<Event>>,
 }
 
 /// Counters readable while the replay runs (progress bars).
@@ -162,9 +164,14 @@ pub async fn run<X: Executor>(
         tokio::select! {
             biased;
             _ = &mut shutdown => { stopped_early = true; not_sent += 1; break; }
-            _ = tokio::time::sleep_until(due) => {}
+            _ = wait_until(due) => {}
         }
-        progress.trace_pos_ms.store(event.at.as_ms(), Ordering::Relaxed);
+        progress
+            .trace_pos_ms
+            .store(event.at.as_ms(), Ordering::Relaxed);
+        if let Some(tap) = &options.tap {
+            let _ = tap.send(event.clone());
+        }
         let entity = event.action.entity();
         let job = Job { event, due };
         if let Some(lane) = lock(&lanes).get_mut(&entity) {
@@ -250,6 +257,22 @@ pub async fn run<X: Executor>(
         not_sent,
         stopped_early,
         elapsed: start.elapsed(),
+    }
+}
+
+/// The timer wheel has millisecond resolution and rounds up, which alone makes a sleeping
+/// pacer about 1 ms late. So sleep until just before `due`, then yield until it arrives: the
+/// spin costs at most `SPIN` of CPU per event, and nothing when the schedule is dense.
+const SPIN: Duration = Duration::from_micros(1_500);
+
+async fn wait_until(due: Instant) {
+    if let Some(early) = due.checked_sub(SPIN) {
+        if Instant::now() < early {
+            tokio::time::sleep_until(early).await;
+        }
+    }
+    while Instant::now() < due {
+        tokio::task::yield_now().await;
     }
 }
 

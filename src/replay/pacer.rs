@@ -29,7 +29,9 @@ impl Pacer {
             Speed::Factor(factor) => {
                 let trace_ms = offset_ms.saturating_sub(self.origin_ms);
                 let nanos = trace_ms as f64 * 1e6 / factor;
-                Some(Duration::from_nanos(nanos.round().min(u64::MAX as f64) as u64))
+                Some(Duration::from_nanos(
+                    nanos.round().min(u64::MAX as f64) as u64
+                ))
             }
         }
     }
@@ -68,7 +70,12 @@ mod tests {
             (Speed::Factor(1.0), 0, 1_500, Some(ms(1_500))),
             (Speed::Factor(10.0), 0, 60_000, Some(ms(6_000))),
             (Speed::Factor(0.5), 0, 1_000, Some(ms(2_000))),
-            (Speed::Factor(3.0), 0, 1_000, Some(Duration::from_nanos(333_333_333))),
+            (
+                Speed::Factor(3.0),
+                0,
+                1_000,
+                Some(Duration::from_nanos(333_333_333)),
+            ),
             (Speed::Factor(1.0), 3_600_000, 3_600_250, Some(ms(250))),
             // Before the origin (not sent by --from, but never negative).
             (Speed::Factor(1.0), 1_000, 500, Some(ms(0))),

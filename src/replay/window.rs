@@ -153,11 +153,17 @@ mod tests {
             to_ms: 1_000,
         });
         assert!(!f.admit(&order(50, 1)), "before the window");
-        assert!(!f.admit(&step(150, 1, OrderStatus::Picking)), "created before the window");
+        assert!(
+            !f.admit(&step(150, 1, OrderStatus::Picking)),
+            "created before the window"
+        );
         assert!(f.admit(&order(200, 2)));
         assert!(f.admit(&step(300, 2, OrderStatus::Picking)));
         assert!(f.admit(&step(400, 2, OrderStatus::Cancelled)));
-        assert!(!f.admit(&step(1_200, 2, OrderStatus::Delivered)), "after the window");
+        assert!(
+            !f.admit(&step(1_200, 2, OrderStatus::Delivered)),
+            "after the window"
+        );
         assert!(f.admitted.is_empty(), "finished orders are forgotten");
     }
 }

@@ -12,7 +12,7 @@ const STORES_PER_ZONE: usize = 2;
 const STOCK_CUSTOMERS: usize = 100;
 
 /// Parses a price such as `5.99` into cents without going through a float.
-pub(crate) fn parse_cents(text: &str) -> Option<u32> {
+pub fn parse_cents(text: &str) -> Option<u32> {
     let text = text.trim();
     let (whole, frac) = match text.split_once('.') {
         Some((w, f)) => (w, f),

@@ -8,7 +8,7 @@ pub mod names;
 
 use serde::{Deserialize, Serialize};
 
-pub use builtin::builtin_world;
+pub use builtin::{builtin_world, parse_cents};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {
@@ -75,6 +75,10 @@ impl World {
         }
         if self.products.is_empty() {
             return Err(empty("products"));
+        }
+        // Orders draw their customer from the world before any new customer exists.
+        if self.customers.is_empty() {
+            return Err(empty("customers"));
         }
         for item in &self.inventory {
             for (what, index, len) in [

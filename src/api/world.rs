@@ -1,0 +1,175 @@
+//! World snapshots from a live API: stores, products, customers and inventory items, read
+//! from the `/freshmart/*` views and put in canonical order (sorted by id), so the same data
+//! always gives the same world whatever order the API answers in.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::world::{Customer, InventoryItem, Product, Store, World};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("GET {path}: {source}")]
+    Http {
+        path: String,
+        source: reqwest::Error,
+    },
+    #[error("GET {path}: unexpected answer: {message}")]
+    Shape { path: String, message: String },
+    #[error("{path}: product {product}: unit_price `{price}` is not a price")]
+    Price {
+        path: String,
+        product: String,
+        price: String,
+    },
+    #[error(transparent)]
+    World(#[from] crate::world::WorldError),
+}
+
+#[derive(Deserialize)]
+struct StoreRow {
+    store_id: String,
+    #[serde(default)]
+    store_zone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ProductRow {
+    product_id: String,
+    #[serde(default)]
+    product_name: Option<String>,
+    #[serde(default)]
+    category: Option<String>,
+    /// A JSON string on the real API (`"3.19"`); numbers are accepted too.
+    #[serde(default)]
+    unit_price: Option<serde_json::Value>,
+    #[serde(default)]
+    perishable: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct CustomerRow {
+    customer_id: String,
+}
+
+#[derive(Deserialize)]
+struct InventoryRow {
+    inventory_id: String,
+    #[serde(default)]
+    store_id: Option<String>,
+    #[serde(default)]
+    product_id: Option<String>,
+}
+
+async fn get<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+) -> Result<Vec<T>, SnapshotError> {
+    let http = |source| SnapshotError::Http {
+        path: path.to_string(),
+        source,
+    };
+    let resp = client
+        .get(format!("{}{path}", base.trim_end_matches('/')))
+        .send()
+        .await
+        .map_err(http)?
+        .error_for_status()
+        .map_err(http)?;
+    let bytes = resp.bytes().await.map_err(http)?;
+    serde_json::from_slice(&bytes).map_err(|e| SnapshotError::Shape {
+        path: path.to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn price_cents(value: &serde_json::Value) -> Option<u32> {
+    match value {
+        serde_json::Value::String(s) => crate::world::parse_cents(s),
+        serde_json::Value::Number(n) => n.as_f64().map(|f| (f * 100.0).round() as u32),
+        _ => None,
+    }
+}
+
+/// Reads the four views and builds a world named after `base`.
+pub async fn snapshot(client: &reqwest::Client, base: &str) -> Result<World, SnapshotError> {
+    let mut stores: Vec<StoreRow> = get(client, base, "/freshmart/stores").await?;
+    let mut products: Vec<ProductRow> = get(client, base, "/freshmart/products").await?;
+    let mut customers: Vec<CustomerRow> = get(client, base, "/freshmart/customers").await?;
+    let mut inventory: Vec<InventoryRow> = get(client, base, "/freshmart/stores/inventory").await?;
+    stores.sort_by(|a, b| a.store_id.cmp(&b.store_id));
+    stores.dedup_by(|a, b| a.store_id == b.store_id);
+    products.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+    products.dedup_by(|a, b| a.product_id == b.product_id);
+    customers.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+    customers.dedup_by(|a, b| a.customer_id == b.customer_id);
+    inventory.sort_by(|a, b| a.inventory_id.cmp(&b.inventory_id));
+    inventory.dedup_by(|a, b| a.inventory_id == b.inventory_id);
+
+    let store_index: HashMap<&str, u32> = stores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.store_id.as_str(), i as u32))
+        .collect();
+    let product_index: HashMap<&str, u32> = products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.product_id.as_str(), i as u32))
+        .collect();
+    let world_products = products
+        .iter()
+        .map(|p| {
+            let price = p.unit_price.as_ref().and_then(price_cents).ok_or_else(|| {
+                SnapshotError::Price {
+                    path: "/freshmart/products".into(),
+                    product: p.product_id.clone(),
+                    price: p
+                        .unit_price
+                        .as_ref()
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "null".into()),
+                }
+            })?;
+            Ok(Product {
+                id: p.product_id.clone(),
+                name: p.product_name.clone().unwrap_or_default(),
+                category: p.category.clone().unwrap_or_default(),
+                price_cents: price,
+                perishable: p.perishable.unwrap_or(false),
+            })
+        })
+        .collect::<Result<Vec<_>, SnapshotError>>()?;
+    // Items whose store or product is not in the snapshot cannot be drawn meaningfully.
+    let world_inventory = inventory
+        .iter()
+        .filter_map(|i| {
+            Some(InventoryItem {
+                id: i.inventory_id.clone(),
+                store: *store_index.get(i.store_id.as_deref()?)?,
+                product: *product_index.get(i.product_id.as_deref()?)?,
+            })
+        })
+        .collect();
+    let world = World {
+        name: base.trim_end_matches('/').to_string(),
+        stores: stores
+            .iter()
+            .map(|s| Store {
+                id: s.store_id.clone(),
+                zone: s.store_zone.clone().unwrap_or_default(),
+            })
+            .collect(),
+        products: world_products,
+        customers: customers
+            .iter()
+            .map(|c| Customer {
+                id: c.customer_id.clone(),
+            })
+            .collect(),
+        inventory: world_inventory,
+    };
+    world.validate()?;
+    Ok(world)
+}

@@ -1,0 +1,171 @@
+//! What `replay` and `start` share once their events are lined up: the health gate, running
+//! the replayer core with console output, progress bar and Ctrl+C handling, then the final
+//! summary, the JSON report and the exit code.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::api::FreshMartExecutor;
+use crate::event::Event;
+use crate::replay::{Progress, ReplayOptions, ReplayOutcome};
+use crate::report;
+use crate::sim::time::{Calendar, SimTime};
+use crate::units::Speed;
+
+/// Probes the API; prints the spec's line and returns false when it is not healthy.
+pub async fn health_gate(api_url: &str, timeout: Duration) -> anyhow::Result<bool> {
+    let client = reqwest::Client::builder().timeout(timeout).build()?;
+    let probes = crate::api::health::check(&client, api_url).await;
+    if let Some(bad) = probes.iter().find(|p| !p.healthy()) {
+        let why = match &bad.result {
+            Ok((status, body)) => format!("GET {} answered {status}: {body}", bad.path),
+            Err(message) => message.clone(),
+        };
+        println!("{} API health check failed: {why}", super::stamp());
+        return Ok(false);
+    }
+    println!("{} API health check passed", super::stamp());
+    Ok(true)
+}
+
+/// A replay ready to run.
+pub struct Plan {
+    pub executor: FreshMartExecutor,
+    pub options: ReplayOptions,
+    pub calendar: Calendar,
+    /// Trace range the progress bar spans; `None` for an open-ended run.
+    pub span_ms: Option<(u64, u64)>,
+}
+
+/// Reads Ctrl+C: the first stops the run gracefully, the second exits at once.
+fn shutdown_on_ctrl_c() -> impl std::future::Future<Output = ()> {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            println!(
+                "\n{} Interrupt received, stopping gracefully...",
+                super::stamp()
+            );
+            let _ = stop_tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Second interrupt: exiting now");
+                std::process::exit(130);
+            }
+        }
+    });
+    async move {
+        let _ = stop_rx.wait_for(|stopped| *stopped).await;
+    }
+}
+
+/// Runs the replayer core over what `feed` sends; `feed` runs on its own thread and returns
+/// how many events it had to offer (it keeps counting after the replay stops listening).
+pub async fn drive(
+    plan: Plan,
+    feed: impl FnOnce(tokio::sync::mpsc::Sender<Event>) -> anyhow::Result<u64> + Send + 'static,
+) -> anyhow::Result<ReplayOutcome> {
+    let (events_tx, events_rx) = tokio::sync::mpsc::channel(8192);
+    let feeder = std::thread::spawn(move || feed(events_tx));
+    let progress = Arc::new(Progress::default());
+    let bar = progress_bar(plan.span_ms);
+    let ticker = spawn_progress(bar.clone(), progress.clone(), plan.span_ms);
+    let show_trace_time = plan.options.speed != Speed::Factor(1.0);
+    let line_bar = bar.clone();
+    let calendar = plan.calendar.clone();
+    let outcome = crate::replay::run(
+        Arc::new(plan.executor),
+        events_rx,
+        plan.options,
+        shutdown_on_ctrl_c(),
+        progress,
+        move |w| {
+            let trace_time = show_trace_time.then(|| {
+                calendar
+                    .instant_at(SimTime(w.trace_pos_ms))
+                    .format("%a %H:%M")
+                    .to_string()
+            });
+            let line = report::window_line(w, trace_time.as_deref());
+            line_bar.suspend(|| println!("{} {line}", super::stamp()));
+        },
+    )
+    .await;
+    ticker.abort();
+    bar.finish_and_clear();
+    if outcome.stopped_early {
+        println!("{} Stopping workers...", super::stamp());
+    }
+    let offered = tokio::task::spawn_blocking(move || feeder.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("event source thread panicked"))??;
+    let mut outcome = outcome;
+    outcome.not_sent += offered.saturating_sub(outcome.received);
+    Ok(outcome)
+}
+
+/// Prints the summary, writes the report, and decides the exit code.
+pub fn finish<C: Serialize>(
+    outcome: &ReplayOutcome,
+    report_to: Option<(PathBuf, C)>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    min_success: f64,
+) -> anyhow::Result<ExitCode> {
+    print!("{}", report::final_summary(outcome));
+    if let Some((path, config)) = report_to {
+        let json = report::json_report(config, started_at.to_rfc3339(), outcome);
+        let text = serde_json::to_string_pretty(&json)?;
+        std::fs::write(&path, text)
+            .with_context(|| format!("cannot write report {}", path.display()))?;
+        println!("Report written to {}", path.display());
+    }
+    let rate = outcome.metrics.success_rate();
+    if rate < min_success {
+        println!(
+            "Success rate {:.1}% is under the minimum of {:.1}%",
+            rate * 100.0,
+            min_success * 100.0
+        );
+        return Ok(ExitCode::from(super::EXIT_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(span: Option<(u64, u64)>) -> indicatif::ProgressBar {
+    let Some((from, to)) = span.filter(|_| std::io::stderr().is_terminal()) else {
+        return indicatif::ProgressBar::hidden();
+    };
+    let bar = indicatif::ProgressBar::new(to - from);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% of the trace, {msg}")
+            .expect("static template"),
+    );
+    bar
+}
+
+fn spawn_progress(
+    bar: indicatif::ProgressBar,
+    progress: Arc<Progress>,
+    span: Option<(u64, u64)>,
+) -> tokio::task::JoinHandle<()> {
+    let from = span.map_or(0, |(from, _)| from);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let pos = progress.trace_pos_ms.load(Ordering::Relaxed);
+            bar.set_position(pos.saturating_sub(from));
+            bar.set_message(format!(
+                "{} sent, {} done",
+                progress.dispatched.load(Ordering::Relaxed),
+                progress.completed.load(Ordering::Relaxed)
+            ));
+        }
+    })
+}

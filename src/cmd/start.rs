@@ -1,0 +1,373 @@
+//! `loadgen start`: the Python tool's live mode, built from the same parts as simulate and
+//! replay: the simulator runs with virtual time 0 at the moment the run starts, and its events
+//! go to the replayer at 1x as they become due. Memory is bounded by open orders and the
+//! replay queue, not by how long it runs.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::session::{self, Plan};
+use crate::api::{ClientOptions, FreshMartExecutor, RequestContext};
+use crate::cli::StartArgs;
+use crate::event::Event;
+use crate::profile::LoadProfile;
+use crate::replay::ReplayOptions;
+use crate::report;
+use crate::sim::time::{Calendar, SimTime};
+use crate::sim::{SimConfig, Simulation};
+use crate::trace::{TraceHeader, TraceReader, TraceWriter};
+use crate::units::Speed;
+
+#[derive(Debug, Serialize)]
+struct ReportConfig {
+    mode: &'static str,
+    api_url: String,
+    profile: LoadProfile,
+    seed: u64,
+    start: String,
+    duration_ms: Option<u64>,
+    concurrency: usize,
+    run_id: String,
+    timeout_ms: u64,
+    retries: u32,
+    min_success: f64,
+}
+
+/// Requests one order brings in steady state with `profile`'s mix: its creation, three
+/// transitions (or one cancellation), and its share of modifications (two requests each),
+/// new customers and inventory updates (one each).
+pub fn requests_per_order(profile: &LoadProfile) -> f64 {
+    let w = &profile.weights;
+    let c = w.cancellation;
+    1.0 + 3.0 * (1.0 - c)
+        + c
+        + 2.0 * w.per_order(w.order_modification)
+        + w.per_order(w.customer_creation)
+        + w.per_order(w.inventory_update)
+}
+
+pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
+    let profile = super::load_profile(&args.profile)?;
+    let duration_ms: Option<u64> = match args.duration {
+        Some(d) if d.is_zero() => None,
+        Some(d) => Some(d.as_millis() as u64),
+        None => Some(u64::from(profile.duration_minutes) * 60_000),
+    };
+    let seed = args
+        .seed
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_micros().unsigned_abs() % 1_000_000_000);
+    let start = match &args.start_at {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .with_context(|| format!("--start-at `{text}` is not an RFC 3339 instant"))?,
+        None => chrono::Local::now().fixed_offset(),
+    };
+    let calendar = Calendar::new(start);
+    let run_id = args
+        .run_id
+        .clone()
+        .unwrap_or_else(super::replay::default_run_id);
+    super::replay::validate_run_id(&run_id)?;
+    let concurrency = args
+        .concurrency
+        .unwrap_or(profile.concurrent_workflows as usize)
+        .max(1);
+    let minutes = duration_ms.map(|ms| ms as f64 / 60_000.0);
+
+    if args.dry_run {
+        print!(
+            "{}",
+            dry_run(
+                &profile,
+                &calendar,
+                seed,
+                minutes,
+                duration_ms,
+                &args.api.api_url
+            )?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!(
+        "{}",
+        report::header_block(
+            &profile,
+            minutes.unwrap_or(0.0),
+            &args.api.api_url,
+            &[
+                (
+                    "Seed",
+                    format!(
+                        "{seed} (pass --seed {seed} --start-at {} to repeat this run)",
+                        start.to_rfc3339()
+                    )
+                ),
+                ("Run id", run_id.clone()),
+            ],
+        )
+        .replace("Duration: 0 minutes", "Duration: until interrupted")
+    );
+
+    let runtime = super::runtime()?;
+    let started_at = chrono::Utc::now();
+    let outcome = runtime.block_on(async {
+        println!("\n{} Initializing load orchestrator...", super::stamp());
+        if !session::health_gate(&args.api.api_url, args.api.timeout).await? {
+            return Ok::<_, anyhow::Error>(None);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(args.api.timeout.max(Duration::from_secs(60)))
+            .build()?;
+        let world = crate::api::world::snapshot(&client, &args.api.api_url)
+            .await
+            .with_context(|| format!("cannot load the world from {}", args.api.api_url))?;
+        println!(
+            "{} Loaded {} customers, {} stores, {} products",
+            super::stamp(),
+            world.customers.len(),
+            world.stores.len(),
+            world.products.len()
+        );
+        let header = TraceHeader {
+            generator: format!("loadgen {}", env!("CARGO_PKG_VERSION")),
+            seed,
+            profile: profile.clone(),
+            world: world.clone(),
+            start: start.to_rfc3339(),
+            duration_ms: duration_ms.unwrap_or(0),
+        };
+        let (tap, recorder) = match &args.record {
+            Some(path) => {
+                let (tx, rx) = std::sync::mpsc::channel::<Event>();
+                let (header, path) = (header.clone(), path.clone());
+                (
+                    Some(tx),
+                    Some(std::thread::spawn(move || record(&path, header, rx))),
+                )
+            }
+            None => (None, None),
+        };
+        let executor = FreshMartExecutor::new(
+            &args.api.api_url,
+            RequestContext {
+                world: Arc::new(world.clone()),
+                run_id: Some(run_id.clone()),
+                calendar: calendar.clone(),
+                shift: chrono::Duration::zero(),
+            },
+            ClientOptions {
+                timeout: args.api.timeout,
+                retries: args.api.retries,
+                pool_size: concurrency,
+                log_failures: args.verbose,
+                ..ClientOptions::default()
+            },
+        )?;
+        println!(
+            "{} Load orchestrator initialized successfully",
+            super::stamp()
+        );
+        match minutes {
+            Some(m) => println!("{} Running for {} minutes...\n", super::stamp(), trim(m)),
+            None => println!("{} Running until interrupted (Ctrl+C)...\n", super::stamp()),
+        }
+        let plan = Plan {
+            executor,
+            options: ReplayOptions {
+                speed: Speed::Factor(1.0),
+                origin_ms: 0,
+                concurrency,
+                drain_timeout: args.api.timeout,
+                window: Duration::from_secs(60),
+                tap,
+            },
+            calendar: calendar.clone(),
+            span_ms: duration_ms.map(|d| (0, d)),
+        };
+        let config = SimConfig {
+            seed,
+            profile: profile.clone(),
+            start,
+            duration: SimTime(duration_ms.unwrap_or(u64::MAX)),
+        };
+        let feed = move |events: tokio::sync::mpsc::Sender<Event>| -> anyhow::Result<u64> {
+            let mut sim = Simulation::new(&world, &config)?;
+            let mut offered = 0;
+            while let Some(event) = sim.next_event()? {
+                if events.blocking_send(event).is_err() {
+                    break; // the run stopped
+                }
+                offered += 1;
+            }
+            Ok(offered)
+        };
+        let outcome = session::drive(plan, feed).await?;
+        if let (Some(recorder), Some(path)) = (recorder, &args.record) {
+            let last = tokio::task::spawn_blocking(move || recorder.join())
+                .await?
+                .map_err(|_| anyhow::anyhow!("recorder thread panicked"))??;
+            let duration = match duration_ms {
+                Some(d) if !outcome.stopped_early => d,
+                _ => last + 1,
+            };
+            let written = finish_recording(path, header, duration)?;
+            println!(
+                "{} Recorded {written} events to {}",
+                super::stamp(),
+                path.display()
+            );
+        }
+        Ok(Some(outcome))
+    })?;
+    let Some(outcome) = outcome else {
+        return Ok(ExitCode::from(super::EXIT_FAILED));
+    };
+    let config = ReportConfig {
+        mode: "start",
+        api_url: args.api.api_url.clone(),
+        profile,
+        seed,
+        start: start.to_rfc3339(),
+        duration_ms,
+        concurrency,
+        run_id,
+        timeout_ms: args.api.timeout.as_millis() as u64,
+        retries: args.api.retries,
+        min_success: args.min_success,
+    };
+    session::finish(
+        &outcome,
+        args.report.clone().map(|p| (p, config)),
+        started_at,
+        args.min_success,
+    )
+}
+
+fn trim(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn dry_run(
+    profile: &LoadProfile,
+    calendar: &Calendar,
+    seed: u64,
+    minutes: Option<f64>,
+    duration_ms: Option<u64>,
+    api_url: &str,
+) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let multiplier = calendar.multiplier_at(SimTime::ZERO);
+    let rate = profile.orders_per_minute * multiplier;
+    let mut out = String::new();
+    writeln!(out, "FreshMart Load Generator (dry run: nothing is sent)")?;
+    writeln!(
+        out,
+        "============================================================"
+    )?;
+    writeln!(out, "Profile: {} - {}", profile.name, profile.description)?;
+    writeln!(out, "Target: {} orders/min", profile.orders_per_minute)?;
+    writeln!(
+        out,
+        "Concurrent Workflows: {}",
+        profile.concurrent_workflows
+    )?;
+    match minutes {
+        Some(m) => writeln!(out, "Duration: {} minutes", trim(m))?,
+        None => writeln!(out, "Duration: until interrupted")?,
+    }
+    writeln!(out, "API: {api_url}")?;
+    writeln!(out, "Seed: {seed}")?;
+    writeln!(
+        out,
+        "Start: {} (local hour {:02}, peak-hour multiplier {multiplier}x)",
+        calendar.start().to_rfc3339(),
+        calendar.hour_at(SimTime::ZERO)
+    )?;
+    writeln!(out, "Effective rate now: {rate:.1} orders/min")?;
+    writeln!(
+        out,
+        "Expected requests per minute now (steady state): {:.1}",
+        rate * requests_per_order(profile)
+    )?;
+    if let Some(ms) = duration_ms {
+        // The simulator is cheap: count exactly what this seed would send (with the built-in
+        // world; the live world only changes which ids are used, not how many events).
+        let world = crate::world::builtin_world();
+        let config = SimConfig {
+            seed,
+            profile: profile.clone(),
+            start: calendar.start(),
+            duration: SimTime(ms),
+        };
+        let mut sim = Simulation::new(&world, &config)?;
+        let (mut events, mut requests, mut orders) = (0u64, 0u64, 0u64);
+        while let Some(e) = sim.next_event()? {
+            events += 1;
+            requests += u64::from(e.action.request_count());
+            orders += u64::from(e.action.activity() == crate::event::Activity::NewOrder);
+        }
+        writeln!(
+            out,
+            "Over the run (this seed, following the peak-hour curve): {orders} orders, {events} activities, {requests} requests ({:.1} requests/min)",
+            requests as f64 / (ms as f64 / 60_000.0)
+        )?;
+    }
+    writeln!(
+        out,
+        "============================================================"
+    )?;
+    Ok(out)
+}
+
+/// Writes the events of a live run to a temporary trace beside `path`; the header's duration is
+/// only known at the end (see `finish_recording`). Returns the last event's time.
+fn record(
+    path: &Path,
+    header: TraceHeader,
+    events: std::sync::mpsc::Receiver<Event>,
+) -> anyhow::Result<u64> {
+    let partial = sibling(path, "recording");
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    let mut writer = TraceWriter::new(std::io::BufWriter::new(file), &header)?;
+    let mut last = 0;
+    for event in events {
+        last = event.at.as_ms();
+        writer.write(&event)?;
+    }
+    writer.finish()?;
+    Ok(last)
+}
+
+/// Copies the temporary recording under its final header: a run that completed covers its whole
+/// duration, one cut short (or open-ended) ends just after its last event.
+fn finish_recording(path: &Path, mut header: TraceHeader, duration_ms: u64) -> anyhow::Result<u64> {
+    let partial = sibling(path, "recording");
+    header.duration_ms = duration_ms;
+    let mut reader = TraceReader::open(&partial)?;
+    let out =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut writer = TraceWriter::new(std::io::BufWriter::new(out), &header)?;
+    while let Some(event) = reader.next_event()? {
+        writer.write(&event)?;
+    }
+    let (footer, _, _) = writer.finish()?;
+    let _ = std::fs::remove_file(&partial);
+    Ok(footer.count)
+}
+
+fn sibling(path: &Path, tag: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{tag}"))
+}

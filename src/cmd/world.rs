@@ -1,0 +1,56 @@
+//! `loadgen world`: snapshot the live API's reference data into a world file for
+//! `simulate --world`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::WorldArgs;
+use crate::world::World;
+
+/// Reads a world from the API (blocking, for commands that run no runtime of their own).
+pub fn fetch(api_url: &str, timeout: Duration) -> anyhow::Result<World> {
+    let client = reqwest::Client::builder().timeout(timeout).build()?;
+    super::runtime()?
+        .block_on(crate::api::world::snapshot(&client, api_url))
+        .with_context(|| format!("cannot snapshot the world from {api_url}"))
+}
+
+pub fn is_unreachable(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<crate::api::world::SnapshotError>(),
+            Some(crate::api::world::SnapshotError::Http { .. })
+        )
+    })
+}
+
+pub fn run(args: WorldArgs) -> anyhow::Result<ExitCode> {
+    let world = match fetch(&args.api_url, args.timeout) {
+        Ok(world) => world,
+        // Unreachable is a failed run (1); a malformed or empty world is bad input (2).
+        Err(err) if is_unreachable(&err) => {
+            eprintln!("error: {err:#}");
+            return Ok(ExitCode::from(super::EXIT_FAILED));
+        }
+        Err(err) => return Err(err),
+    };
+    let json = serde_json::to_string_pretty(&world)?;
+    if args.output == Path::new("-") {
+        println!("{json}");
+    } else {
+        std::fs::write(&args.output, json)
+            .with_context(|| format!("cannot write {}", args.output.display()))?;
+    }
+    eprintln!(
+        "Loaded {} customers, {} stores, {} products, {} inventory items from {}",
+        world.customers.len(),
+        world.stores.len(),
+        world.products.len(),
+        world.inventory.len(),
+        args.api_url
+    );
+    Ok(ExitCode::SUCCESS)
+}
