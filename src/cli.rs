@@ -124,12 +124,26 @@ pub struct ApiArgs {
     /// Retries per request for timeouts, connection errors and 5xx (never for 4xx)
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
+    /// Extra request header, `Name: value` (repeatable). Values are never printed or stored.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Bearer token sent as `Authorization: Bearer …`; never printed or stored
+    #[arg(long, env = "LOADGEN_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Trace file made by `loadgen simulate`
-    pub trace: PathBuf,
+    /// Trace file made by `loadgen simulate` (optional with --resume)
+    #[arg(required_unless_present = "resume")]
+    pub trace: Option<PathBuf>,
+    /// Continue an interrupted replay from its checkpoint: completed events are not resent;
+    /// the run id, window and timestamps are the first run's
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["run_id", "from", "to", "keep_timestamps", "checkpoint"])]
+    pub resume: Option<PathBuf>,
+    /// Where to keep the checkpoint (default: beside --report, as REPORT.checkpoint)
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
     #[command(flatten)]
     pub api: ApiArgs,
     /// Replay speed: 1x (real time), 10x, 0.5x, or max (no waiting)

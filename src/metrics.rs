@@ -8,7 +8,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::event::Activity;
+use crate::event::{Activity, Entity};
 
 /// Highest value the histograms track, in microseconds (1 hour); larger values are clamped.
 const MAX_TRACKED_US: u64 = 3_600_000_000;
@@ -28,6 +28,11 @@ pub enum EventResult {
 /// One event's measurements, as the dispatcher reports it.
 #[derive(Clone, Debug)]
 pub struct EventRecord {
+    /// Position of the event in its trace (0-based).
+    pub seq: u64,
+    pub entity: Entity,
+    /// The event's time in the trace.
+    pub offset_ms: u64,
     pub activity: Activity,
     /// Seconds into the replay at which the event finished (for the time series).
     pub finished_at: Duration,
@@ -51,6 +56,20 @@ fn record(h: &mut Histogram<u64>, d: Duration) {
     let us = (d.as_micros() as u64).clamp(1, MAX_TRACKED_US);
     // Cannot fail: the value is clamped into the histogram's range.
     let _ = h.record(us);
+}
+
+/// Failed events listed individually in reports; past this only the counts grow.
+pub const MAX_LISTED_FAILURES: usize = 10_000;
+
+/// One failed event, for the report's list.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FailedEvent {
+    pub seq: u64,
+    pub offset_ms: u64,
+    pub activity: &'static str,
+    #[serde(skip)]
+    pub entity: Entity,
+    pub category: String,
 }
 
 /// The time series keeps at most this many buckets: past it, neighbours merge and the bucket
@@ -81,6 +100,8 @@ pub struct Metrics {
     pub series: Vec<Bucket>,
     /// Width of one bucket of `series`, in seconds (1, 2, 4, …).
     pub bucket_secs: u64,
+    /// The first `MAX_LISTED_FAILURES` failed events, in completion order.
+    pub failed_events: Vec<FailedEvent>,
 }
 
 impl Default for Metrics {
@@ -97,6 +118,7 @@ impl Default for Metrics {
             error_examples: BTreeMap::new(),
             series: Vec::new(),
             bucket_secs: 1,
+            failed_events: Vec::new(),
         }
     }
 }
@@ -117,6 +139,15 @@ impl Metrics {
             EventResult::Success => self.successes[r.activity.index()] += 1,
             EventResult::Failure { category, detail } => {
                 self.failures[r.activity.index()] += 1;
+                if self.failed_events.len() < MAX_LISTED_FAILURES {
+                    self.failed_events.push(FailedEvent {
+                        seq: r.seq,
+                        offset_ms: r.offset_ms,
+                        activity: r.activity.key(),
+                        entity: r.entity,
+                        category: category.clone(),
+                    });
+                }
                 *self.errors.entry(category.clone()).or_default() += 1;
                 self.error_examples
                     .entry(category.clone())
@@ -145,6 +176,9 @@ impl Metrics {
                 .entry(k.clone())
                 .or_insert_with(|| v.clone());
         }
+        let room = MAX_LISTED_FAILURES.saturating_sub(self.failed_events.len());
+        self.failed_events
+            .extend(other.failed_events.iter().take(room).cloned());
         while self.bucket_secs < other.bucket_secs {
             self.halve_series();
         }
@@ -258,6 +292,9 @@ mod tests {
 
     fn rec(activity: Activity, latency_ms: u64, at_s: u64, result: EventResult) -> EventRecord {
         EventRecord {
+            seq: at_s,
+            entity: Entity::Inventory(0),
+            offset_ms: 0,
             activity,
             finished_at: Duration::from_secs(at_s),
             lateness: Duration::from_millis(1),

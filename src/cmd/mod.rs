@@ -75,3 +75,32 @@ pub fn load_profile(
         None => crate::profile::LoadProfile::named(&choice.profile)?,
     })
 }
+
+/// The headers every request carries: `--header` values and the bearer token. Values are
+/// marked sensitive so that reqwest never shows them in debug output.
+pub fn request_headers(api: &crate::cli::ApiArgs) -> anyhow::Result<reqwest::header::HeaderMap> {
+    use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
+    let mut headers = reqwest::header::HeaderMap::new();
+    for raw in &api.headers {
+        let (name, value) = raw.split_once(':').ok_or_else(|| {
+            anyhow::anyhow!(
+                "--header `{}`: use `Name: value`",
+                raw.split(':').next().unwrap_or("")
+            )
+        })?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| anyhow::anyhow!("--header: `{}` is not a header name", name.trim()))?;
+        let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
+            anyhow::anyhow!("--header {name}: the value is not a valid header value")
+        })?;
+        value.set_sensitive(true);
+        headers.append(name, value);
+    }
+    if let Some(token) = api.api_token.as_deref().filter(|t| !t.is_empty()) {
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| anyhow::anyhow!("LOADGEN_API_TOKEN is not a valid header value"))?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
+    Ok(headers)
+}

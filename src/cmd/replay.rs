@@ -12,9 +12,10 @@ use serde::Serialize;
 use super::session::{self, Plan};
 use crate::api::{ClientOptions, FreshMartExecutor, RequestContext};
 use crate::cli::ReplayArgs;
-use crate::event::Event;
+use crate::metrics::{EventRecord, EventResult};
+use crate::replay::checkpoint::{Checkpoint, CompletedSet, CompletionLog, CHECKPOINT_VERSION};
 use crate::replay::window::{TraceWindow, WindowFilter};
-use crate::replay::ReplayOptions;
+use crate::replay::{ReplayOptions, Sequenced};
 use crate::report;
 use crate::sim::time::{Calendar, SimTime};
 use crate::trace::{TraceHeader, TraceReader};
@@ -23,6 +24,8 @@ use crate::units::Speed;
 #[derive(Debug, Serialize)]
 struct ReportConfig {
     trace: PathBuf,
+    checkpoint: Option<PathBuf>,
+    resumed: bool,
     api_url: String,
     speed: String,
     concurrency: usize,
@@ -62,31 +65,111 @@ pub fn validate_run_id(id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let context = || format!("trace {}", args.trace.display());
-    let mut reader = TraceReader::open(&args.trace).with_context(context)?;
-    let header: TraceHeader = reader.header().clone();
-    // Check the whole file before sending anything: a corrupt tail must not surface mid-run.
-    let footer = reader.verify_rest().with_context(context)?;
-    drop(reader);
+/// What a replay resumes from, if anything.
+struct Resume {
+    path: PathBuf,
+    checkpoint: Checkpoint,
+    done: CompletedSet,
+}
 
+pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let resume = match &args.resume {
+        Some(path) => {
+            let checkpoint = Checkpoint::load(path)?;
+            let done = CompletionLog::read(&Checkpoint::log_path(path), checkpoint.trace_events)?;
+            Some(Resume {
+                path: path.clone(),
+                checkpoint,
+                done,
+            })
+        }
+        None => None,
+    };
+    let trace = match (&args.trace, &resume) {
+        (Some(trace), _) => trace.clone(),
+        (None, Some(r)) => r.checkpoint.trace.clone(),
+        (None, None) => anyhow::bail!("give a trace file to replay, or --resume CHECKPOINT"),
+    };
+    let context = || format!("trace {}", trace.display());
+    let mut reader = TraceReader::open(&trace).with_context(context)?;
+    let header: TraceHeader = reader.header().clone();
     let calendar = Calendar::new(header.start_instant()?);
-    let window = TraceWindow::from_times_of_day(&calendar, args.from, args.to, header.duration_ms);
+    let window = match &resume {
+        Some(r) => TraceWindow {
+            from_ms: r.checkpoint.from_ms,
+            to_ms: r.checkpoint.to_ms,
+        },
+        None => TraceWindow::from_times_of_day(&calendar, args.from, args.to, header.duration_ms),
+    };
     anyhow::ensure!(
         window.from_ms < window.to_ms,
         "--from/--to select nothing of this trace"
     );
-    let run_id = args.run_id.clone().unwrap_or_else(default_run_id);
+    // Check the whole file before sending anything (a corrupt tail must not surface mid-run),
+    // and find where the schedule starts: the first event still to send.
+    let mut filter = WindowFilter::new(window);
+    let mut first_pending: Option<u64> = None;
+    let mut to_send = 0u64;
+    let mut seq = 0u64;
+    while let Some(event) = reader.next_event().with_context(context)? {
+        let done = resume.as_ref().is_some_and(|r| r.done.contains(seq));
+        if filter.admit(&event) && !done {
+            first_pending.get_or_insert(event.at.as_ms());
+            to_send += 1;
+        }
+        seq += 1;
+    }
+    let footer = reader
+        .footer()
+        .ok_or_else(|| anyhow::anyhow!("trace {} has no footer", trace.display()))?;
+    drop(reader);
+    if let Some(r) = &resume {
+        r.checkpoint
+            .check_trace(&r.path, footer.count, footer.crc)?;
+    }
+
+    let run_id = match &resume {
+        Some(r) => r.checkpoint.run_id.clone(),
+        None => args.run_id.clone().unwrap_or_else(default_run_id),
+    };
     validate_run_id(&run_id)?;
     let concurrency = args
         .concurrency
         .unwrap_or(header.profile.concurrent_workflows as usize)
         .max(1);
     let replay_start = chrono::Utc::now();
-    let shift = if args.keep_timestamps {
-        chrono::Duration::zero()
-    } else {
-        replay_start.fixed_offset() - calendar.instant_at(SimTime(window.from_ms))
+    let shift = match &resume {
+        // The bodies a resumed run sends are the ones the first run sent.
+        Some(r) => chrono::Duration::milliseconds(r.checkpoint.shift_ms),
+        None if args.keep_timestamps => chrono::Duration::zero(),
+        None => replay_start.fixed_offset() - calendar.instant_at(SimTime(window.from_ms)),
+    };
+    let checkpoint_path = match (&resume, &args.checkpoint, &args.report) {
+        (Some(r), _, _) => Some(r.path.clone()),
+        (None, Some(path), _) => Some(path.clone()),
+        (None, None, Some(report)) => {
+            Some(PathBuf::from(format!("{}.checkpoint", report.display())))
+        }
+        (None, None, None) => None,
+    };
+    let mut completion_log = match (&checkpoint_path, &resume) {
+        (Some(path), Some(_)) => Some(CompletionLog::open(&Checkpoint::log_path(path))?),
+        (Some(path), None) => {
+            let checkpoint = Checkpoint {
+                version: CHECKPOINT_VERSION,
+                trace: std::path::absolute(&trace).unwrap_or_else(|_| trace.clone()),
+                trace_events: footer.count,
+                trace_crc: footer.crc,
+                run_id: run_id.clone(),
+                shift_ms: shift.num_milliseconds(),
+                from_ms: window.from_ms,
+                to_ms: window.to_ms,
+            };
+            // A new run starts a new log.
+            let _ = std::fs::remove_file(Checkpoint::log_path(path));
+            Some(checkpoint.create(path)?)
+        }
+        (None, _) => None,
     };
     let request_context = RequestContext {
         world: Arc::new(header.world.clone()),
@@ -99,66 +182,87 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         retries: args.api.retries,
         pool_size: concurrency,
         log_failures: args.verbose,
+        headers: super::request_headers(&args.api)?,
         ..ClientOptions::default()
     };
     let executor = FreshMartExecutor::new(&args.api.api_url, request_context, client_options)?;
 
-    let window_minutes = (window.to_ms - window.from_ms) as f64 / 60_000.0;
+    let origin_ms = first_pending.unwrap_or(window.from_ms);
+    let window_minutes = (window.to_ms - origin_ms) as f64 / 60_000.0;
     let wall_minutes = match args.speed {
         Speed::Factor(f) => format!("{:.1}", window_minutes / f),
         Speed::Max => "as fast as possible".into(),
     };
+    let mut extra = vec![
+        (
+            "Trace",
+            format!(
+                "{} ({} events, seed {})",
+                trace.display(),
+                footer.count,
+                header.seed
+            ),
+        ),
+        (
+            "Speed",
+            format!("{} (wall-clock minutes: {wall_minutes})", args.speed),
+        ),
+        ("Concurrency", concurrency.to_string()),
+        ("Run id", run_id.clone()),
+    ];
+    if let Some(r) = &resume {
+        extra.push((
+            "Resuming",
+            format!(
+                "{} ({} events done, {to_send} to send)",
+                r.path.display(),
+                r.done.len()
+            ),
+        ));
+    } else if let Some(path) = &checkpoint_path {
+        extra.push(("Checkpoint", path.display().to_string()));
+    }
     print!(
         "{}",
-        report::header_block(
-            &header.profile,
-            window_minutes,
-            &args.api.api_url,
-            &[
-                (
-                    "Trace",
-                    format!(
-                        "{} ({} events, seed {})",
-                        args.trace.display(),
-                        footer.count,
-                        header.seed
-                    )
-                ),
-                (
-                    "Speed",
-                    format!("{} (wall-clock minutes: {wall_minutes})", args.speed)
-                ),
-                ("Concurrency", concurrency.to_string()),
-                ("Run id", run_id.clone()),
-            ],
-        )
+        report::header_block(&header.profile, window_minutes, &args.api.api_url, &extra)
     );
 
     let plan = Plan {
         executor,
         options: ReplayOptions {
             speed: args.speed,
-            origin_ms: window.from_ms,
+            origin_ms,
             concurrency,
             drain_timeout: args.api.timeout,
             window: Duration::from_secs(60),
             tap: None,
         },
         calendar,
-        span_ms: Some((window.from_ms, window.to_ms)),
+        span_ms: Some((origin_ms, window.to_ms)),
     };
-    let path = args.trace.clone();
-    let feed = move |events: tokio::sync::mpsc::Sender<Event>| -> anyhow::Result<u64> {
+    let path = trace.clone();
+    let done = resume.map(|r| r.done);
+    let feed = move |events: tokio::sync::mpsc::Sender<Sequenced>| -> anyhow::Result<u64> {
         let mut reader = TraceReader::open(&path)?;
         let mut filter = WindowFilter::new(window);
         let mut offered = 0u64;
         let mut listening = true;
+        let mut seq = 0u64;
         while let Some(event) = reader.next_event()? {
-            if !filter.admit(&event) {
+            seq += 1;
+            // The filter must see every event (it tracks which orders are in the window).
+            if !filter.admit(&event) || done.as_ref().is_some_and(|d| d.contains(seq - 1)) {
                 continue;
             }
             offered += 1;
-            if listening && events.blocking_send(event).is_err() {
+            if listening
+                && events
+                    .blocking_send(Sequenced {
+                        seq: seq - 1,
+                        event,
+                    })
+                    .is_err()
+            {
                 listening = false;
             }
         }
@@ -172,20 +276,36 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             return Ok::<_, anyhow::Error>(None);
         }
         println!("{} Replaying...", super::stamp());
-        session::drive(plan, feed).await.map(Some)
+        let mut log_failed = false;
+        let on_completed = move |record: &EventRecord| {
+            if record.result != EventResult::Success {
+                return;
+            }
+            if let Some(log) = completion_log.as_mut() {
+                if let Err(err) = log.append(record.seq) {
+                    if !log_failed {
+                        eprintln!("warning: checkpoint log: {err}; a resume may resend events");
+                        log_failed = true;
+                    }
+                }
+            }
+        };
+        session::drive(plan, feed, on_completed).await.map(Some)
     })?;
     let Some(outcome) = outcome else {
         return Ok(ExitCode::from(super::EXIT_FAILED));
     };
     let config = ReportConfig {
-        trace: args.trace.clone(),
+        trace: trace.clone(),
+        checkpoint: checkpoint_path.clone(),
+        resumed: args.resume.is_some(),
         api_url: args.api.api_url.clone(),
         speed: args.speed.to_string(),
         concurrency,
         run_id,
         from_ms: window.from_ms,
         to_ms: window.to_ms,
-        keep_timestamps: args.keep_timestamps,
+        keep_timestamps: shift.is_zero(),
         timeout_ms: args.api.timeout.as_millis() as u64,
         retries: args.api.retries,
         min_success: args.min_success,

@@ -13,8 +13,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::api::FreshMartExecutor;
-use crate::event::Event;
-use crate::replay::{Progress, ReplayOptions, ReplayOutcome};
+use crate::metrics::EventRecord;
+use crate::replay::{Observer, Progress, ReplayOptions, ReplayOutcome, Sequenced, WindowReport};
 use crate::report;
 use crate::sim::time::{Calendar, SimTime};
 use crate::units::Speed;
@@ -69,7 +69,8 @@ fn shutdown_on_ctrl_c() -> impl std::future::Future<Output = ()> {
 /// how many events it had to offer (it keeps counting after the replay stops listening).
 pub async fn drive(
     plan: Plan,
-    feed: impl FnOnce(tokio::sync::mpsc::Sender<Event>) -> anyhow::Result<u64> + Send + 'static,
+    feed: impl FnOnce(tokio::sync::mpsc::Sender<Sequenced>) -> anyhow::Result<u64> + Send + 'static,
+    mut on_completed: impl FnMut(&EventRecord) + Send + 'static,
 ) -> anyhow::Result<ReplayOutcome> {
     let (events_tx, events_rx) = tokio::sync::mpsc::channel(8192);
     let feeder = std::thread::spawn(move || feed(events_tx));
@@ -85,15 +86,18 @@ pub async fn drive(
         plan.options,
         shutdown_on_ctrl_c(),
         progress,
-        move |w| {
-            let trace_time = show_trace_time.then(|| {
-                calendar
-                    .instant_at(SimTime(w.trace_pos_ms))
-                    .format("%a %H:%M")
-                    .to_string()
-            });
-            let line = report::window_line(w, trace_time.as_deref());
-            line_bar.suspend(|| println!("{} {line}", super::stamp()));
+        Console {
+            on_window: move |w: &WindowReport| {
+                let trace_time = show_trace_time.then(|| {
+                    calendar
+                        .instant_at(SimTime(w.trace_pos_ms))
+                        .format("%a %H:%M")
+                        .to_string()
+                });
+                let line = report::window_line(w, trace_time.as_deref());
+                line_bar.suspend(|| println!("{} {line}", super::stamp()));
+            },
+            on_completed: move |r: &EventRecord| on_completed(r),
         },
     )
     .await;
@@ -108,6 +112,26 @@ pub async fn drive(
     let mut outcome = outcome;
     outcome.not_sent += offered.saturating_sub(outcome.received);
     Ok(outcome)
+}
+
+/// The command line's observer: window lines on the console, completions to the caller.
+struct Console<W, C> {
+    on_window: W,
+    on_completed: C,
+}
+
+impl<W, C> Observer for Console<W, C>
+where
+    W: FnMut(&WindowReport) + Send + 'static,
+    C: FnMut(&EventRecord) + Send + 'static,
+{
+    fn window(&mut self, window: &WindowReport) {
+        (self.on_window)(window)
+    }
+
+    fn completed(&mut self, record: &EventRecord) {
+        (self.on_completed)(record)
+    }
 }
 
 /// Prints the summary, writes the report, and decides the exit code.

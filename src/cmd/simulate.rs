@@ -32,6 +32,10 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         None => u64::from(profile.duration_minutes) * 60_000,
     };
     anyhow::ensure!(duration_ms > 0, "--duration must be positive");
+    anyhow::ensure!(
+        duration_ms <= crate::trace::format::MAX_DURATION_MS,
+        "--duration: at most 10 years"
+    );
     let header = TraceHeader {
         generator: format!("loadgen {}", env!("CARGO_PKG_VERSION")),
         seed: args.seed,
@@ -50,7 +54,11 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let began = Instant::now();
     let (events, bytes) = if args.output == Path::new("-") {
         let stdout = std::io::stdout().lock();
-        write_trace(&header, &config, BufWriter::with_capacity(1 << 18, stdout))?
+        match write_trace(&header, &config, BufWriter::with_capacity(1 << 18, stdout)) {
+            // `loadgen simulate -o - | head -c 100`: the reader had enough.
+            Err(err) if super::is_broken_pipe(&err) => return Ok(ExitCode::SUCCESS),
+            other => other?,
+        }
     } else {
         write_file_atomically(&args.output, |out| write_trace(&header, &config, out))?
     };

@@ -16,7 +16,7 @@ use crate::api::{ClientOptions, FreshMartExecutor, RequestContext};
 use crate::cli::StartArgs;
 use crate::event::Event;
 use crate::profile::LoadProfile;
-use crate::replay::ReplayOptions;
+use crate::replay::{ReplayOptions, Sequenced};
 use crate::report;
 use crate::sim::time::{Calendar, SimTime};
 use crate::sim::{SimConfig, Simulation};
@@ -194,18 +194,24 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
             start,
             duration: SimTime(duration_ms.unwrap_or(u64::MAX)),
         };
-        let feed = move |events: tokio::sync::mpsc::Sender<Event>| -> anyhow::Result<u64> {
+        let feed = move |events: tokio::sync::mpsc::Sender<Sequenced>| -> anyhow::Result<u64> {
             let mut sim = Simulation::new(&world, &config)?;
             let mut offered = 0;
             while let Some(event) = sim.next_event()? {
-                if events.blocking_send(event).is_err() {
+                if events
+                    .blocking_send(Sequenced {
+                        seq: offered,
+                        event,
+                    })
+                    .is_err()
+                {
                     break; // the run stopped
                 }
                 offered += 1;
             }
             Ok(offered)
         };
-        let outcome = session::drive(plan, feed).await?;
+        let outcome = session::drive(plan, feed, |_| {}).await?;
         if let (Some(recorder), Some(path)) = (recorder, &args.record) {
             let last = tokio::task::spawn_blocking(move || recorder.join())
                 .await?

@@ -6,10 +6,11 @@
 //! (`api::FreshMartExecutor` for the real thing, fakes in tests). Shutdown is a future passed
 //! in, so tests can fire it.
 
+pub mod checkpoint;
 pub mod pacer;
 pub mod window;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,6 +69,34 @@ pub struct ReplayOptions {
     pub tap: Option<std::sync::mpsc::Sender<Event>>,
 }
 
+/// An event with its position in the trace (0-based), which identifies it in checkpoints and
+/// failure lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sequenced {
+    pub seq: u64,
+    pub event: Event,
+}
+
+/// Hears about the replay as it runs; called from the single aggregating task, in completion
+/// order. Both methods do nothing by default.
+pub trait Observer: Send + 'static {
+    /// Every reporting window (the spec's per-minute line).
+    fn window(&mut self, _window: &WindowReport) {}
+    /// Every event that ended (success, failure or interruption).
+    fn completed(&mut self, _record: &EventRecord) {}
+}
+
+/// An observer that only prints window lines.
+pub struct OnWindow<F>(pub F);
+
+impl<F: FnMut(&WindowReport) + Send + 'static> Observer for OnWindow<F> {
+    fn window(&mut self, window: &WindowReport) {
+        (self.0)(window)
+    }
+}
+
+impl Observer for () {}
+
 /// Counters readable while the replay runs (progress bars).
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -104,19 +133,51 @@ pub struct ReplayOutcome {
 }
 
 struct Job {
+    seq: u64,
     event: Event,
     due: Instant,
 }
 
 /// Events of one entity: the one being sent (if any) and those waiting behind it.
 struct Lane {
-    running: Option<Activity>,
+    running: Option<(u64, Activity, u64)>,
     queued: VecDeque<Job>,
 }
 
-type Lanes = Arc<Mutex<HashMap<Entity, Lane>>>;
+/// Busy entities, and entities whose events are no longer sent because one of them failed:
+/// sending the rest would apply them out of order (a status change for an order the API never
+/// received), and a resumed run resends from the failed event on, in order.
+#[derive(Default)]
+struct LaneMap {
+    busy: HashMap<Entity, Lane>,
+    blocked: HashSet<Entity>,
+}
 
-fn lock(lanes: &Lanes) -> MutexGuard<'_, HashMap<Entity, Lane>> {
+type Lanes = Arc<Mutex<LaneMap>>;
+
+/// Failure category of an event not sent because an earlier event of its entity failed.
+pub const BLOCKED: &str = "blocked_by_earlier_failure";
+
+fn blocked_record(job: &Job, entity: Entity, finished_at: Duration) -> EventRecord {
+    EventRecord {
+        seq: job.seq,
+        entity,
+        offset_ms: job.event.at.as_ms(),
+        activity: job.event.action.activity(),
+        finished_at,
+        lateness: Duration::ZERO,
+        service: Duration::ZERO,
+        latency: Duration::ZERO,
+        requests: 0,
+        retries: 0,
+        result: EventResult::Failure {
+            category: BLOCKED.into(),
+            detail: "not sent: an earlier event of the same entity failed".into(),
+        },
+    }
+}
+
+fn lock(lanes: &Lanes) -> MutexGuard<'_, LaneMap> {
     // A panicking lane task cannot leave the map inconsistent (each update is one statement),
     // so a poisoned lock is still usable.
     lanes.lock().unwrap_or_else(|p| p.into_inner())
@@ -126,11 +187,11 @@ fn lock(lanes: &Lanes) -> MutexGuard<'_, HashMap<Entity, Lane>> {
 /// fires; then drains in-flight events for at most `drain_timeout`.
 pub async fn run<X: Executor>(
     executor: Arc<X>,
-    mut events: mpsc::Receiver<Event>,
+    mut events: mpsc::Receiver<Sequenced>,
     options: ReplayOptions,
     shutdown: impl Future<Output = ()>,
     progress: Arc<Progress>,
-    mut on_window: impl FnMut(&WindowReport) + Send + 'static,
+    observer: impl Observer,
 ) -> ReplayOutcome {
     let start = Instant::now();
     let pacer = Pacer::new(options.speed, options.origin_ms);
@@ -143,7 +204,7 @@ pub async fn run<X: Executor>(
         start,
         options.window,
         progress.clone(),
-        move |w| on_window(w),
+        observer,
     ));
     let mut tasks = JoinSet::new();
     let mut not_sent = 0u64;
@@ -151,7 +212,7 @@ pub async fn run<X: Executor>(
     tokio::pin!(shutdown);
 
     loop {
-        let event = tokio::select! {
+        let Sequenced { seq, event } = tokio::select! {
             biased;
             _ = &mut shutdown => { stopped_early = true; break; }
             next = events.recv() => match next { Some(e) => e, None => break },
@@ -173,11 +234,20 @@ pub async fn run<X: Executor>(
             let _ = tap.send(event.clone());
         }
         let entity = event.action.entity();
-        let job = Job { event, due };
-        if let Some(lane) = lock(&lanes).get_mut(&entity) {
-            lane.queued.push_back(job);
-            progress.dispatched.fetch_add(1, Ordering::Relaxed);
-            continue;
+        let job = Job { seq, event, due };
+        {
+            let mut map = lock(&lanes);
+            if map.blocked.contains(&entity) {
+                let _ = records_tx.send(blocked_record(&job, entity, start.elapsed()));
+                progress.dispatched.fetch_add(1, Ordering::Relaxed);
+                progress.completed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if let Some(lane) = map.busy.get_mut(&entity) {
+                lane.queued.push_back(job);
+                progress.dispatched.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
         }
         // Only this loop creates lanes, so the entity cannot become busy while we wait here.
         let permit = tokio::select! {
@@ -188,10 +258,10 @@ pub async fn run<X: Executor>(
                 Err(_) => { not_sent += 1; break; } // the semaphore is never closed
             },
         };
-        lock(&lanes).insert(
+        lock(&lanes).busy.insert(
             entity,
             Lane {
-                running: Some(job.event.action.activity()),
+                running: Some((job.seq, job.event.action.activity(), job.event.at.as_ms())),
                 queued: VecDeque::new(),
             },
         );
@@ -229,10 +299,13 @@ pub async fn run<X: Executor>(
     // Whatever is left in a lane was either cut off mid-flight or never started.
     let mut interrupted = 0u64;
     let finished_at = start.elapsed();
-    for lane in lock(&lanes).values() {
-        if let Some(activity) = lane.running {
+    for (entity, lane) in lock(&lanes).busy.iter() {
+        if let Some((seq, activity, offset_ms)) = lane.running {
             interrupted += 1;
             let _ = records_tx.send(EventRecord {
+                seq,
+                entity: *entity,
+                offset_ms,
                 activity,
                 finished_at,
                 lateness: Duration::ZERO,
@@ -292,10 +365,15 @@ async fn run_lane<X: Executor>(
     let mut job = first;
     loop {
         let activity = job.event.action.activity();
+        let offset_ms = job.event.at.as_ms();
         let execution = executor.execute(job.event, stop.clone()).await;
         let finished = Instant::now();
         let first_sent = execution.first_sent.max(job.due);
+        let failed = execution.result != EventResult::Success;
         let _ = records.send(EventRecord {
+            seq: job.seq,
+            entity,
+            offset_ms,
             activity,
             finished_at: finished - start,
             lateness: first_sent - job.due,
@@ -306,13 +384,27 @@ async fn run_lane<X: Executor>(
             result: execution.result,
         });
         progress.completed.fetch_add(1, Ordering::Relaxed);
-        let mut lanes = lock(&lanes);
-        let Some(lane) = lanes.get_mut(&entity) else {
+        let mut map = lock(&lanes);
+        if failed {
+            map.blocked.insert(entity);
+            if let Some(lane) = map.busy.remove(&entity) {
+                for waiting in &lane.queued {
+                    let _ = records.send(blocked_record(waiting, entity, start.elapsed()));
+                    progress.completed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            return;
+        }
+        let Some(lane) = map.busy.get_mut(&entity) else {
             return;
         };
         match lane.queued.pop_front() {
             Some(next) if !stop.is_set() => {
-                lane.running = Some(next.event.action.activity());
+                lane.running = Some((
+                    next.seq,
+                    next.event.action.activity(),
+                    next.event.at.as_ms(),
+                ));
                 job = next;
             }
             Some(next) => {
@@ -322,7 +414,7 @@ async fn run_lane<X: Executor>(
                 return;
             }
             None => {
-                lanes.remove(&entity);
+                map.busy.remove(&entity);
                 return;
             }
         }
@@ -335,7 +427,7 @@ async fn aggregate(
     start: Instant,
     every: Duration,
     progress: Arc<Progress>,
-    mut on_window: impl FnMut(&WindowReport),
+    mut observer: impl Observer,
 ) -> Metrics {
     let mut metrics = Metrics::default();
     let mut ticker = tokio::time::interval_at(start + every, every);
@@ -356,6 +448,7 @@ async fn aggregate(
                     window.events += 1;
                     window.failures += u64::from(r.result != EventResult::Success);
                     window.latency_sum += r.latency;
+                    observer.completed(&r);
                     metrics.add(&r);
                 }
                 None => break,
@@ -364,7 +457,7 @@ async fn aggregate(
                 window.elapsed = now - start;
                 window.span = now - window_start;
                 window.trace_pos_ms = progress.trace_pos_ms.load(Ordering::Relaxed);
-                on_window(&window);
+                observer.window(&window);
                 window_start = now;
                 window.events = 0;
                 window.failures = 0;

@@ -11,6 +11,9 @@ pub const END_MAGIC: &[u8; 8] = b"LGTREND\0";
 /// Bumped whenever the bytes a given seed produces change meaning (see the golden test).
 pub const FORMAT_VERSION: u16 = 1;
 pub const MAX_RECORD_LEN: u64 = 64 * 1024;
+/// Ten years: far beyond any load test, small enough for calendar arithmetic and per-minute
+/// series to stay sane.
+pub const MAX_DURATION_MS: u64 = 10 * 366 * 24 * 3_600_000;
 pub const MAX_HEADER_LEN: u32 = 256 * 1024 * 1024;
 /// Bytes before the header: magic, version, header length.
 pub const PREAMBLE_LEN: u64 = 14;
@@ -46,7 +49,7 @@ pub struct Footer {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("I/O error at byte {offset}: {source}")]
+    #[error("I/O error at byte {offset}")]
     Io { offset: u64, source: std::io::Error },
     #[error("not a loadgen trace: bad magic bytes at offset 0 (found {found:02x?})")]
     NotATrace { found: Vec<u8> },

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::format::{
     push_varint, take_varint, Footer, TraceError, TraceHeader, END_MAGIC, FORMAT_VERSION, MAGIC,
-    MAX_HEADER_LEN, MAX_RECORD_LEN, PREAMBLE_LEN,
+    MAX_DURATION_MS, MAX_HEADER_LEN, MAX_RECORD_LEN, PREAMBLE_LEN,
 };
 use crate::event::{Action, Event};
 use crate::sim::time::SimTime;
@@ -91,6 +91,15 @@ impl<R: Read> TraceReader<R> {
             reason: format!("header does not decode: {e}"),
         })?;
         header.start_instant()?;
+        if header.duration_ms > MAX_DURATION_MS {
+            return Err(TraceError::Corrupt {
+                offset: PREAMBLE_LEN,
+                reason: format!(
+                    "duration of {} ms exceeds the limit of {MAX_DURATION_MS} ms",
+                    header.duration_ms
+                ),
+            });
+        }
         header.world.validate().map_err(|e| TraceError::Corrupt {
             offset: PREAMBLE_LEN,
             reason: e.to_string(),
@@ -154,12 +163,18 @@ impl<R: Read> TraceReader<R> {
         let decoded = decode_record(&buf, payload_offset);
         self.buf = buf;
         let (delta, action) = decoded?;
+        // Every event lies inside the duration the header promises: readers size their
+        // per-minute series and compute calendar times from it.
         self.at_ms = self
             .at_ms
             .checked_add(delta)
+            .filter(|&at| at < self.header.duration_ms)
             .ok_or_else(|| TraceError::Corrupt {
                 offset: payload_offset,
-                reason: "event time overflows".into(),
+                reason: format!(
+                    "event {} lies past the trace's duration of {} ms",
+                    self.count, self.header.duration_ms
+                ),
             })?;
         self.count += 1;
         Ok(Some(Event {

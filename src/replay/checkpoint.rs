@@ -1,0 +1,278 @@
+//! Resumable replays: a checkpoint file (JSON: what was being replayed and how) written before
+//! the first request, and beside it a completion log: the sequence number of every event that
+//! succeeded, appended as it completes (8 bytes, little-endian, one write each, so a killed
+//! process loses at most the events still in flight). `replay --resume` skips logged events
+//! and sends the rest in trace order with the original run id and timestamp shift, so the
+//! bodies are the ones the first run sent.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const CHECKPOINT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub version: u32,
+    pub trace: PathBuf,
+    /// Identify the trace: resuming against another file is refused.
+    pub trace_events: u64,
+    pub trace_crc: u32,
+    pub run_id: String,
+    /// Milliseconds added to every timestamp (0 with --keep-timestamps).
+    pub shift_ms: i64,
+    pub from_ms: u64,
+    pub to_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a loadgen checkpoint: {message}")]
+    Format { path: PathBuf, message: String },
+    #[error("{path}: the checkpoint is for {expected_events} events with checksum {expected_crc:08x}, but {trace} has {found_events} with {found_crc:08x}")]
+    OtherTrace {
+        path: PathBuf,
+        trace: PathBuf,
+        expected_events: u64,
+        expected_crc: u32,
+        found_events: u64,
+        found_crc: u32,
+    },
+}
+
+impl Checkpoint {
+    /// The completion log that goes with a checkpoint file.
+    pub fn log_path(path: &Path) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".log");
+        PathBuf::from(name)
+    }
+
+    /// Writes the checkpoint (replacing any) and opens its completion log for appending.
+    pub fn create(&self, path: &Path) -> Result<CompletionLog, CheckpointError> {
+        let io = |source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let json = serde_json::to_string_pretty(self).map_err(|e| CheckpointError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(path, json).map_err(io)?;
+        CompletionLog::open(&Self::log_path(path))
+    }
+
+    pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let checkpoint: Checkpoint =
+            serde_json::from_str(&text).map_err(|e| CheckpointError::Format {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        if checkpoint.version != CHECKPOINT_VERSION {
+            return Err(CheckpointError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "version {}, this loadgen reads version {CHECKPOINT_VERSION}",
+                    checkpoint.version
+                ),
+            });
+        }
+        Ok(checkpoint)
+    }
+
+    /// Refuses a trace other than the one the checkpoint was made for.
+    pub fn check_trace(&self, path: &Path, events: u64, crc: u32) -> Result<(), CheckpointError> {
+        if events != self.trace_events || crc != self.trace_crc {
+            return Err(CheckpointError::OtherTrace {
+                path: path.to_path_buf(),
+                trace: self.trace.clone(),
+                expected_events: self.trace_events,
+                expected_crc: self.trace_crc,
+                found_events: events,
+                found_crc: crc,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Append-only log of completed sequence numbers.
+pub struct CompletionLog {
+    file: File,
+    path: PathBuf,
+}
+
+impl CompletionLog {
+    pub fn open(path: &Path) -> Result<CompletionLog, CheckpointError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| CheckpointError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(CompletionLog {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// One write per event: after a kill the kernel still has it.
+    pub fn append(&mut self, seq: u64) -> Result<(), CheckpointError> {
+        self.file
+            .write_all(&seq.to_le_bytes())
+            .map_err(|source| CheckpointError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// The completed events, as a bit set over `0..events`. A torn last entry (a kill in the
+    /// middle of a write) is ignored; entries out of range are an error.
+    pub fn read(path: &Path, events: u64) -> Result<CompletedSet, CheckpointError> {
+        let mut set = CompletedSet::new(events);
+        let mut bytes = Vec::new();
+        match File::open(path) {
+            Ok(mut f) => {
+                f.read_to_end(&mut bytes)
+                    .map_err(|source| CheckpointError::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(set),
+            Err(source) => {
+                return Err(CheckpointError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+        for (i, chunk) in bytes.chunks_exact(8).enumerate() {
+            let seq = u64::from_le_bytes(chunk.try_into().unwrap_or([0xff; 8]));
+            if seq >= events {
+                return Err(CheckpointError::Format {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "entry at byte {} names event {seq}, the trace has {events}",
+                        i * 8
+                    ),
+                });
+            }
+            set.insert(seq);
+        }
+        Ok(set)
+    }
+}
+
+/// A bit per trace event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletedSet {
+    bits: Vec<u64>,
+    count: u64,
+}
+
+impl CompletedSet {
+    pub fn new(events: u64) -> CompletedSet {
+        CompletedSet {
+            bits: vec![0; events.div_ceil(64) as usize],
+            count: 0,
+        }
+    }
+
+    pub fn insert(&mut self, seq: u64) {
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        if let Some(w) = self.bits.get_mut(word) {
+            if *w & (1 << bit) == 0 {
+                *w |= 1 << bit;
+                self.count += 1;
+            }
+        }
+    }
+
+    pub fn contains(&self, seq: u64) -> bool {
+        self.bits
+            .get((seq / 64) as usize)
+            .is_some_and(|w| w & (1 << (seq % 64)) != 0)
+    }
+
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checkpoint() -> Checkpoint {
+        Checkpoint {
+            version: CHECKPOINT_VERSION,
+            trace: "day.trace".into(),
+            trace_events: 100,
+            trace_crc: 0xdead_beef,
+            run_id: "r1".into(),
+            shift_ms: -5,
+            from_ms: 0,
+            to_ms: 3_600_000,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_completion_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json.checkpoint");
+        let mut log = checkpoint().create(&path).unwrap();
+        for seq in [3, 1, 64, 99, 3] {
+            log.append(seq).unwrap();
+        }
+        drop(log);
+        assert_eq!(Checkpoint::load(&path).unwrap(), checkpoint());
+        let done = CompletionLog::read(&Checkpoint::log_path(&path), 100).unwrap();
+        assert_eq!(done.len(), 4);
+        assert!(done.contains(1) && done.contains(3) && done.contains(64) && done.contains(99));
+        assert!(!done.contains(0) && !done.contains(2) && !done.contains(98));
+    }
+
+    #[test]
+    fn torn_entry_is_ignored_and_out_of_range_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("x.log");
+        let mut bytes = 7u64.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&[1, 2, 3]);
+        std::fs::write(&log, &bytes).unwrap();
+        let done = CompletionLog::read(&log, 10).unwrap();
+        assert_eq!(done.len(), 1);
+        std::fs::write(&log, 50u64.to_le_bytes()).unwrap();
+        let err = CompletionLog::read(&log, 10).unwrap_err().to_string();
+        assert!(err.contains("event 50"), "{err}");
+    }
+
+    #[test]
+    fn another_trace_is_refused() {
+        let err = checkpoint()
+            .check_trace(Path::new("c"), 100, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("deadbeef"), "{err}");
+        checkpoint()
+            .check_trace(Path::new("c"), 100, 0xdead_beef)
+            .unwrap();
+    }
+}
