@@ -51,6 +51,9 @@ pub enum Command {
     /// Check that the FreshMart API is up: GET /health and /ready
     #[command(after_help = EXIT_CODES)]
     Health(HealthArgs),
+    /// Check that the API holds what a replayed trace implies: orders, lines, customers, stock
+    #[command(after_help = EXIT_CODES)]
+    Verify(VerifyArgs),
     /// Live mode: simulate on the wall clock and send each event as it becomes due
     #[command(after_help = EXIT_CODES)]
     Start(StartArgs),
@@ -99,6 +102,35 @@ pub struct StartArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The trace that was replayed
+    pub trace: PathBuf,
+    /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
+    #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
+    pub api_url: String,
+    /// The run id the replay used (printed by `replay`, and in its report)
+    #[arg(long)]
+    pub run_id: String,
+    /// The replay's --from (HH:MM), if it had one
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    pub from: Option<chrono::NaiveTime>,
+    /// The replay's --to (HH:MM), if it had one
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    pub to: Option<chrono::NaiveTime>,
+    /// Write the findings as JSON here
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Read requests in flight at once
+    #[arg(long, default_value_t = 16)]
+    pub parallel: usize,
+    /// Timeout of each read
+    #[arg(long, default_value = "30s", value_parser = units::parse_duration)]
+    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct WorldArgs {
     /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
     #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
@@ -109,6 +141,8 @@ pub struct WorldArgs {
     /// Timeout of each request
     #[arg(long, default_value = "60s", value_parser = units::parse_duration)]
     pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 pub const DEFAULT_API_URL: &str = "http://localhost:8080";
@@ -124,6 +158,13 @@ pub struct ApiArgs {
     /// Retries per request for timeouts, connection errors and 5xx (never for 4xx)
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// Credentials and extra headers for every request to the API.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuthArgs {
     /// Extra request header, `Name: value` (repeatable). Values are never printed or stored.
     #[arg(long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
@@ -174,6 +215,13 @@ pub struct ReplayArgs {
     /// Print every failure as it happens
     #[arg(long)]
     pub verbose: bool,
+    /// Probe this share of order writes (e.g. 1%) by polling the order until the write is
+    /// visible, and report the "write → visible" times
+    #[arg(long, default_value = "0", value_parser = units::parse_fraction, value_name = "RATE")]
+    pub probe_reads: f64,
+    /// A probed write not visible after this is counted as not visible
+    #[arg(long, default_value = "30s", value_parser = units::parse_duration)]
+    pub probe_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +232,8 @@ pub struct HealthArgs {
     /// Timeout of each probe
     #[arg(long, default_value = "5s", value_parser = units::parse_duration)]
     pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 fn parse_time_of_day(text: &str) -> Result<chrono::NaiveTime, String> {

@@ -23,4 +23,5 @@ pub mod report;
 pub mod sim;
 pub mod trace;
 pub mod units;
+pub mod verify;
 pub mod world;

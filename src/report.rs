@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::event::Activity;
+use crate::event::{Activity, Entity};
 use crate::metrics::{Bucket, Metrics, Percentiles};
 use crate::profile::LoadProfile;
 use crate::replay::{ReplayOutcome, WindowReport};
@@ -81,8 +81,28 @@ pub fn window_line(w: &WindowReport, trace_time: Option<&str>) -> String {
     line
 }
 
+/// "Write → visible" times of the propagation probes (`--probe-reads`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Visibility {
+    pub probed: u64,
+    pub not_visible: u64,
+    pub write_to_visible: Percentiles,
+}
+
+/// A finished run and what the commands add to it for reporting.
+pub struct RunResult<'a> {
+    pub outcome: &'a ReplayOutcome,
+    pub visibility: Option<Visibility>,
+    /// Renders an entity as the subject id the run used.
+    pub subject_of: &'a dyn Fn(Entity) -> String,
+}
+
+/// Failed events shown on the console; the JSON report lists up to `MAX_LISTED_FAILURES`.
+const CONSOLE_FAILURES: usize = 10;
+
 /// The spec's final summary, plus lateness, corrected latency and events not sent.
-pub fn final_summary(outcome: &ReplayOutcome) -> String {
+pub fn final_summary(run: &RunResult) -> String {
+    let outcome = run.outcome;
     let m = &outcome.metrics;
     let minutes = outcome.elapsed.as_secs_f64() / 60.0;
     let service = Percentiles::of(&m.service);
@@ -141,6 +161,31 @@ pub fn final_summary(outcome: &ReplayOutcome) -> String {
             );
         }
     }
+    if !m.failed_events.is_empty() {
+        let _ = writeln!(
+            w,
+            "\nFailed events (first {CONSOLE_FAILURES}; the report lists them all):"
+        );
+        for f in m.failed_events.iter().take(CONSOLE_FAILURES) {
+            let _ = writeln!(
+                w,
+                "  #{} {} {} at {}: {}",
+                f.seq,
+                f.activity,
+                (run.subject_of)(f.entity),
+                crate::sim::time::SimTime(f.offset_ms),
+                f.category
+            );
+        }
+    }
+    if let Some(v) = &run.visibility {
+        let p = &v.write_to_visible;
+        let _ = writeln!(
+            w,
+            "\nWrite → visible ({} probes, {} not visible in time): p50 {:.0}ms, p95 {:.0}ms, p99 {:.0}ms, max {:.0}ms",
+            v.probed, v.not_visible, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
+        );
+    }
     let _ = writeln!(w, "\nEvents not sent: {}", outcome.not_sent);
     if outcome.interrupted > 0 {
         let _ = writeln!(w, "Events interrupted in flight: {}", outcome.interrupted);
@@ -190,15 +235,27 @@ pub struct JsonReport<C: Serialize> {
     pub latency: Percentiles,
     pub lateness: Percentiles,
     pub errors: std::collections::BTreeMap<String, ErrorEntry>,
-    /// Per second of the replay: events finished, failures, mean latency from intended time.
+    /// Events finished per bucket (`time_series_bucket_s` seconds wide, from 1 s), failures,
+    /// summed latency from the intended time.
     pub time_series: Vec<Bucket>,
+    pub time_series_bucket_s: u64,
+    /// Failed events, up to `MAX_LISTED_FAILURES` (`failed_events_total` counts them all).
+    pub failed_events: Vec<FailedEventRow>,
+    pub failed_events_total: u64,
+    pub write_to_visible: Option<Visibility>,
 }
 
-pub fn json_report<C: Serialize>(
-    config: C,
-    started_at: String,
-    outcome: &ReplayOutcome,
-) -> JsonReport<C> {
+#[derive(Debug, Serialize)]
+pub struct FailedEventRow {
+    pub seq: u64,
+    pub offset_ms: u64,
+    pub activity: &'static str,
+    pub subject: String,
+    pub category: String,
+}
+
+pub fn json_report<C: Serialize>(config: C, started_at: String, run: &RunResult) -> JsonReport<C> {
+    let outcome = run.outcome;
     let m: &Metrics = &outcome.metrics;
     let secs = outcome.elapsed.as_secs_f64();
     JsonReport {
@@ -252,6 +309,20 @@ pub fn json_report<C: Serialize>(
             })
             .collect(),
         time_series: m.series.clone(),
+        time_series_bucket_s: m.bucket_secs,
+        failed_events: m
+            .failed_events
+            .iter()
+            .map(|f| FailedEventRow {
+                seq: f.seq,
+                offset_ms: f.offset_ms,
+                activity: f.activity,
+                subject: (run.subject_of)(f.entity),
+                category: f.category.clone(),
+            })
+            .collect(),
+        failed_events_total: m.total_failures(),
+        write_to_visible: run.visibility.clone(),
     }
 }
 

@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use rand::Rng;
 use tokio::time::Instant;
 
+use super::probe::{self, Expectation, ProbeOptions, ProbeStats};
 use super::requests::{ApiRequest, Method, RequestContext};
 use crate::event::Event;
 use crate::metrics::EventResult;
@@ -189,6 +192,7 @@ pub struct FreshMartExecutor {
     base_url: String,
     context: RequestContext,
     options: ClientOptions,
+    probes: Option<(ProbeOptions, Arc<ProbeStats>)>,
 }
 
 impl FreshMartExecutor {
@@ -202,7 +206,15 @@ impl FreshMartExecutor {
             base_url: base_url.trim_end_matches('/').to_string(),
             context,
             options,
+            probes: None,
         })
+    }
+
+    /// Samples successful order writes and probes their visibility (`--probe-reads`).
+    pub fn with_probes(mut self, options: ProbeOptions) -> (Self, Arc<ProbeStats>) {
+        let stats = Arc::new(ProbeStats::default());
+        self.probes = Some((options, stats.clone()));
+        (self, stats)
     }
 
     pub fn context(&self) -> &RequestContext {
@@ -229,6 +241,11 @@ impl FreshMartExecutor {
 impl Executor for FreshMartExecutor {
     async fn execute(&self, event: Event, stop: StopFlag) -> Execution {
         let requests = self.context.requests_for(&event);
+        let probe = self.probes.as_ref().and_then(|(options, stats)| {
+            let sampled = rand::rng().random_bool(options.fraction.clamp(0.0, 1.0));
+            let expect = Expectation::of(&event, self.context.run_id.as_deref())?;
+            sampled.then(|| (expect, options.clone(), stats.clone()))
+        });
         let first_sent = Instant::now();
         let mut sent = 0;
         let mut retries = 0;
@@ -255,6 +272,16 @@ impl Executor for FreshMartExecutor {
                     };
                 }
             }
+        }
+        if let Some((expect, options, stats)) = probe {
+            probe::spawn(
+                self.client.clone(),
+                self.base_url.clone(),
+                expect,
+                Instant::now(),
+                options,
+                stats,
+            );
         }
         Execution {
             first_sent,

@@ -4,6 +4,8 @@
 
 pub mod client;
 pub mod health;
+pub mod probe;
+pub mod reads;
 pub mod requests;
 pub mod triples;
 pub mod world;

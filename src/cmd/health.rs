@@ -6,7 +6,7 @@ use crate::api::health;
 use crate::cli::HealthArgs;
 
 pub fn run(args: HealthArgs) -> anyhow::Result<ExitCode> {
-    let client = reqwest::Client::builder().timeout(args.timeout).build()?;
+    let client = super::plain_client(&args.auth, args.timeout)?;
     let probes = super::runtime()?.block_on(health::check(&client, &args.api_url));
     println!("FreshMart API: {}", args.api_url);
     for probe in &probes {

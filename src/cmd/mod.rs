@@ -9,6 +9,7 @@ mod replay;
 mod session;
 mod simulate;
 mod start;
+mod verify;
 mod world;
 
 use std::process::ExitCode;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(args),
         Command::Health(args) => health::run(args),
         Command::Start(args) => start::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::World(args) => world::run(args),
     }
 }
@@ -78,10 +80,10 @@ pub fn load_profile(
 
 /// The headers every request carries: `--header` values and the bearer token. Values are
 /// marked sensitive so that reqwest never shows them in debug output.
-pub fn request_headers(api: &crate::cli::ApiArgs) -> anyhow::Result<reqwest::header::HeaderMap> {
+pub fn request_headers(auth: &crate::cli::AuthArgs) -> anyhow::Result<reqwest::header::HeaderMap> {
     use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
     let mut headers = reqwest::header::HeaderMap::new();
-    for raw in &api.headers {
+    for raw in &auth.headers {
         let (name, value) = raw.split_once(':').ok_or_else(|| {
             anyhow::anyhow!(
                 "--header `{}`: use `Name: value`",
@@ -96,11 +98,22 @@ pub fn request_headers(api: &crate::cli::ApiArgs) -> anyhow::Result<reqwest::hea
         value.set_sensitive(true);
         headers.append(name, value);
     }
-    if let Some(token) = api.api_token.as_deref().filter(|t| !t.is_empty()) {
+    if let Some(token) = auth.api_token.as_deref().filter(|t| !t.is_empty()) {
         let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| anyhow::anyhow!("LOADGEN_API_TOKEN is not a valid header value"))?;
         value.set_sensitive(true);
         headers.insert(AUTHORIZATION, value);
     }
     Ok(headers)
+}
+
+/// A client for one-off calls (health, world snapshots) with the user's headers.
+pub fn plain_client(
+    auth: &crate::cli::AuthArgs,
+    timeout: std::time::Duration,
+) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(timeout)
+        .default_headers(request_headers(auth)?)
+        .build()?)
 }

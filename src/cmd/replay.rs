@@ -10,13 +10,15 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::session::{self, Plan};
+use crate::api::probe::ProbeOptions;
 use crate::api::{ClientOptions, FreshMartExecutor, RequestContext};
 use crate::cli::ReplayArgs;
-use crate::metrics::{EventRecord, EventResult};
+use crate::metrics::{EventRecord, EventResult, Percentiles};
 use crate::replay::checkpoint::{Checkpoint, CompletedSet, CompletionLog, CHECKPOINT_VERSION};
 use crate::replay::window::{TraceWindow, WindowFilter};
 use crate::replay::{ReplayOptions, Sequenced};
 use crate::report;
+use crate::report::{RunResult, Visibility};
 use crate::sim::time::{Calendar, SimTime};
 use crate::trace::{TraceHeader, TraceReader};
 use crate::units::Speed;
@@ -171,8 +173,10 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         (None, _) => None,
     };
+    let world = Arc::new(header.world.clone());
+    let run_id_for_report = run_id.clone();
     let request_context = RequestContext {
-        world: Arc::new(header.world.clone()),
+        world: world.clone(),
         run_id: Some(run_id.clone()),
         calendar: calendar.clone(),
         shift,
@@ -182,10 +186,20 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         retries: args.api.retries,
         pool_size: concurrency,
         log_failures: args.verbose,
-        headers: super::request_headers(&args.api)?,
+        headers: super::request_headers(&args.api.auth)?,
         ..ClientOptions::default()
     };
     let executor = FreshMartExecutor::new(&args.api.api_url, request_context, client_options)?;
+    let (executor, probes) = if args.probe_reads > 0.0 {
+        let (executor, stats) = executor.with_probes(ProbeOptions {
+            fraction: args.probe_reads,
+            interval: Duration::from_millis(50),
+            give_up: args.probe_timeout,
+        });
+        (executor, Some(stats))
+    } else {
+        (executor, None)
+    };
 
     let origin_ms = first_pending.unwrap_or(window.from_ms);
     let window_minutes = (window.to_ms - origin_ms) as f64 / 60_000.0;
@@ -272,7 +286,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let outcome = super::runtime()?.block_on(async {
         // Reachability first: an API that is not there is exit 1, not a storm of failures.
         println!("\n{} Checking API health...", super::stamp());
-        if !session::health_gate(&args.api.api_url, args.api.timeout).await? {
+        if !session::health_gate(
+            &super::plain_client(&args.api.auth, args.api.timeout)?,
+            &args.api.api_url,
+        )
+        .await?
+        {
             return Ok::<_, anyhow::Error>(None);
         }
         println!("{} Replaying...", super::stamp());
@@ -290,9 +309,26 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         };
-        session::drive(plan, feed, on_completed).await.map(Some)
+        let outcome = session::drive(plan, feed, on_completed).await?;
+        let visibility = match &probes {
+            Some(stats) => {
+                // Every probe gives up after --probe-timeout; wait for the last ones.
+                let _ = tokio::time::timeout(
+                    args.probe_timeout + Duration::from_secs(1),
+                    stats.wait_idle(),
+                )
+                .await;
+                Some(Visibility {
+                    probed: stats.started.load(std::sync::atomic::Ordering::Relaxed),
+                    not_visible: stats.not_visible.load(std::sync::atomic::Ordering::Relaxed),
+                    write_to_visible: Percentiles::of(&stats.histogram()),
+                })
+            }
+            None => None,
+        };
+        Ok(Some((outcome, visibility)))
     })?;
-    let Some(outcome) = outcome else {
+    let Some((outcome, visibility)) = outcome else {
         return Ok(ExitCode::from(super::EXIT_FAILED));
     };
     let config = ReportConfig {
@@ -312,8 +348,14 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         seed: header.seed,
         profile: header.profile.name.clone(),
     };
+    let subject_of = session::subject_renderer(world, run_id_for_report);
+    let run = RunResult {
+        outcome: &outcome,
+        visibility,
+        subject_of: &subject_of,
+    };
     session::finish(
-        &outcome,
+        &run,
         args.report.clone().map(|path| (path, config)),
         replay_start,
         args.min_success,

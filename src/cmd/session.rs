@@ -13,16 +13,16 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::api::FreshMartExecutor;
+use crate::event::Entity;
 use crate::metrics::EventRecord;
 use crate::replay::{Observer, Progress, ReplayOptions, ReplayOutcome, Sequenced, WindowReport};
-use crate::report;
+use crate::report::{self, RunResult};
 use crate::sim::time::{Calendar, SimTime};
 use crate::units::Speed;
 
 /// Probes the API; prints the spec's line and returns false when it is not healthy.
-pub async fn health_gate(api_url: &str, timeout: Duration) -> anyhow::Result<bool> {
-    let client = reqwest::Client::builder().timeout(timeout).build()?;
-    let probes = crate::api::health::check(&client, api_url).await;
+pub async fn health_gate(client: &reqwest::Client, api_url: &str) -> anyhow::Result<bool> {
+    let probes = crate::api::health::check(client, api_url).await;
     if let Some(bad) = probes.iter().find(|p| !p.healthy()) {
         let why = match &bad.result {
             Ok((status, body)) => format!("GET {} answered {status}: {body}", bad.path),
@@ -136,20 +136,20 @@ where
 
 /// Prints the summary, writes the report, and decides the exit code.
 pub fn finish<C: Serialize>(
-    outcome: &ReplayOutcome,
+    run: &RunResult,
     report_to: Option<(PathBuf, C)>,
     started_at: chrono::DateTime<chrono::Utc>,
     min_success: f64,
 ) -> anyhow::Result<ExitCode> {
-    print!("{}", report::final_summary(outcome));
+    print!("{}", report::final_summary(run));
     if let Some((path, config)) = report_to {
-        let json = report::json_report(config, started_at.to_rfc3339(), outcome);
+        let json = report::json_report(config, started_at.to_rfc3339(), run);
         let text = serde_json::to_string_pretty(&json)?;
         std::fs::write(&path, text)
             .with_context(|| format!("cannot write report {}", path.display()))?;
         println!("Report written to {}", path.display());
     }
-    let rate = outcome.metrics.success_rate();
+    let rate = run.outcome.metrics.success_rate();
     if rate < min_success {
         println!(
             "Success rate {:.1}% is under the minimum of {:.1}%",
@@ -159,6 +159,22 @@ pub fn finish<C: Serialize>(
         return Ok(ExitCode::from(super::EXIT_FAILED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Renders entities as the subjects a run wrote (ids in the run's namespace).
+pub fn subject_renderer(
+    world: Arc<crate::world::World>,
+    run_id: String,
+) -> impl Fn(Entity) -> String {
+    move |entity| match entity {
+        Entity::Order(n) => crate::event::ids::order_subject(n, Some(&run_id)),
+        Entity::NewCustomer(n) => crate::event::ids::new_customer_subject(n, Some(&run_id)),
+        Entity::Inventory(i) => world
+            .inventory
+            .get(i as usize)
+            .map(|item| item.id.clone())
+            .unwrap_or_else(|| format!("inventory #{i}")),
+    }
 }
 
 fn progress_bar(span: Option<(u64, u64)>) -> indicatif::ProgressBar {

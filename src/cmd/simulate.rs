@@ -23,7 +23,11 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("--start `{}` is not an RFC 3339 instant", args.start))?;
     let world = match (&args.world, &args.api_url) {
         (Some(path), _) => load_world(path)?,
-        (None, Some(url)) => super::world::fetch(url, std::time::Duration::from_secs(60))?,
+        (None, Some(url)) => super::world::fetch(
+            url,
+            &crate::cli::AuthArgs::default(),
+            std::time::Duration::from_secs(60),
+        )?,
         (None, None) => crate::world::builtin_world(),
     };
     world.validate()?;

@@ -17,7 +17,7 @@ use crate::cli::StartArgs;
 use crate::event::Event;
 use crate::profile::LoadProfile;
 use crate::replay::{ReplayOptions, Sequenced};
-use crate::report;
+use crate::report::{self, RunResult};
 use crate::sim::time::{Calendar, SimTime};
 use crate::sim::{SimConfig, Simulation};
 use crate::trace::{TraceHeader, TraceReader, TraceWriter};
@@ -112,11 +112,17 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         .replace("Duration: 0 minutes", "Duration: until interrupted")
     );
 
+    let run_id_for_report = run_id.clone();
     let runtime = super::runtime()?;
     let started_at = chrono::Utc::now();
     let outcome = runtime.block_on(async {
         println!("\n{} Initializing load orchestrator...", super::stamp());
-        if !session::health_gate(&args.api.api_url, args.api.timeout).await? {
+        if !session::health_gate(
+            &super::plain_client(&args.api.auth, args.api.timeout)?,
+            &args.api.api_url,
+        )
+        .await?
+        {
             return Ok::<_, anyhow::Error>(None);
         }
         let client = reqwest::Client::builder()
@@ -151,6 +157,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
             }
             None => (None, None),
         };
+        let world_for_report = world.clone();
         let executor = FreshMartExecutor::new(
             &args.api.api_url,
             RequestContext {
@@ -164,6 +171,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 retries: args.api.retries,
                 pool_size: concurrency,
                 log_failures: args.verbose,
+                headers: super::request_headers(&args.api.auth)?,
                 ..ClientOptions::default()
             },
         )?;
@@ -227,9 +235,9 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         }
-        Ok(Some(outcome))
+        Ok(Some((outcome, Arc::new(world_for_report))))
     })?;
-    let Some(outcome) = outcome else {
+    let Some((outcome, world)) = outcome else {
         return Ok(ExitCode::from(super::EXIT_FAILED));
     };
     let config = ReportConfig {
@@ -245,8 +253,14 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         retries: args.api.retries,
         min_success: args.min_success,
     };
+    let subject_of = session::subject_renderer(world, run_id_for_report);
+    let run = RunResult {
+        outcome: &outcome,
+        visibility: None,
+        subject_of: &subject_of,
+    };
     session::finish(
-        &outcome,
+        &run,
         args.report.clone().map(|p| (p, config)),
         started_at,
         args.min_success,

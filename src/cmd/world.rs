@@ -11,8 +11,12 @@ use crate::cli::WorldArgs;
 use crate::world::World;
 
 /// Reads a world from the API (blocking, for commands that run no runtime of their own).
-pub fn fetch(api_url: &str, timeout: Duration) -> anyhow::Result<World> {
-    let client = reqwest::Client::builder().timeout(timeout).build()?;
+pub fn fetch(
+    api_url: &str,
+    auth: &crate::cli::AuthArgs,
+    timeout: Duration,
+) -> anyhow::Result<World> {
+    let client = super::plain_client(auth, timeout)?;
     super::runtime()?
         .block_on(crate::api::world::snapshot(&client, api_url))
         .with_context(|| format!("cannot snapshot the world from {api_url}"))
@@ -28,7 +32,7 @@ pub fn is_unreachable(err: &anyhow::Error) -> bool {
 }
 
 pub fn run(args: WorldArgs) -> anyhow::Result<ExitCode> {
-    let world = match fetch(&args.api_url, args.timeout) {
+    let world = match fetch(&args.api_url, &args.auth, args.timeout) {
         Ok(world) => world,
         // Unreachable is a failed run (1); a malformed or empty world is bad input (2).
         Err(err) if is_unreachable(&err) => {

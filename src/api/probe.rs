@@ -1,0 +1,217 @@
+//! Propagation probes (`replay --probe-reads 1%`): after a sampled order write succeeds, poll
+//! the order's read endpoint until the write is visible there, and record how long that took.
+//! Against Materialize this "write → visible" time is the number the demo is about.
+//!
+//! Only order writes are probed (creations, status changes, modifications): they have a
+//! cheap point read. Customers and stock levels are only readable through list endpoints.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Deserialize;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::event::{ids, Action, Event};
+
+#[derive(Clone, Debug)]
+pub struct ProbeOptions {
+    /// Fraction of order writes probed.
+    pub fraction: f64,
+    /// Time between two reads of the same order.
+    pub interval: Duration,
+    /// A write not visible after this is counted as not visible.
+    pub give_up: Duration,
+}
+
+/// What a probe waits to see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expectation {
+    pub order_id: String,
+    pub status: Option<&'static str>,
+    pub total_cents: Option<u64>,
+}
+
+impl Expectation {
+    /// The read that shows `event`, if it is a probed kind.
+    pub fn of(event: &Event, run: Option<&str>) -> Option<Expectation> {
+        let (order, status, total) = match &event.action {
+            Action::NewOrder(o) => (o.order, Some("CREATED"), Some(o.total_cents)),
+            Action::Transition { order, to, .. } => (*order, Some(to.as_api()), None),
+            Action::AddLine {
+                order, total_cents, ..
+            }
+            | Action::RemoveLine {
+                order, total_cents, ..
+            } => (*order, None, Some(*total_cents)),
+            _ => return None,
+        };
+        Some(Expectation {
+            order_id: ids::order_subject(order, run),
+            status,
+            total_cents: total,
+        })
+    }
+
+    fn met_by(&self, row: &OrderRow) -> bool {
+        let status_ok = self
+            .status
+            .is_none_or(|s| row.order_status.as_deref() == Some(s));
+        let total_ok = self.total_cents.is_none_or(|want| {
+            let got = match &row.order_total_amount {
+                Some(serde_json::Value::String(s)) => crate::world::parse_cents(s).map(u64::from),
+                Some(serde_json::Value::Number(n)) => {
+                    n.as_f64().map(|f| (f * 100.0).round() as u64)
+                }
+                _ => None,
+            };
+            got == Some(want)
+        });
+        status_ok && total_ok
+    }
+}
+
+#[derive(Deserialize)]
+struct OrderRow {
+    #[serde(default)]
+    order_status: Option<String>,
+    #[serde(default)]
+    order_total_amount: Option<serde_json::Value>,
+}
+
+/// Results of all probes of a run.
+#[derive(Debug)]
+pub struct ProbeStats {
+    pub visible: Mutex<Histogram<u64>>,
+    pub not_visible: AtomicU64,
+    pub started: AtomicU64,
+    pending: AtomicUsize,
+    idle: Notify,
+}
+
+impl Default for ProbeStats {
+    fn default() -> Self {
+        ProbeStats {
+            // 1 µs .. 1 h, 3 significant digits: fixed, valid bounds.
+            visible: Mutex::new(
+                Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static bounds"),
+            ),
+            not_visible: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+            pending: AtomicUsize::new(0),
+            idle: Notify::new(),
+        }
+    }
+}
+
+impl ProbeStats {
+    /// Waits until every started probe has finished (each is bounded by `give_up`).
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.pending.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub fn histogram(&self) -> Histogram<u64> {
+        self.visible
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// Starts a background probe for `expect`, written at `written`.
+pub fn spawn(
+    client: reqwest::Client,
+    base_url: String,
+    expect: Expectation,
+    written: Instant,
+    options: ProbeOptions,
+    stats: Arc<ProbeStats>,
+) {
+    stats.started.fetch_add(1, Ordering::Relaxed);
+    stats.pending.fetch_add(1, Ordering::AcqRel);
+    tokio::spawn(async move {
+        let url = format!("{base_url}/freshmart/orders/{}", expect.order_id);
+        let deadline = written + options.give_up;
+        let mut seen = None;
+        while Instant::now() < deadline {
+            if let Ok(resp) = client.get(&url).send().await {
+                if resp.status().is_success() {
+                    if let Ok(row) = resp.json::<OrderRow>().await {
+                        if expect.met_by(&row) {
+                            seen = Some(Instant::now());
+                            break;
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(options.interval).await;
+        }
+        match seen {
+            Some(at) => {
+                let us = ((at - written).as_micros() as u64).clamp(1, 3_600_000_000);
+                let _ = stats
+                    .visible
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .record(us);
+            }
+            None => {
+                stats.not_visible.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if stats.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            stats.idle.notify_waiters();
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::OrderStatus;
+    use crate::sim::time::SimTime;
+
+    #[test]
+    fn expectations_follow_the_write() {
+        let t = Event {
+            at: SimTime(0),
+            action: Action::Transition {
+                order: 4,
+                from: OrderStatus::Created,
+                to: OrderStatus::Picking,
+            },
+        };
+        let e = Expectation::of(&t, Some("r")).unwrap();
+        assert_eq!(e.order_id, "order:LG-r-000004");
+        assert_eq!(e.status, Some("PICKING"));
+        let row = |status: &str, total: &str| OrderRow {
+            order_status: Some(status.into()),
+            order_total_amount: Some(serde_json::Value::String(total.into())),
+        };
+        assert!(e.met_by(&row("PICKING", "1.00")));
+        assert!(!e.met_by(&row("CREATED", "1.00")));
+        let m = Expectation {
+            order_id: "o".into(),
+            status: None,
+            total_cents: Some(1234),
+        };
+        assert!(m.met_by(&row("CREATED", "12.34")));
+        assert!(!m.met_by(&row("CREATED", "12.30")));
+        let inv = Event {
+            at: SimTime(0),
+            action: Action::InventoryUpdate {
+                item: 0,
+                stock_level: 1,
+            },
+        };
+        assert_eq!(Expectation::of(&inv, None), None);
+    }
+}

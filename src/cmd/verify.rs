@@ -1,0 +1,113 @@
+//! `loadgen verify`: fold the trace into the state it implies, read the API, compare.
+//! Exit 0 only when they agree; 1 when they do not or the API cannot be read.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::cli::VerifyArgs;
+use crate::replay::window::{TraceWindow, WindowFilter};
+use crate::sim::time::Calendar;
+use crate::trace::TraceReader;
+use crate::verify::{compare, ExpectedState, Finding, FindingKind};
+
+/// Examples of each kind printed on the console (the report has them all).
+const EXAMPLES: usize = 10;
+
+#[derive(Serialize)]
+struct VerifyReport<'a> {
+    trace: &'a std::path::Path,
+    api_url: &'a str,
+    run_id: &'a str,
+    orders: usize,
+    customers: usize,
+    inventory_items: usize,
+    missing: usize,
+    mismatched: usize,
+    unexpected: usize,
+    agree: bool,
+    findings: &'a [Finding],
+}
+
+pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    super::replay::validate_run_id(&args.run_id)?;
+    let context = || format!("trace {}", args.trace.display());
+    let mut reader = TraceReader::open(&args.trace).with_context(context)?;
+    let header = reader.header().clone();
+    let calendar = Calendar::new(header.start_instant()?);
+    let window: TraceWindow =
+        TraceWindow::from_times_of_day(&calendar, args.from, args.to, header.duration_ms);
+    let mut filter = WindowFilter::new(window);
+    let mut expected = ExpectedState::default();
+    while let Some(event) = reader.next_event().with_context(context)? {
+        if filter.admit(&event) {
+            expected.apply(&header.world, Some(&args.run_id), &event);
+        }
+    }
+
+    let client = super::plain_client(&args.auth, args.timeout)?;
+    let observed = match super::runtime()?.block_on(crate::api::reads::observe(
+        &client,
+        &args.api_url,
+        &args.run_id,
+        &expected,
+        args.parallel,
+    )) {
+        Ok(observed) => observed,
+        Err(err) => {
+            eprintln!("error: cannot read the API: {err}");
+            return Ok(ExitCode::from(super::EXIT_FAILED));
+        }
+    };
+    let findings = compare(&expected, &observed);
+    let count = |kind| findings.iter().filter(|f| f.kind == kind).count();
+    let (missing, mismatched, unexpected) = (
+        count(FindingKind::Missing),
+        count(FindingKind::Mismatched),
+        count(FindingKind::Unexpected),
+    );
+    println!(
+        "Verified run {} of {} against {}: {} orders, {} new customers, {} inventory items",
+        args.run_id,
+        args.trace.display(),
+        args.api_url,
+        expected.orders.len(),
+        expected.customers.len(),
+        expected.stock_levels.len()
+    );
+    println!("Missing: {missing}, mismatched: {mismatched}, unexpected: {unexpected}");
+    for kind in [
+        FindingKind::Missing,
+        FindingKind::Mismatched,
+        FindingKind::Unexpected,
+    ] {
+        for f in findings.iter().filter(|f| f.kind == kind).take(EXAMPLES) {
+            println!("  {:?} {}: {}", f.kind, f.subject, f.detail);
+        }
+    }
+    if let Some(path) = &args.report {
+        let report = VerifyReport {
+            trace: &args.trace,
+            api_url: &args.api_url,
+            run_id: &args.run_id,
+            orders: expected.orders.len(),
+            customers: expected.customers.len(),
+            inventory_items: expected.stock_levels.len(),
+            missing,
+            mismatched,
+            unexpected,
+            agree: findings.is_empty(),
+            findings: &findings,
+        };
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if findings.is_empty() {
+        println!("The API agrees with the trace");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("The API does not agree with the trace");
+        Ok(ExitCode::from(super::EXIT_FAILED))
+    }
+}
