@@ -24,6 +24,7 @@ pub const DEFAULT_SEED: u64 = 42;
     about = "Realistic, reproducible e-commerce load for the FreshMart digital twin",
     long_about = "Realistic, reproducible e-commerce load for the FreshMart digital twin.\n\n\
         `simulate` writes a deterministic trace of customers and orders on a virtual clock; \
+        `replay` paces it against the API; `start` does both live, like the Python tool; \
         `inspect` and `export` analyse it offline.",
     after_help = EXIT_CODES
 )]
@@ -171,6 +172,9 @@ pub struct AuthArgs {
     /// Bearer token sent as `Authorization: Bearer …`; never printed or stored
     #[arg(long, env = "LOADGEN_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
+    /// Also trust this CA certificate (PEM) for https URLs, e.g. a self-signed test API
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,11 +6,17 @@
 //! * `event`: the semantic events a simulation produces and a trace stores.
 //! * `sim`: the deterministic discrete-event simulator (virtual clock, event queue, model).
 //! * `trace`: the versioned, checksummed, streaming trace file format, and its summaries.
+//! * `replay`: the replayer core (pacer, per-entity ordering, concurrency, shutdown,
+//!   checkpoints), which knows nothing of HTTP.
+//! * `api`: the FreshMart contract: events to requests, the client with retries, health,
+//!   world snapshots, reads for `verify`, propagation probes.
+//! * `metrics`, `report`: histograms and counts; console and JSON output.
+//! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
 //! * `cli`, `cmd`: the command line (clap) and one glue module per subcommand.
 //!
-//! `sim`, `trace`, `world`, `profile` and `event` are synchronous and know nothing of tokio,
-//! reqwest or clap.
+//! `sim`, `trace`, `world`, `profile`, `event`, `metrics`, `verify` and `replay::pacer` are
+//! synchronous and know nothing of tokio, reqwest or clap.
 
 pub mod api;
 pub mod cli;

@@ -32,6 +32,8 @@ pub struct ClientOptions {
     pub pool_size: usize,
     /// Print each failed event on stderr as it happens (`--verbose`).
     pub log_failures: bool,
+    /// Extra trusted roots for https (`--ca-cert`).
+    pub root_certificates: Vec<reqwest::Certificate>,
 }
 
 impl Default for ClientOptions {
@@ -44,12 +46,17 @@ impl Default for ClientOptions {
             headers: reqwest::header::HeaderMap::new(),
             pool_size: 64,
             log_failures: false,
+            root_certificates: Vec::new(),
         }
     }
 }
 
 pub fn build_client(options: &ClientOptions) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    for cert in &options.root_certificates {
+        builder = builder.add_root_certificate(cert.clone());
+    }
+    builder
         .timeout(options.timeout)
         .connect_timeout(options.timeout.min(Duration::from_secs(10)))
         .pool_max_idle_per_host(options.pool_size)

@@ -70,8 +70,9 @@ pub fn render(header: &TraceHeader, s: &TraceSummary) -> anyhow::Result<String> 
 
     writeln!(w, "\nOrders per hour (local time of day)")?;
     let peak = s.orders_per_hour.iter().copied().max().unwrap_or(0).max(1);
-    for (hour, count) in s.orders_per_hour.iter().enumerate() {
-        let at = SimTime(hour as u64 * MS_PER_HOUR);
+    for hour in 0..s.hours() {
+        let count = s.orders_in_hour(hour);
+        let at = SimTime(hour * MS_PER_HOUR);
         let label = calendar.instant_at(at).format("%a %H:%M");
         let bar = "#".repeat((count * BAR_WIDTH).div_ceil(peak) as usize);
         writeln!(

@@ -14,6 +14,8 @@ mod world;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use crate::cli::{Cli, Command};
 
 /// The run failed: success rate under --min-success, or the API is unreachable.
@@ -107,13 +109,28 @@ pub fn request_headers(auth: &crate::cli::AuthArgs) -> anyhow::Result<reqwest::h
     Ok(headers)
 }
 
-/// A client for one-off calls (health, world snapshots) with the user's headers.
+/// Extra trusted roots (`--ca-cert`).
+pub fn root_certificates(auth: &crate::cli::AuthArgs) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let Some(path) = &auth.ca_cert else {
+        return Ok(Vec::new());
+    };
+    let pem =
+        std::fs::read(path).with_context(|| format!("cannot read --ca-cert {}", path.display()))?;
+    let cert = reqwest::Certificate::from_pem(&pem)
+        .with_context(|| format!("--ca-cert {} is not a PEM certificate", path.display()))?;
+    Ok(vec![cert])
+}
+
+/// A client for one-off calls (health, world snapshots, verify) with the user's headers.
 pub fn plain_client(
     auth: &crate::cli::AuthArgs,
     timeout: std::time::Duration,
 ) -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
-        .default_headers(request_headers(auth)?)
-        .build()?)
+        .default_headers(request_headers(auth)?);
+    for cert in root_certificates(auth)? {
+        builder = builder.add_root_certificate(cert);
+    }
+    Ok(builder.build()?)
 }

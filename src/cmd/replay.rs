@@ -187,6 +187,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         pool_size: concurrency,
         log_failures: args.verbose,
         headers: super::request_headers(&args.api.auth)?,
+        root_certificates: super::root_certificates(&args.api.auth)?,
         ..ClientOptions::default()
     };
     let executor = FreshMartExecutor::new(&args.api.api_url, request_context, client_options)?;

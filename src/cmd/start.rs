@@ -172,6 +172,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 pool_size: concurrency,
                 log_failures: args.verbose,
                 headers: super::request_headers(&args.api.auth)?,
+                root_certificates: super::root_certificates(&args.api.auth)?,
                 ..ClientOptions::default()
             },
         )?;

@@ -44,11 +44,14 @@ pub const STAGES: [OrderStatus; 3] = [
 
 #[derive(Debug, Default)]
 pub struct TraceSummary {
+    /// The trace's duration: the per-hour and per-minute series span it.
+    pub duration_ms: u64,
     pub events: u64,
     pub by_activity: [u64; 6],
-    /// Orders created per hour of the trace (index 0 = the first hour after the start).
+    /// Orders created per hour of the trace (index 0 = the first hour after the start); grows
+    /// as events arrive, see `orders_in_hour`.
     pub orders_per_hour: Vec<u64>,
-    /// Requests the events become, per minute of the trace.
+    /// Requests the events become, per minute of the trace (grows as events arrive).
     pub requests_per_minute: Vec<u64>,
     pub peak_open_orders: usize,
     pub peak_open_at: SimTime,
@@ -67,13 +70,26 @@ fn bump(buckets: &mut Vec<u64>, index: usize, by: u64) {
 }
 
 impl TraceSummary {
-    /// A summary whose per-minute and per-hour series span `duration_ms`.
+    /// A summary of a trace lasting `duration_ms`. Nothing is allocated up front: series grow
+    /// with the events, so a long but sparse (or hostile) trace costs nothing.
     pub fn new(duration_ms: u64) -> TraceSummary {
         TraceSummary {
-            orders_per_hour: vec![0; duration_ms.div_ceil(MS_PER_HOUR) as usize],
-            requests_per_minute: vec![0; duration_ms.div_ceil(MS_PER_MINUTE) as usize],
+            duration_ms,
             ..TraceSummary::default()
         }
+    }
+
+    /// Hours the trace spans.
+    pub fn hours(&self) -> u64 {
+        self.duration_ms.div_ceil(MS_PER_HOUR)
+    }
+
+    /// Orders created in hour `hour` of the trace.
+    pub fn orders_in_hour(&self, hour: u64) -> u64 {
+        self.orders_per_hour
+            .get(hour as usize)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn add(&mut self, event: &Event) {
@@ -139,7 +155,11 @@ impl TraceSummary {
 
     /// Mean and max offered requests per minute over the trace's minutes.
     pub fn requests_per_minute_mean_max(&self) -> (f64, u64) {
-        let minutes = self.requests_per_minute.len().max(1);
+        let minutes = self
+            .duration_ms
+            .div_ceil(MS_PER_MINUTE)
+            .max(self.requests_per_minute.len() as u64)
+            .max(1);
         let max = self.requests_per_minute.iter().copied().max().unwrap_or(0);
         (self.total_requests() as f64 / minutes as f64, max)
     }
