@@ -47,6 +47,36 @@ pub struct EventRecord {
     pub result: EventResult,
 }
 
+impl EventRecord {
+    /// An event that ended without a response: never sent, or cut off in flight.
+    pub fn unanswered(
+        seq: u64,
+        entity: Entity,
+        offset_ms: u64,
+        activity: Activity,
+        finished_at: Duration,
+        category: &str,
+        detail: &str,
+    ) -> EventRecord {
+        EventRecord {
+            seq,
+            entity,
+            offset_ms,
+            activity,
+            finished_at,
+            lateness: Duration::ZERO,
+            service: Duration::ZERO,
+            latency: Duration::ZERO,
+            requests: 0,
+            retries: 0,
+            result: EventResult::Failure {
+                category: category.into(),
+                detail: detail.into(),
+            },
+        }
+    }
+}
+
 fn histogram() -> Histogram<u64> {
     // 3 significant digits over 1 µs .. 1 h: fixed, valid bounds.
     Histogram::new_with_bounds(1, MAX_TRACKED_US, 3).expect("static histogram bounds")

@@ -287,12 +287,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let outcome = super::runtime()?.block_on(async {
         // Reachability first: an API that is not there is exit 1, not a storm of failures.
         println!("\n{} Checking API health...", super::stamp());
-        if !session::health_gate(
-            &super::plain_client(&args.api.auth, args.api.timeout)?,
-            &args.api.api_url,
-        )
-        .await?
-        {
+        if !session::health_gate(&args.api).await? {
             return Ok::<_, anyhow::Error>(None);
         }
         println!("{} Replaying...", super::stamp());

@@ -117,17 +117,13 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     let started_at = chrono::Utc::now();
     let outcome = runtime.block_on(async {
         println!("\n{} Initializing load orchestrator...", super::stamp());
-        if !session::health_gate(
-            &super::plain_client(&args.api.auth, args.api.timeout)?,
-            &args.api.api_url,
-        )
-        .await?
-        {
+        if !session::health_gate(&args.api).await? {
             return Ok::<_, anyhow::Error>(None);
         }
-        let client = reqwest::Client::builder()
-            .timeout(args.api.timeout.max(Duration::from_secs(60)))
-            .build()?;
+        let client = super::plain_client(
+            &args.api.auth,
+            args.api.timeout.max(Duration::from_secs(60)),
+        )?;
         let world = crate::api::world::snapshot(&client, &args.api.api_url)
             .await
             .with_context(|| format!("cannot load the world from {}", args.api.api_url))?;

@@ -159,22 +159,15 @@ type Lanes = Arc<Mutex<LaneMap>>;
 pub const BLOCKED: &str = "blocked_by_earlier_failure";
 
 fn blocked_record(job: &Job, entity: Entity, finished_at: Duration) -> EventRecord {
-    EventRecord {
-        seq: job.seq,
+    EventRecord::unanswered(
+        job.seq,
         entity,
-        offset_ms: job.event.at.as_ms(),
-        activity: job.event.action.activity(),
+        job.event.at.as_ms(),
+        job.event.action.activity(),
         finished_at,
-        lateness: Duration::ZERO,
-        service: Duration::ZERO,
-        latency: Duration::ZERO,
-        requests: 0,
-        retries: 0,
-        result: EventResult::Failure {
-            category: BLOCKED.into(),
-            detail: "not sent: an earlier event of the same entity failed".into(),
-        },
-    }
+        BLOCKED,
+        "not sent: an earlier event of the same entity failed",
+    )
 }
 
 fn lock(lanes: &Lanes) -> MutexGuard<'_, LaneMap> {
@@ -302,22 +295,15 @@ pub async fn run<X: Executor>(
     for (entity, lane) in lock(&lanes).busy.iter() {
         if let Some((seq, activity, offset_ms)) = lane.running {
             interrupted += 1;
-            let _ = records_tx.send(EventRecord {
+            let _ = records_tx.send(EventRecord::unanswered(
                 seq,
-                entity: *entity,
+                *entity,
                 offset_ms,
                 activity,
                 finished_at,
-                lateness: Duration::ZERO,
-                service: Duration::ZERO,
-                latency: Duration::ZERO,
-                requests: 0,
-                retries: 0,
-                result: EventResult::Failure {
-                    category: "interrupted".into(),
-                    detail: "still in flight when the drain timeout expired".into(),
-                },
-            });
+                "interrupted",
+                "still in flight when the drain timeout expired",
+            ));
         }
         not_sent += lane.queued.len() as u64;
     }
