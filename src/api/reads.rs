@@ -117,7 +117,20 @@ async fn get<T: serde::de::DeserializeOwned>(
         })
 }
 
-async fn list<T: serde::de::DeserializeOwned>(
+/// A whole list from an endpoint that does not page; a 404 is an error here.
+pub async fn get_all<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+) -> Result<Vec<T>, ReadError> {
+    get(client, base, path).await?.ok_or(ReadError::Status {
+        path: path.to_string(),
+        status: 404,
+    })
+}
+
+/// Every page of a paged list endpoint (`limit` / `offset`).
+pub async fn list<T: serde::de::DeserializeOwned>(
     client: &reqwest::Client,
     base: &str,
     path: &str,

@@ -6,17 +6,13 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use super::reads::{self, ReadError};
 use crate::world::{Customer, InventoryItem, Product, Store, World};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    #[error("GET {path}: {source}")]
-    Http {
-        path: String,
-        source: reqwest::Error,
-    },
-    #[error("GET {path}: unexpected answer: {message}")]
-    Shape { path: String, message: String },
+    #[error(transparent)]
+    Read(#[from] ReadError),
     #[error("{path}: product {product}: unit_price `{price}` is not a price")]
     Price {
         path: String,
@@ -62,29 +58,6 @@ struct InventoryRow {
     product_id: Option<String>,
 }
 
-async fn get<T: serde::de::DeserializeOwned>(
-    client: &reqwest::Client,
-    base: &str,
-    path: &str,
-) -> Result<Vec<T>, SnapshotError> {
-    let http = |source| SnapshotError::Http {
-        path: path.to_string(),
-        source,
-    };
-    let resp = client
-        .get(format!("{}{path}", base.trim_end_matches('/')))
-        .send()
-        .await
-        .map_err(http)?
-        .error_for_status()
-        .map_err(http)?;
-    let bytes = resp.bytes().await.map_err(http)?;
-    serde_json::from_slice(&bytes).map_err(|e| SnapshotError::Shape {
-        path: path.to_string(),
-        message: e.to_string(),
-    })
-}
-
 fn price_cents(value: &serde_json::Value) -> Option<u32> {
     match value {
         serde_json::Value::String(s) => crate::world::parse_cents(s),
@@ -95,10 +68,15 @@ fn price_cents(value: &serde_json::Value) -> Option<u32> {
 
 /// Reads the four views and builds a world named after `base`.
 pub async fn snapshot(client: &reqwest::Client, base: &str) -> Result<World, SnapshotError> {
-    let mut stores: Vec<StoreRow> = get(client, base, "/freshmart/stores").await?;
-    let mut products: Vec<ProductRow> = get(client, base, "/freshmart/products").await?;
-    let mut customers: Vec<CustomerRow> = get(client, base, "/freshmart/customers").await?;
-    let mut inventory: Vec<InventoryRow> = get(client, base, "/freshmart/stores/inventory").await?;
+    let base = base.trim_end_matches('/');
+    // Stores, products and customers come whole (the API ignores `limit` there); inventory
+    // pages (100 items by default, at most 1000).
+    let mut stores: Vec<StoreRow> = reads::get_all(client, base, "/freshmart/stores").await?;
+    let mut products: Vec<ProductRow> = reads::get_all(client, base, "/freshmart/products").await?;
+    let mut customers: Vec<CustomerRow> =
+        reads::get_all(client, base, "/freshmart/customers").await?;
+    let mut inventory: Vec<InventoryRow> =
+        reads::list(client, base, "/freshmart/stores/inventory").await?;
     stores.sort_by(|a, b| a.store_id.cmp(&b.store_id));
     stores.dedup_by(|a, b| a.store_id == b.store_id);
     products.sort_by(|a, b| a.product_id.cmp(&b.product_id));
@@ -153,7 +131,7 @@ pub async fn snapshot(client: &reqwest::Client, base: &str) -> Result<World, Sna
         })
         .collect();
     let world = World {
-        name: base.trim_end_matches('/').to_string(),
+        name: base.to_string(),
         stores: stores
             .iter()
             .map(|s| Store {

@@ -24,9 +24,13 @@ pub fn fetch(
 
 pub fn is_unreachable(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
+        use crate::api::{reads::ReadError, world::SnapshotError};
         matches!(
-            cause.downcast_ref::<crate::api::world::SnapshotError>(),
-            Some(crate::api::world::SnapshotError::Http { .. })
+            cause.downcast_ref::<ReadError>(),
+            Some(ReadError::Http { .. })
+        ) || matches!(
+            cause.downcast_ref::<SnapshotError>(),
+            Some(SnapshotError::Read(ReadError::Http { .. }))
         )
     })
 }
