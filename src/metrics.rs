@@ -155,9 +155,12 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn add(&mut self, r: &EventRecord) {
-        record(&mut self.service, r.service);
-        record(&mut self.latency, r.latency);
-        record(&mut self.lateness, r.lateness);
+        // An event that sent nothing (blocked, or cut off in flight) has no times to record.
+        if r.requests > 0 {
+            record(&mut self.service, r.service);
+            record(&mut self.latency, r.latency);
+            record(&mut self.lateness, r.lateness);
+        }
         self.requests += u64::from(r.requests);
         self.retries += u64::from(r.retries);
         let failed = u64::from(r.result != EventResult::Success);

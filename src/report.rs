@@ -210,10 +210,14 @@ pub struct ErrorEntry {
 pub struct EventCounts {
     /// Events the replay took from the trace (after --from/--to).
     pub received: u64,
+    /// Events that ended with a result: succeeded + failed − interrupted.
     pub completed: u64,
     pub succeeded: u64,
     pub failed: u64,
     pub interrupted: u64,
+    /// Failed events never sent because an earlier event of their entity failed (part of
+    /// `failed`).
+    pub blocked: u64,
     pub not_sent: u64,
 }
 
@@ -270,6 +274,7 @@ pub fn json_report<C: Serialize>(config: C, started_at: String, run: &RunResult)
             succeeded: m.total() - m.total_failures(),
             failed: m.total_failures(),
             interrupted: outcome.interrupted,
+            blocked: m.errors.get(crate::replay::BLOCKED).copied().unwrap_or(0),
             not_sent: outcome.not_sent,
         },
         requests: m.requests,

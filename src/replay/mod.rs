@@ -275,6 +275,14 @@ pub async fn run<X: Executor>(
     // Let the source see that nobody listens any more.
     drop(events);
 
+    if !stopped_early {
+        // The source is exhausted, but a shutdown must still cut the tail short.
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => stopped_early = true,
+            _ = async { while tasks.join_next().await.is_some() {} } => {}
+        }
+    }
     if stopped_early {
         stop.set();
         let drained = tokio::time::timeout(options.drain_timeout, async {
@@ -330,8 +338,17 @@ async fn wait_until(due: Instant) {
             tokio::time::sleep_until(early).await;
         }
     }
-    while Instant::now() < due {
+    let mut last = Instant::now();
+    while last < due {
         tokio::task::yield_now().await;
+        let now = Instant::now();
+        if now == last {
+            // The clock did not move while we yielded: it is paused (tests), so only a
+            // timer can advance it.
+            tokio::time::sleep_until(due).await;
+            return;
+        }
+        last = now;
     }
 }
 
