@@ -16,7 +16,7 @@ const RULE: &str = "============================================================
 /// The spec's header block, plus the lines a replay adds.
 pub fn header_block(
     profile: &LoadProfile,
-    duration_minutes: f64,
+    duration_minutes: Option<f64>,
     api_url: &str,
     extra: &[(&str, String)],
 ) -> String {
@@ -30,7 +30,7 @@ pub fn header_block(
         "Concurrent Workflows: {}",
         profile.concurrent_workflows
     );
-    let _ = writeln!(out, "Duration: {} minutes", trim_float(duration_minutes));
+    let _ = writeln!(out, "{}", duration_line(duration_minutes));
     let _ = writeln!(out, "API: {api_url}");
     for (label, value) in extra {
         let _ = writeln!(out, "{label}: {value}");
@@ -39,7 +39,16 @@ pub fn header_block(
     out
 }
 
-fn trim_float(v: f64) -> String {
+/// `Duration: 120 minutes`, or `Duration: until interrupted` for an open-ended run.
+pub fn duration_line(minutes: Option<f64>) -> String {
+    match minutes {
+        Some(m) => format!("Duration: {} minutes", trim_float(m)),
+        None => "Duration: until interrupted".to_string(),
+    }
+}
+
+/// `30` for whole numbers, `0.2` otherwise.
+pub fn trim_float(v: f64) -> String {
     if v.fract() == 0.0 {
         format!("{v:.0}")
     } else {

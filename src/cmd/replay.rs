@@ -239,7 +239,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     print!(
         "{}",
-        report::header_block(&header.profile, window_minutes, &args.api.api_url, &extra)
+        report::header_block(
+            &header.profile,
+            Some(window_minutes),
+            &args.api.api_url,
+            &extra
+        )
     );
 
     let plan = Plan {

@@ -96,7 +96,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         "{}",
         report::header_block(
             &profile,
-            minutes.unwrap_or(0.0),
+            minutes,
             &args.api.api_url,
             &[
                 (
@@ -109,7 +109,6 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 ("Run id", run_id.clone()),
             ],
         )
-        .replace("Duration: 0 minutes", "Duration: until interrupted")
     );
 
     let run_id_for_report = run_id.clone();
@@ -177,7 +176,11 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
             super::stamp()
         );
         match minutes {
-            Some(m) => println!("{} Running for {} minutes...\n", super::stamp(), trim(m)),
+            Some(m) => println!(
+                "{} Running for {} minutes...\n",
+                super::stamp(),
+                report::trim_float(m)
+            ),
             None => println!("{} Running until interrupted (Ctrl+C)...\n", super::stamp()),
         }
         let plan = Plan {
@@ -264,14 +267,6 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     )
 }
 
-fn trim(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
-}
-
 fn dry_run(
     profile: &LoadProfile,
     calendar: &Calendar,
@@ -296,10 +291,7 @@ fn dry_run(
         "Concurrent Workflows: {}",
         profile.concurrent_workflows
     )?;
-    match minutes {
-        Some(m) => writeln!(out, "Duration: {} minutes", trim(m))?,
-        None => writeln!(out, "Duration: until interrupted")?,
-    }
+    writeln!(out, "{}", report::duration_line(minutes))?;
     writeln!(out, "API: {api_url}")?;
     writeln!(out, "Seed: {seed}")?;
     writeln!(
