@@ -34,6 +34,22 @@ pub struct ClientOptions {
     pub log_failures: bool,
     /// Extra trusted roots for https (`--ca-cert`).
     pub root_certificates: Vec<reqwest::Certificate>,
+    /// Header values and tokens that must never appear in a printed or stored detail (a
+    /// server may echo request headers in its error bodies).
+    pub secrets: Vec<String>,
+}
+
+/// What may be printed or stored of a server's words: control characters (terminal escapes,
+/// carriage returns) replaced, configured secrets redacted.
+pub fn sanitize(text: &str, secrets: &[String]) -> String {
+    let mut clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        clean = clean.replace(secret.as_str(), "[redacted]");
+    }
+    clean
 }
 
 impl Default for ClientOptions {
@@ -47,6 +63,7 @@ impl Default for ClientOptions {
             pool_size: 64,
             log_failures: false,
             root_certificates: Vec::new(),
+            secrets: Vec::new(),
         }
     }
 }
@@ -98,9 +115,36 @@ pub fn classify_status(status: u16, body: &str) -> String {
     }
 }
 
+/// An error and its causes, `a: b: c`, without repeating a cause that the previous message
+/// already contains (reqwest's messages alone say little: "error sending request").
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+/// True when the failure is the TLS handshake (an untrusted or invalid certificate), which
+/// reqwest reports as a connect error.
+pub fn is_tls_error(err: &reqwest::Error) -> bool {
+    let chain = error_chain(err).to_ascii_lowercase();
+    ["certificate", "tls", "handshake", "unknownissuer"]
+        .iter()
+        .any(|needle| chain.contains(needle))
+}
+
 pub fn classify_error(err: &reqwest::Error) -> &'static str {
     if err.is_timeout() {
         "timeout"
+    } else if is_tls_error(err) {
+        "tls"
     } else if err.is_connect() {
         "connect"
     } else if err.is_body() || err.is_decode() {
@@ -145,7 +189,7 @@ pub async fn attempt(client: &reqwest::Client, base: &str, req: &ApiRequest) -> 
         Err(e) => {
             return Attempt::Transient {
                 category: classify_error(&e).into(),
-                detail: e.to_string(),
+                detail: error_chain(&e),
             }
         }
     };
@@ -160,7 +204,7 @@ pub async fn attempt(client: &reqwest::Client, base: &str, req: &ApiRequest) -> 
         Err(e) => {
             return Attempt::Transient {
                 category: classify_error(&e).into(),
-                detail: format!("HTTP {status}, then: {e}"),
+                detail: format!("HTTP {status}, then: {}", error_chain(&e)),
             }
         }
     };
@@ -239,7 +283,15 @@ impl FreshMartExecutor {
                     let jitter = rand::rng().random::<f64>();
                     tokio::time::sleep(backoff(&self.options, retries, jitter)).await;
                 }
-                other => return (other, retries),
+                Attempt::Transient { category, detail } => {
+                    let detail = sanitize(&detail, &self.options.secrets);
+                    return (Attempt::Transient { category, detail }, retries);
+                }
+                Attempt::Permanent { category, detail } => {
+                    let detail = sanitize(&detail, &self.options.secrets);
+                    return (Attempt::Permanent { category, detail }, retries);
+                }
+                Attempt::Success => return (Attempt::Success, retries),
             }
         }
     }

@@ -28,7 +28,8 @@ pub async fn check(client: &reqwest::Client, base_url: &str) -> Vec<Probe> {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let body = resp.text().await.unwrap_or_default();
-                Ok((status, body.chars().take(200).collect()))
+                let body: String = body.chars().take(200).collect();
+                Ok((status, super::client::sanitize(&body, &[])))
             }
             Err(e) => Err(describe(&e, base_url)),
         };
@@ -43,7 +44,13 @@ pub async fn check(client: &reqwest::Client, base_url: &str) -> Vec<Probe> {
 
 /// A message a person can act on, as the spec's troubleshooting section suggests.
 pub fn describe(err: &reqwest::Error, base_url: &str) -> String {
-    if err.is_connect() {
+    use super::client::{error_chain, is_tls_error, sanitize};
+    if is_tls_error(err) {
+        format!(
+            "TLS error talking to {base_url}: {} (for a private CA, pass --ca-cert)",
+            sanitize(&error_chain(err), &[])
+        )
+    } else if err.is_connect() {
         format!(
             "connection refused: nothing answers at {base_url}. Is FreshMart running? \
              (`docker-compose ps`, `docker-compose logs api`; or run tools/freshmart-stub)"
@@ -51,6 +58,9 @@ pub fn describe(err: &reqwest::Error, base_url: &str) -> String {
     } else if err.is_timeout() {
         format!("timed out waiting for {base_url}")
     } else {
-        format!("request to {base_url} failed: {err}")
+        format!(
+            "request to {base_url} failed: {}",
+            super::client::error_chain(err)
+        )
     }
 }

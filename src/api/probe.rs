@@ -55,10 +55,13 @@ impl Expectation {
         })
     }
 
+    /// Whether the read shows this write, or a later write of the same order (which, with
+    /// each order's writes applied in order, means this one became visible too). A status is
+    /// shown by that status or any later stage; a total by that total, or by the order having
+    /// left CREATED (no modification can follow).
     fn met_by(&self, row: &OrderRow) -> bool {
-        let status_ok = self
-            .status
-            .is_none_or(|s| row.order_status.as_deref() == Some(s));
+        let seen = row.order_status.as_deref().map(stage).unwrap_or(-1);
+        let status_ok = self.status.is_none_or(|want| seen >= stage(want));
         let total_ok = self.total_cents.is_none_or(|want| {
             let got = match &row.order_total_amount {
                 Some(serde_json::Value::String(s)) => crate::world::parse_cents(s).map(u64::from),
@@ -67,9 +70,20 @@ impl Expectation {
                 }
                 _ => None,
             };
-            got == Some(want)
+            got == Some(want) || seen > stage("CREATED")
         });
-        status_ok && total_ok
+        seen >= 0 && status_ok && total_ok
+    }
+}
+
+/// Position of a status in the lifecycle; a cancellation ends it like a delivery.
+fn stage(status: &str) -> i32 {
+    match status {
+        "CREATED" => 0,
+        "PICKING" => 1,
+        "OUT_FOR_DELIVERY" => 2,
+        "DELIVERED" | "CANCELLED" => 3,
+        _ => -1,
     }
 }
 
@@ -198,6 +212,9 @@ mod tests {
         };
         assert!(e.met_by(&row("PICKING", "1.00")));
         assert!(!e.met_by(&row("CREATED", "1.00")));
+        // Superseded by a later write of the same order: visible too.
+        assert!(e.met_by(&row("OUT_FOR_DELIVERY", "1.00")));
+        assert!(e.met_by(&row("CANCELLED", "1.00")));
         let m = Expectation {
             order_id: "o".into(),
             status: None,
@@ -205,6 +222,10 @@ mod tests {
         };
         assert!(m.met_by(&row("CREATED", "12.34")));
         assert!(!m.met_by(&row("CREATED", "12.30")));
+        assert!(
+            m.met_by(&row("PICKING", "12.30")),
+            "left CREATED: the write was superseded"
+        );
         let inv = Event {
             at: SimTime(0),
             action: Action::InventoryUpdate {

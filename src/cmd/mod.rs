@@ -85,17 +85,17 @@ pub fn load_profile(
 pub fn request_headers(auth: &crate::cli::AuthArgs) -> anyhow::Result<reqwest::header::HeaderMap> {
     use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
     let mut headers = reqwest::header::HeaderMap::new();
-    for raw in &auth.headers {
-        let (name, value) = raw.split_once(':').ok_or_else(|| {
-            anyhow::anyhow!(
-                "--header `{}`: use `Name: value`",
-                raw.split(':').next().unwrap_or("")
-            )
+    // Never echo a header back: a malformed one may well be a credential.
+    for (position, raw) in auth.headers.iter().enumerate() {
+        let which = position + 1;
+        let (name, value) = raw
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("--header #{which}: use `Name: value`"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+            anyhow::anyhow!("--header #{which}: the name is not a valid header name")
         })?;
-        let name = HeaderName::from_bytes(name.trim().as_bytes())
-            .map_err(|_| anyhow::anyhow!("--header: `{}` is not a header name", name.trim()))?;
         let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
-            anyhow::anyhow!("--header {name}: the value is not a valid header value")
+            anyhow::anyhow!("--header #{which} ({name}): the value is not a valid header value")
         })?;
         value.set_sensitive(true);
         headers.append(name, value);
@@ -116,9 +116,14 @@ pub fn root_certificates(auth: &crate::cli::AuthArgs) -> anyhow::Result<Vec<reqw
     };
     let pem =
         std::fs::read(path).with_context(|| format!("cannot read --ca-cert {}", path.display()))?;
-    let cert = reqwest::Certificate::from_pem(&pem)
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .with_context(|| format!("--ca-cert {} is not a PEM certificate", path.display()))?;
-    Ok(vec![cert])
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "--ca-cert {}: no certificate in the file",
+        path.display()
+    );
+    Ok(certs)
 }
 
 /// A client for one-off calls (health, world snapshots, verify) with the user's headers.
@@ -132,5 +137,29 @@ pub fn plain_client(
     for cert in root_certificates(auth)? {
         builder = builder.add_root_certificate(cert);
     }
-    Ok(builder.build()?)
+    builder.build().map_err(|e| {
+        let ca = auth
+            .ca_cert
+            .as_ref()
+            .map(|p| format!(" (--ca-cert {})", p.display()));
+        anyhow::anyhow!(
+            "cannot set up the HTTP client{}: {}",
+            ca.unwrap_or_default(),
+            crate::api::client::error_chain(&e)
+        )
+    })
+}
+
+/// The values that must never be printed or stored: header values and the token.
+pub fn secrets(auth: &crate::cli::AuthArgs) -> Vec<String> {
+    let mut out: Vec<String> = auth
+        .headers
+        .iter()
+        .filter_map(|h| h.split_once(':').map(|(_, v)| v.trim().to_string()))
+        .filter(|v| v.len() >= 4)
+        .collect();
+    if let Some(token) = auth.api_token.as_deref().filter(|t| !t.is_empty()) {
+        out.push(token.to_string());
+    }
+    out
 }

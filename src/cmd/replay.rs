@@ -127,7 +127,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     drop(reader);
     if let Some(r) = &resume {
         r.checkpoint
-            .check_trace(&r.path, footer.count, footer.crc)?;
+            .check_trace(&r.path, &trace, footer.count, footer.crc)?;
     }
 
     let run_id = match &resume {
@@ -188,9 +188,16 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         log_failures: args.verbose,
         headers: super::request_headers(&args.api.auth)?,
         root_certificates: super::root_certificates(&args.api.auth)?,
+        secrets: super::secrets(&args.api.auth),
         ..ClientOptions::default()
     };
-    let executor = FreshMartExecutor::new(&args.api.api_url, request_context, client_options)?;
+    let executor = FreshMartExecutor::new(&args.api.api_url, request_context, client_options)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot set up the HTTP client: {}",
+                crate::api::client::error_chain(&e)
+            )
+        })?;
     let (executor, probes) = if args.probe_reads > 0.0 {
         let (executor, stats) = executor.with_probes(ProbeOptions {
             fraction: args.probe_reads,

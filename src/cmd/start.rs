@@ -168,6 +168,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 log_failures: args.verbose,
                 headers: super::request_headers(&args.api.auth)?,
                 root_certificates: super::root_certificates(&args.api.auth)?,
+                secrets: super::secrets(&args.api.auth),
                 ..ClientOptions::default()
             },
         )?;

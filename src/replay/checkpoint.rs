@@ -36,9 +36,10 @@ pub enum CheckpointError {
     },
     #[error("{path}: not a loadgen checkpoint: {message}")]
     Format { path: PathBuf, message: String },
-    #[error("{path}: the checkpoint is for {expected_events} events with checksum {expected_crc:08x}, but {trace} has {found_events} with {found_crc:08x}")]
+    #[error("{path}: the checkpoint is for {made_for} ({expected_events} events, checksum {expected_crc:08x}), but {trace} has {found_events} events with checksum {found_crc:08x}")]
     OtherTrace {
         path: PathBuf,
+        made_for: PathBuf,
         trace: PathBuf,
         expected_events: u64,
         expected_crc: u32,
@@ -91,12 +92,19 @@ impl Checkpoint {
         Ok(checkpoint)
     }
 
-    /// Refuses a trace other than the one the checkpoint was made for.
-    pub fn check_trace(&self, path: &Path, events: u64, crc: u32) -> Result<(), CheckpointError> {
+    /// Refuses a trace other than the one the checkpoint (at `path`) was made for.
+    pub fn check_trace(
+        &self,
+        path: &Path,
+        trace: &Path,
+        events: u64,
+        crc: u32,
+    ) -> Result<(), CheckpointError> {
         if events != self.trace_events || crc != self.trace_crc {
             return Err(CheckpointError::OtherTrace {
                 path: path.to_path_buf(),
-                trace: self.trace.clone(),
+                made_for: self.trace.clone(),
+                trace: trace.to_path_buf(),
                 expected_events: self.trace_events,
                 expected_crc: self.trace_crc,
                 found_events: events,
@@ -267,12 +275,19 @@ mod tests {
     #[test]
     fn another_trace_is_refused() {
         let err = checkpoint()
-            .check_trace(Path::new("c"), 100, 1)
+            .check_trace(Path::new("c"), Path::new("other.trace"), 100, 1)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("deadbeef"), "{err}");
+        assert!(
+            err.contains("deadbeef") && err.contains("00000001"),
+            "{err}"
+        );
+        assert!(
+            err.contains("other.trace") && err.contains("day.trace"),
+            "{err}"
+        );
         checkpoint()
-            .check_trace(Path::new("c"), 100, 0xdead_beef)
+            .check_trace(Path::new("c"), Path::new("day.trace"), 100, 0xdead_beef)
             .unwrap();
     }
 }

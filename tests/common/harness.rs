@@ -1,0 +1,385 @@
+//! Helpers of the robustness tests (`faults`, `resume`, `hostile`, `security`): running the
+//! built binary with a watchdog (output to files, so a child that runs while the test does
+//! other things never blocks on a full pipe), making traces, reading reports and traces, and
+//! driving an in-process FreshMart stub from a runtime the test owns.
+//!
+//! Each test crate uses a different subset, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use freshmart_stub::{StubConfig, StubHandle, StubStats};
+use loadgen::event::Action;
+use loadgen::trace::TraceReader;
+use serde_json::Value;
+
+/// Longest any one `loadgen` process may run before the watchdog kills it.
+pub const PROCESS_LIMIT: Duration = Duration::from_secs(120);
+/// Longest a wait on the stub's counters may take.
+pub const STATS_LIMIT: Duration = Duration::from_secs(30);
+
+/// A finished `loadgen` process.
+pub struct Run {
+    pub args: Vec<String>,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// Asserts the exit code (and that nothing panicked), showing the output otherwise.
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert!(
+            !self.stderr.contains("panicked"),
+            "loadgen {:?} panicked:\n{}",
+            self.args,
+            self.stderr
+        );
+        assert_eq!(
+            self.code,
+            Some(code),
+            "loadgen {:?}: expected exit code {code}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.args,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// The number after `prefix` on the first stdout line holding it (stamps allowed).
+    pub fn number_after(&self, prefix: &str) -> u64 {
+        self.stdout
+            .lines()
+            .find_map(|l| l.split_once(prefix).map(|(_, rest)| rest.trim()))
+            .and_then(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or_else(|| panic!("no `{prefix}N` on stdout:\n{}", self.stdout))
+    }
+}
+
+/// A `loadgen` process still running.
+pub struct Running {
+    child: Child,
+    args: Vec<String>,
+    out: PathBuf,
+    err: PathBuf,
+    started: Instant,
+}
+
+static OUTPUTS: AtomicUsize = AtomicUsize::new(0);
+
+/// `loadgen args…` in `dir`: TZ=UTC, none of the caller's LOADGEN_* or RUST_BACKTRACE,
+/// plus `env`.
+pub fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadgen"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("TZ", "UTC")
+        .env_remove("LOADGEN_API_URL")
+        .env_remove("LOADGEN_API_TOKEN")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::null());
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd
+}
+
+/// Starts `loadgen args…` in `dir`, its output going to files in `dir`.
+pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+    let n = OUTPUTS.fetch_add(1, Ordering::SeqCst);
+    let out = dir.join(format!("loadgen-{n}.stdout"));
+    let err = dir.join(format!("loadgen-{n}.stderr"));
+    let child = command(dir, args, env)
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("cannot run the loadgen binary");
+    Running {
+        child,
+        args: args.iter().map(|s| s.to_string()).collect(),
+        out,
+        err,
+        started: Instant::now(),
+    }
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, as a crash or an OOM killer would.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("cannot kill loadgen");
+    }
+
+    /// Sends a signal (e.g. `INT`) to this process only, by its id.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("cannot run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the process, killing it if it outlives `limit` (then the test fails).
+    pub fn wait(mut self, limit: Duration) -> Run {
+        let pid = self.child.id();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            let timed_out = matches!(
+                done_rx.recv_timeout(limit),
+                Err(mpsc::RecvTimeoutError::Timeout)
+            );
+            if timed_out {
+                // Only the process this helper started, by its id.
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+            timed_out
+        });
+        let status = self.child.wait().expect("cannot wait for loadgen");
+        let elapsed = self.started.elapsed();
+        let _ = done_tx.send(());
+        let killed = watchdog.join().expect("watchdog thread");
+        let run = Run {
+            args: self.args,
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&std::fs::read(&self.out).unwrap_or_default())
+                .into_owned(),
+            stderr: String::from_utf8_lossy(&std::fs::read(&self.err).unwrap_or_default())
+                .into_owned(),
+            elapsed,
+        };
+        assert!(
+            !killed,
+            "loadgen {:?} did not finish within {limit:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            run.args, run.stdout, run.stderr
+        );
+        run
+    }
+}
+
+/// Runs `loadgen args…` to the end.
+pub fn loadgen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    start(dir, args, env).wait(PROCESS_LIMIT)
+}
+
+/// Runs `loadgen args…` to the end, expecting exit 0.
+pub fn loadgen_ok(dir: &Path, args: &[&str]) -> Run {
+    let run = loadgen(dir, args, &[]);
+    run.expect_code(0);
+    run
+}
+
+/// `loadgen simulate --profile demo --duration D --seed N -o NAME` in `dir`.
+pub fn simulate(dir: &Path, name: &str, duration: &str, seed: u64) -> PathBuf {
+    loadgen_ok(
+        dir,
+        &[
+            "simulate",
+            "--profile",
+            "demo",
+            "--duration",
+            duration,
+            "--seed",
+            &seed.to_string(),
+            "-o",
+            name,
+        ],
+    );
+    dir.join(name)
+}
+
+/// What a test needs to know of a trace.
+#[derive(Clone, Debug)]
+pub struct TraceFacts {
+    pub events: u64,
+    pub crc: u32,
+    /// Orders the trace creates.
+    pub orders: u64,
+    /// Requests the trace's events make when nothing fails (adding or removing a line is two).
+    pub requests: u64,
+    pub concurrency: u64,
+}
+
+pub fn trace_facts(path: &Path) -> TraceFacts {
+    let mut reader = TraceReader::open(path).expect("trace opens");
+    let concurrency = u64::from(reader.header().profile.concurrent_workflows);
+    let (mut orders, mut requests) = (0, 0);
+    while let Some(event) = reader.next_event().expect("trace reads") {
+        orders += u64::from(matches!(event.action, Action::NewOrder(_)));
+        requests += match event.action {
+            Action::AddLine { .. } | Action::RemoveLine { .. } => 2,
+            _ => 1,
+        };
+    }
+    let footer = reader.footer().expect("footer");
+    TraceFacts {
+        events: footer.count,
+        crc: footer.crc,
+        orders,
+        requests,
+        concurrency,
+    }
+}
+
+/// A JSON file (a report).
+pub fn json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// `v[key]…` as u64, failing with the path when absent.
+pub fn num(v: &Value, pointer: &str) -> u64 {
+    v.pointer(pointer)
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("no integer at {pointer} in {v:#}"))
+}
+
+pub fn float(v: &Value, pointer: &str) -> f64 {
+    v.pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("no number at {pointer} in {v:#}"))
+}
+
+/// The keys of the report's `errors` map.
+pub fn error_keys(report: &Value) -> BTreeSet<String> {
+    report["errors"]
+        .as_object()
+        .expect("errors is a map")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// Checks the report's accounting: each of the `to_send` events the run had (the trace's, less
+/// those a resumed run skipped) is completed, interrupted or not sent; failures add up in
+/// `errors`, `activities` and `failed_events`, and every failed event is listed.
+pub fn assert_accounted(report: &Value, to_send: u64, trace_events: u64) {
+    let e = |k: &str| num(report, &format!("/events/{k}"));
+    assert_eq!(
+        e("completed") + e("interrupted") + e("not_sent"),
+        to_send,
+        "every event is completed, interrupted or not sent: {:#}",
+        report["events"]
+    );
+    assert_eq!(
+        e("succeeded") + e("failed"),
+        e("completed") + e("interrupted")
+    );
+    let errors: u64 = report["errors"]
+        .as_object()
+        .expect("errors")
+        .values()
+        .map(|v| v["count"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(errors, e("failed"), "errors add up to the failures");
+    let by_activity: (u64, u64) = report["activities"]
+        .as_object()
+        .expect("activities")
+        .values()
+        .fold((0, 0), |(s, f), a| {
+            (
+                s + a["succeeded"].as_u64().expect("succeeded"),
+                f + a["failed"].as_u64().expect("failed"),
+            )
+        });
+    assert_eq!(by_activity, (e("succeeded"), e("failed")));
+    assert_eq!(num(report, "/failed_events_total"), e("failed"));
+    let listed = report["failed_events"].as_array().expect("failed_events");
+    assert_eq!(listed.len() as u64, e("failed"), "every failure is listed");
+    for row in listed {
+        for key in ["seq", "offset_ms"] {
+            assert!(row[key].is_u64(), "{key} in {row}");
+        }
+        for key in ["activity", "subject", "category"] {
+            assert!(
+                row[key].as_str().is_some_and(|s| !s.is_empty()),
+                "{key} in {row}"
+            );
+        }
+        assert!(num(row, "/seq") < trace_events, "{row}");
+    }
+}
+
+/// Checks that every `blocked_by_earlier_failure` row follows an earlier failed event of the
+/// same subject that was really sent (not itself blocked).
+pub fn assert_blocked_follow_failures(report: &Value) {
+    let rows = report["failed_events"].as_array().expect("failed_events");
+    for row in rows
+        .iter()
+        .filter(|r| r["category"] == "blocked_by_earlier_failure")
+    {
+        let cause = rows.iter().find(|r| {
+            r["subject"] == row["subject"]
+                && r["category"] != "blocked_by_earlier_failure"
+                && num(r, "/seq") < num(row, "/seq")
+        });
+        assert!(
+            cause.is_some(),
+            "blocked event {row} has no earlier failure of its subject"
+        );
+    }
+}
+
+/// Sequence numbers in a checkpoint's completion log (8 bytes each, little-endian).
+pub fn logged(path: &Path) -> Vec<u64> {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stub
+// ---------------------------------------------------------------------------------------------
+
+/// A runtime owned by the test, serving stubs on its worker threads while the test thread runs
+/// the binary.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+pub fn stub(rt: &tokio::runtime::Runtime, config: StubConfig) -> StubHandle {
+    rt.block_on(freshmart_stub::spawn("127.0.0.1:0", config))
+        .expect("cannot start the stub")
+}
+
+/// Waits (at most `STATS_LIMIT`) until `ready` holds for the stub's counters.
+pub fn wait_stats(
+    rt: &tokio::runtime::Runtime,
+    stub: &StubHandle,
+    what: &str,
+    ready: impl Fn(&StubStats) -> bool,
+) -> StubStats {
+    rt.block_on(async { tokio::time::timeout(STATS_LIMIT, stub.wait_for_stats(ready)).await })
+        .unwrap_or_else(|_| panic!("waited {STATS_LIMIT:?} for {what}: {:#?}", stub.stats()))
+}
+
+/// Requests the stub received other than health checks.
+pub fn api_requests(stats: &StubStats) -> u64 {
+    stats
+        .by_endpoint
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "GET /health" | "GET /ready"))
+        .map(|(_, v)| v)
+        .sum()
+}
