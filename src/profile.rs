@@ -65,6 +65,8 @@ pub struct LoadProfile {
     pub use_case: String,
     pub orders_per_minute: f64,
     pub concurrent_workflows: u32,
+    /// Default duration of a run; 0 = open-ended (`start` runs until interrupted, `simulate`
+    /// then needs `--duration`). Only a profile file can leave it out.
     pub duration_minutes: u32,
     pub weights: ActivityWeights,
 }
@@ -202,9 +204,6 @@ impl LoadProfile {
         if self.concurrent_workflows == 0 {
             return Err(invalid("concurrent_workflows", "must be at least 1".into()));
         }
-        if self.duration_minutes == 0 {
-            return Err(invalid("duration_minutes", "must be at least 1".into()));
-        }
         for (field, weight) in self.weights.named() {
             if !weight.is_finite() || weight < 0.0 {
                 return Err(invalid(
@@ -259,7 +258,8 @@ impl LoadProfile {
 /// inventory_update_weight = 0.05
 /// cancellation_weight = 0.05
 /// ```
-/// Omitted weights take the spec's values.
+/// Omitted weights take the spec's values. Without `duration_minutes` the profile is
+/// open-ended: `start` runs until interrupted.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileFile {
@@ -270,6 +270,7 @@ struct ProfileFile {
     use_case: Option<String>,
     orders_per_minute: f64,
     concurrent_workflows: u32,
+    #[serde(default)]
     duration_minutes: u32,
     new_order_weight: Option<f64>,
     status_transition_weight: Option<f64>,
@@ -388,6 +389,12 @@ mod tests {
             .to_string();
         assert!(err.contains("turbo_weight"), "{err}");
         assert!(err.contains("my.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_profile_without_duration_is_open_ended() {
+        let p = parse(&BASE.replace("duration_minutes = 60\n", "")).unwrap();
+        assert_eq!(p.duration_minutes, 0);
     }
 
     #[test]

@@ -20,9 +20,13 @@ pub fn run(args: ProfilesArgs) -> anyhow::Result<ExitCode> {
 
 /// One profile as the spec's "Load Profiles" section describes it.
 pub fn render(p: &LoadProfile) -> String {
+    let duration = match p.duration_minutes {
+        0 => "until interrupted".to_string(),
+        m => format!("{m} minutes"),
+    };
     let mut out = format!(
-        "\n{} - {}\n  Target: {} orders/min\n  Concurrent workflows: {}\n  Duration: {} minutes\n  Use case: {}\n  Activity weights:\n",
-        p.name, p.description, p.orders_per_minute, p.concurrent_workflows, p.duration_minutes, p.use_case
+        "\n{} - {}\n  Target: {} orders/min\n  Concurrent workflows: {}\n  Duration: {duration}\n  Use case: {}\n  Activity weights:\n",
+        p.name, p.description, p.orders_per_minute, p.concurrent_workflows, p.use_case
     );
     for (field, weight) in p.weights.named() {
         let label = field.trim_end_matches("_weight").replace('_', " ");

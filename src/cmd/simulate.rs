@@ -35,7 +35,15 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         Some(d) => d.as_millis() as u64,
         None => u64::from(profile.duration_minutes) * 60_000,
     };
-    anyhow::ensure!(duration_ms > 0, "--duration must be positive");
+    anyhow::ensure!(
+        args.duration.is_none_or(|d| !d.is_zero()),
+        "--duration must be positive"
+    );
+    anyhow::ensure!(
+        duration_ms > 0,
+        "profile `{}` is open-ended: give --duration",
+        profile.name
+    );
     anyhow::ensure!(
         duration_ms <= crate::trace::format::MAX_DURATION_MS,
         "--duration: at most 10 years"

@@ -56,6 +56,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     let duration_ms: Option<u64> = match args.duration {
         Some(d) if d.is_zero() => None,
         Some(d) => Some(d.as_millis() as u64),
+        None if profile.duration_minutes == 0 => None,
         None => Some(u64::from(profile.duration_minutes) * 60_000),
     };
     let seed = args
