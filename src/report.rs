@@ -95,6 +95,8 @@ pub fn window_line(w: &WindowReport, trace_time: Option<&str>) -> String {
 pub struct Visibility {
     pub probed: u64,
     pub not_visible: u64,
+    /// Probes whose order was written again before they saw their write (not timed).
+    pub superseded: u64,
     pub write_to_visible: Percentiles,
 }
 
@@ -191,8 +193,8 @@ pub fn final_summary(run: &RunResult) -> String {
         let p = &v.write_to_visible;
         let _ = writeln!(
             w,
-            "\nWrite → visible ({} probes, {} not visible in time): p50 {:.0}ms, p95 {:.0}ms, p99 {:.0}ms, max {:.0}ms",
-            v.probed, v.not_visible, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
+            "\nWrite → visible ({} probes, {} not visible in time, {} superseded by a later write): p50 {:.0}ms, p95 {:.0}ms, p99 {:.0}ms, max {:.0}ms",
+            v.probed, v.not_visible, v.superseded, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
         );
     }
     let _ = writeln!(w, "\nEvents not sent: {}", outcome.not_sent);

@@ -565,7 +565,7 @@ fn read_probes_see_every_order_write_through_injected_errors() {
         "some probe reads met a 503 and were repeated"
     );
     assert!(run.stdout.contains(&format!(
-        "Write → visible ({} probes, 0 not visible in time)",
+        "Write → visible ({} probes, 0 not visible in time, 0 superseded by a later write)",
         trace.orders
     )));
 }
@@ -581,10 +581,18 @@ fn read_probes_count_superseded_writes_as_visible() {
     let trace = harness::trace_facts(&harness::simulate(dir.path(), "t.trace", "30m", 15));
     let (_, r) = replay_with_probes(dir.path(), &stub.url(), "superseded", "t.trace");
     assert_accounted(&r, trace.events, trace.events);
-    // The stub shows every write at once: nothing can be invisible.
+    // The stub shows every write at once: nothing can be invisible. A probe whose order was
+    // written again before its first read is counted as superseded, not timed.
     assert_eq!(
         num(&r, "/write_to_visible/not_visible"),
         0,
+        "{:#}",
+        r["write_to_visible"]
+    );
+    assert_eq!(
+        num(&r, "/write_to_visible/probed"),
+        num(&r, "/write_to_visible/write_to_visible/count")
+            + num(&r, "/write_to_visible/superseded"),
         "{:#}",
         r["write_to_visible"]
     );

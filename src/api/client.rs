@@ -300,10 +300,14 @@ impl FreshMartExecutor {
 impl Executor for FreshMartExecutor {
     async fn execute(&self, event: Event, stop: StopFlag) -> Execution {
         let requests = self.context.requests_for(&event);
-        let probe = self.probes.as_ref().and_then(|(options, stats)| {
-            let sampled = rand::rng().random_bool(options.fraction.clamp(0.0, 1.0));
-            let expect = Expectation::of(&event, self.context.run_id.as_deref())?;
-            sampled.then(|| (expect, options.clone(), stats.clone()))
+        // While probing, every order write is tracked (so probes can tell a later write), and a
+        // share of them is probed.
+        let expectation = self
+            .probes
+            .as_ref()
+            .and_then(|_| Expectation::of(&event, self.context.run_id.as_deref()));
+        let sampled = self.probes.as_ref().is_some_and(|(options, _)| {
+            expectation.is_some() && rand::rng().random_bool(options.fraction.clamp(0.0, 1.0))
         });
         let first_sent = Instant::now();
         let mut sent = 0;
@@ -332,15 +336,19 @@ impl Executor for FreshMartExecutor {
                 }
             }
         }
-        if let Some((expect, options, stats)) = probe {
-            probe::spawn(
-                self.client.clone(),
-                self.base_url.clone(),
-                expect,
-                Instant::now(),
-                options,
-                stats,
-            );
+        if let (Some((options, stats)), Some(expect)) = (&self.probes, expectation) {
+            let generation = stats.written(&expect.order_id, expect.is_last_write());
+            if sampled {
+                probe::spawn(
+                    self.client.clone(),
+                    self.base_url.clone(),
+                    expect,
+                    generation,
+                    Instant::now(),
+                    options.clone(),
+                    stats.clone(),
+                );
+            }
         }
         Execution {
             first_sent,

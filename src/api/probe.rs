@@ -5,6 +5,7 @@
 //! Only order writes are probed (creations, status changes, modifications): they have a
 //! cheap point read. Customers and stock levels are only readable through list endpoints.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,6 +56,11 @@ impl Expectation {
         })
     }
 
+    /// A delivery or cancellation: nothing is written to the order after it.
+    pub fn is_last_write(&self) -> bool {
+        matches!(self.status, Some("DELIVERED" | "CANCELLED"))
+    }
+
     /// Whether the read shows this write, or a later write of the same order (which, with
     /// each order's writes applied in order, means this one became visible too). A status is
     /// shown by that status or any later stage; a total by that total, or by the order having
@@ -95,14 +101,23 @@ struct OrderRow {
     order_total_amount: Option<serde_json::Value>,
 }
 
+/// Generation of an order's last write.
+const FINAL: u64 = u64::MAX;
+
 /// Results of all probes of a run.
 #[derive(Debug)]
 pub struct ProbeStats {
     pub visible: Mutex<Histogram<u64>>,
     pub not_visible: AtomicU64,
+    /// Probes whose order was written again before they saw their write: what the read shows
+    /// is then the later write, which says nothing about when this one became visible.
+    pub superseded: AtomicU64,
     pub started: AtomicU64,
     pending: AtomicUsize,
     idle: Notify,
+    /// Successful writes per open order (only while probing), so a probe can tell that a later
+    /// write of its order went out. Entries go when the order is delivered or cancelled.
+    generations: Mutex<HashMap<String, u64>>,
 }
 
 impl Default for ProbeStats {
@@ -113,14 +128,38 @@ impl Default for ProbeStats {
                 Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static bounds"),
             ),
             not_visible: AtomicU64::new(0),
+            superseded: AtomicU64::new(0),
             started: AtomicU64::new(0),
             pending: AtomicUsize::new(0),
             idle: Notify::new(),
+            generations: Mutex::new(HashMap::new()),
         }
     }
 }
 
 impl ProbeStats {
+    /// Records a successful write of `order_id`; returns its generation (`FINAL` for the
+    /// order's last write, which nothing can supersede).
+    pub fn written(&self, order_id: &str, last_write: bool) -> u64 {
+        let mut generations = self.generations.lock().unwrap_or_else(|p| p.into_inner());
+        if last_write {
+            generations.remove(order_id);
+            return FINAL;
+        }
+        let next = generations.get(order_id).map_or(1, |g| g + 1);
+        generations.insert(order_id.to_string(), next);
+        next
+    }
+
+    /// Whether `order_id` was written after `generation` (or has finished since).
+    fn superseded(&self, order_id: &str, generation: u64) -> bool {
+        if generation == FINAL {
+            return false;
+        }
+        let generations = self.generations.lock().unwrap_or_else(|p| p.into_inner());
+        generations.get(order_id).is_none_or(|g| *g > generation)
+    }
+
     /// Waits until every started probe has finished (each is bounded by `give_up`).
     pub async fn wait_idle(&self) {
         loop {
@@ -145,6 +184,7 @@ pub fn spawn(
     client: reqwest::Client,
     base_url: String,
     expect: Expectation,
+    generation: u64,
     written: Instant,
     options: ProbeOptions,
     stats: Arc<ProbeStats>,
@@ -155,7 +195,10 @@ pub fn spawn(
         let url = format!("{base_url}/freshmart/orders/{}", expect.order_id);
         let deadline = written + options.give_up;
         let mut seen = None;
+        let mut superseded = false;
         while Instant::now() < deadline {
+            // Checked before the read: a read that follows a newer write may show either.
+            let newer = stats.superseded(&expect.order_id, generation);
             if let Ok(resp) = client.get(&url).send().await {
                 if resp.status().is_success() {
                     if let Ok(row) = resp.json::<OrderRow>().await {
@@ -166,9 +209,16 @@ pub fn spawn(
                     }
                 }
             }
+            if newer {
+                superseded = true;
+                break;
+            }
             tokio::time::sleep(options.interval).await;
         }
         match seen {
+            None if superseded => {
+                stats.superseded.fetch_add(1, Ordering::Relaxed);
+            }
             Some(at) => {
                 let us = ((at - written).as_micros() as u64).clamp(1, 3_600_000_000);
                 let _ = stats
@@ -234,5 +284,26 @@ mod tests {
             },
         };
         assert_eq!(Expectation::of(&inv, None), None);
+    }
+
+    #[test]
+    fn a_later_write_supersedes_an_earlier_one_but_not_the_last() {
+        let stats = ProbeStats::default();
+        let first = stats.written("order:a", false);
+        assert!(!stats.superseded("order:a", first));
+        let second = stats.written("order:a", false);
+        assert!(stats.superseded("order:a", first));
+        assert!(!stats.superseded("order:a", second));
+        let last = stats.written("order:a", true);
+        assert_eq!(last, FINAL);
+        assert!(
+            stats.superseded("order:a", second),
+            "the order finished since"
+        );
+        assert!(!stats.superseded("order:a", last));
+        assert!(
+            stats.generations.lock().unwrap().is_empty(),
+            "finished orders are forgotten"
+        );
     }
 }

@@ -329,6 +329,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
                 Some(Visibility {
                     probed: stats.started.load(std::sync::atomic::Ordering::Relaxed),
                     not_visible: stats.not_visible.load(std::sync::atomic::Ordering::Relaxed),
+                    superseded: stats.superseded.load(std::sync::atomic::Ordering::Relaxed),
                     write_to_visible: Percentiles::of(&stats.histogram()),
                 })
             }
