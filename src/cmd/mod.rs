@@ -163,3 +163,29 @@ pub fn secrets(auth: &crate::cli::AuthArgs) -> Vec<String> {
     }
     out
 }
+
+/// The executor `replay` and `start` send with: the API flags, the user's headers, and a
+/// connection pool as large as the concurrency.
+pub fn executor(
+    api: &crate::cli::ApiArgs,
+    context: crate::api::RequestContext,
+    concurrency: usize,
+    verbose: bool,
+) -> anyhow::Result<crate::api::FreshMartExecutor> {
+    let options = crate::api::ClientOptions {
+        timeout: api.timeout,
+        retries: api.retries,
+        pool_size: concurrency,
+        log_failures: verbose,
+        headers: request_headers(&api.auth)?,
+        root_certificates: root_certificates(&api.auth)?,
+        secrets: secrets(&api.auth),
+        ..crate::api::ClientOptions::default()
+    };
+    crate::api::FreshMartExecutor::new(&api.api_url, context, options).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot set up the HTTP client: {}",
+            crate::api::client::error_chain(&e)
+        )
+    })
+}

@@ -1,7 +1,7 @@
 //! `loadgen replay`: verify a trace, then pace it against the API with the replayer core,
 //! printing the spec's console output and writing the JSON report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::session::{self, Plan};
 use crate::api::probe::ProbeOptions;
-use crate::api::{ClientOptions, FreshMartExecutor, RequestContext};
+use crate::api::RequestContext;
 use crate::cli::ReplayArgs;
 use crate::metrics::{EventRecord, EventResult, Percentiles};
 use crate::replay::checkpoint::{Checkpoint, CompletedSet, CompletionLog, CHECKPOINT_VERSION};
@@ -20,6 +20,7 @@ use crate::replay::{ReplayOptions, Sequenced};
 use crate::report;
 use crate::report::{RunResult, Visibility};
 use crate::sim::time::{Calendar, SimTime};
+use crate::trace::format::Footer;
 use crate::trace::{TraceHeader, TraceReader};
 use crate::units::Speed;
 
@@ -67,6 +68,61 @@ pub fn validate_run_id(id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the pass over the trace before the replay found.
+struct Scan {
+    header: TraceHeader,
+    footer: Footer,
+    calendar: Calendar,
+    window: TraceWindow,
+    /// Trace time of the first event still to send: where the schedule starts.
+    first_pending: Option<u64>,
+    to_send: u64,
+}
+
+/// Reads the whole trace once before anything is sent, so that a corrupt tail cannot surface
+/// mid-run, and finds what is left to send (after --from/--to and a resume's completed events).
+fn scan_trace(trace: &Path, args: &ReplayArgs, resume: Option<&Resume>) -> anyhow::Result<Scan> {
+    let context = || format!("trace {}", trace.display());
+    let mut reader = TraceReader::open(trace).with_context(context)?;
+    let header: TraceHeader = reader.header().clone();
+    let calendar = Calendar::new(header.start_instant()?);
+    let window = match resume {
+        Some(r) => TraceWindow {
+            from_ms: r.checkpoint.from_ms,
+            to_ms: r.checkpoint.to_ms,
+        },
+        None => TraceWindow::from_times_of_day(&calendar, args.from, args.to, header.duration_ms),
+    };
+    anyhow::ensure!(
+        window.from_ms < window.to_ms,
+        "--from/--to select nothing of this trace"
+    );
+    let mut filter = WindowFilter::new(window);
+    let mut first_pending: Option<u64> = None;
+    let mut to_send = 0u64;
+    let mut seq = 0u64;
+    while let Some(event) = reader.next_event().with_context(context)? {
+        // The filter must see every event: it tracks which orders are in the window.
+        let admitted = filter.admit(&event);
+        if admitted && !resume.is_some_and(|r| r.done.contains(seq)) {
+            first_pending.get_or_insert(event.at.as_ms());
+            to_send += 1;
+        }
+        seq += 1;
+    }
+    let footer = reader
+        .footer()
+        .ok_or_else(|| anyhow::anyhow!("trace {} has no footer", trace.display()))?;
+    Ok(Scan {
+        header,
+        footer,
+        calendar,
+        window,
+        first_pending,
+        to_send,
+    })
+}
+
 /// What a replay resumes from, if anything.
 struct Resume {
     path: PathBuf,
@@ -92,39 +148,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         (None, Some(r)) => r.checkpoint.trace.clone(),
         (None, None) => anyhow::bail!("give a trace file to replay, or --resume CHECKPOINT"),
     };
-    let context = || format!("trace {}", trace.display());
-    let mut reader = TraceReader::open(&trace).with_context(context)?;
-    let header: TraceHeader = reader.header().clone();
-    let calendar = Calendar::new(header.start_instant()?);
-    let window = match &resume {
-        Some(r) => TraceWindow {
-            from_ms: r.checkpoint.from_ms,
-            to_ms: r.checkpoint.to_ms,
-        },
-        None => TraceWindow::from_times_of_day(&calendar, args.from, args.to, header.duration_ms),
-    };
-    anyhow::ensure!(
-        window.from_ms < window.to_ms,
-        "--from/--to select nothing of this trace"
-    );
-    // Check the whole file before sending anything (a corrupt tail must not surface mid-run),
-    // and find where the schedule starts: the first event still to send.
-    let mut filter = WindowFilter::new(window);
-    let mut first_pending: Option<u64> = None;
-    let mut to_send = 0u64;
-    let mut seq = 0u64;
-    while let Some(event) = reader.next_event().with_context(context)? {
-        let done = resume.as_ref().is_some_and(|r| r.done.contains(seq));
-        if filter.admit(&event) && !done {
-            first_pending.get_or_insert(event.at.as_ms());
-            to_send += 1;
-        }
-        seq += 1;
-    }
-    let footer = reader
-        .footer()
-        .ok_or_else(|| anyhow::anyhow!("trace {} has no footer", trace.display()))?;
-    drop(reader);
+    let scan = scan_trace(&trace, &args, resume.as_ref())?;
+    let (header, footer, window, calendar) = (scan.header, scan.footer, scan.window, scan.calendar);
+    let (first_pending, to_send) = (scan.first_pending, scan.to_send);
     if let Some(r) = &resume {
         r.checkpoint
             .check_trace(&r.path, &trace, footer.count, footer.crc)?;
@@ -181,23 +207,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         calendar: calendar.clone(),
         shift,
     };
-    let client_options = ClientOptions {
-        timeout: args.api.timeout,
-        retries: args.api.retries,
-        pool_size: concurrency,
-        log_failures: args.verbose,
-        headers: super::request_headers(&args.api.auth)?,
-        root_certificates: super::root_certificates(&args.api.auth)?,
-        secrets: super::secrets(&args.api.auth),
-        ..ClientOptions::default()
-    };
-    let executor = FreshMartExecutor::new(&args.api.api_url, request_context, client_options)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot set up the HTTP client: {}",
-                crate::api::client::error_chain(&e)
-            )
-        })?;
+    let executor = super::executor(&args.api, request_context, concurrency, args.verbose)?;
     let (executor, probes) = if args.probe_reads > 0.0 {
         let (executor, stats) = executor.with_probes(ProbeOptions {
             fraction: args.probe_reads,

@@ -12,7 +12,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::session::{self, Plan};
-use crate::api::{ClientOptions, FreshMartExecutor, RequestContext};
+use crate::api::RequestContext;
 use crate::cli::StartArgs;
 use crate::event::Event;
 use crate::profile::LoadProfile;
@@ -154,24 +154,16 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
             None => (None, None),
         };
         let world_for_report = world.clone();
-        let executor = FreshMartExecutor::new(
-            &args.api.api_url,
+        let executor = super::executor(
+            &args.api,
             RequestContext {
                 world: Arc::new(world.clone()),
                 run_id: Some(run_id.clone()),
                 calendar: calendar.clone(),
                 shift: chrono::Duration::zero(),
             },
-            ClientOptions {
-                timeout: args.api.timeout,
-                retries: args.api.retries,
-                pool_size: concurrency,
-                log_failures: args.verbose,
-                headers: super::request_headers(&args.api.auth)?,
-                root_certificates: super::root_certificates(&args.api.auth)?,
-                secrets: super::secrets(&args.api.auth),
-                ..ClientOptions::default()
-            },
+            concurrency,
+            args.verbose,
         )?;
         println!(
             "{} Load orchestrator initialized successfully",

@@ -6,10 +6,9 @@
 //! lifecycle on the event queue. The output is a stream of `Event`s in time order.
 
 pub mod model;
+mod open_orders;
 pub mod queue;
 pub mod time;
-
-use std::collections::HashMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -18,6 +17,7 @@ use crate::event::{Action, CustomerRef, Event, Line, NewOrder, OrderNo, OrderSta
 use crate::profile::LoadProfile;
 use crate::world::{World, WorldError};
 use model::QuantityDistribution;
+use open_orders::OpenOrders;
 use queue::{EventQueue, HeapQueue, ScheduleInPast, Ticket};
 use time::{Calendar, SimTime, MS_PER_MINUTE, PEAK_MULTIPLIER_MAX};
 
@@ -151,8 +151,7 @@ pub struct Simulation<'w> {
     inventory: ChaCha8Rng,
     modifications: ChaCha8Rng,
     quantities: QuantityDistribution,
-    /// Looked up by number only, never iterated, so its order cannot reach the output.
-    open_orders: HashMap<OrderNo, OpenOrder>,
+    open_orders: OpenOrders<OpenOrder>,
     /// Orders in CREATED, in a deterministic order, for modifications to draw from.
     created: Vec<OrderNo>,
     orders_created: u32,
@@ -194,7 +193,7 @@ impl<'w> Simulation<'w> {
             inventory: stream_rng(config.seed, stream::INVENTORY),
             modifications: stream_rng(config.seed, stream::MODIFICATIONS),
             quantities: QuantityDistribution::default(),
-            open_orders: HashMap::new(),
+            open_orders: OpenOrders::default(),
             created: Vec::new(),
             orders_created: 0,
             customers_created: 0,
@@ -321,7 +320,7 @@ impl<'w> Simulation<'w> {
             self.queue.schedule(at, Step::Cancel(order))?;
         }
         self.created.push(order);
-        self.open_orders.insert(
+        self.open_orders.push(
             order,
             OpenOrder {
                 status: OrderStatus::Created,
@@ -358,14 +357,14 @@ impl<'w> Simulation<'w> {
     fn leave_created(&mut self, order: OrderNo) {
         let Some(slot) = self
             .open_orders
-            .get_mut(&order)
+            .get_mut(order)
             .and_then(|o| o.created_slot.take())
         else {
             return;
         };
         self.created.swap_remove(slot);
         if let Some(&moved) = self.created.get(slot) {
-            if let Some(o) = self.open_orders.get_mut(&moved) {
+            if let Some(o) = self.open_orders.get_mut(moved) {
                 o.created_slot = Some(slot);
             }
         }
@@ -376,7 +375,7 @@ impl<'w> Simulation<'w> {
         let now = self.queue.now();
         let open = self
             .open_orders
-            .get_mut(&order)
+            .get_mut(order)
             .ok_or(SimError::OrderNotOpen(order))?;
         let from = open.status;
         let to = from.next().unwrap_or(OrderStatus::Delivered);
@@ -389,7 +388,7 @@ impl<'w> Simulation<'w> {
                     .schedule(now.saturating_add_ms(delay), Step::Advance(order))?;
             }
             _ => {
-                self.open_orders.remove(&order);
+                self.open_orders.remove(order);
             }
         }
         Ok(Action::Transition { order, from, to })
@@ -399,7 +398,7 @@ impl<'w> Simulation<'w> {
         self.leave_created(order);
         let open = self
             .open_orders
-            .remove(&order)
+            .remove(order)
             .ok_or(SimError::OrderNotOpen(order))?;
         self.queue.withdraw(open.pending);
         Ok(Action::Transition {
@@ -417,7 +416,7 @@ impl<'w> Simulation<'w> {
         let rng = &mut self.modifications;
         let order = self.created[rng.random_range(0..self.created.len())];
         let products = self.world.products.len();
-        let open = self.open_orders.get_mut(&order)?;
+        let open = self.open_orders.get_mut(order)?;
         let can_remove = open.lines.len() > 1;
         let can_add = open.lines.len() < model::MAX_LINES.min(products);
         let remove = can_remove && (!can_add || rng.random_bool(0.5));
