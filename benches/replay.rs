@@ -1,0 +1,151 @@
+//! The replayer core (`loadgen::replay::run`) without HTTP: a no-op executor that answers every
+//! event with success at once, over the events of one hour of the stress profile (the CLI's
+//! default seed and start, the built-in world) held in memory, at `Speed::Max`.
+//!
+//! What is timed is the dispatch overhead: the feed channel, per-entity lanes (the lane map and
+//! its mutex), the concurrency semaphore, one task per lane, the records channel and the
+//! aggregator's three HDR histograms. The set-up mirrors `loadgen replay`: the same
+//! multi-threaded runtime (one worker per core), a feeder on its own thread doing
+//! `blocking_send` into a channel of 8,192, no shutdown, a 60 s window. Events are cloned out of
+//! the in-memory vector by the feeder inside the timing, as `TraceReader` hands them out in the
+//! real command (decoding is measured separately in `benches/simulate.rs`).
+//!
+//! Two runtimes: `multi_thread` is what `loadgen replay` builds (`cmd::runtime()`: one worker
+//! per core, the dispatch loop on the calling thread in `block_on`); `current_thread` runs the
+//! same loop, lanes and aggregator on one thread, to show what the cross-thread hand-offs cost.
+//!
+//! One element = one event, so criterion reports events per second.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use loadgen::cli::{DEFAULT_SEED, DEFAULT_START};
+use loadgen::event::Event;
+use loadgen::metrics::EventResult;
+use loadgen::profile::LoadProfile;
+use loadgen::replay::{
+    run, Execution, Executor, Progress, ReplayOptions, ReplayOutcome, Sequenced, StopFlag,
+};
+use loadgen::sim::time::{SimTime, MS_PER_HOUR};
+use loadgen::sim::{SimConfig, Simulation};
+use loadgen::units::Speed;
+
+/// Concurrency limits to compare: the wrk comparison (10, 50) and the stress profile's
+/// own concurrent workflows (500).
+const CONCURRENCY: [usize; 3] = [10, 50, 500];
+
+/// Answers every event with one successful request, without waiting.
+struct NoOp;
+
+impl Executor for NoOp {
+    async fn execute(&self, _event: Event, _stop: StopFlag) -> Execution {
+        Execution {
+            first_sent: tokio::time::Instant::now(),
+            requests: 1,
+            retries: 0,
+            result: EventResult::Success,
+        }
+    }
+}
+
+/// The events of one stress hour.
+fn stress_hour() -> Vec<Event> {
+    let world = loadgen::world::builtin_world();
+    let config = SimConfig {
+        seed: DEFAULT_SEED,
+        profile: LoadProfile::named("stress").expect("built-in profile"),
+        start: chrono::DateTime::parse_from_rfc3339(DEFAULT_START).expect("RFC 3339"),
+        duration: SimTime(MS_PER_HOUR),
+    };
+    let mut sim = Simulation::new(&world, &config).expect("valid world");
+    let mut events = Vec::new();
+    while let Some(event) = sim.next_event().expect("simulator invariant") {
+        events.push(event);
+    }
+    events
+}
+
+/// Replays `events` through the no-op executor; returns the outcome.
+fn replay(
+    rt: &tokio::runtime::Runtime,
+    events: &Arc<Vec<Event>>,
+    concurrency: usize,
+) -> ReplayOutcome {
+    let (tx, rx) = tokio::sync::mpsc::channel(8192);
+    let source = events.clone();
+    let feeder = std::thread::spawn(move || {
+        for (seq, event) in source.iter().enumerate() {
+            let item = Sequenced {
+                seq: seq as u64,
+                event: event.clone(),
+            };
+            if tx.blocking_send(item).is_err() {
+                break;
+            }
+        }
+    });
+    let options = ReplayOptions {
+        speed: Speed::Max,
+        origin_ms: 0,
+        concurrency,
+        drain_timeout: Duration::from_secs(30),
+        window: Duration::from_secs(60),
+        tap: None,
+    };
+    let outcome = rt.block_on(run(
+        Arc::new(NoOp),
+        rx,
+        options,
+        std::future::pending::<()>(),
+        Arc::new(Progress::default()),
+        (),
+    ));
+    feeder.join().expect("feeder thread");
+    outcome
+}
+
+fn bench_replay(c: &mut Criterion) {
+    let events = Arc::new(stress_hour());
+    let n = events.len() as u64;
+    // As `loadgen replay` builds it (src/cmd/mod.rs: `runtime()`).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for (concurrency, rt) in CONCURRENCY.iter().flat_map(|&c| [(c, &rt), (c, &single)]) {
+        let outcome = replay(rt, &events, concurrency);
+        assert_eq!(outcome.received, n, "every event taken");
+        assert_eq!(
+            outcome.metrics.successes.iter().sum::<u64>(),
+            n,
+            "every event succeeded"
+        );
+    }
+    eprintln!("stress profile, 1 h: {n} events in memory");
+
+    let mut group = c.benchmark_group("replay_noop_stress_1h");
+    group.throughput(Throughput::Elements(n));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(8));
+    for concurrency in CONCURRENCY {
+        group.bench_function(format!("multi_thread/concurrency_{concurrency}"), |b| {
+            b.iter(|| black_box(replay(&rt, &events, concurrency).received))
+        });
+    }
+    for concurrency in CONCURRENCY {
+        group.bench_function(format!("current_thread/concurrency_{concurrency}"), |b| {
+            b.iter(|| black_box(replay(&single, &events, concurrency).received))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_replay);
+criterion_main!(benches);
