@@ -81,3 +81,42 @@ fn an_open_ended_profile_runs_until_interrupted_and_simulate_needs_a_duration() 
     );
     assert!(dir.path().join("t.trace").exists());
 }
+
+#[test]
+fn simulating_into_a_fifo_writes_through_it_and_leaves_it_a_fifo() {
+    // Like `-o /dev/null`: a target that is not a regular file must not be renamed over.
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let reader_path = fifo.clone();
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        std::fs::File::open(reader_path)
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .unwrap();
+        bytes
+    });
+    let out = loadgen(dir.path(), &["simulate", "--duration", "5m", "-o", "pipe"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let through_fifo = reader.join().unwrap();
+    let file = loadgen(
+        dir.path(),
+        &["simulate", "--duration", "5m", "-o", "t.trace"],
+    );
+    assert_eq!(file.status.code(), Some(0));
+    assert_eq!(
+        through_fifo,
+        std::fs::read(dir.path().join("t.trace")).unwrap()
+    );
+    let kind = std::fs::metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the fifo was replaced by a file");
+}

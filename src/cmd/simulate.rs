@@ -114,11 +114,20 @@ fn write_trace<W: Write>(
 }
 
 /// Writes through a temporary file beside `path` and renames it into place, so a failed or
-/// interrupted run never leaves a half-written trace under the requested name.
+/// interrupted run never leaves a half-written trace under the requested name. A target that
+/// exists and is not a regular file (`/dev/null`, a FIFO) is written in place: renaming over
+/// it would replace the device.
 fn write_file_atomically<T>(
     path: &Path,
     write: impl FnOnce(BufWriter<File>) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        return write(BufWriter::with_capacity(1 << 18, file));
+    }
     let mut tmp = PathBuf::from(path);
     let name = path
         .file_name()
