@@ -6,21 +6,23 @@
 //! rate checks cannot flake. Nothing here sleeps to synchronise: processes are awaited (with a
 //! watchdog that kills a hung one), and the stub's counters are waited on.
 
+#[path = "common/harness.rs"]
+mod harness;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use freshmart_stub::{RecordedRequest, StubConfig, StubHandle, StubStats};
+use harness::{loadgen, Run};
 use loadgen::event::Activity;
 use loadgen::profile::LoadProfile;
 use loadgen::sim::time::SimTime;
 use loadgen::sim::{SimConfig, Simulation};
 use serde_json::Value;
 
-/// Longest any one `loadgen` process may run before the watchdog kills it.
-const PROCESS_LIMIT: Duration = Duration::from_secs(90);
 /// Longest a wait on the stub's counters may take.
 const STATS_LIMIT: Duration = Duration::from_secs(20);
 
@@ -28,32 +30,13 @@ const STATS_LIMIT: Duration = Duration::from_secs(20);
 // Running the binary
 // ---------------------------------------------------------------------------------------------
 
-struct Run {
-    args: Vec<String>,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+/// Reading the spec's console lines of a finished run.
+trait Console {
+    fn lines(&self) -> Vec<String>;
+    fn value_after(&self, prefix: &str) -> &str;
 }
 
-impl Run {
-    fn expect_code(&self, code: i32) -> &Run {
-        assert!(
-            !self.stderr.contains("panicked"),
-            "loadgen {:?} panicked:\n{}",
-            self.args,
-            self.stderr
-        );
-        assert_eq!(
-            self.code,
-            Some(code),
-            "loadgen {:?}: expected exit code {code}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.args,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
+impl Console for Run {
     /// stdout's lines without the `[HH:MM:SS] ` stamp (checked to be well formed).
     fn lines(&self) -> Vec<String> {
         self.stdout
@@ -90,54 +73,6 @@ fn unstamp(line: &str) -> &str {
     } else {
         line
     }
-}
-
-/// Runs `loadgen args…` in `dir` (TZ=UTC, LOADGEN_API_URL unset unless in `env`), killing it if
-/// it outlives `PROCESS_LIMIT`.
-fn loadgen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadgen"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("TZ", "UTC")
-        .env_remove("LOADGEN_API_URL")
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    let child = cmd.spawn().expect("cannot run the loadgen binary");
-    let pid = child.id();
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        let timed_out = matches!(
-            done_rx.recv_timeout(PROCESS_LIMIT),
-            Err(mpsc::RecvTimeoutError::Timeout)
-        );
-        if timed_out {
-            // Only the process this helper started, by its id.
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-        timed_out
-    });
-    let out = child.wait_with_output().expect("cannot wait for loadgen");
-    let _ = done_tx.send(());
-    let killed = watchdog.join().expect("watchdog thread");
-    let run = Run {
-        args: args.iter().map(|s| s.to_string()).collect(),
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !killed,
-        "loadgen {:?} did not finish within {PROCESS_LIMIT:?}\n--- stdout ---\n{}",
-        run.args, run.stdout
-    );
-    run
 }
 
 /// Asserts that `needles` appear as whole stdout lines (stamps removed), in this order.
