@@ -14,6 +14,7 @@
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
 //! * `cli`, `cmd`: the command line (clap) and one glue module per subcommand.
+//! * `error`: the classes of failure (usage, input, run) that `main` maps to exit codes.
 //!
 //! `sim`, `trace`, `world`, `profile`, `event`, `metrics`, `verify` and `replay::pacer` are
 //! synchronous and know nothing of tokio, reqwest or clap.
@@ -21,6 +22,7 @@
 pub mod api;
 pub mod cli;
 pub mod cmd;
+pub mod error;
 pub mod event;
 pub mod metrics;
 pub mod profile;

@@ -1,8 +1,9 @@
 //! The FreshMart API contract, and the only module that knows it: how an event becomes
 //! requests (triples, endpoints), how responses are read and classified, health checks.
-//! See `../shared/freshmart/API.md`.
+//! See `../shared/freshmart/API.md`. Every read goes through `fetch::ApiReader` (retries).
 
 pub mod client;
+pub mod fetch;
 pub mod health;
 pub mod probe;
 pub mod reads;

@@ -3,7 +3,6 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -12,7 +11,7 @@ use crate::sim::time::Calendar;
 use crate::trace::export::export_row;
 use crate::trace::TraceReader;
 
-pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
@@ -20,8 +19,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         None => Box::new(std::io::stdout().lock()),
     };
     match export(&args, BufWriter::with_capacity(1 << 16, out)) {
-        Err(err) if super::is_broken_pipe(&err) => Ok(ExitCode::SUCCESS),
-        other => other.map(|()| ExitCode::SUCCESS),
+        Err(err) if super::is_broken_pipe(&err) => Ok(()),
+        other => other,
     }
 }
 

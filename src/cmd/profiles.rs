@@ -1,11 +1,10 @@
 //! `loadgen profiles`: the built-in profiles and, with --profile-file, a custom one.
 
-use std::process::ExitCode;
 
 use crate::cli::ProfilesArgs;
 use crate::profile::LoadProfile;
 
-pub fn run(args: ProfilesArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: ProfilesArgs) -> anyhow::Result<()> {
     let mut profiles = LoadProfile::builtins();
     if let Some(path) = &args.profile_file {
         profiles.push(LoadProfile::from_file(path)?);
@@ -15,7 +14,7 @@ pub fn run(args: ProfilesArgs) -> anyhow::Result<ExitCode> {
     for profile in &profiles {
         print!("{}", render(profile));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// One profile as the spec's "Load Profiles" section describes it.

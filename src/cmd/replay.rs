@@ -2,7 +2,6 @@
 //! printing the spec's console output and writing the JSON report.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -130,7 +129,7 @@ struct Resume {
     done: CompletedSet,
 }
 
-pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let resume = match &args.resume {
         Some(path) => {
             let checkpoint = Checkpoint::load(path)?;
@@ -309,9 +308,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let outcome = super::runtime()?.block_on(async {
         // Reachability first: an API that is not there is exit 1, not a storm of failures.
         println!("\n{} Checking API health...", super::stamp());
-        if !session::health_gate(&args.api).await? {
-            return Ok::<_, anyhow::Error>(None);
-        }
+        session::health_gate(&args.api).await?;
         println!("{} Replaying...", super::stamp());
         let mut log_failed = false;
         let on_completed = move |record: &EventRecord| {
@@ -345,11 +342,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             }
             None => None,
         };
-        Ok(Some((outcome, visibility)))
+        Ok::<_, anyhow::Error>((outcome, visibility))
     })?;
-    let Some((outcome, visibility)) = outcome else {
-        return Ok(ExitCode::from(super::EXIT_FAILED));
-    };
+    let (outcome, visibility) = outcome;
     let config = ReportConfig {
         trace: trace.clone(),
         checkpoint: checkpoint_path.clone(),

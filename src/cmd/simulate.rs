@@ -3,7 +3,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -17,7 +16,7 @@ use crate::world::World;
 /// Events between two progress-bar updates: cheap enough to be invisible in the hot loop.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
-pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let profile = super::load_profile(&args.profile)?;
     let start = chrono::DateTime::parse_from_rfc3339(&args.start)
         .with_context(|| format!("--start `{}` is not an RFC 3339 instant", args.start))?;
@@ -27,6 +26,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             url,
             &crate::cli::AuthArgs::default(),
             std::time::Duration::from_secs(60),
+            args.retries,
         )?,
         (None, None) => crate::world::builtin_world(),
     };
@@ -68,7 +68,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         let stdout = std::io::stdout().lock();
         match write_trace(&header, &config, BufWriter::with_capacity(1 << 18, stdout)) {
             // `loadgen simulate -o - | head -c 100`: the reader had enough.
-            Err(err) if super::is_broken_pipe(&err) => return Ok(ExitCode::SUCCESS),
+            Err(err) if super::is_broken_pipe(&err) => return Ok(()),
             other => other?,
         }
     } else {
@@ -80,7 +80,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         bytes as f64 / events.max(1) as f64,
         args.output.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Simulates into `out`; returns the event count and the bytes written.

@@ -4,7 +4,6 @@
 //! replay queue, not by how long it runs.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,7 +50,7 @@ pub fn requests_per_order(profile: &LoadProfile) -> f64 {
         + w.per_order(w.inventory_update)
 }
 
-pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: StartArgs) -> anyhow::Result<()> {
     let profile = super::load_profile(&args.profile)?;
     let duration_ms: Option<u64> = match args.duration {
         Some(d) if d.is_zero() => None,
@@ -91,7 +90,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 &args.api.api_url
             )?
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     print!(
         "{}",
@@ -117,16 +116,14 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     let started_at = chrono::Utc::now();
     let outcome = runtime.block_on(async {
         println!("\n{} Initializing load orchestrator...", super::stamp());
-        if !session::health_gate(&args.api).await? {
-            return Ok::<_, anyhow::Error>(None);
-        }
-        let client = super::plain_client(
+        session::health_gate(&args.api).await?;
+        let reader = super::api_reader(
             &args.api.auth,
+            &args.api.api_url,
             args.api.timeout.max(Duration::from_secs(60)),
+            args.api.retries,
         )?;
-        let world = crate::api::world::snapshot(&client, &args.api.api_url)
-            .await
-            .with_context(|| format!("cannot load the world from {}", args.api.api_url))?;
+        let world = super::world::snapshot(&reader).await?;
         println!(
             "{} Loaded {} customers, {} stores, {} products",
             super::stamp(),
@@ -229,11 +226,9 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         }
-        Ok(Some((outcome, Arc::new(world_for_report))))
+        Ok::<_, anyhow::Error>((outcome, Arc::new(world_for_report)))
     })?;
-    let Some((outcome, world)) = outcome else {
-        return Ok(ExitCode::from(super::EXIT_FAILED));
-    };
+    let (outcome, world) = outcome;
     let config = ReportConfig {
         mode: "start",
         api_url: args.api.api_url.clone(),
