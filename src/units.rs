@@ -86,7 +86,11 @@ pub fn parse_api_url(text: &str) -> Result<String, UnitError> {
     let shown = redact_url(text);
     let err = |why: String| UnitError::Url(shown.clone(), why);
     let url = reqwest::Url::parse(text.trim()).map_err(|e| match e {
-        url_error if url_error.to_string().contains("relative URL without a base") => {
+        url_error
+            if url_error
+                .to_string()
+                .contains("relative URL without a base") =>
+        {
             err("give the scheme, e.g. http://localhost:8080".into())
         }
         other => err(other.to_string()),
@@ -248,7 +252,9 @@ pub fn parse_speed(text: &str) -> Result<Speed, UnitError> {
         Ok(x) if x > MAX_SPEED => err("faster than 1000000x; use `max` to send without waiting"),
         Ok(x) if x.is_nan() => err("not a number; use a factor such as 1x, 10x, 0.5x, or `max`"),
         Ok(_) => err("a speed is more than 0x; use a factor such as 1x, 10x, 0.5x, or `max`"),
-        Err(_) => err("use a factor such as 1x, 10x, 0.5x (more than 0, at most 1000000x), or `max`"),
+        Err(_) => {
+            err("use a factor such as 1x, 10x, 0.5x (more than 0, at most 1000000x), or `max`")
+        }
     }
 }
 
@@ -307,7 +313,11 @@ mod tests {
     #[test]
     fn speeds_say_why_they_are_refused() {
         let why = |t| parse_speed(t).unwrap_err().to_string();
-        assert!(why("1e9x").contains("faster than 1000000x"), "{}", why("1e9x"));
+        assert!(
+            why("1e9x").contains("faster than 1000000x"),
+            "{}",
+            why("1e9x")
+        );
         assert!(why("1e9x").contains("`max`"));
         assert!(why("0x").contains("more than 0x"), "{}", why("0x"));
         assert!(why("fast").contains("at most 1000000x"), "{}", why("fast"));
@@ -315,7 +325,11 @@ mod tests {
 
     #[test]
     fn api_urls() {
-        for good in ["http://localhost:8080", "https://api.example.com/", "http://u:p@h:1"] {
+        for good in [
+            "http://localhost:8080",
+            "https://api.example.com/",
+            "http://u:p@h:1",
+        ] {
             assert!(parse_api_url(good).is_ok(), "{good}");
         }
         assert_eq!(parse_api_url("http://h:1/").unwrap(), "http://h:1");
@@ -350,12 +364,24 @@ mod tests {
     #[test]
     fn bounded_values() {
         assert_eq!(parse_concurrency("10"), Ok(10));
-        assert!(parse_concurrency("0").unwrap_err().to_string().contains("at least 1"));
-        assert!(parse_concurrency("100001").unwrap_err().to_string().contains("at most 100000"));
-        assert!(parse_timeout("0").unwrap_err().to_string().contains("more than 0"));
+        assert!(parse_concurrency("0")
+            .unwrap_err()
+            .to_string()
+            .contains("at least 1"));
+        assert!(parse_concurrency("100001")
+            .unwrap_err()
+            .to_string()
+            .contains("at most 100000"));
+        assert!(parse_timeout("0")
+            .unwrap_err()
+            .to_string()
+            .contains("more than 0"));
         assert!(parse_timeout("0s").is_err());
         assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
-        assert!(parse_run_duration("99999d").unwrap_err().to_string().contains("10 years"));
+        assert!(parse_run_duration("99999d")
+            .unwrap_err()
+            .to_string()
+            .contains("10 years"));
         assert_eq!(parse_run_duration("0"), Ok(Duration::ZERO));
         assert!(parse_run_duration("3650d").is_ok());
     }

@@ -19,7 +19,10 @@ pub enum ReadError {
         attempts: u32,
     },
     /// An answer other than 2xx (and other than 404 where that means "absent").
-    #[error("GET {path}: HTTP {status}{} (after {attempts} attempts)", snippet(body))]
+    #[error(
+        "GET {path}: HTTP {status}{} (after {attempts} attempts)",
+        snippet(body)
+    )]
     Status {
         path: String,
         status: u16,
@@ -172,7 +175,9 @@ impl ApiReader {
             .map_err(|e| format!("HTTP {status}, then: {}", describe(&e.without_url())))?
         {
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(format!("HTTP {status}: the answer exceeds {MAX_BODY} bytes"));
+                return Err(format!(
+                    "HTTP {status}: the answer exceeds {MAX_BODY} bytes"
+                ));
             }
             body.extend_from_slice(&chunk);
         }

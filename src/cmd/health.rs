@@ -1,6 +1,5 @@
 //! `loadgen health [API_URL]`: probe /health and /ready; exit 0 when both answer 2xx.
 
-
 use crate::api::health;
 use crate::cli::HealthArgs;
 

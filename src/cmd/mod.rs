@@ -12,7 +12,6 @@ mod start;
 mod verify;
 mod world;
 
-
 use anyhow::Context;
 
 use crate::cli::{Cli, Command};

@@ -1,6 +1,5 @@
 //! `loadgen profiles`: the built-in profiles and, with --profile-file, a custom one.
 
-
 use crate::cli::ProfilesArgs;
 use crate::profile::LoadProfile;
 

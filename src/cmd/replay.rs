@@ -258,7 +258,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         report::header_block(
             &header.profile,
             Some(window_minutes),
-            &args.api.api_url,
+            &crate::units::redact_url(&args.api.api_url),
             &extra
         )
     );
@@ -349,7 +349,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         trace: trace.clone(),
         checkpoint: checkpoint_path.clone(),
         resumed: args.resume.is_some(),
-        api_url: args.api.api_url.clone(),
+        api_url: crate::units::redact_url(&args.api.api_url),
         speed: args.speed.to_string(),
         concurrency,
         run_id,

@@ -87,7 +87,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
                 seed,
                 minutes,
                 duration_ms,
-                &args.api.api_url
+                &crate::units::redact_url(&args.api.api_url)
             )?
         );
         return Ok(());
@@ -97,7 +97,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         report::header_block(
             &profile,
             minutes,
-            &args.api.api_url,
+            &crate::units::redact_url(&args.api.api_url),
             &[
                 (
                     "Seed",
@@ -231,7 +231,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     let (outcome, world) = outcome;
     let config = ReportConfig {
         mode: "start",
-        api_url: args.api.api_url.clone(),
+        api_url: crate::units::redact_url(&args.api.api_url),
         profile,
         seed,
         start: start.to_rfc3339(),

@@ -164,16 +164,14 @@ pub fn compare_rest(
         );
         match observed.customers.get(&id) {
             None => push(FindingKind::Missing, &id, "customer not found".into()),
-            Some(got) if got.name != name || got.email != email || got.address != address => {
-                push(
-                    FindingKind::Mismatched,
-                    &id,
-                    format!(
-                        "{} <{}>, {} (expected {name} <{email}>, {address})",
-                        got.name, got.email, got.address
-                    ),
-                )
-            }
+            Some(got) if got.name != name || got.email != email || got.address != address => push(
+                FindingKind::Mismatched,
+                &id,
+                format!(
+                    "{} <{}>, {} (expected {name} <{email}>, {address})",
+                    got.name, got.email, got.address
+                ),
+            ),
             Some(_) => {}
         }
         wanted_customers.push(id);
@@ -279,8 +277,15 @@ mod tests {
         rest.run_orders.push(s.order(99));
         rest.stock_levels.clear();
         let f = compare_order(&s, 1, &e.orders[&1], Some(&order)).unwrap();
-        assert_eq!((f.kind, f.subject.as_str()), (FindingKind::Mismatched, "order:LG-r-000001"));
-        assert!(f.detail.contains("status CREATED (expected PICKING)"), "{}", f.detail);
+        assert_eq!(
+            (f.kind, f.subject.as_str()),
+            (FindingKind::Mismatched, "order:LG-r-000001")
+        );
+        assert!(
+            f.detail.contains("status CREATED (expected PICKING)"),
+            "{}",
+            f.detail
+        );
         assert!(f.detail.contains("total 12.30 (expected 12.34)"));
         assert!(f.detail.contains("line orderline:LG-r-000001-01 missing"));
         let rest = compare_rest(&s, &e, &rest);

@@ -6,7 +6,7 @@ pub mod compare;
 pub mod expected;
 
 pub use compare::{
-    compare_order, compare_rest, order_number_of, Finding, FindingKind, Observed,
-    ObservedCustomer, ObservedLine, ObservedOrder,
+    compare_order, compare_rest, order_number_of, Finding, FindingKind, Observed, ObservedCustomer,
+    ObservedLine, ObservedOrder,
 };
 pub use expected::{ExpectedLine, ExpectedOrder, ExpectedState, Subjects};
