@@ -273,6 +273,9 @@ pub struct ReplayArgs {
     /// visible, and report the "write → visible" times
     #[arg(long, default_value = "0", value_parser = units::parse_fraction, value_name = "RATE")]
     pub probe_reads: f64,
+    /// How often the status line (the spec's "Last minute: …") is printed
+    #[arg(long, default_value = "60s", value_parser = units::parse_timeout, value_name = "DURATION")]
+    pub status_every: std::time::Duration,
     /// A probed write not visible after this is counted as not visible
     #[arg(long, default_value = "30s", value_parser = units::parse_timeout)]
     pub probe_timeout: std::time::Duration,

@@ -270,7 +270,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
             origin_ms,
             concurrency,
             drain_timeout: args.api.timeout,
-            window: Duration::from_secs(60),
+            window: args.status_every,
             tap: None,
         },
         calendar,
