@@ -10,6 +10,7 @@
 //!   checkpoints), which knows nothing of HTTP.
 //! * `api`: the FreshMart contract: events to requests, the client with retries, health,
 //!   world snapshots, reads for `verify`, propagation probes.
+//! * `mix`: the activity counts the model produces from a profile (`loadgen profiles`).
 //! * `metrics`, `report`: histograms and counts; console and JSON output.
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
@@ -25,6 +26,7 @@ pub mod cmd;
 pub mod error;
 pub mod event;
 pub mod metrics;
+pub mod mix;
 pub mod profile;
 pub mod replay;
 pub mod report;
