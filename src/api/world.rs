@@ -146,6 +146,6 @@ pub async fn snapshot(reader: &ApiReader) -> Result<World, SnapshotError> {
             .collect(),
         inventory: world_inventory,
     };
-    world.validate()?;
+    world.validate_for_load()?;
     Ok(world)
 }

@@ -155,7 +155,7 @@ pub fn load_world(path: &Path) -> anyhow::Result<World> {
     let world: World = serde_json::from_str(&text)
         .with_context(|| format!("world file {} is not a loadgen world", path.display()))?;
     world
-        .validate()
+        .validate_for_load()
         .with_context(|| format!("world file {}", path.display()))?;
     Ok(world)
 }
