@@ -8,9 +8,9 @@
 //! Seeds are fixed (traces and the stub's fault draws). Nothing sleeps to synchronise: the
 //! stub's counters are waited on; the one sleep is the outage itself.
 
+mod common;
 #[path = "common/harness.rs"]
 mod harness;
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
