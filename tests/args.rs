@@ -215,6 +215,12 @@ fn verify_retries_injected_503s_and_agrees() {
     );
     verify.expect_code(0);
     assert!(verify.stdout.contains("The API agrees with the trace"));
+    // Progress bars are for terminals: none on a file.
+    assert!(
+        !verify.stderr.contains("orders read") && !verify.stderr.contains("reading the trace"),
+        "{}",
+        verify.stderr
+    );
     let injected = stub.stats().injected_errors - before;
     assert!(injected >= 5, "the stub injected only {injected} errors");
 
