@@ -10,6 +10,7 @@
 //!   checkpoints), which knows nothing of HTTP.
 //! * `api`: the FreshMart contract: events to requests, the client with retries, health,
 //!   world snapshots, reads for `verify`, propagation probes.
+//! * `outcome`: the closed set of failure kinds, and how each is counted.
 //! * `metrics`, `report`: histograms and counts; console and JSON output.
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod cmd;
 pub mod event;
 pub mod metrics;
+pub mod outcome;
 pub mod profile;
 pub mod replay;
 pub mod report;

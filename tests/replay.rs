@@ -627,14 +627,19 @@ async fn min_success_fails_the_run_when_too_many_events_fail() {
         .iter()
         .filter(|(k, _)| *k != "http_503")
         .map(|(k, v)| {
-            assert_eq!(k.as_str(), loadgen::replay::BLOCKED);
+            assert_eq!(k.as_str(), "blocked_by_earlier_failure");
             u(&v["count"])
         })
         .sum();
     let events = &report["events"];
-    assert_eq!(u(&events["failed"]), stats.injected_errors + other);
+    // The classes are disjoint: refused events are `failed`, those behind them `blocked`.
+    assert_eq!(u(&events["failed"]), stats.injected_errors);
+    assert_eq!(u(&events["blocked"]), other);
     assert_eq!(u(&events["completed"]), n, "every event is accounted for");
-    assert_eq!(u(&events["succeeded"]) + u(&events["failed"]), n);
+    assert_eq!(
+        u(&events["succeeded"]) + u(&events["failed"]) + u(&events["blocked"]),
+        n
+    );
     stub.shutdown().await;
 }
 
@@ -883,10 +888,10 @@ fn quick_retries(retries: u32) -> ClientOptions {
     }
 }
 
-fn failure(result: &EventResult) -> &str {
+fn failure(result: &EventResult) -> String {
     match result {
         EventResult::Success => panic!("expected a failure"),
-        EventResult::Failure { category, .. } => category,
+        EventResult::Failure { kind, .. } => kind.to_string(),
     }
 }
 
@@ -915,8 +920,9 @@ async fn a_400_is_permanent_and_never_retried() {
         body: Some(body.to_string()),
     };
     match attempt(&client, &stub.url(), &request).await {
-        Attempt::Permanent { category, detail } => {
-            assert_eq!(category, "http_400:unknown_predicate");
+        Attempt::Failed { kind, detail } => {
+            assert!(!kind.is_transient(), "{kind}");
+            assert_eq!(kind.to_string(), "http_400:unknown_predicate");
             assert!(detail.contains("order_colour"), "{detail}");
         }
         other => panic!("expected a permanent failure, got {other:?}"),
@@ -967,7 +973,7 @@ async fn the_executor_retries_5xx_and_resets_a_bounded_number_of_times() {
     stub.set_error_rate(0.0);
     stub.set_reset_rate(1.0);
     let done = executor.execute(order_event(2), StopFlag::default()).await;
-    let category = failure(&done.result).to_string();
+    let category = failure(&done.result);
     assert!(
         ["connection", "bad_response"].contains(&category.as_str()),
         "{category}"

@@ -273,9 +273,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             drain_timeout: args.api.timeout,
             window: Duration::from_secs(60),
             tap: None,
+            hold_until_ms: None,
         },
         calendar,
         span_ms: Some((origin_ms, window.to_ms)),
+        live: false,
     };
     let path = trace.clone();
     let done = resume.map(|r| r.done);

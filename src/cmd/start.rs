@@ -186,9 +186,11 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 drain_timeout: args.api.timeout,
                 window: Duration::from_secs(60),
                 tap,
+                hold_until_ms: duration_ms,
             },
             calendar: calendar.clone(),
             span_ms: duration_ms.map(|d| (0, d)),
+            live: true,
         };
         let config = SimConfig {
             seed,
