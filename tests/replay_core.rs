@@ -705,3 +705,49 @@ async fn shutdown_after_the_source_ended_still_drains_within_the_timeout() {
     assert_eq!(run.outcome.interrupted, 3);
     assert_eq!(run.outcome.not_sent, 3);
 }
+
+/// Issue 8 item 6: an event taken from the source when the stop arrives is not sent, and is
+/// then counted as not sent only, never also as received. Stops land at several points: before
+/// anything is due, while the dispatcher waits for a due time, while it waits for a permit,
+/// with events queued behind busy entities, and after the end.
+#[tokio::test(start_paused = true)]
+async fn interrupted_at_any_point_each_event_is_received_or_not_sent_never_both() {
+    for stop_at in [0, 1, 50, 150, 420, 999, 1_250, 60_000] {
+        let (fake, _) = Fake::new(Script {
+            service: ms(130),
+            ..Script::default()
+        });
+        // 20 events on 4 entities, 100 ms apart at 1x; 2 in flight at most.
+        let events: Vec<Sequenced> = (0..20).map(|i| event(i, i % 4, u64::from(i) * 100)).collect();
+        let run = replay(
+            &fake,
+            events,
+            options(Speed::Factor(1.0), 2),
+            tokio::time::sleep(ms(stop_at)),
+            stop_at != 60_000,
+        )
+        .await;
+        let o = &run.outcome;
+        let taken = run.progress.received.load(Ordering::SeqCst);
+        assert_eq!(
+            o.received,
+            o.metrics.total(),
+            "stop at {stop_at} ms: every received event ended as a counted result"
+        );
+        assert_eq!(
+            o.received + o.not_sent,
+            taken,
+            "stop at {stop_at} ms: received {} + not sent {} = taken {taken}",
+            o.received,
+            o.not_sent
+        );
+        // Nothing failed and the drain had time: every received event was executed.
+        assert_eq!(fake.calls().len() as u64, o.received, "stop at {stop_at} ms");
+        assert_eq!(o.interrupted, 0);
+        if stop_at == 60_000 {
+            assert_eq!((o.received, o.not_sent), (20, 0));
+        } else {
+            assert!(o.stopped_early && o.received < 20, "stop at {stop_at} ms");
+        }
+    }
+}

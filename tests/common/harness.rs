@@ -132,6 +132,25 @@ impl Running {
         assert!(status.success(), "kill -{signal} failed");
     }
 
+    /// Waits (polling, at most `limit`) until the process's stdout holds `needle`.
+    pub fn wait_for_stdout(&mut self, needle: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let out = String::from_utf8_lossy(&std::fs::read(&self.out).unwrap_or_default())
+                .into_owned();
+            if out.contains(needle) {
+                return;
+            }
+            let exited = self.child.try_wait().expect("try_wait").is_some();
+            assert!(
+                !exited && Instant::now() < deadline,
+                "no `{needle}` on stdout of loadgen {:?} (exited: {exited}):\n{out}",
+                self.args
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits for the process, killing it if it outlives `limit` (then the test fails).
     pub fn wait(mut self, limit: Duration) -> Run {
         let pid = self.child.id();
