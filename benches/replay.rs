@@ -40,7 +40,7 @@ const CONCURRENCY: [usize; 3] = [10, 50, 500];
 struct NoOp;
 
 impl Executor for NoOp {
-    async fn execute(&self, _event: Event, _stop: StopFlag) -> Execution {
+    async fn execute(&self, _seq: u64, _event: Event, _stop: StopFlag) -> Execution {
         Execution {
             first_sent: tokio::time::Instant::now(),
             requests: 1,

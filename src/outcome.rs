@@ -100,6 +100,36 @@ impl fmt::Display for FailureKind {
     }
 }
 
+/// Reads a kind back from its report key (saved measurements of a resumed run).
+impl std::str::FromStr for FailureKind {
+    type Err = String;
+
+    fn from_str(key: &str) -> Result<FailureKind, String> {
+        Ok(match key {
+            "timeout" => FailureKind::Timeout,
+            "connect" => FailureKind::Connect,
+            "tls" => FailureKind::Tls,
+            "connection" => FailureKind::Connection,
+            "bad_response" => FailureKind::BadResponse,
+            "interrupted" => FailureKind::Interrupted,
+            "blocked_by_earlier_failure" => FailureKind::Blocked,
+            _ => {
+                let http = key
+                    .strip_prefix("http_")
+                    .ok_or_else(|| format!("`{key}` is not a failure kind"))?;
+                let (status, error_type) = match http.split_once(':') {
+                    Some((status, t)) => (status, Some(t.to_string())),
+                    None => (http, None),
+                };
+                let status = status
+                    .parse()
+                    .map_err(|_| format!("`{key}` is not a failure kind"))?;
+                FailureKind::Http { status, error_type }
+            }
+        })
+    }
+}
+
 impl serde::Serialize for FailureKind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -157,6 +187,11 @@ mod tests {
             serde_json::to_string(&FailureKind::http(503)).unwrap(),
             "\"http_503\""
         );
+        for key in keys.iter().map(String::as_str).chain(["http_503", "http_400:unknown_predicate"]) {
+            assert_eq!(key.parse::<FailureKind>().unwrap().to_string(), key);
+        }
+        assert!("http_x".parse::<FailureKind>().is_err());
+        assert!("teapot".parse::<FailureKind>().is_err());
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Fake {
 }
 
 impl Executor for Fake {
-    async fn execute(&self, event: Event, _stop: StopFlag) -> Execution {
+    async fn execute(&self, _seq: u64, event: Event, _stop: StopFlag) -> Execution {
         let Action::InventoryUpdate {
             item: entity,
             stock_level: seq,

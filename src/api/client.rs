@@ -308,7 +308,7 @@ impl FreshMartExecutor {
 }
 
 impl Executor for FreshMartExecutor {
-    async fn execute(&self, event: Event, stop: StopFlag) -> Execution {
+    async fn execute(&self, seq: u64, event: Event, stop: StopFlag) -> Execution {
         let requests = self.context.requests_for(&event);
         // While probing, every order write is tracked (so probes can tell a later write), and a
         // share of them is probed.
@@ -317,7 +317,12 @@ impl Executor for FreshMartExecutor {
             .as_ref()
             .and_then(|_| Expectation::of(&event, self.context.run_id.as_deref()));
         let sampled = self.probes.as_ref().is_some_and(|(options, _)| {
-            expectation.is_some() && rand::rng().random_bool(options.fraction.clamp(0.0, 1.0))
+            expectation.is_some()
+                && probe::is_sampled(
+                    self.context.run_id.as_deref().unwrap_or(""),
+                    seq,
+                    options.fraction,
+                )
         });
         let first_sent = Instant::now();
         let mut sent = 0;
@@ -371,6 +376,26 @@ impl Executor for FreshMartExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first samples of run `r1` at 10%.
+    const PINNED_FIRST_SAMPLES: [u64; 5] = [0, 5, 11, 22, 25];
+
+    #[test]
+    fn probe_samples_are_a_stable_function_of_run_id_and_sequence() {
+        let picks = |run: &str| -> Vec<u64> {
+            (0..10_000)
+                .filter(|&seq| probe::is_sampled(run, seq, 0.1))
+                .collect()
+        };
+        let a = picks("r1");
+        assert_eq!(a, picks("r1"), "the same run id and events, the same samples");
+        assert_ne!(a, picks("r2"), "another run id, other samples");
+        assert!((900..1100).contains(&a.len()), "{} of 10000 at 10%", a.len());
+        // Pinned values: the function must not change between versions.
+        assert_eq!(&a[..5], &PINNED_FIRST_SAMPLES);
+        assert!(!probe::is_sampled("r1", 3, 0.0));
+        assert!(probe::is_sampled("r1", 3, 1.0));
+    }
 
     #[test]
     fn tls_is_recognised_in_the_source_chain_not_the_words() {

@@ -22,7 +22,7 @@ use crate::units::Speed;
 
 /// Probes the API; prints the spec's line and returns false when it is not healthy.
 pub async fn health_gate(api: &crate::cli::ApiArgs) -> anyhow::Result<bool> {
-    let client = super::plain_client(&api.auth, api.timeout)?;
+    let client = super::plain_client(&api.auth, api.timeout())?;
     let probes = crate::api::health::check(&client, &api.api_url).await;
     if let Some(bad) = probes.iter().find(|p| !p.healthy()) {
         let why = match &bad.result {

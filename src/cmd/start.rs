@@ -122,7 +122,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         }
         let client = super::plain_client(
             &args.api.auth,
-            args.api.timeout.max(Duration::from_secs(60)),
+            args.api.timeout().max(Duration::from_secs(60)),
         )?;
         let world = crate::api::world::snapshot(&client, &args.api.api_url)
             .await
@@ -183,7 +183,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 speed: Speed::Factor(1.0),
                 origin_ms: 0,
                 concurrency,
-                drain_timeout: args.api.timeout,
+                drain_timeout: args.api.timeout(),
                 window: Duration::from_secs(60),
                 tap,
                 hold_until_ms: duration_ms,
@@ -245,8 +245,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         duration_ms,
         concurrency,
         run_id,
-        timeout_ms: args.api.timeout.as_millis() as u64,
-        retries: args.api.retries,
+        timeout_ms: args.api.timeout().as_millis() as u64,
+        retries: args.api.retries(),
         min_success: args.min_success,
     };
     let subject_of = session::subject_renderer(world, run_id_for_report);

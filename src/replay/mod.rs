@@ -8,6 +8,7 @@
 
 pub mod checkpoint;
 pub mod pacer;
+pub mod segments;
 pub mod window;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -60,7 +61,13 @@ pub struct Execution {
 
 /// Turns an event into requests and sends them, retrying as it sees fit.
 pub trait Executor: Send + Sync + 'static {
-    fn execute(&self, event: Event, stop: StopFlag) -> impl Future<Output = Execution> + Send;
+    /// `seq` is the event's position in its trace, which identifies it across runs.
+    fn execute(
+        &self,
+        seq: u64,
+        event: Event,
+        stop: StopFlag,
+    ) -> impl Future<Output = Execution> + Send;
 }
 
 #[derive(Clone, Debug)]
@@ -409,7 +416,7 @@ async fn run_lane<X: Executor>(
     loop {
         let activity = job.event.action.activity();
         let offset_ms = job.event.at.as_ms();
-        let execution = executor.execute(job.event, stop.clone()).await;
+        let execution = executor.execute(job.seq, job.event, stop.clone()).await;
         let finished = Instant::now();
         let first_sent = execution.first_sent.max(job.due);
         let failed = execution.result != EventResult::Success;
