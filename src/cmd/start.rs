@@ -103,8 +103,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 (
                     "Seed",
                     format!(
-                        "{seed} (pass --seed {seed} --start-at {} to repeat this run)",
-                        start.to_rfc3339()
+                        "{seed} (pass {} to repeat this run against the same world)",
+                        repeat_flags(&args, seed, &start, duration_ms, &run_id)
                     )
                 ),
                 ("Run id", run_id.clone()),
@@ -260,6 +260,31 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         args.report.clone().map(|p| (p, config)),
         started_at,
         args.min_success,
+    )
+}
+
+/// The flags that fix every request of a live run besides the world: the profile, the
+/// duration, the seed, the start instant and the run id (the ids' namespace).
+fn repeat_flags(
+    args: &StartArgs,
+    seed: u64,
+    start: &chrono::DateTime<chrono::FixedOffset>,
+    duration_ms: Option<u64>,
+    run_id: &str,
+) -> String {
+    let profile = match &args.profile.profile_file {
+        Some(path) => format!("--profile-file {}", path.display()),
+        None => format!("--profile {}", args.profile.profile),
+    };
+    let duration = match duration_ms {
+        None => "0".to_string(),
+        Some(ms) if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        Some(ms) if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        Some(ms) => format!("{ms}ms"),
+    };
+    format!(
+        "{profile} --duration {duration} --seed {seed} --start-at {} --run-id {run_id}",
+        start.to_rfc3339()
     )
 }
 
