@@ -19,7 +19,10 @@ const MAX_TRACKED_US: u64 = 3_600_000_000;
 pub enum EventResult {
     Success,
     /// A counted, typed failure, with what the server or the client said.
-    Failure { kind: FailureKind, detail: String },
+    Failure {
+        kind: FailureKind,
+        detail: String,
+    },
 }
 
 impl EventResult {
@@ -398,7 +401,12 @@ mod tests {
         for i in 1..=100 {
             m.add(&rec(Activity::NewOrder, i, 0, EventResult::Success));
         }
-        m.add(&rec(Activity::InventoryUpdate, 5, 2, failure(FailureKind::http(503))));
+        m.add(&rec(
+            Activity::InventoryUpdate,
+            5,
+            2,
+            failure(FailureKind::http(503)),
+        ));
         assert_eq!(m.total(), 101);
         assert_eq!(m.count(Activity::NewOrder), 100);
         assert_eq!(m.errors.get(&FailureKind::http(503)), Some(&1));

@@ -158,7 +158,10 @@ mod tests {
             FailureKind::of_status(422, r#"{"detail":[{"loc":["body"]}]}"#),
             FailureKind::http(422)
         );
-        assert_eq!(FailureKind::of_status(503, "not json").to_string(), "http_503");
+        assert_eq!(
+            FailureKind::of_status(503, "not json").to_string(),
+            "http_503"
+        );
         let keys: Vec<String> = [
             FailureKind::Timeout,
             FailureKind::Connect,
@@ -187,7 +190,11 @@ mod tests {
             serde_json::to_string(&FailureKind::http(503)).unwrap(),
             "\"http_503\""
         );
-        for key in keys.iter().map(String::as_str).chain(["http_503", "http_400:unknown_predicate"]) {
+        for key in keys
+            .iter()
+            .map(String::as_str)
+            .chain(["http_503", "http_400:unknown_predicate"])
+        {
             assert_eq!(key.parse::<FailureKind>().unwrap().to_string(), key);
         }
         assert!("http_x".parse::<FailureKind>().is_err());

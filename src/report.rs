@@ -110,7 +110,10 @@ pub struct RunResult<'a> {
 }
 
 /// The stored example of `kind`, cut for the console.
-fn example(examples: &std::collections::BTreeMap<FailureKind, String>, kind: &FailureKind) -> String {
+fn example(
+    examples: &std::collections::BTreeMap<FailureKind, String>,
+    kind: &FailureKind,
+) -> String {
     examples
         .get(kind)
         .map(|e| e.chars().take(160).collect())
@@ -191,7 +194,7 @@ pub fn final_summary(run: &RunResult) -> String {
         let _ = writeln!(
             w,
             "\nUnknown outcome: {unknown} events timed out; the server may still have applied them. \
-             `loadgen verify` tells what reached it; `--resume` resends them."
+             `loadgen verify` tells what reached it; `replay --resume` resends them."
         );
     }
     if !m.failed_events.is_empty() {
@@ -219,7 +222,17 @@ pub fn final_summary(run: &RunResult) -> String {
             v.probed, v.not_visible, v.superseded, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
         );
     }
-    let _ = writeln!(w, "\nEvents not sent: {}", outcome.not_sent);
+    let _ = writeln!(
+        w,
+        "\nEvents: {} received ({} succeeded, {} failed, {} unknown outcome, {} interrupted, {} blocked)",
+        outcome.received,
+        m.succeeded(),
+        m.in_class(Class::Failed),
+        m.in_class(Class::UnknownOutcome),
+        m.in_class(Class::Interrupted),
+        m.in_class(Class::Blocked)
+    );
+    let _ = writeln!(w, "Events not sent: {}", outcome.not_sent);
     if outcome.interrupted > 0 {
         let _ = writeln!(w, "Events interrupted in flight: {}", outcome.interrupted);
     }
@@ -290,6 +303,8 @@ pub struct JsonReport<C: Serialize> {
     pub failed_events: Vec<FailedEventRow>,
     pub failed_events_total: u64,
     pub write_to_visible: Option<Visibility>,
+    /// What the numbers do not say by themselves (e.g. how to learn what unknown outcomes did).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -361,7 +376,22 @@ pub fn json_report<C: Serialize>(config: C, started_at: String, run: &RunResult)
             .collect(),
         failed_events_total: m.total_failures(),
         write_to_visible: run.visibility.clone(),
+        notes: notes(m),
     }
+}
+
+/// The report's notes.
+fn notes(m: &Metrics) -> Vec<String> {
+    let unknown = m.in_class(Class::UnknownOutcome);
+    let mut notes = Vec::new();
+    if unknown > 0 {
+        notes.push(format!(
+            "{unknown} events timed out (unknown_outcome): the server may still have applied \
+             them. `loadgen verify` tells what reached it; `replay --resume` resends them \
+             (the API's creates are idempotent)."
+        ));
+    }
+    notes
 }
 
 /// A report map keyed by each kind's `Display`, with its count and example.

@@ -14,8 +14,16 @@ use harness::{api_requests, assert_accounted, float, json, num};
 
 fn replay(dir: &std::path::Path, url: &str, run_id: &str, extra: &[&str]) -> harness::Run {
     let mut args = vec![
-        "replay", "t.trace", "--api-url", url, "--speed", "max", "--run-id", run_id,
-        "--report", "r.json",
+        "replay",
+        "t.trace",
+        "--api-url",
+        url,
+        "--speed",
+        "max",
+        "--run-id",
+        run_id,
+        "--report",
+        "r.json",
     ];
     args.extend_from_slice(extra);
     harness::loadgen(dir, &args, &[])
@@ -48,11 +56,35 @@ fn a_timeout_is_an_unknown_outcome_resent_by_resume_and_verify_then_agrees() {
     let unknown = num(&report, "/events/unknown_outcome");
     assert!(unknown > 0, "{:#}", report["events"]);
     assert_eq!(num(&report, "/errors/timeout/count"), unknown);
-    assert_eq!(num(&report, "/events/failed"), 0, "a timeout is not a failure to write");
+    assert_eq!(
+        num(&report, "/events/failed"),
+        0,
+        "a timeout is not a failure to write"
+    );
     assert_accounted(&report, trace.events, trace.events);
     assert!(
-        first.stdout.contains(&format!("Unknown outcome: {unknown} events timed out"))
-            && first.stdout.contains("`loadgen verify` tells what reached it"),
+        report["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("loadgen verify")),
+        "{:#}",
+        report["notes"]
+    );
+    assert!(
+        first.stdout.contains(&format!(
+            "({} succeeded, 0 failed, {unknown} unknown outcome, 0 interrupted, {} blocked)",
+            num(&report, "/events/succeeded"),
+            num(&report, "/events/blocked")
+        )),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first
+            .stdout
+            .contains(&format!("Unknown outcome: {unknown} events timed out"))
+            && first
+                .stdout
+                .contains("`loadgen verify` tells what reached it"),
         "{}",
         first.stdout
     );
@@ -80,7 +112,9 @@ fn a_timeout_is_an_unknown_outcome_resent_by_resume_and_verify_then_agrees() {
     );
     verify.expect_code(0);
     assert!(
-        verify.stdout.contains("Missing: 0, mismatched: 0, unexpected: 0"),
+        verify
+            .stdout
+            .contains("Missing: 0, mismatched: 0, unexpected: 0"),
         "{}",
         verify.stdout
     );
@@ -99,7 +133,12 @@ fn every_retry_is_explained_in_the_summary_the_report_and_verbose_output() {
     );
     let dir = tempfile::tempdir().expect("temp dir");
     harness::simulate(dir.path(), "t.trace", "10m", 52);
-    let run = replay(dir.path(), &stub.url(), "retries", &["--retries", "10", "--verbose"]);
+    let run = replay(
+        dir.path(),
+        &stub.url(),
+        "retries",
+        &["--retries", "10", "--verbose"],
+    );
     run.expect_code(0);
     let report = json(&dir.path().join("r.json"));
     assert_eq!(float(&report, "/success_rate"), 1.0);
@@ -118,13 +157,19 @@ fn every_retry_is_explained_in_the_summary_the_report_and_verbose_output() {
         report["retry_reasons"]
     );
     assert!(run.stdout.contains("Retried after:"), "{}", run.stdout);
-    assert!(run.stdout.contains(&format!("  http_503: {retries}  e.g. ")));
+    assert!(run
+        .stdout
+        .contains(&format!("  http_503: {retries}  e.g. ")));
     let printed = run
         .stderr
         .lines()
         .filter(|l| l.contains(" retry ") && l.contains(": http_503: "))
         .count() as u64;
-    assert_eq!(printed, retries, "--verbose prints each retry:\n{}", run.stderr);
+    assert_eq!(
+        printed, retries,
+        "--verbose prints each retry:\n{}",
+        run.stderr
+    );
 }
 
 /// The orders whose reads a probed replay made.

@@ -934,7 +934,9 @@ async fn a_400_is_permanent_and_never_retried() {
     let mut world = loadgen::world::builtin_world();
     world.stores[0].id = "MAN-01".into();
     let executor = FreshMartExecutor::new(&stub.url(), context(world), quick_retries(5)).unwrap();
-    let done = executor.execute(1, order_event(1), StopFlag::default()).await;
+    let done = executor
+        .execute(1, order_event(1), StopFlag::default())
+        .await;
     assert_eq!(failure(&done.result), "http_400:invalid_entity_ref");
     assert_eq!((done.requests, done.retries), (1, 0));
     let stats = stub.stats();
@@ -964,7 +966,9 @@ async fn the_executor_retries_5xx_and_resets_a_bounded_number_of_times() {
     )
     .unwrap();
     // Always 503: one try and two retries, then a categorised failure.
-    let done = executor.execute(1, order_event(1), StopFlag::default()).await;
+    let done = executor
+        .execute(1, order_event(1), StopFlag::default())
+        .await;
     assert_eq!(failure(&done.result), "http_503");
     assert_eq!((done.requests, done.retries), (3, 2));
     assert_eq!(stub.stats().injected_errors, 3);
@@ -972,7 +976,9 @@ async fn the_executor_retries_5xx_and_resets_a_bounded_number_of_times() {
     // Always reset: the same bound, a connection failure.
     stub.set_error_rate(0.0);
     stub.set_reset_rate(1.0);
-    let done = executor.execute(2, order_event(2), StopFlag::default()).await;
+    let done = executor
+        .execute(2, order_event(2), StopFlag::default())
+        .await;
     let category = failure(&done.result);
     assert!(
         ["connection", "bad_response"].contains(&category.as_str()),
@@ -989,7 +995,9 @@ async fn the_executor_retries_5xx_and_resets_a_bounded_number_of_times() {
 
     // Faults gone: the order is written, with every line.
     stub.set_reset_rate(0.0);
-    let done = executor.execute(4, order_event(4), StopFlag::default()).await;
+    let done = executor
+        .execute(4, order_event(4), StopFlag::default())
+        .await;
     assert_eq!(done.result, EventResult::Success);
     assert_eq!((done.requests, done.retries), (1, 0));
     let order = stub.triples_of("order:LG-lib-000004");

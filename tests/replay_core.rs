@@ -718,7 +718,9 @@ async fn interrupted_at_any_point_each_event_is_received_or_not_sent_never_both(
             ..Script::default()
         });
         // 20 events on 4 entities, 100 ms apart at 1x; 2 in flight at most.
-        let events: Vec<Sequenced> = (0..20).map(|i| event(i, i % 4, u64::from(i) * 100)).collect();
+        let events: Vec<Sequenced> = (0..20)
+            .map(|i| event(i, i % 4, u64::from(i) * 100))
+            .collect();
         let run = replay(
             &fake,
             events,
@@ -742,7 +744,11 @@ async fn interrupted_at_any_point_each_event_is_received_or_not_sent_never_both(
             o.not_sent
         );
         // Nothing failed and the drain had time: every received event was executed.
-        assert_eq!(fake.calls().len() as u64, o.received, "stop at {stop_at} ms");
+        assert_eq!(
+            fake.calls().len() as u64,
+            o.received,
+            "stop at {stop_at} ms"
+        );
         assert_eq!(o.interrupted, 0);
         if stop_at == 60_000 {
             assert_eq!((o.received, o.not_sent), (20, 0));

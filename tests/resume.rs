@@ -147,7 +147,10 @@ fn check_resumed(s: &Setup, report: &Value, logged_before: &BTreeSet<u64>, run_i
     assert_eq!(report["config"]["resumed"], true);
     assert_eq!(report["config"]["run_id"], run_id);
     let segments = report["config"]["segments"].as_array().expect("segments");
-    assert_eq!(num(segments.last().expect("a segment"), "/received"), to_send);
+    assert_eq!(
+        num(segments.last().expect("a segment"), "/received"),
+        to_send
+    );
     assert_eq!(num(report, "/events/received"), s.trace.events);
     assert_accounted(report, s.trace.events, s.trace.events);
     assert_eq!(
@@ -408,7 +411,11 @@ fn a_resume_without_flags_continues_the_first_run_and_reports_all_of_it() {
     );
     resumed.expect_code(0);
     assert!(resumed.stdout.contains("Speed: 60x"), "{}", resumed.stdout);
-    assert!(resumed.stdout.contains("Concurrency: 3"), "{}", resumed.stdout);
+    assert!(
+        resumed.stdout.contains("Concurrency: 3"),
+        "{}",
+        resumed.stdout
+    );
     assert!(resumed.stdout.contains("Report written to r.json"));
     let report = json(&s.path("r.json"));
     for (key, want) in [
@@ -478,8 +485,16 @@ fn a_checkpoint_in_use_is_refused_to_a_second_process() {
         &[],
     );
     again.expect_code(2);
-    assert!(again.stderr.contains("another loadgen process"), "{}", again.stderr);
-    assert_eq!(api_requests(&s.stub.stats()), sent, "the refused runs sent nothing");
+    assert!(
+        again.stderr.contains("another loadgen process"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        api_requests(&s.stub.stats()),
+        sent,
+        "the refused runs sent nothing"
+    );
     // The first run still owns its log: nothing was truncated.
     first.signal("INT");
     s.stub.set_outage(false);

@@ -16,7 +16,15 @@ use harness::{api_requests, assert_accounted, json, num};
 
 fn replay_args<'a>(url: &'a str, speed: &'a str) -> Vec<&'a str> {
     vec![
-        "replay", "t.trace", "--api-url", url, "--speed", speed, "--run-id", "sig", "--report",
+        "replay",
+        "t.trace",
+        "--api-url",
+        url,
+        "--speed",
+        speed,
+        "--run-id",
+        "sig",
+        "--report",
         "r.json",
     ]
 }
@@ -88,7 +96,11 @@ fn a_second_signal_exits_at_once() {
     run.signal("TERM");
     let run = run.wait(Duration::from_secs(10));
     assert_eq!(run.code, Some(143), "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("Second signal: exiting now"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Second signal: exiting now"),
+        "{}",
+        run.stderr
+    );
     assert!(run.elapsed < Duration::from_secs(15), "{:?}", run.elapsed);
 }
 
@@ -132,7 +144,9 @@ fn sigterm_stops_an_open_ended_start_and_counts_only_due_events_as_not_sent() {
     run.signal("TERM");
     let run = run.wait(Duration::from_secs(60));
     run.expect_code(0);
-    assert!(run.stdout.contains("SIGTERM received, stopping gracefully..."));
+    assert!(run
+        .stdout
+        .contains("SIGTERM received, stopping gracefully..."));
     assert!(run.stdout.contains("Final Summary"), "{}", run.stdout);
     let report = json(&dir.path().join("r.json"));
     assert_eq!(report["stopped_early"], true);
@@ -141,7 +155,11 @@ fn sigterm_stops_an_open_ended_start_and_counts_only_due_events_as_not_sent() {
     // Only events whose time had come and that were not sent count (the simulation runs far
     // ahead of the clock: its buffered future is not "not sent").
     let not_sent = num(&report, "/events/not_sent");
-    assert!(not_sent <= 20, "{not_sent} events not sent: {:#}", report["events"]);
+    assert!(
+        not_sent <= 20,
+        "{not_sent} events not sent: {:#}",
+        report["events"]
+    );
     assert_eq!(run.number_after("Events not sent: "), not_sent);
     assert_accounted(&report, received + not_sent, u64::MAX);
 }
@@ -178,6 +196,10 @@ fn start_duration_is_wall_time_even_when_the_last_event_comes_earlier() {
     let secs = harness::float(&report, "/duration_s");
     assert!((4.0..9.0).contains(&secs), "ran {secs} s for --duration 4s");
     assert!(run.elapsed >= Duration::from_secs(4), "{:?}", run.elapsed);
-    assert!(run.stdout.contains("Duration: 0.1 minutes"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Duration: 0.1 minutes"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(report["stopped_early"], false);
 }

@@ -1002,7 +1002,10 @@ fn the_repeat_hint_repeats_the_run() {
         })
         .collect();
     assert!(sets[0].len() > 20, "too few requests: {}", sets[0].len());
-    assert!(sets[0] == sets[1], "the hint `{hint}` did not repeat the run");
+    assert!(
+        sets[0] == sets[1],
+        "the hint `{hint}` did not repeat the run"
+    );
     rt.block_on(async {
         for s in stubs {
             s.shutdown().await;

@@ -1,6 +1,6 @@
 //! Sending requests: a reqwest client with timeouts, retries with exponential backoff and full
 //! jitter for timeouts, connection errors and 5xx (never 4xx), and classification of every
-//! failure into a category. Implements the replayer's `Executor`.
+//! failure into a `FailureKind`. Implements the replayer's `Executor`.
 
 use std::time::Duration;
 
@@ -90,7 +90,10 @@ pub enum Attempt {
     Success,
     /// Did not succeed; retried when `kind.is_transient()` (timeouts, connection failures,
     /// 5xx), never for 4xx.
-    Failed { kind: FailureKind, detail: String },
+    Failed {
+        kind: FailureKind,
+        detail: String,
+    },
 }
 
 /// An error and its causes, `a: b: c`, without repeating a cause that the previous message
@@ -388,9 +391,17 @@ mod tests {
                 .collect()
         };
         let a = picks("r1");
-        assert_eq!(a, picks("r1"), "the same run id and events, the same samples");
+        assert_eq!(
+            a,
+            picks("r1"),
+            "the same run id and events, the same samples"
+        );
         assert_ne!(a, picks("r2"), "another run id, other samples");
-        assert!((900..1100).contains(&a.len()), "{} of 10000 at 10%", a.len());
+        assert!(
+            (900..1100).contains(&a.len()),
+            "{} of 10000 at 10%",
+            a.len()
+        );
         // Pinned values: the function must not change between versions.
         assert_eq!(&a[..5], &PINNED_FIRST_SAMPLES);
         assert!(!probe::is_sampled("r1", 3, 0.0));

@@ -12,9 +12,9 @@ use serde::Serialize;
 use super::session::{self, Plan};
 use crate::api::probe::ProbeOptions;
 use crate::api::RequestContext;
+use crate::cli::ApiArgs;
 use crate::cli::ReplayArgs;
 use crate::metrics::{EventRecord, EventResult, Percentiles};
-use crate::cli::ApiArgs;
 use crate::replay::checkpoint::{
     self, Checkpoint, CompletedSet, CompletionLog, RunSettings, CHECKPOINT_VERSION,
 };
@@ -167,8 +167,12 @@ fn settle(args: &mut ReplayArgs, saved: Option<&RunSettings>) -> anyhow::Result<
         args.min_success.get_or_insert(saved.min_success);
     }
     args.speed.get_or_insert(Speed::Factor(1.0));
-    args.api.retries_flag.get_or_insert(ApiArgs::DEFAULT_RETRIES);
-    args.api.timeout_flag.get_or_insert(ApiArgs::DEFAULT_TIMEOUT);
+    args.api
+        .retries_flag
+        .get_or_insert(ApiArgs::DEFAULT_RETRIES);
+    args.api
+        .timeout_flag
+        .get_or_insert(ApiArgs::DEFAULT_TIMEOUT);
     args.probe_reads.get_or_insert(0.0);
     args.probe_timeout.get_or_insert(Duration::from_secs(30));
     args.min_success.get_or_insert(0.9);
@@ -201,11 +205,10 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let probe_reads = args.probe_reads.unwrap_or(0.0);
     let probe_timeout = args.probe_timeout.unwrap_or(Duration::from_secs(30));
     let min_success = args.min_success.unwrap_or(0.9);
-    let report_path = args.report.clone().or_else(|| {
-        resume
-            .as_ref()
-            .and_then(|r| r.checkpoint.report.clone())
-    });
+    let report_path = args
+        .report
+        .clone()
+        .or_else(|| resume.as_ref().and_then(|r| r.checkpoint.report.clone()));
     let trace = match (&args.trace, &resume) {
         (Some(trace), _) => trace.clone(),
         (None, Some(r)) => r.checkpoint.trace.clone(),
@@ -424,11 +427,9 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
         let visibility = match &probes {
             Some(stats) => {
                 // Every probe gives up after --probe-timeout; wait for the last ones.
-                let _ = tokio::time::timeout(
-                    probe_timeout + Duration::from_secs(1),
-                    stats.wait_idle(),
-                )
-                .await;
+                let _ =
+                    tokio::time::timeout(probe_timeout + Duration::from_secs(1), stats.wait_idle())
+                        .await;
                 Some(Visibility {
                     probed: stats.started.load(std::sync::atomic::Ordering::Relaxed),
                     not_visible: stats.not_visible.load(std::sync::atomic::Ordering::Relaxed),
@@ -474,7 +475,8 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
             eprintln!("warning: {err}; a resumed run's report will not include this segment's measurements");
         }
     }
-    let earlier_measured = !resumed || earlier.is_some() || done_by_activity.iter().sum::<u64>() == 0;
+    let earlier_measured =
+        !resumed || earlier.is_some() || done_by_activity.iter().sum::<u64>() == 0;
     let config = ReportConfig {
         trace: trace.clone(),
         checkpoint: checkpoint_path.clone(),

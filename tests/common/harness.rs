@@ -136,8 +136,8 @@ impl Running {
     pub fn wait_for_stdout(&mut self, needle: &str, limit: Duration) {
         let deadline = Instant::now() + limit;
         loop {
-            let out = String::from_utf8_lossy(&std::fs::read(&self.out).unwrap_or_default())
-                .into_owned();
+            let out =
+                String::from_utf8_lossy(&std::fs::read(&self.out).unwrap_or_default()).into_owned();
             if out.contains(needle) {
                 return;
             }
@@ -311,7 +311,10 @@ pub fn assert_accounted(report: &Value, to_send: u64, trace_events: u64) {
         .values()
         .map(|v| v["count"].as_u64().expect("count"))
         .sum();
-    assert_eq!(errors, unsuccessful, "errors add up to the events that did not succeed");
+    assert_eq!(
+        errors, unsuccessful,
+        "errors add up to the events that did not succeed"
+    );
     let by_activity: (u64, u64) = report["activities"]
         .as_object()
         .expect("activities")

@@ -38,7 +38,10 @@ struct Args {
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
     let n: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration such as 500ms, 35s or 2m"))?;
@@ -46,7 +49,9 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "ms" => Ok(std::time::Duration::from_millis(n)),
         "s" | "" => Ok(std::time::Duration::from_secs(n)),
         "m" => Ok(std::time::Duration::from_secs(n * 60)),
-        _ => Err(format!("{text:?} is not a duration such as 500ms, 35s or 2m")),
+        _ => Err(format!(
+            "{text:?} is not a duration such as 500ms, 35s or 2m"
+        )),
     }
 }
 
