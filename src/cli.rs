@@ -153,12 +153,12 @@ pub struct ApiArgs {
     /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
     #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
     pub api_url: String,
-    /// Per-request timeout, e.g. 30s, 500ms [default: 30s; with --resume: the first run's]
-    #[arg(long = "timeout", value_parser = units::parse_duration)]
+    /// Per-request timeout, e.g. 30s, 500ms [default: 30s; `replay --resume`: the first run's]
+    #[arg(long = "timeout", value_name = "DURATION", value_parser = units::parse_duration)]
     pub timeout_flag: Option<std::time::Duration>,
     /// Retries per request for timeouts, connection errors and 5xx (never for 4xx)
-    /// [default: 3; with --resume: the first run's]
-    #[arg(long = "retries")]
+    /// [default: 3; `replay --resume`: the first run's]
+    #[arg(long = "retries", value_name = "N")]
     pub retries_flag: Option<u32>,
     #[command(flatten)]
     pub auth: AuthArgs,
