@@ -7,7 +7,8 @@
 //! * `sim`: the deterministic discrete-event simulator (virtual clock, event queue, model).
 //! * `trace`: the versioned, checksummed, streaming trace file format, and its summaries.
 //! * `replay`: the replayer core (pacer, per-entity ordering, concurrency, shutdown,
-//!   checkpoints), which knows nothing of HTTP.
+//!   checkpoints and their lock, the saved measurements of a resumed run's segments), which
+//!   knows nothing of HTTP.
 //! * `api`: the FreshMart contract: events to requests, the client with retries, health,
 //!   world snapshots, reads for `verify`, propagation probes.
 //! * `outcome`: the closed set of failure kinds, and how each is counted.

@@ -228,6 +228,10 @@ fn a_killed_replay_is_completed_by_resuming() {
         .stdout
         .contains(&format!("{} events done", logged_before.len())));
     check_resumed(&s, &report, &logged_before, "killed");
+    // The killed segment's successes are counted (from the log); its latencies are lost, and
+    // the report says so.
+    assert_eq!(report["config"]["earlier_segments_measured"], false);
+    assert_eq!(report["config"]["segments"].as_array().unwrap().len(), 1);
     check_creations(&s, s.trace.concurrency);
     s.verify("killed");
 }
