@@ -1015,3 +1015,35 @@ async fn the_executor_retries_5xx_and_resets_a_bounded_number_of_times() {
     }
     stub.shutdown().await;
 }
+
+/// A stop reaches a retry's backoff sleep (issue 9 item 7's cancellation): an event whose
+/// retries wait a minute each ends as soon as the replay stops, its announced retry unsent.
+#[tokio::test]
+async fn a_stop_cuts_a_backoff_sleep_short() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let options = ClientOptions {
+        retries: 5,
+        backoff_base: Duration::from_secs(60),
+        backoff_cap: Duration::from_secs(60),
+        ..ClientOptions::default()
+    };
+    let executor =
+        FreshMartExecutor::new(&url, context(loadgen::world::builtin_world()), options).unwrap();
+    let stop = StopFlag::default();
+    let stopper = stop.clone();
+    let started = std::time::Instant::now();
+    let (done, ()) = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::join!(executor.execute(1, order_event(1), stop), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stopper.set();
+        })
+    })
+    .await
+    .expect("the stop ended the backoff");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(failure(&done.result), "connect");
+    assert_eq!((done.requests, done.retries), (1, 0), "no retry went out");
+    assert!(done.retry_causes.is_empty());
+}

@@ -442,5 +442,9 @@ fn an_untrusted_certificate_is_reported_as_such() {
     );
     assert!(!run.stdout.contains("connection refused"), "{}", run.stdout);
     // Recognised as TLS from the error's source chain (a `rustls::Error`), not from its words.
-    assert!(run.stdout.contains("TLS error talking to"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("TLS error talking to"),
+        "{}",
+        run.stdout
+    );
 }
