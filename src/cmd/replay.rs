@@ -182,7 +182,7 @@ fn settle(args: &mut ReplayArgs, saved: Option<&RunSettings>) -> anyhow::Result<
 pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
     // Held until the run ends: a second process on this checkpoint is refused (exit 2).
     let mut checkpoint_lock = match &args.resume {
-        Some(path) => Some(checkpoint::lock(path)?),
+        Some(path) => Some(checkpoint::lock(path, false)?),
         None => None,
     };
     let resume = match &args.resume {
@@ -272,7 +272,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
             Some(checkpoint.create(path)?)
         }
         (Some(path), None) => {
-            checkpoint_lock = Some(checkpoint::lock(path)?);
+            checkpoint_lock = Some(checkpoint::lock(path, true)?);
             let checkpoint = Checkpoint {
                 version: CHECKPOINT_VERSION,
                 trace: std::path::absolute(&trace).unwrap_or_else(|_| trace.clone()),

@@ -79,8 +79,9 @@ pub struct CheckpointLock {
     _file: File,
 }
 
-/// Takes the lock on the checkpoint at `path`, creating the file (empty) if it does not exist.
-pub fn lock(path: &Path) -> Result<CheckpointLock, CheckpointError> {
+/// Takes the lock on the checkpoint at `path`; with `create`, creates the file (empty) if it
+/// does not exist (a new run), else the file must exist (a resume).
+pub fn lock(path: &Path, create: bool) -> Result<CheckpointLock, CheckpointError> {
     let io = |source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
@@ -88,7 +89,7 @@ pub fn lock(path: &Path) -> Result<CheckpointLock, CheckpointError> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
+        .create(create)
         .truncate(false)
         .open(path)
         .map_err(io)?;
@@ -326,12 +327,18 @@ mod tests {
     fn a_second_lock_is_refused_until_the_first_is_released() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c");
-        let held = lock(&path).unwrap();
-        let err = lock(&path).unwrap_err();
+        let missing = lock(&path, false).unwrap_err();
+        assert!(matches!(missing, CheckpointError::Io { .. }), "{missing}");
+        assert!(
+            !path.exists(),
+            "a resume of a missing checkpoint creates nothing"
+        );
+        let held = lock(&path, true).unwrap();
+        let err = lock(&path, false).unwrap_err();
         assert!(matches!(err, CheckpointError::Locked { .. }), "{err}");
         assert!(err.to_string().contains("another loadgen process"), "{err}");
         drop(held);
-        lock(&path).unwrap();
+        lock(&path, false).unwrap();
     }
 
     #[test]
