@@ -179,8 +179,8 @@ pub fn executor(
     verbose: bool,
 ) -> anyhow::Result<crate::api::FreshMartExecutor> {
     let options = crate::api::ClientOptions {
-        timeout: api.timeout,
-        retries: api.retries,
+        timeout: api.timeout(),
+        retries: api.retries(),
         pool_size: concurrency,
         log_failures: verbose,
         headers: request_headers(&api.auth)?,

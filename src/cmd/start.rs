@@ -103,8 +103,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 (
                     "Seed",
                     format!(
-                        "{seed} (pass --seed {seed} --start-at {} to repeat this run)",
-                        start.to_rfc3339()
+                        "{seed} (pass {} to repeat this run against the same world)",
+                        repeat_flags(&args, seed, &start, duration_ms, &run_id)
                     )
                 ),
                 ("Run id", run_id.clone()),
@@ -122,7 +122,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         }
         let client = super::plain_client(
             &args.api.auth,
-            args.api.timeout.max(Duration::from_secs(60)),
+            args.api.timeout().max(Duration::from_secs(60)),
         )?;
         let world = crate::api::world::snapshot(&client, &args.api.api_url)
             .await
@@ -183,12 +183,14 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 speed: Speed::Factor(1.0),
                 origin_ms: 0,
                 concurrency,
-                drain_timeout: args.api.timeout,
+                drain_timeout: args.api.timeout(),
                 window: Duration::from_secs(60),
                 tap,
+                hold_until_ms: duration_ms,
             },
             calendar: calendar.clone(),
             span_ms: duration_ms.map(|d| (0, d)),
+            live: true,
         };
         let config = SimConfig {
             seed,
@@ -248,8 +250,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         duration_ms,
         concurrency,
         run_id,
-        timeout_ms: args.api.timeout.as_millis() as u64,
-        retries: args.api.retries,
+        timeout_ms: args.api.timeout().as_millis() as u64,
+        retries: args.api.retries(),
         min_success: args.min_success,
     };
     let subject_of = session::subject_renderer(world, run_id_for_report);
@@ -263,6 +265,31 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         args.report.clone().map(|p| (p, config)),
         started_at,
         args.min_success,
+    )
+}
+
+/// The flags that fix every request of a live run besides the world: the profile, the
+/// duration, the seed, the start instant and the run id (the ids' namespace).
+fn repeat_flags(
+    args: &StartArgs,
+    seed: u64,
+    start: &chrono::DateTime<chrono::FixedOffset>,
+    duration_ms: Option<u64>,
+    run_id: &str,
+) -> String {
+    let profile = match &args.profile.profile_file {
+        Some(path) => format!("--profile-file {}", path.display()),
+        None => format!("--profile {}", args.profile.profile),
+    };
+    let duration = match duration_ms {
+        None => "0".to_string(),
+        Some(ms) if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        Some(ms) if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        Some(ms) => format!("{ms}ms"),
+    };
+    format!(
+        "{profile} --duration {duration} --seed {seed} --start-at {} --run-id {run_id}",
+        start.to_rfc3339()
     )
 }
 
