@@ -7,10 +7,12 @@
 //! * `sim`: the deterministic discrete-event simulator (virtual clock, event queue, model).
 //! * `trace`: the versioned, checksummed, streaming trace file format, and its summaries.
 //! * `replay`: the replayer core (pacer, per-entity ordering, concurrency, shutdown,
-//!   checkpoints), which knows nothing of HTTP.
+//!   checkpoints and their lock, the saved measurements of a resumed run's segments), which
+//!   knows nothing of HTTP.
 //! * `api`: the FreshMart contract: events to requests, the client with retries, health,
 //!   world snapshots, reads for `verify`, propagation probes.
 //! * `mix`: the activity counts the model produces from a profile (`loadgen profiles`).
+//! * `outcome`: the closed set of failure kinds, and how each is counted.
 //! * `metrics`, `report`: histograms and counts; console and JSON output.
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
@@ -27,6 +29,7 @@ pub mod error;
 pub mod event;
 pub mod metrics;
 pub mod mix;
+pub mod outcome;
 pub mod profile;
 pub mod replay;
 pub mod report;

@@ -1,6 +1,6 @@
 //! The FreshMart API contract, and the only module that knows it: how an event becomes
 //! requests (triples, endpoints), how responses are read and classified, health checks.
-//! See `../shared/freshmart/API.md`. Every read goes through `fetch::ApiReader` (retries).
+//! See `docs/freshmart-api.md`. Every read goes through `fetch::ApiReader` (retries).
 
 pub mod client;
 pub mod fetch;

@@ -1,6 +1,7 @@
 //! One module per subcommand: glue from parsed arguments to the core. Errors are `anyhow`
 //! here, classed by `crate::error::CommandError`; `main` maps the class to the exit code.
 
+mod docs;
 mod export;
 mod health;
 mod inspect;
@@ -42,6 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Start(args) => start::run(args),
         Command::Verify(args) => verify::run(args),
         Command::World(args) => world::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }
 
@@ -190,8 +193,8 @@ pub fn executor(
     verbose: bool,
 ) -> anyhow::Result<crate::api::FreshMartExecutor> {
     let options = crate::api::ClientOptions {
-        timeout: api.timeout,
-        retries: api.retries,
+        timeout: api.timeout(),
+        retries: api.retries(),
         pool_size: concurrency,
         log_failures: verbose,
         headers: request_headers(&api.auth)?,

@@ -11,9 +11,13 @@ use serde::Serialize;
 use super::session::{self, Plan};
 use crate::api::probe::ProbeOptions;
 use crate::api::RequestContext;
+use crate::cli::ApiArgs;
 use crate::cli::ReplayArgs;
 use crate::metrics::{EventRecord, EventResult, Percentiles};
-use crate::replay::checkpoint::{Checkpoint, CompletedSet, CompletionLog, CHECKPOINT_VERSION};
+use crate::replay::checkpoint::{
+    self, Checkpoint, CompletedSet, CompletionLog, RunSettings, CHECKPOINT_VERSION,
+};
+use crate::replay::segments::{SegmentSummary, Segments};
 use crate::replay::window::{TraceWindow, WindowFilter};
 use crate::replay::{ReplayOptions, Sequenced};
 use crate::report;
@@ -38,8 +42,14 @@ struct ReportConfig {
     timeout_ms: u64,
     retries: u32,
     min_success: f64,
+    probe_reads: f64,
     seed: u64,
     profile: String,
+    /// Each segment of the run (one per process: the first run and each resume).
+    segments: Vec<SegmentSummary>,
+    /// False when an earlier segment was killed before it could save its measurements: its
+    /// successes are counted (from the completion log), its latencies and requests are not.
+    earlier_segments_measured: bool,
 }
 
 /// A run id from the wall clock: base-36 seconds since 2020, short and unique enough per run.
@@ -76,6 +86,8 @@ struct Scan {
     /// Trace time of the first event still to send: where the schedule starts.
     first_pending: Option<u64>,
     to_send: u64,
+    /// Events a resumed run skips because they succeeded before, by activity.
+    done_by_activity: [u64; 6],
 }
 
 /// Reads the whole trace once before anything is sent, so that a corrupt tail cannot surface
@@ -99,11 +111,14 @@ fn scan_trace(trace: &Path, args: &ReplayArgs, resume: Option<&Resume>) -> anyho
     let mut filter = WindowFilter::new(window);
     let mut first_pending: Option<u64> = None;
     let mut to_send = 0u64;
+    let mut done_by_activity = [0u64; 6];
     let mut seq = 0u64;
     while let Some(event) = reader.next_event().with_context(context)? {
         // The filter must see every event: it tracks which orders are in the window.
         let admitted = filter.admit(&event);
-        if admitted && !resume.is_some_and(|r| r.done.contains(seq)) {
+        if admitted && resume.is_some_and(|r| r.done.contains(seq)) {
+            done_by_activity[event.action.activity().index()] += 1;
+        } else if admitted {
             first_pending.get_or_insert(event.at.as_ms());
             to_send += 1;
         }
@@ -119,6 +134,7 @@ fn scan_trace(trace: &Path, args: &ReplayArgs, resume: Option<&Resume>) -> anyho
         window,
         first_pending,
         to_send,
+        done_by_activity,
     })
 }
 
@@ -129,7 +145,45 @@ struct Resume {
     done: CompletedSet,
 }
 
-pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+/// The settings of this run: the flags given, else (resuming) the first run's, else the
+/// defaults. Written back into `args`, so everything downstream reads one value.
+fn settle(args: &mut ReplayArgs, saved: Option<&RunSettings>) -> anyhow::Result<()> {
+    if let Some(saved) = saved {
+        if args.speed.is_none() {
+            args.speed = Some(
+                crate::units::parse_speed(&saved.speed)
+                    .map_err(|e| anyhow::anyhow!("checkpoint speed `{}`: {e}", saved.speed))?,
+            );
+        }
+        args.concurrency.get_or_insert(saved.concurrency);
+        args.api.retries_flag.get_or_insert(saved.retries);
+        args.api
+            .timeout_flag
+            .get_or_insert(Duration::from_millis(saved.timeout_ms));
+        args.probe_reads.get_or_insert(saved.probe_reads);
+        args.probe_timeout
+            .get_or_insert(Duration::from_millis(saved.probe_timeout_ms));
+        args.min_success.get_or_insert(saved.min_success);
+    }
+    args.speed.get_or_insert(Speed::Factor(1.0));
+    args.api
+        .retries_flag
+        .get_or_insert(ApiArgs::DEFAULT_RETRIES);
+    args.api
+        .timeout_flag
+        .get_or_insert(ApiArgs::DEFAULT_TIMEOUT);
+    args.probe_reads.get_or_insert(0.0);
+    args.probe_timeout.get_or_insert(Duration::from_secs(30));
+    args.min_success.get_or_insert(0.9);
+    Ok(())
+}
+
+pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
+    // Held until the run ends: a second process on this checkpoint is refused (exit 2).
+    let mut checkpoint_lock = match &args.resume {
+        Some(path) => Some(checkpoint::lock(path, false)?),
+        None => None,
+    };
     let resume = match &args.resume {
         Some(path) => {
             let checkpoint = Checkpoint::load(path)?;
@@ -142,6 +196,18 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    settle(
+        &mut args,
+        resume.as_ref().and_then(|r| r.checkpoint.settings.as_ref()),
+    )?;
+    let speed = args.speed.unwrap_or(Speed::Factor(1.0));
+    let probe_reads = args.probe_reads.unwrap_or(0.0);
+    let probe_timeout = args.probe_timeout.unwrap_or(Duration::from_secs(30));
+    let min_success = args.min_success.unwrap_or(0.9);
+    let report_path = args
+        .report
+        .clone()
+        .or_else(|| resume.as_ref().and_then(|r| r.checkpoint.report.clone()));
     let trace = match (&args.trace, &resume) {
         (Some(trace), _) => trace.clone(),
         (None, Some(r)) => r.checkpoint.trace.clone(),
@@ -150,6 +216,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let scan = scan_trace(&trace, &args, resume.as_ref())?;
     let (header, footer, window, calendar) = (scan.header, scan.footer, scan.window, scan.calendar);
     let (first_pending, to_send) = (scan.first_pending, scan.to_send);
+    let done_by_activity = scan.done_by_activity;
     if let Some(r) = &resume {
         r.checkpoint
             .check_trace(&r.path, &trace, footer.count, footer.crc)?;
@@ -171,7 +238,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         None if args.keep_timestamps => chrono::Duration::zero(),
         None => replay_start.fixed_offset() - calendar.instant_at(SimTime(window.from_ms)),
     };
-    let checkpoint_path = match (&resume, &args.checkpoint, &args.report) {
+    let checkpoint_path = match (&resume, &args.checkpoint, &report_path) {
         (Some(r), _, _) => Some(r.path.clone()),
         (None, Some(path), _) => Some(path.clone()),
         (None, None, Some(report)) => {
@@ -179,9 +246,32 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         }
         (None, None, None) => None,
     };
+    let settings = RunSettings {
+        speed: speed.to_string(),
+        concurrency,
+        retries: args.api.retries(),
+        timeout_ms: args.api.timeout().as_millis() as u64,
+        probe_reads,
+        probe_timeout_ms: probe_timeout.as_millis() as u64,
+        min_success,
+    };
+    let earlier = match (&checkpoint_path, &resume) {
+        (Some(path), Some(_)) => Segments::load(&Segments::path(path))?,
+        _ => None,
+    };
     let mut completion_log = match (&checkpoint_path, &resume) {
-        (Some(path), Some(_)) => Some(CompletionLog::open(&Checkpoint::log_path(path))?),
+        (Some(path), Some(r)) => {
+            // The settings this segment runs with are the ones a further resume continues.
+            let checkpoint = Checkpoint {
+                version: CHECKPOINT_VERSION,
+                settings: Some(settings.clone()),
+                report: report_path.clone(),
+                ..r.checkpoint.clone()
+            };
+            Some(checkpoint.create(path)?)
+        }
         (Some(path), None) => {
+            checkpoint_lock = Some(checkpoint::lock(path, true)?);
             let checkpoint = Checkpoint {
                 version: CHECKPOINT_VERSION,
                 trace: std::path::absolute(&trace).unwrap_or_else(|_| trace.clone()),
@@ -191,9 +281,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                 shift_ms: shift.num_milliseconds(),
                 from_ms: window.from_ms,
                 to_ms: window.to_ms,
+                settings: Some(settings.clone()),
+                report: report_path.clone(),
             };
-            // A new run starts a new log.
+            // A new run starts a new log and new measurements.
             let _ = std::fs::remove_file(Checkpoint::log_path(path));
+            let _ = std::fs::remove_file(Segments::path(path));
             Some(checkpoint.create(path)?)
         }
         (None, _) => None,
@@ -207,11 +300,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         shift,
     };
     let executor = super::executor(&args.api, request_context, concurrency, args.verbose)?;
-    let (executor, probes) = if args.probe_reads > 0.0 {
+    let (executor, probes) = if probe_reads > 0.0 {
         let (executor, stats) = executor.with_probes(ProbeOptions {
-            fraction: args.probe_reads,
+            fraction: probe_reads,
             interval: Duration::from_millis(50),
-            give_up: args.probe_timeout,
+            give_up: probe_timeout,
         });
         (executor, Some(stats))
     } else {
@@ -220,7 +313,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
 
     let origin_ms = first_pending.unwrap_or(window.from_ms);
     let window_minutes = (window.to_ms - origin_ms) as f64 / 60_000.0;
-    let wall_minutes = match args.speed {
+    let wall_minutes = match speed {
         Speed::Factor(f) => format!("{:.1}", window_minutes / f),
         Speed::Max => "as fast as possible".into(),
     };
@@ -236,7 +329,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         ),
         (
             "Speed",
-            format!("{} (wall-clock minutes: {wall_minutes})", args.speed),
+            format!("{speed} (wall-clock minutes: {wall_minutes})"),
         ),
         ("Concurrency", concurrency.to_string()),
         ("Run id", run_id.clone()),
@@ -266,17 +359,20 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let plan = Plan {
         executor,
         options: ReplayOptions {
-            speed: args.speed,
+            speed,
             origin_ms,
             concurrency,
-            drain_timeout: args.api.timeout,
+            drain_timeout: args.api.timeout(),
             window: args.status_every,
             tap: None,
+            hold_until_ms: None,
         },
         calendar,
         span_ms: Some((origin_ms, window.to_ms)),
+        live: false,
     };
     let path = trace.clone();
+    let resumed = resume.is_some();
     let done = resume.map(|r| r.done);
     let feed = move |events: tokio::sync::mpsc::Sender<Sequenced>| -> anyhow::Result<u64> {
         let mut reader = TraceReader::open(&path)?;
@@ -328,11 +424,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         let visibility = match &probes {
             Some(stats) => {
                 // Every probe gives up after --probe-timeout; wait for the last ones.
-                let _ = tokio::time::timeout(
-                    args.probe_timeout + Duration::from_secs(1),
-                    stats.wait_idle(),
-                )
-                .await;
+                let _ =
+                    tokio::time::timeout(probe_timeout + Duration::from_secs(1), stats.wait_idle())
+                        .await;
                 Some(Visibility {
                     probed: stats.started.load(std::sync::atomic::Ordering::Relaxed),
                     not_visible: stats.not_visible.load(std::sync::atomic::Ordering::Relaxed),
@@ -344,21 +438,57 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         };
         Ok::<_, anyhow::Error>((outcome, visibility))
     })?;
-    let (outcome, visibility) = outcome;
+    let (segment, visibility) = outcome;
+    // The report covers the whole run: this segment, the successes of earlier ones (from the
+    // completion log) and what they measured (saved beside the checkpoint).
+    let mut outcome = segment;
+    let raw = outcome.metrics.clone();
+    if let Some(earlier) = &earlier {
+        earlier.add_to(&mut outcome.metrics);
+        outcome.elapsed += earlier.elapsed();
+    }
+    for (i, done) in done_by_activity.iter().enumerate() {
+        outcome.metrics.successes[i] += done;
+        outcome.received += done;
+    }
+    let mut segments = earlier.clone().unwrap_or_default();
+    segments.push(
+        SegmentSummary {
+            started_at: replay_start.to_rfc3339(),
+            duration_s: (outcome.elapsed
+                - earlier.as_ref().map_or(Duration::ZERO, Segments::elapsed))
+            .as_secs_f64(),
+            received: outcome.received - done_by_activity.iter().sum::<u64>(),
+            succeeded: raw.succeeded(),
+            not_sent: outcome.not_sent,
+            stopped_early: outcome.stopped_early,
+        },
+        &raw,
+    );
+    if let Some(path) = &checkpoint_path {
+        if let Err(err) = segments.save(&Segments::path(path)) {
+            eprintln!("warning: {err}; a resumed run's report will not include this segment's measurements");
+        }
+    }
+    let earlier_measured =
+        !resumed || earlier.is_some() || done_by_activity.iter().sum::<u64>() == 0;
     let config = ReportConfig {
         trace: trace.clone(),
         checkpoint: checkpoint_path.clone(),
         resumed: args.resume.is_some(),
         api_url: crate::units::redact_url(&args.api.api_url),
-        speed: args.speed.to_string(),
+        speed: speed.to_string(),
         concurrency,
         run_id,
         from_ms: window.from_ms,
         to_ms: window.to_ms,
         keep_timestamps: shift.is_zero(),
-        timeout_ms: args.api.timeout.as_millis() as u64,
-        retries: args.api.retries,
-        min_success: args.min_success,
+        timeout_ms: args.api.timeout().as_millis() as u64,
+        retries: args.api.retries(),
+        min_success,
+        probe_reads,
+        segments: segments.segments.clone(),
+        earlier_segments_measured: earlier_measured,
         seed: header.seed,
         profile: header.profile.name.clone(),
     };
@@ -368,10 +498,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         visibility,
         subject_of: &subject_of,
     };
-    session::finish(
+    let code = session::finish(
         &run,
-        args.report.clone().map(|path| (path, config)),
+        report_path.map(|path| (path, config)),
         replay_start,
-        args.min_success,
-    )
+        min_success,
+    );
+    drop(checkpoint_lock);
+    code
 }

@@ -22,7 +22,7 @@ use crate::units::Speed;
 /// Probes the API (with `--retries`); prints the spec's line, and fails the run (exit 1, with
 /// the cause) when it is not healthy.
 pub async fn health_gate(api: &crate::cli::ApiArgs) -> anyhow::Result<()> {
-    let reader = super::api_reader(&api.auth, &api.api_url, api.timeout, api.retries)?;
+    let reader = super::api_reader(&api.auth, &api.api_url, api.timeout(), api.retries())?;
     gate(&reader).await
 }
 
@@ -52,27 +52,39 @@ pub struct Plan {
     pub calendar: Calendar,
     /// Trace range the progress bar spans; `None` for an open-ended run.
     pub span_ms: Option<(u64, u64)>,
+    /// A live run (`start`): the source is a simulation running ahead of the clock, so only
+    /// events whose time had come count as not sent.
+    pub live: bool,
 }
 
-/// Reads Ctrl+C: the first stops the run gracefully, the second exits at once.
-fn shutdown_on_ctrl_c() -> impl std::future::Future<Output = ()> {
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+/// Reads Ctrl+C (SIGINT) and SIGTERM alike (`timeout`, `kill`, systemd, Docker and Kubernetes
+/// stop a process with SIGTERM): the first stops the run gracefully, a second of either kind
+/// exits at once (130 after SIGINT, 143 after SIGTERM). The handlers are installed before this
+/// returns, so a signal that arrives while the run starts is not lost.
+fn shutdown_on_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopping = stop.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            println!(
-                "\n{} Interrupt received, stopping gracefully...",
-                super::stamp()
-            );
-            let _ = stop_tx.send(true);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Second interrupt: exiting now");
-                std::process::exit(130);
-            }
-        }
+        let first = tokio::select! {
+            _ = interrupt.recv() => "Interrupt",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        println!(
+            "\n{} {first} received, stopping gracefully...",
+            super::stamp()
+        );
+        stopping.cancel();
+        let code = tokio::select! {
+            _ = interrupt.recv() => 130,
+            _ = terminate.recv() => 143,
+        };
+        eprintln!("Second signal: exiting now");
+        std::process::exit(code);
     });
-    async move {
-        let _ = stop_rx.wait_for(|stopped| *stopped).await;
-    }
+    Ok(async move { stop.cancelled().await })
 }
 
 /// Runs the replayer core over what `feed` sends; `feed` runs on its own thread and returns
@@ -90,11 +102,12 @@ pub async fn drive(
     let show_trace_time = plan.options.speed != Speed::Factor(1.0);
     let line_bar = bar.clone();
     let calendar = plan.calendar.clone();
+    let live = plan.live;
     let outcome = crate::replay::run(
         Arc::new(plan.executor),
         events_rx,
         plan.options,
-        shutdown_on_ctrl_c(),
+        shutdown_on_signal()?,
         progress,
         Console {
             on_window: move |w: &WindowReport| {
@@ -120,7 +133,13 @@ pub async fn drive(
         .await?
         .map_err(|_| anyhow::anyhow!("event source thread panicked"))??;
     let mut outcome = outcome;
-    outcome.not_sent += offered.saturating_sub(outcome.received);
+    outcome.not_sent = if live {
+        // A simulation runs ahead of the clock: what it had not reached was never due.
+        outcome.not_sent + outcome.due_in_source
+    } else {
+        // Every selected event was received or not sent.
+        offered.saturating_sub(outcome.received)
+    };
     Ok(outcome)
 }
 

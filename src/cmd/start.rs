@@ -19,7 +19,7 @@ use crate::replay::{ReplayOptions, Sequenced};
 use crate::report::{self, RunResult};
 use crate::sim::time::{Calendar, SimTime};
 use crate::sim::{SimConfig, Simulation};
-use crate::trace::{TraceHeader, TraceReader, TraceWriter};
+use crate::trace::{TraceHeader, TraceWriter};
 use crate::units::Speed;
 
 #[derive(Debug, Serialize)]
@@ -102,8 +102,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
                 (
                     "Seed",
                     format!(
-                        "{seed} (pass --seed {seed} --start-at {} to repeat this run)",
-                        start.to_rfc3339()
+                        "{seed} (pass {} to repeat this run against the same world)",
+                        repeat_flags(&args, seed, &start, duration_ms, &run_id)
                     )
                 ),
                 ("Run id", run_id.clone()),
@@ -120,8 +120,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         let reader = super::api_reader(
             &args.api.auth,
             &args.api.api_url,
-            args.api.timeout.max(Duration::from_secs(60)),
-            args.api.retries,
+            args.api.timeout().max(Duration::from_secs(60)),
+            args.api.retries(),
         )?;
         let world = super::world::snapshot(&reader).await?;
         println!(
@@ -180,12 +180,14 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
                 speed: Speed::Factor(1.0),
                 origin_ms: 0,
                 concurrency,
-                drain_timeout: args.api.timeout,
+                drain_timeout: args.api.timeout(),
                 window: Duration::from_secs(60),
                 tap,
+                hold_until_ms: duration_ms,
             },
             calendar: calendar.clone(),
             span_ms: duration_ms.map(|d| (0, d)),
+            live: true,
         };
         let config = SimConfig {
             seed,
@@ -212,14 +214,19 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         };
         let outcome = session::drive(plan, feed, |_| {}).await?;
         if let (Some(recorder), Some(path)) = (recorder, &args.record) {
-            let last = tokio::task::spawn_blocking(move || recorder.join())
+            let writer = tokio::task::spawn_blocking(move || recorder.join())
                 .await?
                 .map_err(|_| anyhow::anyhow!("recorder thread panicked"))??;
-            let duration = match duration_ms {
+            // At 1x the trace time reached is the time run; a run cut short covers that much.
+            let covered = match duration_ms {
                 Some(d) if !outcome.stopped_early => d,
-                _ => last + 1,
+                planned => {
+                    let reached = outcome.elapsed.as_millis() as u64;
+                    let reached = reached.max(writer.end_of_events());
+                    planned.map_or(reached, |d| reached.min(d))
+                }
             };
-            let written = finish_recording(path, header, duration)?;
+            let written = finish_recording(path, writer, covered)?;
             println!(
                 "{} Recorded {written} events to {}",
                 super::stamp(),
@@ -238,8 +245,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         duration_ms,
         concurrency,
         run_id,
-        timeout_ms: args.api.timeout.as_millis() as u64,
-        retries: args.api.retries,
+        timeout_ms: args.api.timeout().as_millis() as u64,
+        retries: args.api.retries(),
         min_success: args.min_success,
     };
     let subject_of = session::subject_renderer(world, run_id_for_report);
@@ -253,6 +260,31 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         args.report.clone().map(|p| (p, config)),
         started_at,
         args.min_success,
+    )
+}
+
+/// The flags that fix every request of a live run besides the world: the profile, the
+/// duration, the seed, the start instant and the run id (the ids' namespace).
+fn repeat_flags(
+    args: &StartArgs,
+    seed: u64,
+    start: &chrono::DateTime<chrono::FixedOffset>,
+    duration_ms: Option<u64>,
+    run_id: &str,
+) -> String {
+    let profile = match &args.profile.profile_file {
+        Some(path) => format!("--profile-file {}", path.display()),
+        None => format!("--profile {}", args.profile.profile),
+    };
+    let duration = match duration_ms {
+        None => "0".to_string(),
+        Some(ms) if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        Some(ms) if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        Some(ms) => format!("{ms}ms"),
+    };
+    format!(
+        "{profile} --duration {duration} --seed {seed} --start-at {} --run-id {run_id}",
+        start.to_rfc3339()
     )
 }
 
@@ -325,40 +357,45 @@ fn dry_run(
     Ok(out)
 }
 
-/// Writes the events of a live run to a temporary trace beside `path`; the header's duration is
-/// only known at the end (see `finish_recording`). Returns the last event's time.
+type Recording = TraceWriter<std::io::BufWriter<std::fs::File>>;
+
+/// Writes the events of a live run to a temporary trace beside `path`, in one pass: its header
+/// says the planned duration (0 for an open-ended run) and the footer, written by
+/// `finish_recording`, the span the run covered.
 fn record(
     path: &Path,
     header: TraceHeader,
     events: std::sync::mpsc::Receiver<Event>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Recording> {
     let partial = sibling(path, "recording");
     let file = std::fs::File::create(&partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;
     let mut writer = TraceWriter::new(std::io::BufWriter::new(file), &header)?;
-    let mut last = 0;
     for event in events {
-        last = event.at.as_ms();
         writer.write(&event)?;
     }
-    writer.finish()?;
-    Ok(last)
+    Ok(writer)
 }
 
-/// Copies the temporary recording under its final header: a run that completed covers its whole
-/// duration, one cut short (or open-ended) ends just after its last event.
-fn finish_recording(path: &Path, mut header: TraceHeader, duration_ms: u64) -> anyhow::Result<u64> {
+/// Closes the recording at the span the run covered and moves it into place.
+fn finish_recording(path: &Path, writer: Recording, covered_ms: u64) -> anyhow::Result<u64> {
     let partial = sibling(path, "recording");
-    header.duration_ms = duration_ms;
-    let mut reader = TraceReader::open(&partial)?;
-    let out =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut writer = TraceWriter::new(std::io::BufWriter::new(out), &header)?;
-    while let Some(event) = reader.next_event()? {
-        writer.write(&event)?;
-    }
-    let (footer, _, _) = writer.finish()?;
-    let _ = std::fs::remove_file(&partial);
+    let finished = writer.finish_at(covered_ms).and_then(|(footer, _, out)| {
+        out.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+            .map_err(|source| crate::trace::TraceError::Io { offset: 0, source })?;
+        Ok(footer)
+    });
+    let footer = match finished {
+        Ok(footer) => footer,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e).with_context(|| format!("cannot write {}", path.display()));
+        }
+    };
+    std::fs::rename(&partial, path)
+        .with_context(|| format!("cannot move the recording into {}", path.display()))?;
     Ok(footer.count)
 }
 

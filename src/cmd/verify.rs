@@ -68,7 +68,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
             expected.apply(&header.world, &event);
         }
         seen += 1;
-        if seen % PROGRESS_EVERY == 0 {
+        if seen.is_multiple_of(PROGRESS_EVERY) {
             bar.set_position(seen);
         }
     }
