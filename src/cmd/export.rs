@@ -1,7 +1,6 @@
 //! `loadgen export`: a trace as CSV or JSON Lines, one row per event (columns documented in
 //! `trace::export`). A closed pipe (`| head`) ends the export successfully.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
@@ -13,15 +12,17 @@ use crate::trace::export::export_row;
 use crate::trace::TraceReader;
 
 pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    match export(&args, BufWriter::with_capacity(1 << 16, out)) {
-        Err(err) if super::is_broken_pipe(&err) => Ok(ExitCode::SUCCESS),
-        other => other.map(|()| ExitCode::SUCCESS),
+    match &args.output {
+        Some(path) if !crate::output::is_std_stream(path) => {
+            crate::output::check_paths(&[("the trace", &args.trace)], &[("-o", path)])?;
+            crate::output::clean_up_on_signal();
+            crate::output::write_atomically(path, |out| export(&args, out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => match export(&args, BufWriter::with_capacity(1 << 16, std::io::stdout().lock())) {
+            Err(err) if super::is_broken_pipe(&err) => Ok(ExitCode::SUCCESS),
+            other => other.map(|()| ExitCode::SUCCESS),
+        },
     }
 }
 

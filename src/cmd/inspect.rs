@@ -22,7 +22,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     {
         summary.add(&event);
     }
-    print!("{}", render(&header, &summary)?);
+    crate::out!("{}", render(&header, &summary)?);
     Ok(ExitCode::SUCCESS)
 }
 

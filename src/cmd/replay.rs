@@ -91,7 +91,7 @@ fn scan_trace(trace: &Path, args: &ReplayArgs, resume: Option<&Resume>) -> anyho
             from_ms: r.checkpoint.from_ms,
             to_ms: r.checkpoint.to_ms,
         },
-        None => TraceWindow::from_times_of_day(&calendar, args.from, args.to, header.duration_ms),
+        None => TraceWindow::resolve(&calendar, args.from, args.to, header.duration_ms)?,
     };
     anyhow::ensure!(
         window.from_ms < window.to_ms,
@@ -254,7 +254,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     } else if let Some(path) = &checkpoint_path {
         extra.push(("Checkpoint", path.display().to_string()));
     }
-    print!(
+    crate::out!(
         "{}",
         report::header_block(
             &header.profile,
@@ -308,11 +308,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
 
     let outcome = super::runtime()?.block_on(async {
         // Reachability first: an API that is not there is exit 1, not a storm of failures.
-        println!("\n{} Checking API health...", super::stamp());
+        crate::outln!("\n{} Checking API health...", super::stamp());
         if !session::health_gate(&args.api).await? {
             return Ok::<_, anyhow::Error>(None);
         }
-        println!("{} Replaying...", super::stamp());
+        crate::outln!("{} Replaying...", super::stamp());
         let mut log_failed = false;
         let on_completed = move |record: &EventRecord| {
             if record.result != EventResult::Success {

@@ -80,7 +80,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     let minutes = duration_ms.map(|ms| ms as f64 / 60_000.0);
 
     if args.dry_run {
-        print!(
+        crate::out!(
             "{}",
             dry_run(
                 &profile,
@@ -93,7 +93,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    print!(
+    crate::out!(
         "{}",
         report::header_block(
             &profile,
@@ -116,7 +116,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let started_at = chrono::Utc::now();
     let outcome = runtime.block_on(async {
-        println!("\n{} Initializing load orchestrator...", super::stamp());
+        crate::outln!("\n{} Initializing load orchestrator...", super::stamp());
         if !session::health_gate(&args.api).await? {
             return Ok::<_, anyhow::Error>(None);
         }
@@ -127,7 +127,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         let world = crate::api::world::snapshot(&client, &args.api.api_url)
             .await
             .with_context(|| format!("cannot load the world from {}", args.api.api_url))?;
-        println!(
+        crate::outln!(
             "{} Loaded {} customers, {} stores, {} products",
             super::stamp(),
             world.customers.len(),
@@ -165,17 +165,17 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
             concurrency,
             args.verbose,
         )?;
-        println!(
+        crate::outln!(
             "{} Load orchestrator initialized successfully",
             super::stamp()
         );
         match minutes {
-            Some(m) => println!(
+            Some(m) => crate::outln!(
                 "{} Running for {} minutes...\n",
                 super::stamp(),
                 report::trim_float(m)
             ),
-            None => println!("{} Running until interrupted (Ctrl+C)...\n", super::stamp()),
+            None => crate::outln!("{} Running until interrupted (Ctrl+C)...\n", super::stamp()),
         }
         let plan = Plan {
             executor,
@@ -223,7 +223,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 _ => last + 1,
             };
             let written = finish_recording(path, header, duration)?;
-            println!(
+            crate::outln!(
                 "{} Recorded {written} events to {}",
                 super::stamp(),
                 path.display()

@@ -37,7 +37,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let header = reader.header().clone();
     let calendar = Calendar::new(header.start_instant()?);
     let window: TraceWindow =
-        TraceWindow::from_times_of_day(&calendar, args.from, args.to, header.duration_ms);
+        TraceWindow::resolve(&calendar, args.from, args.to, header.duration_ms)?;
     let mut filter = WindowFilter::new(window);
     let mut expected = ExpectedState::default();
     while let Some(event) = reader.next_event().with_context(context)? {
@@ -67,7 +67,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         count(FindingKind::Mismatched),
         count(FindingKind::Unexpected),
     );
-    println!(
+    crate::outln!(
         "Verified run {} of {} against {}: {} orders, {} new customers, {} inventory items",
         args.run_id,
         args.trace.display(),
@@ -76,14 +76,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         expected.customers.len(),
         expected.stock_levels.len()
     );
-    println!("Missing: {missing}, mismatched: {mismatched}, unexpected: {unexpected}");
+    crate::outln!("Missing: {missing}, mismatched: {mismatched}, unexpected: {unexpected}");
     for kind in [
         FindingKind::Missing,
         FindingKind::Mismatched,
         FindingKind::Unexpected,
     ] {
         for f in findings.iter().filter(|f| f.kind == kind).take(EXAMPLES) {
-            println!("  {:?} {}: {}", f.kind, f.subject, f.detail);
+            crate::outln!("  {:?} {}: {}", f.kind, f.subject, f.detail);
         }
     }
     if let Some(path) = &args.report {
@@ -104,10 +104,10 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if findings.is_empty() {
-        println!("The API agrees with the trace");
+        crate::outln!("The API agrees with the trace");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("The API does not agree with the trace");
+        crate::outln!("The API does not agree with the trace");
         Ok(ExitCode::from(super::EXIT_FAILED))
     }
 }
