@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::sim::time::Calendar;
 use crate::trace::export::export_row;
-use crate::trace::TraceReader;
+use crate::trace::input::TraceInput;
 
 pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     match &args.output {
@@ -27,11 +27,15 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn export<W: Write>(args: &ExportArgs, out: W) -> anyhow::Result<()> {
-    let mut reader = TraceReader::open(&args.trace)
+    let input = TraceInput::open(&args.trace)
         .with_context(|| format!("cannot read trace {}", args.trace.display()))?;
+    let name = input.name();
+    let mut reader = input
+        .read_once()
+        .with_context(|| format!("trace {name}"))?;
     let world = reader.header().world.clone();
     let calendar = Calendar::new(reader.header().start_instant()?);
-    let context = || format!("trace {}", args.trace.display());
+    let context = || format!("trace {name}");
     match args.format {
         ExportFormat::Csv => {
             let mut csv = csv::Writer::from_writer(out);

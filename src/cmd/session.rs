@@ -57,6 +57,7 @@ fn shutdown_on_ctrl_c() -> impl std::future::Future<Output = ()> {
             let _ = stop_tx.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("Second interrupt: exiting now");
+                let _held = crate::output::remove_pending_temp_files();
                 std::process::exit(130);
             }
         }
@@ -146,7 +147,7 @@ pub fn finish<C: Serialize>(
     if let Some((path, config)) = report_to {
         let json = report::json_report(config, started_at.to_rfc3339(), run);
         let text = serde_json::to_string_pretty(&json)?;
-        std::fs::write(&path, text)
+        crate::output::write_file(&path, text.as_bytes())
             .with_context(|| format!("cannot write report {}", path.display()))?;
         crate::outln!("Report written to {}", path.display());
     }

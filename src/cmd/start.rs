@@ -52,6 +52,21 @@ pub fn requests_per_order(profile: &LoadProfile) -> f64 {
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
+    let mut inputs = Vec::new();
+    if let Some(path) = &args.profile.profile_file {
+        inputs.push(("--profile-file", path.as_path()));
+    }
+    if let Some(path) = &args.api.auth.ca_cert {
+        inputs.push(("--ca-cert", path.as_path()));
+    }
+    let mut outputs = Vec::new();
+    if let Some(path) = &args.report {
+        outputs.push(("--report", path.as_path()));
+    }
+    if let Some(path) = &args.record {
+        outputs.push(("--record", path.as_path()));
+    }
+    crate::output::check_paths(&inputs, &outputs)?;
     let profile = super::load_profile(&args.profile)?;
     let duration_ms: Option<u64> = match args.duration {
         Some(d) if d.is_zero() => None,
@@ -356,13 +371,13 @@ fn finish_recording(path: &Path, mut header: TraceHeader, duration_ms: u64) -> a
     let partial = sibling(path, "recording");
     header.duration_ms = duration_ms;
     let mut reader = TraceReader::open(&partial)?;
-    let out =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut writer = TraceWriter::new(std::io::BufWriter::new(out), &header)?;
-    while let Some(event) = reader.next_event()? {
-        writer.write(&event)?;
-    }
-    let (footer, _, _) = writer.finish()?;
+    let footer = crate::output::write_atomically(path, |out| -> anyhow::Result<_> {
+        let mut writer = TraceWriter::new(out, &header)?;
+        while let Some(event) = reader.next_event()? {
+            writer.write(&event)?;
+        }
+        Ok(writer.finish()?.0)
+    })?;
     let _ = std::fs::remove_file(&partial);
     Ok(footer.count)
 }
