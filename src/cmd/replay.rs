@@ -176,6 +176,14 @@ struct Resume {
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(checkpoint), Some(report)) = (&args.resume, &args.report) {
+        // Before the checkpoint is even read: the full check needs the trace it names.
+        let log = Checkpoint::log_path(checkpoint);
+        crate::output::check_paths(
+            &[("--resume", checkpoint), ("the checkpoint's completion log", &log)],
+            &[("--report", report)],
+        )?;
+    }
     let resume = match &args.resume {
         Some(path) => {
             let checkpoint = Checkpoint::load(path)?;
