@@ -61,6 +61,23 @@ pub enum Command {
     /// Snapshot stores, products, customers and inventory items from the API into a world file
     #[command(after_help = EXIT_CODES)]
     World(WorldArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to standard output
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) of loadgen, or of one command, to standard output
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (default: loadgen's own, which lists the commands)
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

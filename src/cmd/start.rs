@@ -20,7 +20,7 @@ use crate::replay::{ReplayOptions, Sequenced};
 use crate::report::{self, RunResult};
 use crate::sim::time::{Calendar, SimTime};
 use crate::sim::{SimConfig, Simulation};
-use crate::trace::{TraceHeader, TraceReader, TraceWriter};
+use crate::trace::{TraceHeader, TraceWriter};
 use crate::units::Speed;
 
 #[derive(Debug, Serialize)]
@@ -230,14 +230,19 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         };
         let outcome = session::drive(plan, feed, |_| {}).await?;
         if let (Some(recorder), Some(path)) = (recorder, &args.record) {
-            let last = tokio::task::spawn_blocking(move || recorder.join())
+            let writer = tokio::task::spawn_blocking(move || recorder.join())
                 .await?
                 .map_err(|_| anyhow::anyhow!("recorder thread panicked"))??;
-            let duration = match duration_ms {
+            // At 1x the trace time reached is the time run; a run cut short covers that much.
+            let covered = match duration_ms {
                 Some(d) if !outcome.stopped_early => d,
-                _ => last + 1,
+                planned => {
+                    let reached = outcome.elapsed.as_millis() as u64;
+                    let reached = reached.max(writer.end_of_events());
+                    planned.map_or(reached, |d| reached.min(d))
+                }
             };
-            let written = finish_recording(path, header, duration)?;
+            let written = finish_recording(path, writer, covered)?;
             crate::outln!(
                 "{} Recorded {written} events to {}",
                 super::stamp(),
@@ -345,40 +350,45 @@ fn dry_run(
     Ok(out)
 }
 
-/// Writes the events of a live run to a temporary trace beside `path`; the header's duration is
-/// only known at the end (see `finish_recording`). Returns the last event's time.
+type Recording = TraceWriter<std::io::BufWriter<std::fs::File>>;
+
+/// Writes the events of a live run to a temporary trace beside `path`, in one pass: its header
+/// says the planned duration (0 for an open-ended run) and the footer, written by
+/// `finish_recording`, the span the run covered.
 fn record(
     path: &Path,
     header: TraceHeader,
     events: std::sync::mpsc::Receiver<Event>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Recording> {
     let partial = sibling(path, "recording");
     let file = std::fs::File::create(&partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;
     let mut writer = TraceWriter::new(std::io::BufWriter::new(file), &header)?;
-    let mut last = 0;
     for event in events {
-        last = event.at.as_ms();
         writer.write(&event)?;
     }
-    writer.finish()?;
-    Ok(last)
+    Ok(writer)
 }
 
-/// Copies the temporary recording under its final header: a run that completed covers its whole
-/// duration, one cut short (or open-ended) ends just after its last event.
-fn finish_recording(path: &Path, mut header: TraceHeader, duration_ms: u64) -> anyhow::Result<u64> {
+/// Closes the recording at the span the run covered and moves it into place.
+fn finish_recording(path: &Path, writer: Recording, covered_ms: u64) -> anyhow::Result<u64> {
     let partial = sibling(path, "recording");
-    header.duration_ms = duration_ms;
-    let mut reader = TraceReader::open(&partial)?;
-    let footer = crate::output::write_atomically(path, |out| -> anyhow::Result<_> {
-        let mut writer = TraceWriter::new(out, &header)?;
-        while let Some(event) = reader.next_event()? {
-            writer.write(&event)?;
+    let finished = writer.finish_at(covered_ms).and_then(|(footer, _, out)| {
+        out.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+            .map_err(|source| crate::trace::TraceError::Io { offset: 0, source })?;
+        Ok(footer)
+    });
+    let footer = match finished {
+        Ok(footer) => footer,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e).with_context(|| format!("cannot write {}", path.display()));
         }
-        Ok(writer.finish()?.0)
-    })?;
-    let _ = std::fs::remove_file(&partial);
+    };
+    std::fs::rename(&partial, path)
+        .with_context(|| format!("cannot move the recording into {}", path.display()))?;
     Ok(footer.count)
 }
 

@@ -7,6 +7,7 @@
 //! in, so tests can fire it.
 
 pub mod checkpoint;
+pub mod clock;
 pub mod pacer;
 pub mod window;
 
