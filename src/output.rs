@@ -254,11 +254,12 @@ impl AtomicFile {
         let mut list = pending();
         let temp_path = temp.to_path_buf();
         list.retain(|p| *p != temp_path);
-        temp.persist(&self.target).map_err(|e| OutputError::Persist {
-            temp: temp_path,
-            path: self.target.clone(),
-            source: e.error,
-        })
+        temp.persist(&self.target)
+            .map_err(|e| OutputError::Persist {
+                temp: temp_path,
+                path: self.target.clone(),
+                source: e.error,
+            })
         // On failure the returned TempPath was dropped inside the error: the file is removed.
     }
 }

@@ -23,7 +23,12 @@ use loadgen::trace::TraceReader;
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("read dir")
-        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|n| !n.starts_with("loadgen-"))
         .collect();
     names.sort();
@@ -84,22 +89,60 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
     // Nothing listens here: each command must stop before it would talk to an API.
     let url = "http://127.0.0.1:9";
     let cases: &[(&[&str], &[&str])] = &[
-        (&["export", "t.trace", "-o", "t.trace"], &["-o t.trace", "t.trace"]),
-        (&["export", "t.trace", "-o", "link.trace"], &["link.trace", "t.trace"]),
         (
-            &["replay", "t.trace", "--api-url", url, "--report", "link.trace"],
+            &["export", "t.trace", "-o", "t.trace"],
+            &["-o t.trace", "t.trace"],
+        ),
+        (
+            &["export", "t.trace", "-o", "link.trace"],
+            &["link.trace", "t.trace"],
+        ),
+        (
+            &[
+                "replay",
+                "t.trace",
+                "--api-url",
+                url,
+                "--report",
+                "link.trace",
+            ],
             &["--report link.trace", "the trace t.trace"],
         ),
         (
-            &["replay", "t.trace", "--api-url", url, "--checkpoint", "hard.trace"],
+            &[
+                "replay",
+                "t.trace",
+                "--api-url",
+                url,
+                "--checkpoint",
+                "hard.trace",
+            ],
             &["--checkpoint hard.trace", "t.trace"],
         ),
         (
-            &["replay", "t.trace", "--api-url", url, "--report", "r.json", "--checkpoint", "r.json"],
+            &[
+                "replay",
+                "t.trace",
+                "--api-url",
+                url,
+                "--report",
+                "r.json",
+                "--checkpoint",
+                "r.json",
+            ],
             &["--report r.json", "--checkpoint r.json"],
         ),
         (
-            &["verify", "t.trace", "--api-url", url, "--run-id", "x", "--report", "t.trace"],
+            &[
+                "verify",
+                "t.trace",
+                "--api-url",
+                url,
+                "--run-id",
+                "x",
+                "--report",
+                "t.trace",
+            ],
             &["--report t.trace", "t.trace"],
         ),
         (
@@ -111,11 +154,27 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
             &["-o p.toml", "--profile-file p.toml"],
         ),
         (
-            &["start", "--profile-file", "p.toml", "--api-url", url, "--report", "p.toml"],
+            &[
+                "start",
+                "--profile-file",
+                "p.toml",
+                "--api-url",
+                url,
+                "--report",
+                "p.toml",
+            ],
             &["--report p.toml", "--profile-file p.toml"],
         ),
         (
-            &["start", "--api-url", url, "--report", "s.json", "--record", "s.json"],
+            &[
+                "start",
+                "--api-url",
+                url,
+                "--report",
+                "s.json",
+                "--record",
+                "s.json",
+            ],
             &["--report s.json", "--record s.json"],
         ),
     ];
@@ -123,8 +182,16 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
         let run = loadgen(d, args, &[]);
         run.expect_code(2);
         stderr_names(&run, named);
-        assert_eq!(std::fs::read(&trace).unwrap(), original, "{args:?} kept the trace");
-        assert_eq!(std::fs::read(d.join("p.toml")).unwrap(), profile_before, "{args:?}");
+        assert_eq!(
+            std::fs::read(&trace).unwrap(),
+            original,
+            "{args:?} kept the trace"
+        );
+        assert_eq!(
+            std::fs::read(d.join("p.toml")).unwrap(),
+            profile_before,
+            "{args:?}"
+        );
         assert_eq!(
             files_in(d),
             ["hard.trace", "link.trace", "p.toml", "t.trace"],
@@ -210,7 +277,11 @@ fn signalled_export_leaves_the_old_file(signal: &str, code: i32) {
     let run = running.wait(harness::PROCESS_LIMIT);
     drop(fifo);
     assert_eq!(run.code, Some(code), "{signal}: {}", run.stderr);
-    assert!(!partial.exists(), "{signal}: {} left behind", partial.display());
+    assert!(
+        !partial.exists(),
+        "{signal}: {} left behind",
+        partial.display()
+    );
     assert_eq!(
         std::fs::read_to_string(d.join("out.jsonl")).unwrap(),
         "previous\n"
@@ -234,14 +305,26 @@ fn signalled_simulation_leaves_no_partial(signal: &str, code: i32) {
     std::fs::write(d.join("big.trace"), "previous").unwrap();
     let running = harness::start(
         d,
-        &["simulate", "--profile", "stress", "--duration", "3650d", "-o", "big.trace"],
+        &[
+            "simulate",
+            "--profile",
+            "stress",
+            "--duration",
+            "3650d",
+            "-o",
+            "big.trace",
+        ],
         &[],
     );
     let partial = wait_for_file(d, "partial trace", 1 << 20, is_partial);
     running.signal(signal);
     let run = running.wait(harness::PROCESS_LIMIT);
     assert_eq!(run.code, Some(code), "{signal}: {}", run.stderr);
-    assert!(!partial.exists(), "{signal}: {} left behind", partial.display());
+    assert!(
+        !partial.exists(),
+        "{signal}: {} left behind",
+        partial.display()
+    );
     assert_eq!(std::fs::read(d.join("big.trace")).unwrap(), b"previous");
     assert_eq!(files_in(d), ["big.trace"]);
 }
@@ -281,8 +364,16 @@ fn a_closed_stdout_does_not_crash_a_command_or_lose_its_report() {
     closed_stdout(
         d,
         &[
-            "replay", "t.trace", "--api-url", &url, "--speed", "max", "--run-id", "c1",
-            "--report", "r.json",
+            "replay",
+            "t.trace",
+            "--api-url",
+            &url,
+            "--speed",
+            "max",
+            "--run-id",
+            "c1",
+            "--report",
+            "r.json",
         ],
     )
     .expect_code(0);
@@ -298,7 +389,14 @@ fn a_closed_stdout_does_not_crash_a_command_or_lose_its_report() {
     closed_stdout(
         d,
         &[
-            "verify", "t.trace", "--api-url", &url, "--run-id", "c1", "--report", "v.json",
+            "verify",
+            "t.trace",
+            "--api-url",
+            &url,
+            "--run-id",
+            "c1",
+            "--report",
+            "v.json",
         ],
     )
     .expect_code(0);
@@ -307,7 +405,14 @@ fn a_closed_stdout_does_not_crash_a_command_or_lose_its_report() {
     closed_stdout(
         d,
         &[
-            "verify", "t.trace", "--api-url", &url, "--run-id", "nope", "--report", "v2.json",
+            "verify",
+            "t.trace",
+            "--api-url",
+            &url,
+            "--run-id",
+            "nope",
+            "--report",
+            "v2.json",
         ],
     )
     .expect_code(1);
@@ -316,8 +421,17 @@ fn a_closed_stdout_does_not_crash_a_command_or_lose_its_report() {
     closed_stdout(
         d,
         &[
-            "start", "--api-url", &url, "--duration", "2s", "--seed", "1", "--run-id", "c2",
-            "--report", "s.json",
+            "start",
+            "--api-url",
+            &url,
+            "--duration",
+            "2s",
+            "--seed",
+            "1",
+            "--run-id",
+            "c2",
+            "--report",
+            "s.json",
         ],
     )
     .expect_code(0);
@@ -348,11 +462,23 @@ fn a_trace_from_standard_input_is_replayed_inspected_exported_and_verified() {
     };
 
     let run = piped(&[
-        "replay", "-", "--api-url", &url, "--speed", "max", "--run-id", "p1", "--report",
+        "replay",
+        "-",
+        "--api-url",
+        &url,
+        "--speed",
+        "max",
+        "--run-id",
+        "p1",
+        "--report",
         "r.json",
     ]);
     run.expect_code(0);
-    assert!(run.stdout.contains("Trace: standard input"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Trace: standard input"),
+        "{}",
+        run.stdout
+    );
     let report = json(&d.join("r.json"));
     assert_eq!(num(&report, "/events/succeeded"), facts.events);
     assert_eq!(api_requests(&stub.stats()), facts.requests);
@@ -377,7 +503,11 @@ fn a_trace_from_standard_input_is_replayed_inspected_exported_and_verified() {
     // A resume cannot open standard input again by name: it says how to give it again.
     let checkpoint = json(&d.join("r.json.checkpoint"));
     assert_eq!(checkpoint["trace"], "-");
-    let run = loadgen(d, &["replay", "--resume", "r.json.checkpoint", "--api-url", &url], &[]);
+    let run = loadgen(
+        d,
+        &["replay", "--resume", "r.json.checkpoint", "--api-url", &url],
+        &[],
+    );
     run.expect_code(2);
     assert!(
         run.stderr.contains("give the trace again") && run.stderr.contains("replay - --resume"),
@@ -385,7 +515,14 @@ fn a_trace_from_standard_input_is_replayed_inspected_exported_and_verified() {
         run.stderr
     );
     // Given again, the same bytes resume (nothing is left to send).
-    let run = piped(&["replay", "-", "--resume", "r.json.checkpoint", "--api-url", &url]);
+    let run = piped(&[
+        "replay",
+        "-",
+        "--resume",
+        "r.json.checkpoint",
+        "--api-url",
+        &url,
+    ]);
     run.expect_code(0);
     assert!(run.stdout.contains("0 to send"), "{}", run.stdout);
     assert_eq!(api_requests(&stub.stats()), after_verify, "nothing resent");
@@ -406,8 +543,16 @@ fn a_trace_from_a_fifo_is_replayed() {
     let running = harness::start(
         d,
         &[
-            "replay", "t.fifo", "--api-url", &url, "--speed", "max", "--run-id", "f1",
-            "--report", "r.json",
+            "replay",
+            "t.fifo",
+            "--api-url",
+            &url,
+            "--speed",
+            "max",
+            "--run-id",
+            "f1",
+            "--report",
+            "r.json",
         ],
         &[],
     );
@@ -423,7 +568,10 @@ fn a_trace_from_a_fifo_is_replayed() {
     let run = running.wait(Duration::from_secs(60));
     writer.join().unwrap();
     run.expect_code(0);
-    assert_eq!(num(&json(&d.join("r.json")), "/events/succeeded"), facts.events);
+    assert_eq!(
+        num(&json(&d.join("r.json")), "/events/succeeded"),
+        facts.events
+    );
     assert_eq!(api_requests(&stub.stats()), facts.requests);
     rt.block_on(stub.shutdown());
 }
@@ -458,8 +606,20 @@ fn a_window_that_opens_before_the_trace_starts_replays_from_its_start() {
     let run = loadgen(
         d,
         &[
-            "replay", "t.trace", "--api-url", &url, "--speed", "max", "--run-id", "w1",
-            "--from", "08:00", "--to", "09:30", "--report", "r.json",
+            "replay",
+            "t.trace",
+            "--api-url",
+            &url,
+            "--speed",
+            "max",
+            "--run-id",
+            "w1",
+            "--from",
+            "08:00",
+            "--to",
+            "09:30",
+            "--report",
+            "r.json",
         ],
         &[],
     );
@@ -472,7 +632,10 @@ fn a_window_that_opens_before_the_trace_starts_replays_from_its_start() {
     );
     let report = json(&d.join("r.json"));
     assert_eq!(
-        (num(&report, "/config/from_ms"), num(&report, "/config/to_ms")),
+        (
+            num(&report, "/config/from_ms"),
+            num(&report, "/config/to_ms")
+        ),
         (0, 30 * 60_000)
     );
     assert_eq!(num(&report, "/activities/new_order/succeeded"), expected);
@@ -498,8 +661,18 @@ fn empty_and_reversed_windows_are_refused_naming_the_trace_span() {
             let run = loadgen(
                 d,
                 &[
-                    command, "t.trace", "--api-url", &url, "--run-id", "w2", "--speed", "max",
-                    "--from", from, "--to", to,
+                    command,
+                    "t.trace",
+                    "--api-url",
+                    &url,
+                    "--run-id",
+                    "w2",
+                    "--speed",
+                    "max",
+                    "--from",
+                    from,
+                    "--to",
+                    to,
                 ]
                 .into_iter()
                 .filter(|a| command == "replay" || !["--speed", "max"].contains(a))
@@ -526,6 +699,9 @@ fn an_output_that_is_a_device_is_written_in_place() {
     harness::simulate(d, "t.trace", "10m", 1);
     loadgen(d, &["export", "t.trace", "-o", "/dev/null"], &[]).expect_code(0);
     let null = Path::new("/dev/null").metadata().unwrap();
-    assert!(null.file_type().is_char_device(), "/dev/null is still a device");
+    assert!(
+        null.file_type().is_char_device(),
+        "/dev/null is still a device"
+    );
     assert_eq!(files_in(d), ["t.trace"]);
 }

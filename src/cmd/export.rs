@@ -19,7 +19,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             crate::output::write_atomically(path, |out| export(&args, out))?;
             Ok(ExitCode::SUCCESS)
         }
-        _ => match export(&args, BufWriter::with_capacity(1 << 16, std::io::stdout().lock())) {
+        _ => match export(
+            &args,
+            BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+        ) {
             Err(err) if super::is_broken_pipe(&err) => Ok(ExitCode::SUCCESS),
             other => other.map(|()| ExitCode::SUCCESS),
         },
@@ -30,9 +33,7 @@ fn export<W: Write>(args: &ExportArgs, out: W) -> anyhow::Result<()> {
     let input = TraceInput::open(&args.trace)
         .with_context(|| format!("cannot read trace {}", args.trace.display()))?;
     let name = input.name();
-    let mut reader = input
-        .read_once()
-        .with_context(|| format!("trace {name}"))?;
+    let mut reader = input.read_once().with_context(|| format!("trace {name}"))?;
     let world = reader.header().world.clone();
     let calendar = Calendar::new(reader.header().start_instant()?);
     let context = || format!("trace {name}");

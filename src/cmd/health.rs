@@ -12,8 +12,12 @@ pub fn run(args: HealthArgs) -> anyhow::Result<ExitCode> {
     for probe in &probes {
         let ms = probe.latency.as_secs_f64() * 1000.0;
         match &probe.result {
-            Ok((status, body)) => crate::outln!("  GET {:<8} {status} in {ms:.1}ms  {body}", probe.path),
-            Err(message) => crate::outln!("  GET {:<8} failed after {ms:.1}ms: {message}", probe.path),
+            Ok((status, body)) => {
+                crate::outln!("  GET {:<8} {status} in {ms:.1}ms  {body}", probe.path)
+            }
+            Err(message) => {
+                crate::outln!("  GET {:<8} failed after {ms:.1}ms: {message}", probe.path)
+            }
         }
     }
     if probes.iter().all(|p| p.healthy()) {

@@ -153,11 +153,17 @@ fn check_paths(
         // the other outputs.
         (Some(r), _) => {
             inputs.push(("--resume", r.path.clone()));
-            inputs.push(("the checkpoint's completion log", Checkpoint::log_path(&r.path)));
+            inputs.push((
+                "the checkpoint's completion log",
+                Checkpoint::log_path(&r.path),
+            ));
         }
         (None, Some(path)) => {
             outputs.push(("--checkpoint", path.to_path_buf()));
-            outputs.push(("the checkpoint's completion log", Checkpoint::log_path(path)));
+            outputs.push((
+                "the checkpoint's completion log",
+                Checkpoint::log_path(path),
+            ));
         }
         (None, None) => {}
     }
@@ -180,7 +186,10 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         // Before the checkpoint is even read: the full check needs the trace it names.
         let log = Checkpoint::log_path(checkpoint);
         crate::output::check_paths(
-            &[("--resume", checkpoint), ("the checkpoint's completion log", &log)],
+            &[
+                ("--resume", checkpoint),
+                ("the checkpoint's completion log", &log),
+            ],
             &[("--report", report)],
         )?;
     }

@@ -3,7 +3,7 @@
 //! go to the replayer at 1x as they become due. Memory is bounded by open orders and the
 //! replay queue, not by how long it runs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -350,20 +350,19 @@ fn dry_run(
     Ok(out)
 }
 
-type Recording = TraceWriter<std::io::BufWriter<std::fs::File>>;
+type Recording = TraceWriter<crate::output::AtomicFile>;
 
 /// Writes the events of a live run to a temporary trace beside `path`, in one pass: its header
 /// says the planned duration (0 for an open-ended run) and the footer, written by
-/// `finish_recording`, the span the run covered.
+/// `finish_recording`, the span the run covered. An error, or a second interrupt, removes the
+/// temporary file.
 fn record(
     path: &Path,
     header: TraceHeader,
     events: std::sync::mpsc::Receiver<Event>,
 ) -> anyhow::Result<Recording> {
-    let partial = sibling(path, "recording");
-    let file = std::fs::File::create(&partial)
-        .with_context(|| format!("cannot create {}", partial.display()))?;
-    let mut writer = TraceWriter::new(std::io::BufWriter::new(file), &header)?;
+    let file = crate::output::AtomicFile::create(path)?;
+    let mut writer = TraceWriter::new(file, &header)?;
     for event in events {
         writer.write(&event)?;
     }
@@ -372,30 +371,9 @@ fn record(
 
 /// Closes the recording at the span the run covered and moves it into place.
 fn finish_recording(path: &Path, writer: Recording, covered_ms: u64) -> anyhow::Result<u64> {
-    let partial = sibling(path, "recording");
-    let finished = writer.finish_at(covered_ms).and_then(|(footer, _, out)| {
-        out.into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|file| file.sync_all())
-            .map_err(|source| crate::trace::TraceError::Io { offset: 0, source })?;
-        Ok(footer)
-    });
-    let footer = match finished {
-        Ok(footer) => footer,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e).with_context(|| format!("cannot write {}", path.display()));
-        }
-    };
-    std::fs::rename(&partial, path)
-        .with_context(|| format!("cannot move the recording into {}", path.display()))?;
+    let (footer, _, file) = writer
+        .finish_at(covered_ms)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.commit()?;
     Ok(footer.count)
-}
-
-fn sibling(path: &Path, tag: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{tag}"))
 }

@@ -39,8 +39,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.report {
         crate::output::check_paths(&inputs, &[("--report", path)])?;
     }
-    let input = TraceInput::open(&args.trace)
-        .with_context(|| format!("trace {}", args.trace.display()))?;
+    let input =
+        TraceInput::open(&args.trace).with_context(|| format!("trace {}", args.trace.display()))?;
     let name = input.name();
     let context = || format!("trace {name}");
     let mut reader = input.read_once().with_context(context)?;

@@ -19,7 +19,9 @@ pub struct TraceWindow {
 /// A `--from/--to` that selects nothing, or that cannot mean what it says.
 #[derive(Debug, thiserror::Error)]
 pub enum WindowError {
-    #[error("--from/--to select no time of the trace: the window is {window}, the trace covers {trace}")]
+    #[error(
+        "--from/--to select no time of the trace: the window is {window}, the trace covers {trace}"
+    )]
     Empty { window: String, trace: String },
     #[error("--from {from} --to {to}: --to is earlier in the day than --from, so the window runs past midnight, but the trace ends before that midnight: it covers {trace}")]
     Reversed {
@@ -121,11 +123,9 @@ impl TraceWindow {
         WindowError::NoEvents {
             window: self.describe(calendar),
             events: match events {
-                Some((first, last)) => format!(
-                    "the trace's events run from {} to {}",
-                    at(first),
-                    at(last)
-                ),
+                Some((first, last)) => {
+                    format!("the trace's events run from {} to {}", at(first), at(last))
+                }
                 None => "the trace has no events".into(),
             },
         }
@@ -145,7 +145,11 @@ fn describe_signed(calendar: &Calendar, from_ms: i64, to_ms: i64) -> String {
     } else {
         b.format("%a %Y-%m-%d %H:%M").to_string()
     };
-    format!("{} to {end} ({})", a.format("%a %Y-%m-%d %H:%M"), a.format("%:z"))
+    format!(
+        "{} to {end} ({})",
+        a.format("%a %Y-%m-%d %H:%M"),
+        a.format("%:z")
+    )
 }
 
 fn ms_of_day(t: NaiveTime) -> u64 {
@@ -235,10 +239,7 @@ mod tests {
         let hour = 3_600_000;
         let w = TraceWindow::resolve(&cal, hm(8, 0), hm(9, 30), hour).unwrap();
         assert_eq!((w.from_ms, w.to_ms), (0, hour / 2));
-        assert_eq!(
-            w.describe(&cal),
-            "Mon 2026-01-05 09:00 to 09:30 (+00:00)"
-        );
+        assert_eq!(w.describe(&cal), "Mon 2026-01-05 09:00 to 09:30 (+00:00)");
         let w = TraceWindow::resolve(&cal, hm(8, 0), None, hour).unwrap();
         assert_eq!((w.from_ms, w.to_ms), (0, hour));
     }
@@ -251,7 +252,11 @@ mod tests {
         let err = TraceWindow::resolve(&cal, hm(9, 40), hm(9, 20), hour).unwrap_err();
         assert!(matches!(err, WindowError::Reversed { .. }), "{err}");
         assert!(err.to_string().contains(span), "{err}");
-        for (from, to) in [(hm(8, 0), hm(9, 0)), (hm(10, 30), None), (hm(11, 0), hm(12, 0))] {
+        for (from, to) in [
+            (hm(8, 0), hm(9, 0)),
+            (hm(10, 30), None),
+            (hm(11, 0), hm(12, 0)),
+        ] {
             let err = TraceWindow::resolve(&cal, from, to, hour).unwrap_err();
             assert!(matches!(err, WindowError::Empty { .. }), "{err}");
             assert!(err.to_string().contains(span), "{err}");

@@ -125,8 +125,13 @@ pub fn start_stdout_closed(
     let n = OUTPUTS.fetch_add(1, Ordering::SeqCst);
     let out = dir.join(format!("loadgen-{n}.stdout"));
     let err = dir.join(format!("loadgen-{n}.stderr"));
-    let (reader, writer) = std::io::pipe().expect("pipe");
-    drop(reader);
+    // The write end of a pipe whose only reader, a process that has exited, is gone.
+    let mut reader = Command::new("true")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("cannot run true");
+    let writer = reader.stdin.take().expect("piped stdin");
+    reader.wait().expect("true exits");
     let mut cmd = command(dir, args, env);
     cmd.stdout(writer)
         .stderr(std::fs::File::create(&err).expect("stderr file"));
@@ -145,7 +150,12 @@ pub fn start_stdout_closed(
 
 /// Starts `loadgen args…` in `dir` with `input` written to its standard input through a pipe
 /// (from a thread, so a large input never blocks the test), output to files as `start` does.
-pub fn start_with_stdin(dir: &Path, args: &[&str], env: &[(&str, &str)], input: Vec<u8>) -> Running {
+pub fn start_with_stdin(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: Vec<u8>,
+) -> Running {
     let n = OUTPUTS.fetch_add(1, Ordering::SeqCst);
     let out = dir.join(format!("loadgen-{n}.stdout"));
     let err = dir.join(format!("loadgen-{n}.stderr"));
