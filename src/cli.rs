@@ -326,7 +326,7 @@ pub enum ExportFormat {
 pub struct ExportArgs {
     /// Trace file to export (- for standard input)
     pub trace: PathBuf,
-    /// Output file (default: standard output)
+    /// Output file, written atomically, or - for standard output (the default)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]

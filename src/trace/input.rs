@@ -5,7 +5,7 @@
 //! compact encoding) for the second.
 
 use std::fs::File;
-use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
+use std::io::{BufReader, Cursor, IsTerminal, Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -31,7 +31,15 @@ impl TraceInput {
     pub fn open(path: &Path) -> Result<TraceInput, TraceError> {
         let io = |source| TraceError::Io { offset: 0, source };
         let mut file = if crate::output::is_std_stream(path) {
-            File::from(std::io::stdin().as_fd().try_clone_to_owned().map_err(io)?)
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                // Waiting for a binary trace to be typed in helps nobody.
+                return Err(io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "standard input is a terminal: pipe or redirect a trace into it",
+                )));
+            }
+            File::from(stdin.as_fd().try_clone_to_owned().map_err(io)?)
         } else {
             File::open(path).map_err(io)?
         };
