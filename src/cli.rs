@@ -160,7 +160,7 @@ pub struct StartArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The trace that was replayed
+    /// The trace that was replayed (- for standard input)
     pub trace: PathBuf,
     /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
     #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL, value_parser = units::parse_api_url)]
@@ -169,7 +169,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub run_id: String,
     /// The replay's --from (HH:MM), if it had one
-    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day, long_help = window_help("The replay's --from (HH:MM), if it had one."))]
     pub from: Option<chrono::NaiveTime>,
     /// The replay's --to (HH:MM), if it had one
     #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
@@ -262,7 +262,8 @@ pub struct AuthArgs {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Trace file made by `loadgen simulate` (optional with --resume)
+    /// Trace file made by `loadgen simulate`, or - for standard input (optional with
+    /// --resume). A trace from a pipe is kept in memory (its file size) for the replay
     #[arg(required_unless_present = "resume")]
     pub trace: Option<PathBuf>,
     /// Continue an interrupted replay from its checkpoint: completed events are not resent
@@ -283,7 +284,7 @@ pub struct ReplayArgs {
     #[arg(long, value_parser = units::parse_concurrency)]
     pub concurrency: Option<usize>,
     /// Start at this local time of day of the trace (HH:MM); orders created earlier are skipped
-    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day, long_help = window_help("Start at this local time of day of the trace (HH:MM); orders created earlier are skipped."))]
     pub from: Option<chrono::NaiveTime>,
     /// Stop at this local time of day of the trace (HH:MM)
     #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
@@ -331,6 +332,11 @@ pub struct HealthArgs {
     pub retries: u32,
     #[command(flatten)]
     pub auth: AuthArgs,
+}
+
+/// `--from`'s long help: its line and the rule of the window.
+fn window_help(line: &str) -> String {
+    format!("{line}\n\n{}", crate::replay::window::WINDOW_RULE)
 }
 
 fn parse_time_of_day(text: &str) -> Result<chrono::NaiveTime, String> {
@@ -385,7 +391,7 @@ pub struct SimulateArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Trace file to summarise
+    /// Trace file to summarise (- for standard input)
     pub trace: PathBuf,
 }
 
@@ -397,9 +403,9 @@ pub enum ExportFormat {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Trace file to export
+    /// Trace file to export (- for standard input)
     pub trace: PathBuf,
-    /// Output file (default: standard output)
+    /// Output file, written atomically, or - for standard output (the default)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]

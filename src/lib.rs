@@ -21,15 +21,23 @@
 //!
 //! `sim`, `trace`, `world`, `profile`, `event`, `metrics`, `verify` and `replay::pacer` are
 //! synchronous and know nothing of tokio, reqwest or clap.
+//!
+//! * `console`: standard output that a closed pipe silences instead of crashing the command.
+//! * `output`: output files: never an input, written atomically, no temporary file left.
+
+// Standard output goes through `console` (`out!`/`outln!`), which survives a closed pipe.
+#![warn(clippy::print_stdout)]
 
 pub mod api;
 pub mod cli;
 pub mod cmd;
+pub mod console;
 pub mod error;
 pub mod event;
 pub mod metrics;
 pub mod mix;
 pub mod outcome;
+pub mod output;
 pub mod profile;
 pub mod replay;
 pub mod report;

@@ -345,13 +345,23 @@ fn a_world_load_that_outlasts_the_retries_is_a_run_failure() {
     );
 }
 
-/// `verify` checks health before it reads the trace: with the API unreachable, a corrupt trace
-/// is never reached (it used to read the whole trace first, and then say exit 2 for this one).
+/// `verify` checks health before it reads the trace's events: with the API unreachable, the
+/// corrupt second half of a trace is never reached (it used to read the whole trace first, and
+/// then say exit 2 for this one). Its header is read first: a trace that is not one at all is
+/// still exit 2.
 #[test]
 fn verify_checks_health_before_reading_the_trace() {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("bad.trace"), b"not a trace at all").expect("write");
+    let whole = std::fs::read(harness::simulate(dir.path(), "t.trace", "30m", 5)).expect("read");
+    std::fs::write(dir.path().join("bad.trace"), &whole[..whole.len() / 2]).expect("write");
     let url = closed_port_url();
+    let not_a_trace = dir.path().join("junk.trace");
+    std::fs::write(&not_a_trace, b"not a trace at all").expect("write");
+    let junk = run(
+        dir.path(),
+        &["verify", "junk.trace", "--api-url", &url, "--run-id", "x"],
+    );
+    junk.expect_code(2);
     let verify = run(
         dir.path(),
         &[

@@ -214,9 +214,14 @@ fn an_interrupted_open_ended_live_run_leaves_a_recording_that_replays() {
     run.expect_code(0);
     let recorded = run.number_after("Recorded");
     assert!(recorded > 0, "{}", run.stdout);
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".rec.trace."))
+        .collect();
     assert!(
-        !dir.path().join(".rec.trace.recording").exists(),
-        "the temporary recording was left behind"
+        left.is_empty(),
+        "the temporary recording was left behind: {left:?}"
     );
 
     let mut reader = TraceReader::open(&dir.path().join("rec.trace")).unwrap();

@@ -6,19 +6,23 @@ use crate::cli::HealthArgs;
 pub fn run(args: HealthArgs) -> anyhow::Result<()> {
     let reader = super::api_reader(&args.auth, &args.api_url, args.timeout, args.retries)?;
     let probes = super::runtime()?.block_on(health::check(&reader));
-    println!("FreshMart API: {}", reader.shown_url());
+    crate::outln!("FreshMart API: {}", reader.shown_url());
     for probe in &probes {
         let ms = probe.latency.as_secs_f64() * 1000.0;
         match &probe.result {
-            Ok((status, body)) => println!("  GET {:<8} {status} in {ms:.1}ms  {body}", probe.path),
-            Err(message) => println!("  GET {:<8} failed after {ms:.1}ms: {message}", probe.path),
+            Ok((status, body)) => {
+                crate::outln!("  GET {:<8} {status} in {ms:.1}ms  {body}", probe.path)
+            }
+            Err(message) => {
+                crate::outln!("  GET {:<8} failed after {ms:.1}ms: {message}", probe.path)
+            }
         }
     }
     if probes.iter().all(|p| p.healthy()) {
-        println!("API is healthy");
+        crate::outln!("API is healthy");
         Ok(())
     } else {
-        println!("API health check failed");
+        crate::outln!("API health check failed");
         Err(crate::error::CommandError::RunFailed(format!(
             "the API at {} is not healthy",
             reader.shown_url()

@@ -24,7 +24,8 @@ use crate::report;
 use crate::report::{RunResult, Visibility};
 use crate::sim::time::{Calendar, SimTime};
 use crate::trace::format::Footer;
-use crate::trace::{TraceHeader, TraceReader};
+use crate::trace::input::{InputReader, TraceInput};
+use crate::trace::TraceHeader;
 use crate::units::Speed;
 
 #[derive(Debug, Serialize)]
@@ -92,9 +93,13 @@ struct Scan {
 
 /// Reads the whole trace once before anything is sent, so that a corrupt tail cannot surface
 /// mid-run, and finds what is left to send (after --from/--to and a resume's completed events).
-fn scan_trace(trace: &Path, args: &ReplayArgs, resume: Option<&Resume>) -> anyhow::Result<Scan> {
-    let context = || format!("trace {}", trace.display());
-    let mut reader = TraceReader::open(trace).with_context(context)?;
+fn scan_trace(
+    mut reader: InputReader,
+    name: &str,
+    args: &ReplayArgs,
+    resume: Option<&Resume>,
+) -> anyhow::Result<Scan> {
+    let context = || format!("trace {name}");
     let header: TraceHeader = reader.header().clone();
     let calendar = Calendar::new(header.start_instant()?);
     let window = match resume {
@@ -102,31 +107,36 @@ fn scan_trace(trace: &Path, args: &ReplayArgs, resume: Option<&Resume>) -> anyho
             from_ms: r.checkpoint.from_ms,
             to_ms: r.checkpoint.to_ms,
         },
-        None => TraceWindow::from_times_of_day(&calendar, args.from, args.to, header.duration_ms),
+        None => TraceWindow::resolve(&calendar, args.from, args.to, header.duration_ms)
+            .with_context(context)?,
     };
-    anyhow::ensure!(
-        window.from_ms < window.to_ms,
-        "--from/--to select nothing of this trace"
-    );
     let mut filter = WindowFilter::new(window);
     let mut first_pending: Option<u64> = None;
+    let mut selected = 0u64;
     let mut to_send = 0u64;
     let mut done_by_activity = [0u64; 6];
     let mut seq = 0u64;
+    let mut span: Option<(u64, u64)> = None;
     while let Some(event) = reader.next_event().with_context(context)? {
+        let at = event.at.as_ms();
+        span = Some((span.map_or(at, |(first, _)| first), at));
         // The filter must see every event: it tracks which orders are in the window.
         let admitted = filter.admit(&event);
+        selected += u64::from(admitted);
         if admitted && resume.is_some_and(|r| r.done.contains(seq)) {
             done_by_activity[event.action.activity().index()] += 1;
         } else if admitted {
-            first_pending.get_or_insert(event.at.as_ms());
+            first_pending.get_or_insert(at);
             to_send += 1;
         }
         seq += 1;
     }
     let footer = reader
         .footer()
-        .ok_or_else(|| anyhow::anyhow!("trace {} has no footer", trace.display()))?;
+        .ok_or_else(|| anyhow::anyhow!("trace {name} has no footer"))?;
+    if selected == 0 {
+        return Err(window.no_events(&calendar, span)).with_context(context);
+    }
     Ok(Scan {
         header,
         footer,
@@ -136,6 +146,48 @@ fn scan_trace(trace: &Path, args: &ReplayArgs, resume: Option<&Resume>) -> anyho
         to_send,
         done_by_activity,
     })
+}
+
+/// Refuses, before anything is written, an output that is an input or another output.
+fn check_paths(
+    trace: &Path,
+    args: &ReplayArgs,
+    report: Option<&Path>,
+    resume: Option<&Resume>,
+    checkpoint: Option<&Path>,
+) -> anyhow::Result<()> {
+    let mut inputs = vec![("the trace", trace.to_path_buf())];
+    if let Some(path) = &args.api.auth.ca_cert {
+        inputs.push(("--ca-cert", path.clone()));
+    }
+    let mut outputs = Vec::new();
+    if let Some(path) = report {
+        outputs.push(("--report", path.to_path_buf()));
+    }
+    match (resume, checkpoint) {
+        // A resume appends to its own checkpoint's log: an input that must stay apart from
+        // the other outputs.
+        (Some(r), _) => {
+            inputs.push(("--resume", r.path.clone()));
+            inputs.push((
+                "the checkpoint's completion log",
+                Checkpoint::log_path(&r.path),
+            ));
+        }
+        (None, Some(path)) => {
+            outputs.push(("--checkpoint", path.to_path_buf()));
+            outputs.push((
+                "the checkpoint's completion log",
+                Checkpoint::log_path(path),
+            ));
+        }
+        (None, None) => {}
+    }
+    fn view<'a>(list: &'a [(&'static str, PathBuf)]) -> Vec<(&'static str, &'a Path)> {
+        list.iter().map(|(role, p)| (*role, p.as_path())).collect()
+    }
+    crate::output::check_paths(&view(&inputs), &view(&outputs))?;
+    Ok(())
 }
 
 /// What a replay resumes from, if anything.
@@ -179,6 +231,17 @@ fn settle(args: &mut ReplayArgs, saved: Option<&RunSettings>) -> anyhow::Result<
 }
 
 pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
+    if let (Some(checkpoint), Some(report)) = (&args.resume, &args.report) {
+        // Before the checkpoint is even read: the full check needs the trace it names.
+        let log = Checkpoint::log_path(checkpoint);
+        crate::output::check_paths(
+            &[
+                ("--resume", checkpoint),
+                ("the checkpoint's completion log", &log),
+            ],
+            &[("--report", report)],
+        )?;
+    }
     // Held until the run ends: a second process on this checkpoint is refused (exit 2).
     let mut checkpoint_lock = match &args.resume {
         Some(path) => Some(checkpoint::lock(path, false)?),
@@ -210,10 +273,46 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         .or_else(|| resume.as_ref().and_then(|r| r.checkpoint.report.clone()));
     let trace = match (&args.trace, &resume) {
         (Some(trace), _) => trace.clone(),
-        (None, Some(r)) => r.checkpoint.trace.clone(),
+        (None, Some(r)) => {
+            let trace = r.checkpoint.trace.clone();
+            // Standard input or a pipe cannot be opened again by path: the user has to give
+            // the same bytes again (the checkpoint checks they are the same trace).
+            anyhow::ensure!(
+                std::fs::metadata(&trace).is_ok_and(|m| m.is_file())
+                    && !crate::output::is_std_stream(&trace),
+                "the checkpoint {} was made for a trace read from {}, which cannot be read \
+                 again by name: give the trace again, e.g. `loadgen simulate … -o - | loadgen \
+                 replay - --resume {}`",
+                r.path.display(),
+                trace.display(),
+                r.path.display()
+            );
+            trace
+        }
         (None, None) => anyhow::bail!("give a trace file to replay, or --resume CHECKPOINT"),
     };
-    let scan = scan_trace(&trace, &args, resume.as_ref())?;
+    let checkpoint_path = match (&resume, &args.checkpoint, &report_path) {
+        (Some(r), _, _) => Some(r.path.clone()),
+        (None, Some(path), _) => Some(path.clone()),
+        (None, None, Some(report)) => {
+            Some(PathBuf::from(format!("{}.checkpoint", report.display())))
+        }
+        (None, None, None) => None,
+    };
+    check_paths(
+        &trace,
+        &args,
+        report_path.as_deref(),
+        resume.as_ref(),
+        checkpoint_path.as_deref(),
+    )?;
+    let input = TraceInput::open(&trace).with_context(|| format!("trace {}", trace.display()))?;
+    let trace_name = input.name();
+    let regular_trace = input.is_regular_file();
+    let (first_pass, second_pass) = input
+        .read_twice()
+        .with_context(|| format!("trace {trace_name}"))?;
+    let scan = scan_trace(first_pass, &trace_name, &args, resume.as_ref())?;
     let (header, footer, window, calendar) = (scan.header, scan.footer, scan.window, scan.calendar);
     let (first_pending, to_send) = (scan.first_pending, scan.to_send);
     let done_by_activity = scan.done_by_activity;
@@ -237,14 +336,6 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         Some(r) => chrono::Duration::milliseconds(r.checkpoint.shift_ms),
         None if args.keep_timestamps => chrono::Duration::zero(),
         None => replay_start.fixed_offset() - calendar.instant_at(SimTime(window.from_ms)),
-    };
-    let checkpoint_path = match (&resume, &args.checkpoint, &report_path) {
-        (Some(r), _, _) => Some(r.path.clone()),
-        (None, Some(path), _) => Some(path.clone()),
-        (None, None, Some(report)) => {
-            Some(PathBuf::from(format!("{}.checkpoint", report.display())))
-        }
-        (None, None, None) => None,
     };
     let settings = RunSettings {
         speed: speed.to_string(),
@@ -274,7 +365,13 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
             checkpoint_lock = Some(checkpoint::lock(path, true)?);
             let checkpoint = Checkpoint {
                 version: CHECKPOINT_VERSION,
-                trace: std::path::absolute(&trace).unwrap_or_else(|_| trace.clone()),
+                // A later --resume opens a regular file by this name; anything else (`-`, a
+                // pipe) is kept as given, and the resume asks for the trace again.
+                trace: if regular_trace {
+                    std::path::absolute(&trace).unwrap_or_else(|_| trace.clone())
+                } else {
+                    trace.clone()
+                },
                 trace_events: footer.count,
                 trace_crc: footer.crc,
                 run_id: run_id.clone(),
@@ -321,12 +418,11 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         (
             "Trace",
             format!(
-                "{} ({} events, seed {})",
-                trace.display(),
-                footer.count,
-                header.seed
+                "{trace_name} ({} events, seed {})",
+                footer.count, header.seed
             ),
         ),
+        ("Window", window.describe(&calendar)),
         (
             "Speed",
             format!("{speed} (wall-clock minutes: {wall_minutes})"),
@@ -346,7 +442,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
     } else if let Some(path) = &checkpoint_path {
         extra.push(("Checkpoint", path.display().to_string()));
     }
-    print!(
+    crate::out!(
         "{}",
         report::header_block(
             &header.profile,
@@ -371,11 +467,10 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         span_ms: Some((origin_ms, window.to_ms)),
         live: false,
     };
-    let path = trace.clone();
     let resumed = resume.is_some();
     let done = resume.map(|r| r.done);
     let feed = move |events: tokio::sync::mpsc::Sender<Sequenced>| -> anyhow::Result<u64> {
-        let mut reader = TraceReader::open(&path)?;
+        let mut reader = second_pass.reader()?;
         let mut filter = WindowFilter::new(window);
         let mut offered = 0u64;
         let mut listening = true;
@@ -403,9 +498,9 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
 
     let outcome = super::runtime()?.block_on(async {
         // Reachability first: an API that is not there is exit 1, not a storm of failures.
-        println!("\n{} Checking API health...", super::stamp());
+        crate::outln!("\n{} Checking API health...", super::stamp());
         session::health_gate(&args.api).await?;
-        println!("{} Replaying...", super::stamp());
+        crate::outln!("{} Replaying...", super::stamp());
         let mut log_failed = false;
         let on_completed = move |record: &EventRecord| {
             if record.result != EventResult::Success {

@@ -34,14 +34,14 @@ pub async fn gate(reader: &crate::api::fetch::ApiReader) -> anyhow::Result<()> {
             Ok((status, body)) => format!("GET {} answered {status}: {body}", bad.path),
             Err(message) => message.clone(),
         };
-        println!("{} API health check failed: {why}", super::stamp());
+        crate::outln!("{} API health check failed: {why}", super::stamp());
         return Err(crate::error::CommandError::RunFailed(format!(
             "the API at {} is not healthy: {why}",
             reader.shown_url()
         ))
         .into());
     }
-    println!("{} API health check passed", super::stamp());
+    crate::outln!("{} API health check passed", super::stamp());
     Ok(())
 }
 
@@ -72,7 +72,7 @@ fn shutdown_on_signal() -> anyhow::Result<impl std::future::Future<Output = ()>>
             _ = interrupt.recv() => "Interrupt",
             _ = terminate.recv() => "SIGTERM",
         };
-        println!(
+        crate::outln!(
             "\n{} {first} received, stopping gracefully...",
             super::stamp()
         );
@@ -82,6 +82,7 @@ fn shutdown_on_signal() -> anyhow::Result<impl std::future::Future<Output = ()>>
             _ = terminate.recv() => 143,
         };
         eprintln!("Second signal: exiting now");
+        let _held = crate::output::remove_pending_temp_files();
         std::process::exit(code);
     });
     Ok(async move { stop.cancelled().await })
@@ -118,7 +119,7 @@ pub async fn drive(
                         .to_string()
                 });
                 let line = report::window_line(w, trace_time.as_deref());
-                line_bar.suspend(|| println!("{} {line}", super::stamp()));
+                line_bar.suspend(|| crate::outln!("{} {line}", super::stamp()));
             },
             on_completed: move |r: &EventRecord| on_completed(r),
         },
@@ -127,7 +128,7 @@ pub async fn drive(
     ticker.abort();
     bar.finish_and_clear();
     if outcome.stopped_early {
-        println!("{} Stopping workers...", super::stamp());
+        crate::outln!("{} Stopping workers...", super::stamp());
     }
     let offered = tokio::task::spawn_blocking(move || feeder.join())
         .await?
@@ -170,17 +171,17 @@ pub fn finish<C: Serialize>(
     started_at: chrono::DateTime<chrono::Utc>,
     min_success: f64,
 ) -> anyhow::Result<()> {
-    print!("{}", report::final_summary(run));
+    crate::out!("{}", report::final_summary(run));
     if let Some((path, config)) = report_to {
         let json = report::json_report(config, started_at.to_rfc3339(), run);
         let text = serde_json::to_string_pretty(&json)?;
-        std::fs::write(&path, text)
+        crate::output::write_file(&path, text.as_bytes())
             .with_context(|| format!("cannot write report {}", path.display()))?;
-        println!("Report written to {}", path.display());
+        crate::outln!("Report written to {}", path.display());
     }
     let rate = run.outcome.metrics.success_rate();
     if rate < min_success {
-        println!(
+        crate::outln!(
             "Success rate {:.1}% is under the minimum of {:.1}%",
             rate * 100.0,
             min_success * 100.0

@@ -3,7 +3,7 @@
 //! go to the replayer at 1x as they become due. Memory is bounded by open orders and the
 //! replay queue, not by how long it runs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +51,21 @@ pub fn requests_per_order(profile: &LoadProfile) -> f64 {
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
+    let mut inputs = Vec::new();
+    if let Some(path) = &args.profile.profile_file {
+        inputs.push(("--profile-file", path.as_path()));
+    }
+    if let Some(path) = &args.api.auth.ca_cert {
+        inputs.push(("--ca-cert", path.as_path()));
+    }
+    let mut outputs = Vec::new();
+    if let Some(path) = &args.report {
+        outputs.push(("--report", path.as_path()));
+    }
+    if let Some(path) = &args.record {
+        outputs.push(("--record", path.as_path()));
+    }
+    crate::output::check_paths(&inputs, &outputs)?;
     let profile = super::load_profile(&args.profile)?;
     let duration_ms: Option<u64> = match args.duration {
         Some(d) if d.is_zero() => None,
@@ -79,7 +94,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     let minutes = duration_ms.map(|ms| ms as f64 / 60_000.0);
 
     if args.dry_run {
-        print!(
+        crate::out!(
             "{}",
             dry_run(
                 &profile,
@@ -92,7 +107,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    print!(
+    crate::out!(
         "{}",
         report::header_block(
             &profile,
@@ -115,7 +130,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     let runtime = super::runtime()?;
     let started_at = chrono::Utc::now();
     let outcome = runtime.block_on(async {
-        println!("\n{} Initializing load orchestrator...", super::stamp());
+        crate::outln!("\n{} Initializing load orchestrator...", super::stamp());
         session::health_gate(&args.api).await?;
         let reader = super::api_reader(
             &args.api.auth,
@@ -124,7 +139,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             args.api.retries(),
         )?;
         let world = super::world::snapshot(&reader).await?;
-        println!(
+        crate::outln!(
             "{} Loaded {} customers, {} stores, {} products",
             super::stamp(),
             world.customers.len(),
@@ -162,17 +177,17 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             concurrency,
             args.verbose,
         )?;
-        println!(
+        crate::outln!(
             "{} Load orchestrator initialized successfully",
             super::stamp()
         );
         match minutes {
-            Some(m) => println!(
+            Some(m) => crate::outln!(
                 "{} Running for {} minutes...\n",
                 super::stamp(),
                 report::trim_float(m)
             ),
-            None => println!("{} Running until interrupted (Ctrl+C)...\n", super::stamp()),
+            None => crate::outln!("{} Running until interrupted (Ctrl+C)...\n", super::stamp()),
         }
         let plan = Plan {
             executor,
@@ -227,7 +242,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
                 }
             };
             let written = finish_recording(path, writer, covered)?;
-            println!(
+            crate::outln!(
                 "{} Recorded {written} events to {}",
                 super::stamp(),
                 path.display()
@@ -357,20 +372,19 @@ fn dry_run(
     Ok(out)
 }
 
-type Recording = TraceWriter<std::io::BufWriter<std::fs::File>>;
+type Recording = TraceWriter<crate::output::AtomicFile>;
 
 /// Writes the events of a live run to a temporary trace beside `path`, in one pass: its header
 /// says the planned duration (0 for an open-ended run) and the footer, written by
-/// `finish_recording`, the span the run covered.
+/// `finish_recording`, the span the run covered. An error, or a second interrupt, removes the
+/// temporary file.
 fn record(
     path: &Path,
     header: TraceHeader,
     events: std::sync::mpsc::Receiver<Event>,
 ) -> anyhow::Result<Recording> {
-    let partial = sibling(path, "recording");
-    let file = std::fs::File::create(&partial)
-        .with_context(|| format!("cannot create {}", partial.display()))?;
-    let mut writer = TraceWriter::new(std::io::BufWriter::new(file), &header)?;
+    let file = crate::output::AtomicFile::create(path)?;
+    let mut writer = TraceWriter::new(file, &header)?;
     for event in events {
         writer.write(&event)?;
     }
@@ -379,30 +393,9 @@ fn record(
 
 /// Closes the recording at the span the run covered and moves it into place.
 fn finish_recording(path: &Path, writer: Recording, covered_ms: u64) -> anyhow::Result<u64> {
-    let partial = sibling(path, "recording");
-    let finished = writer.finish_at(covered_ms).and_then(|(footer, _, out)| {
-        out.into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|file| file.sync_all())
-            .map_err(|source| crate::trace::TraceError::Io { offset: 0, source })?;
-        Ok(footer)
-    });
-    let footer = match finished {
-        Ok(footer) => footer,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e).with_context(|| format!("cannot write {}", path.display()));
-        }
-    };
-    std::fs::rename(&partial, path)
-        .with_context(|| format!("cannot move the recording into {}", path.display()))?;
+    let (footer, _, file) = writer
+        .finish_at(covered_ms)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.commit()?;
     Ok(footer.count)
-}
-
-fn sibling(path: &Path, tag: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{tag}"))
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::VerifyArgs;
 use crate::replay::window::{TraceWindow, WindowFilter};
 use crate::sim::time::Calendar;
-use crate::trace::TraceReader;
+use crate::trace::input::TraceInput;
 use crate::verify::{compare_order, compare_rest, ExpectedState, Finding, FindingKind, Subjects};
 
 /// Examples of each kind printed on the console (the report has them all).
@@ -47,24 +47,38 @@ fn progress(len: Option<u64>, template: &str) -> indicatif::ProgressBar {
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     super::replay::validate_run_id(&args.run_id)?;
+    let mut inputs = vec![("the trace", args.trace.as_path())];
+    if let Some(path) = &args.auth.ca_cert {
+        inputs.push(("--ca-cert", path.as_path()));
+    }
+    if let Some(path) = &args.report {
+        crate::output::check_paths(&inputs, &[("--report", path)])?;
+    }
     let reader = super::api_reader(&args.auth, &args.api_url, args.timeout, args.retries)?;
     let api_url = reader.shown_url().to_string();
-    let runtime = super::runtime()?;
-    // An API that is not there fails at once, before a long trace is read.
-    runtime.block_on(super::session::gate(&reader))?;
-
-    let context = || format!("trace {}", args.trace.display());
-    let mut trace = TraceReader::open(&args.trace).with_context(context)?;
+    // The header and the window are checked first (usage and input errors, exit 2); then the
+    // API's health, so that an API that is not there fails at once, before a long trace is read.
+    let input =
+        TraceInput::open(&args.trace).with_context(|| format!("trace {}", args.trace.display()))?;
+    let name = input.name();
+    let context = || format!("trace {name}");
+    let mut trace = input.read_once().with_context(context)?;
     let header = trace.header().clone();
     let calendar = Calendar::new(header.start_instant()?);
     let window: TraceWindow =
-        TraceWindow::from_times_of_day(&calendar, args.from, args.to, header.duration_ms);
+        TraceWindow::resolve(&calendar, args.from, args.to, header.duration_ms)
+            .with_context(context)?;
+    let runtime = super::runtime()?;
+    runtime.block_on(super::session::gate(&reader))?;
     let mut filter = WindowFilter::new(window);
     let mut expected = ExpectedState::default();
     let bar = progress(None, "{spinner} reading the trace: {pos} events");
-    let mut seen = 0u64;
+    let (mut seen, mut selected, mut span) = (0u64, 0u64, None::<(u64, u64)>);
     while let Some(event) = trace.next_event().with_context(context)? {
+        let at = event.at.as_ms();
+        span = Some((span.map_or(at, |(first, _)| first), at));
         if filter.admit(&event) {
+            selected += 1;
             expected.apply(&header.world, &event);
         }
         seen += 1;
@@ -73,6 +87,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         }
     }
     bar.finish_and_clear();
+    if selected == 0 {
+        return Err(window.no_events(&calendar, span)).with_context(context);
+    }
 
     let subjects = Subjects {
         world: &header.world,
@@ -126,7 +143,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         count(FindingKind::Mismatched),
         count(FindingKind::Unexpected),
     );
-    println!(
+    crate::outln!(
         "Verified run {} of {} against {}: {} orders, {} new customers, {} inventory items",
         args.run_id,
         args.trace.display(),
@@ -135,14 +152,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         expected.customers.len(),
         expected.stock_levels.len()
     );
-    println!("Missing: {missing}, mismatched: {mismatched}, unexpected: {unexpected}");
+    crate::outln!("Missing: {missing}, mismatched: {mismatched}, unexpected: {unexpected}");
     for kind in [
         FindingKind::Missing,
         FindingKind::Mismatched,
         FindingKind::Unexpected,
     ] {
         for f in findings.iter().filter(|f| f.kind == kind).take(EXAMPLES) {
-            println!("  {:?} {}: {}", f.kind, f.subject, f.detail);
+            crate::outln!("  {:?} {}: {}", f.kind, f.subject, f.detail);
         }
     }
     if let Some(path) = &args.report {
@@ -159,14 +176,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
             agree: findings.is_empty(),
             findings: &findings,
         };
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::output::write_file(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }
     if findings.is_empty() {
-        println!("The API agrees with the trace");
+        crate::outln!("The API agrees with the trace");
         Ok(())
     } else {
-        println!("The API does not agree with the trace");
+        crate::outln!("The API does not agree with the trace");
         Err(crate::error::CommandError::RunFailed(format!(
             "the API does not agree with the trace: {missing} missing, {mismatched} mismatched, {unexpected} unexpected"
         ))

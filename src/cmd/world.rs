@@ -1,10 +1,7 @@
 //! `loadgen world`: snapshot the live API's reference data into a world file for
 //! `simulate --world`.
 
-use std::path::Path;
 use std::time::Duration;
-
-use anyhow::Context;
 
 use crate::cli::WorldArgs;
 use crate::world::World;
@@ -33,13 +30,18 @@ pub async fn snapshot(reader: &crate::api::fetch::ApiReader) -> anyhow::Result<W
 }
 
 pub fn run(args: WorldArgs) -> anyhow::Result<()> {
+    let mut inputs = Vec::new();
+    if let Some(path) = &args.auth.ca_cert {
+        inputs.push(("--ca-cert", path.as_path()));
+    }
+    crate::output::check_paths(&inputs, &[("-o", &args.output)])?;
+    crate::output::clean_up_on_signal();
     let world = fetch(&args.api_url, &args.auth, args.timeout, args.retries)?;
     let json = serde_json::to_string_pretty(&world)?;
-    if args.output == Path::new("-") {
-        println!("{json}");
+    if crate::output::is_std_stream(&args.output) {
+        crate::outln!("{json}");
     } else {
-        std::fs::write(&args.output, json)
-            .with_context(|| format!("cannot write {}", args.output.display()))?;
+        crate::output::write_file(&args.output, json.as_bytes())?;
     }
     eprintln!(
         "Loaded {} customers, {} stores, {} products, {} inventory items from {}",

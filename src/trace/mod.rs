@@ -25,6 +25,7 @@
 
 pub mod export;
 pub mod format;
+pub mod input;
 pub mod reader;
 pub mod summary;
 pub mod writer;

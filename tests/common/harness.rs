@@ -113,6 +113,73 @@ pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
     }
 }
 
+/// Starts `loadgen args…` in `dir` with standard output a pipe whose reading end is closed
+/// before the process starts (`loadgen … | true`): every write to stdout fails with EPIPE.
+/// Standard error goes to a file, standard input is `stdin` (null if `None`).
+pub fn start_stdout_closed(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<Stdio>,
+) -> Running {
+    let n = OUTPUTS.fetch_add(1, Ordering::SeqCst);
+    let out = dir.join(format!("loadgen-{n}.stdout"));
+    let err = dir.join(format!("loadgen-{n}.stderr"));
+    // The write end of a pipe whose only reader, a process that has exited, is gone.
+    let mut reader = Command::new("true")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("cannot run true");
+    let writer = reader.stdin.take().expect("piped stdin");
+    reader.wait().expect("true exits");
+    let mut cmd = command(dir, args, env);
+    cmd.stdout(writer)
+        .stderr(std::fs::File::create(&err).expect("stderr file"));
+    if let Some(stdin) = stdin {
+        cmd.stdin(stdin);
+    }
+    let child = cmd.spawn().expect("cannot run the loadgen binary");
+    Running {
+        child,
+        args: args.iter().map(|s| s.to_string()).collect(),
+        out,
+        err,
+        started: Instant::now(),
+    }
+}
+
+/// Starts `loadgen args…` in `dir` with `input` written to its standard input through a pipe
+/// (from a thread, so a large input never blocks the test), output to files as `start` does.
+pub fn start_with_stdin(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: Vec<u8>,
+) -> Running {
+    let n = OUTPUTS.fetch_add(1, Ordering::SeqCst);
+    let out = dir.join(format!("loadgen-{n}.stdout"));
+    let err = dir.join(format!("loadgen-{n}.stderr"));
+    let mut child = command(dir, args, env)
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("cannot run the loadgen binary");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    std::thread::spawn(move || {
+        use std::io::Write;
+        // A reader that stops early closes the pipe: not the writer's concern.
+        let _ = stdin.write_all(&input);
+    });
+    Running {
+        child,
+        args: args.iter().map(|s| s.to_string()).collect(),
+        out,
+        err,
+        started: Instant::now(),
+    }
+}
+
 impl Running {
     pub fn pid(&self) -> u32 {
         self.child.id()
