@@ -463,6 +463,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
             window: Duration::from_secs(60),
             tap: None,
             hold_until_ms: None,
+            clock: crate::replay::clock::ClockChoice::Precise,
         },
         calendar,
         span_ms: Some((origin_ms, window.to_ms)),
