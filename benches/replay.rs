@@ -95,6 +95,7 @@ fn replay(
         window: Duration::from_secs(60),
         tap: None,
         hold_until_ms: None,
+        clock: loadgen::replay::clock::ClockChoice::Precise,
     };
     let outcome = rt.block_on(run(
         Arc::new(NoOp),

@@ -172,6 +172,7 @@ fn options(speed: Speed, concurrency: usize) -> ReplayOptions {
         window: Duration::from_secs(3600),
         tap: None,
         hold_until_ms: None,
+        clock: loadgen::replay::clock::ClockChoice::Tokio,
     }
 }
 

@@ -462,6 +462,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
             window: args.status_every,
             tap: None,
             hold_until_ms: None,
+            clock: crate::replay::clock::ClockChoice::Precise,
         },
         calendar,
         span_ms: Some((origin_ms, window.to_ms)),

@@ -199,6 +199,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
                 window: Duration::from_secs(60),
                 tap,
                 hold_until_ms: duration_ms,
+                clock: crate::replay::clock::ClockChoice::Precise,
             },
             calendar: calendar.clone(),
             span_ms: duration_ms.map(|d| (0, d)),

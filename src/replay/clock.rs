@@ -76,6 +76,46 @@ impl Clock for Unpaced {
     }
 }
 
+/// Which clock a run paces with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockChoice {
+    /// The precise timer thread: real runs.
+    Precise,
+    /// tokio's timer: tests on a paused clock.
+    Tokio,
+}
+
+/// The clock of one run: chosen once, from the speed and the choice.
+pub enum PacingClock {
+    Precise(PreciseClock),
+    Tokio(TokioClock),
+    Unpaced(Unpaced),
+}
+
+impl PacingClock {
+    /// `--speed max` waits for nothing; otherwise the chosen clock (tokio's if the timer
+    /// thread cannot be started).
+    pub fn for_run(choice: ClockChoice, speed: crate::units::Speed) -> PacingClock {
+        match (speed, choice) {
+            (crate::units::Speed::Max, _) => PacingClock::Unpaced(Unpaced),
+            (_, ClockChoice::Tokio) => PacingClock::Tokio(TokioClock::default()),
+            (_, ClockChoice::Precise) => PreciseClock::new(Duration::ZERO, DEFAULT_TOLERANCE)
+                .map(PacingClock::Precise)
+                .unwrap_or_else(|_| PacingClock::Tokio(TokioClock::default())),
+        }
+    }
+}
+
+impl Clock for PacingClock {
+    async fn synchronize(&self, deadline: Instant) -> Synchronized {
+        match self {
+            PacingClock::Precise(clock) => clock.synchronize(deadline).await,
+            PacingClock::Tokio(clock) => clock.synchronize(deadline).await,
+            PacingClock::Unpaced(clock) => clock.synchronize(deadline).await,
+        }
+    }
+}
+
 /// A deadline waiting in the timer thread.
 struct Alarm {
     at: std::time::Instant,

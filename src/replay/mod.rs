@@ -26,6 +26,7 @@ use crate::event::{Activity, Entity, Event};
 use crate::metrics::{EventRecord, EventResult, Metrics};
 use crate::outcome::{FailureKind, RetryCause};
 use crate::units::Speed;
+use clock::{Clock as _, ClockChoice, PacingClock};
 use pacer::Pacer;
 
 /// Set once a replay is stopping: executors must not start retries after it, and a backoff
@@ -87,6 +88,8 @@ pub struct ReplayOptions {
     /// Trace offset the run lasts until even when the source ends before it (`start
     /// --duration`: a run of N minutes takes N minutes, not until its last event).
     pub hold_until_ms: Option<u64>,
+    /// What waits for each event's due time (`Tokio` under a paused test clock).
+    pub clock: ClockChoice,
 }
 
 /// An event with its position in the trace (0-based), which identifies it in checkpoints and
@@ -214,6 +217,7 @@ pub async fn run<X: Executor>(
 ) -> ReplayOutcome {
     let start = Instant::now();
     let pacer = Pacer::new(options.speed, options.origin_ms);
+    let clock = PacingClock::for_run(options.clock, options.speed);
     let stop = StopFlag::default();
     let lanes: Lanes = Arc::default();
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
@@ -246,7 +250,7 @@ pub async fn run<X: Executor>(
         tokio::select! {
             biased;
             _ = &mut shutdown => { stopped_early = true; not_sent += 1; break; }
-            _ = wait_until(due) => {}
+            _ = clock.synchronize(due) => {}
         }
         progress
             .trace_pos_ms
@@ -375,31 +379,6 @@ pub async fn run<X: Executor>(
         due_in_source,
         stopped_early,
         elapsed: start.elapsed(),
-    }
-}
-
-/// The timer wheel has millisecond resolution and rounds up, which alone makes a sleeping
-/// pacer about 1 ms late. So sleep until just before `due`, then yield until it arrives: the
-/// spin costs at most `SPIN` of CPU per event, and nothing when the schedule is dense.
-const SPIN: Duration = Duration::from_micros(1_500);
-
-async fn wait_until(due: Instant) {
-    if let Some(early) = due.checked_sub(SPIN) {
-        if Instant::now() < early {
-            tokio::time::sleep_until(early).await;
-        }
-    }
-    let mut last = Instant::now();
-    while last < due {
-        tokio::task::yield_now().await;
-        let now = Instant::now();
-        if now == last {
-            // The clock did not move while we yielded: it is paused (tests), so only a
-            // timer can advance it.
-            tokio::time::sleep_until(due).await;
-            return;
-        }
-        last = now;
     }
 }
 
