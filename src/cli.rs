@@ -14,24 +14,32 @@ Exit codes:
   0  success
   1  the run failed: the API is unreachable or kept failing past --retries, the success rate
      is under --min-success, or verify found disagreements
-  2  bad usage or bad input (arguments, profile file, trace file, world file)
-  130  a second Ctrl+C during a run: stopped at once";
+  2  bad usage or bad input (arguments, profile file, trace file, world file, checkpoint)
+  130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM: a second one during replay or start, or
+     one while simulate, export or world writes its file (which is left as it was)";
     pub const OFFLINE: &str = "\
 Exit codes:
   0  success
-  2  bad usage or bad input (arguments, profile file, trace file, world file)";
+  2  bad usage or bad input (arguments, profile file, trace file)";
+    pub const EXPORT: &str = "\
+Exit codes:
+  0  success
+  2  bad usage or bad input (arguments, trace file)
+  130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM while writing -o (left as it was)";
     pub const SIMULATE: &str = "\
 Exit codes:
   0  success
   1  --api-url: the API is unreachable or kept failing past --retries
-  2  bad usage or bad input (arguments, profile file, world file)";
+  2  bad usage or bad input (arguments, profile file, world file)
+  130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM (the output is left as it was)";
     pub const RUN: &str = "\
 Exit codes:
   0  success
   1  the run failed: the API is unreachable or unhealthy past --retries, or the success rate
      is under --min-success
   2  bad usage or bad input (arguments, profile file, trace file, checkpoint)
-  130  a second Ctrl+C: stopped at once";
+  130, 143  a second SIGINT (Ctrl+C) or SIGTERM: stopped at once (the first one stops
+     gracefully, with the summary and the report)";
     pub const HEALTH: &str = "\
 Exit codes:
   0  the API is healthy
@@ -46,7 +54,8 @@ Exit codes:
 Exit codes:
   0  success
   1  the API is unreachable or kept failing past --retries
-  2  bad usage, or the API's data is not a usable world";
+  2  bad usage, or the API's data is not a usable world
+  130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM (the output is left as it was)";
 }
 
 /// The fixed default start of a simulation, so that the same command gives the same trace on
@@ -82,7 +91,7 @@ pub enum Command {
     #[command(after_help = exit_codes::OFFLINE)]
     Inspect(InspectArgs),
     /// Write a trace as CSV or JSON Lines, one row per event
-    #[command(after_help = exit_codes::OFFLINE)]
+    #[command(after_help = exit_codes::EXPORT)]
     Export(ExportArgs),
     /// Replay a trace against the FreshMart API, paced in real time or faster
     #[command(after_help = exit_codes::RUN)]

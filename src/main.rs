@@ -1,8 +1,9 @@
 //! The `loadgen` binary: parse, dispatch, map errors to the documented exit codes.
 //!
-//! This is the only place that knows the numbers: 0 success, 1 the run failed, 2 bad usage or
-//! bad input (clap's own errors exit 2 too), 130 a second interrupt. 99 is reserved for
-//! thresholds that a run crosses (a future `--threshold`), so scripts can tell it from 1.
+//! This is the only place that maps an error to its number: 0 success, 1 the run failed, 2 bad
+//! usage or bad input (clap's own errors exit 2 too). 99 is reserved for thresholds that a run
+//! crosses (a future `--threshold`), so scripts can tell it from 1. Signals end a process with
+//! 130 or 143 (`cmd::session`, `output`), as their default action would.
 
 use std::process::ExitCode;
 
