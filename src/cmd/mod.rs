@@ -1,6 +1,7 @@
 //! One module per subcommand: glue from parsed arguments to the core. Errors are `anyhow`
 //! here; `exit_code_for` maps them to the documented exit codes.
 
+mod cleanup;
 mod export;
 mod health;
 mod inspect;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Start(args) => start::run(args),
         Command::Verify(args) => verify::run(args),
         Command::World(args) => world::run(args),
+        Command::Cleanup(args) => cleanup::run(args),
     }
 }
 

@@ -327,6 +327,27 @@ impl StubHandle {
             .collect()
     }
 
+    /// Every triple the store holds, by subject id and then in the order they were written
+    /// (for tests that compare the whole store before and after).
+    pub fn all_triples(&self) -> Vec<Triple> {
+        let store = self
+            .inner
+            .app
+            .store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let store = &*store;
+        store
+            .with_prefix("")
+            .flat_map(|(subject, triples)| {
+                triples.iter().map(move |t| {
+                    let predicate = store.predicate_name(t.predicate);
+                    Triple::new(subject, predicate, t.object_value.clone(), t.object_type)
+                })
+            })
+            .collect()
+    }
+
     /// Stops accepting, drops every open connection and waits for the server task to end.
     pub async fn shutdown(self) {
         self.inner.stop.send_replace(true);
