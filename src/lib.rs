@@ -12,6 +12,7 @@
 //!   world snapshots, reads for `verify`, propagation probes.
 //! * `metrics`, `report`: histograms and counts; console and JSON output.
 //! * `verify`: the state a trace implies, compared with what the API returns.
+//! * `rates`: offered activities, requests and triples per minute (`start --dry-run`).
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
 //! * `cli`, `cmd`: the command line (clap) and one glue module per subcommand.
 //!
@@ -24,6 +25,7 @@ pub mod cmd;
 pub mod event;
 pub mod metrics;
 pub mod profile;
+pub mod rates;
 pub mod replay;
 pub mod report;
 pub mod sim;

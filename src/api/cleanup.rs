@@ -8,20 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rand::Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::client::{backoff, classify_error, classify_status, error_chain, sanitize};
-use super::requests::{ApiRequest, Method};
+use super::requests::Write;
 use super::ClientOptions;
-
-/// The subject of each triple of a request body (only what cleanup needs of it).
-#[derive(Deserialize)]
-struct BodyTriple {
-    subject_id: String,
-    predicate: String,
-    object_value: String,
-}
 
 /// What a run did to the API, in subjects.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -44,27 +36,26 @@ pub struct ChangedValue {
 }
 
 impl RunFootprint {
-    /// Folds in the requests of one event, as `RequestContext::requests_for` builds them.
-    pub fn add(&mut self, requests: &[ApiRequest]) {
-        for req in requests {
-            match req.method {
-                Method::Post => {
-                    for t in body_triples(req) {
-                        self.created.insert(t.subject_id);
+    /// Folds in the writes of one event, as `RequestContext::writes_for` makes them (the
+    /// replay sends exactly these).
+    pub fn add(&mut self, writes: &[Write]) {
+        for write in writes {
+            match write {
+                Write::Post(triples) => {
+                    for t in triples {
+                        self.created.insert(t.subject_id.clone());
                     }
                 }
-                Method::Put => {
-                    for t in body_triples(req) {
+                Write::Put(triples) => {
+                    for t in triples {
                         self.written
-                            .entry(t.subject_id)
+                            .entry(t.subject_id.clone())
                             .or_default()
-                            .insert(t.predicate, t.object_value);
+                            .insert(t.predicate.to_string(), t.object_value.clone());
                     }
                 }
-                Method::Delete => {
-                    if let Some(subject) = req.path.strip_prefix(DELETE_PATH) {
-                        self.removed.insert(subject.to_string());
-                    }
+                Write::Delete { subject } => {
+                    self.removed.insert(subject.clone());
                 }
             }
         }
@@ -100,8 +91,6 @@ impl RunFootprint {
     }
 }
 
-const DELETE_PATH: &str = "/triples/subjects/";
-
 fn deletion_rank(subject: &str) -> u8 {
     match subject.split_once(':').map(|(prefix, _)| prefix) {
         Some("orderline") => 0,
@@ -109,14 +98,6 @@ fn deletion_rank(subject: &str) -> u8 {
         Some("customer") => 2,
         _ => 3,
     }
-}
-
-fn body_triples(req: &ApiRequest) -> Vec<BodyTriple> {
-    // The bodies are ours (built by the contract), so they always parse.
-    req.body
-        .as_deref()
-        .and_then(|b| serde_json::from_str(b).ok())
-        .unwrap_or_default()
 }
 
 /// How the deletion of one subject ended.
@@ -161,7 +142,11 @@ enum Try {
 }
 
 async fn try_delete(client: &reqwest::Client, base: &str, subject: &str) -> Try {
-    let path = format!("{DELETE_PATH}{subject}");
+    let path = Write::Delete {
+        subject: subject.to_string(),
+    }
+    .into_request()
+    .path;
     let resp = match client.delete(format!("{base}{path}")).send().await {
         Ok(resp) => resp,
         Err(e) => {
@@ -363,7 +348,7 @@ mod tests {
         ];
         let mut footprint = RunFootprint::default();
         for e in &events {
-            footprint.add(&c.requests_for(e));
+            footprint.add(&c.writes_for(e));
         }
         assert_eq!(
             footprint.to_delete(),

@@ -163,7 +163,7 @@ fn footprint(args: &CleanupArgs) -> anyhow::Result<RunFootprint> {
     while let Some(event) = reader.next_event().with_context(context)? {
         // The filter must see every event: it tracks which orders are in the window.
         if filter.admit(&event) {
-            footprint.add(&requests.requests_for(&event));
+            footprint.add(&requests.writes_for(&event));
         }
     }
     Ok(footprint)
