@@ -259,8 +259,14 @@ pub struct ReplayArgs {
     /// Print every failure as it happens
     #[arg(long)]
     pub verbose: bool,
-    /// Probe this share of order writes (e.g. 1%) by polling the order until the write is
-    /// visible, and report the "write → visible" times
+    /// Probe this share of writes (e.g. 1%): poll the read that shows each sampled write until
+    /// it does, and report the "write → visible" times, overall and per kind: orders
+    /// (creations, status changes, modifications) read GET /freshmart/orders/{id} (the
+    /// orders view); new customers GET /freshmart/customers (the customers view); stock
+    /// levels GET /freshmart/stores/inventory?store_id=… paged (the inventory view). Each time
+    /// runs from sending the event's first write to the first read that shows it (so it
+    /// includes the write's own latency); a write whose subject is written again before a read shows it counts as
+    /// superseded, not timed
     #[arg(long, default_value = "0", value_parser = units::parse_fraction, value_name = "RATE")]
     pub probe_reads: f64,
     /// A probed write not visible after this is counted as not visible

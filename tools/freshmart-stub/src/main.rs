@@ -28,6 +28,10 @@ struct Args {
     /// Keep a log of every request (its size is printed at exit).
     #[arg(long)]
     record: bool,
+    /// Writes become visible to reads only this many milliseconds after they were answered,
+    /// as behind a lagging read replica or view.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    visibility_delay: u64,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -47,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
         capacity: args.capacity.map(|c| c as usize),
         record_requests: args.record,
         seed: args.seed,
+        visibility_delay: std::time::Duration::from_millis(args.visibility_delay),
     };
     let stub = freshmart_stub::spawn(&args.addr, config).await?;
     println!("freshmart-stub listening on {}", stub.url());

@@ -28,6 +28,7 @@ use crate::latency::Latency;
 use crate::ontology::Ontology;
 use crate::stats::{Gauge, RecordedRequest, Recorder, Stats, StubStats};
 use crate::store::{Store, Triple};
+use crate::visibility::Lagged;
 use crate::world;
 
 /// How the stub behaves.
@@ -45,6 +46,8 @@ pub struct StubConfig {
     pub record_requests: bool,
     /// Seed of the fault and latency draws.
     pub seed: u64,
+    /// Writes become visible to reads only this long after they were answered (zero: at once).
+    pub visibility_delay: Duration,
 }
 
 impl Default for StubConfig {
@@ -56,6 +59,7 @@ impl Default for StubConfig {
             capacity: None,
             record_requests: false,
             seed: 0,
+            visibility_delay: Duration::ZERO,
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct App {
     pub(crate) faults: Faults,
     pub(crate) stats: Stats,
     pub(crate) recorder: Recorder,
+    /// The store as reads see it, when writes become visible late.
+    pub(crate) lagged: Option<Lagged>,
 }
 
 impl App {
@@ -86,8 +92,17 @@ struct Connection {
 
 /// Starts a stub on `addr` (e.g. `"127.0.0.1:0"` for any free port) holding the stock world.
 pub async fn spawn(addr: &str, cfg: StubConfig) -> anyhow::Result<StubHandle> {
+    let seeded = Timestamp::now();
+    let lagged = if cfg.visibility_delay.is_zero() {
+        None
+    } else {
+        Some(Lagged::new(
+            cfg.visibility_delay,
+            world::stock_store(seeded)?,
+        ))
+    };
     let app = Arc::new(App {
-        store: RwLock::new(world::stock_store(Timestamp::now())?),
+        store: RwLock::new(world::stock_store(seeded)?),
         ontology: Ontology::builtin()?,
         faults: Faults::new(
             cfg.seed,
@@ -98,6 +113,7 @@ pub async fn spawn(addr: &str, cfg: StubConfig) -> anyhow::Result<StubHandle> {
         ),
         stats: Stats::default(),
         recorder: Recorder::new(cfg.record_requests),
+        lagged,
     });
     let listener = TcpListener::bind(addr)
         .await
