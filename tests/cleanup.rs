@@ -390,3 +390,30 @@ fn a_windowed_run_is_cleaned_up_with_the_same_window() {
     );
     rt.block_on(stub.shutdown());
 }
+
+#[test]
+fn a_dry_run_into_a_closed_pipe_exits_0_without_a_panic() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = trace(dir.path());
+    let mut child = harness::command(
+        dir.path(),
+        &[
+            "cleanup",
+            path.to_str().unwrap(),
+            "--run-id",
+            "c6",
+            "--dry-run",
+        ],
+        &[],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // `cleanup --dry-run | head -0`: the reader is gone before (almost surely) the first line.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
