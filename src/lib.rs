@@ -9,7 +9,7 @@
 //! * `replay`: the replayer core (pacer, per-entity ordering, concurrency, shutdown,
 //!   checkpoints), which knows nothing of HTTP.
 //! * `api`: the FreshMart contract: events to requests, the client with retries, health,
-//!   world snapshots, reads for `verify`, propagation probes.
+//!   world snapshots, reads for `verify`, propagation probes, `cleanup` of a run's subjects.
 //! * `metrics`, `report`: histograms and counts; console and JSON output.
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `rates`: offered activities, requests and triples per minute (`start --dry-run`).

@@ -315,14 +315,15 @@ pub struct ProbeStats {
     pub by_kind: [KindStats; 3],
     pub visible: Mutex<Histogram<u64>>,
     pub not_visible: AtomicU64,
-    /// Probes whose order was written again before they saw their write: what the read shows
-    /// is then the later write, which says nothing about when this one became visible.
+    /// Probes whose subject was written again before they saw their write: what the read
+    /// shows is then the later write, which says nothing about when this one became visible.
     pub superseded: AtomicU64,
     pub started: AtomicU64,
     pending: AtomicUsize,
     idle: Notify,
-    /// Successful writes per open order (only while probing), so a probe can tell that a later
-    /// write of its order went out. Entries go when the order is delivered or cancelled.
+    /// Successful writes per subject (only while probing), so a probe can tell that a later
+    /// write of its subject went out. An order's entry goes when it is delivered or cancelled;
+    /// an inventory item's stays (there are as many as the world has items).
     generations: Mutex<HashMap<String, u64>>,
 }
 

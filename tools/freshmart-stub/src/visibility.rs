@@ -73,3 +73,39 @@ impl Lagged {
         self.visible.read().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ontology::ObjectType;
+
+    fn name(lagged: &Lagged) -> Option<String> {
+        lagged
+            .read()
+            .subject("customer:x")
+            .and_then(|t| t.first())
+            .map(|t| t.object_value.clone())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_write_shows_exactly_its_delay_after_it_was_made_in_order() {
+        let ms = Duration::from_millis;
+        let lagged = Lagged::new(ms(500), Store::new());
+        let triple = |v: &str| Triple::new("customer:x", "customer_name", v, ObjectType::String);
+        lagged.written(Write::Post(vec![triple("a")], Timestamp(0)));
+        assert_eq!(name(&lagged), None);
+        tokio::time::advance(ms(200)).await;
+        lagged.written(Write::Put(vec![triple("b")], Timestamp(1)));
+        tokio::time::advance(ms(299)).await;
+        assert_eq!(name(&lagged), None, "499 ms after the POST");
+        tokio::time::advance(ms(1)).await;
+        assert_eq!(name(&lagged).as_deref(), Some("a"));
+        lagged.written(Write::Delete("customer:x".into()));
+        tokio::time::advance(ms(199)).await;
+        assert_eq!(name(&lagged).as_deref(), Some("a"), "499 ms after the PUT");
+        tokio::time::advance(ms(1)).await;
+        assert_eq!(name(&lagged).as_deref(), Some("b"));
+        tokio::time::advance(ms(300)).await;
+        assert_eq!(name(&lagged), None, "500 ms after the DELETE");
+    }
+}
