@@ -417,3 +417,37 @@ fn a_dry_run_into_a_closed_pipe_exits_0_without_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn an_unreachable_api_exits_1_before_any_delete() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = trace(dir.path());
+    // A port nothing listens on any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let run = loadgen(
+        dir.path(),
+        &[
+            "cleanup",
+            path.to_str().unwrap(),
+            "--api-url",
+            &url,
+            "--run-id",
+            "c7",
+            "--timeout",
+            "2s",
+        ],
+        &[],
+    );
+    run.expect_code(1);
+    assert!(
+        run.stdout.contains("API health check failed"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("Deleted: "), "{}", run.stdout);
+}

@@ -17,7 +17,7 @@ use crate::replay::window::{TraceWindow, WindowFilter};
 use crate::sim::time::Calendar;
 use crate::trace::TraceReader;
 
-/// Failed deletions printed on the console.
+/// Failed deletions and changed values printed on the console of a real run.
 const EXAMPLES: usize = 10;
 
 pub fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
@@ -58,8 +58,21 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
         "Values the run wrote to stock data, left as they are: {}",
         changed.len()
     )?;
-    for c in &changed {
+    // A long run touches thousands of items: a real run shows a few, a dry run all of them.
+    let shown = if args.dry_run {
+        changed.len()
+    } else {
+        EXAMPLES
+    };
+    for c in changed.iter().take(shown) {
         writeln!(out, "  {} {} = {}", c.subject, c.predicate, c.value)?;
+    }
+    if changed.len() > shown {
+        writeln!(
+            out,
+            "  … and {} more (--dry-run lists them all)",
+            changed.len() - shown
+        )?;
     }
     if args.dry_run {
         writeln!(out, "Would delete:")?;
