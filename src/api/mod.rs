@@ -2,6 +2,7 @@
 //! requests (triples, endpoints), how responses are read and classified, health checks.
 //! See `docs/freshmart-api.md`.
 
+pub mod cleanup;
 pub mod client;
 pub mod health;
 pub mod probe;

@@ -1,6 +1,7 @@
 //! One module per subcommand: glue from parsed arguments to the core. Errors are `anyhow`
 //! here; `exit_code_for` maps them to the documented exit codes.
 
+mod cleanup;
 mod docs;
 mod export;
 mod health;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::World(args) => world::run(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
+        Command::Cleanup(args) => cleanup::run(args),
     }
 }
 
