@@ -146,9 +146,16 @@ struct OpenOrder {
 
 const NOT_CREATED: u32 = u32::MAX;
 
-/// An order in CREATED, the only status modifications apply to: its basket and total.
-struct CreatedOrder {
+/// An order in CREATED, and where its basket is in `Simulation::created_orders`. Small, so that the
+/// swap-remove on leaving CREATED touches little memory.
+#[derive(Clone, Copy)]
+struct CreatedEntry {
     order: OrderNo,
+    basket: u32,
+}
+
+/// The basket and total of an order in CREATED, the only status modifications apply to.
+struct CreatedOrder {
     next_line_seq: u8,
     total_cents: u64,
     lines: Basket,
@@ -172,7 +179,10 @@ pub struct Simulation<'w> {
     quantities: QuantityDistribution,
     open_orders: OpenOrders<OpenOrder>,
     /// Orders in CREATED, in a deterministic order, for modifications to draw from.
-    created: Vec<CreatedOrder>,
+    created: Vec<CreatedEntry>,
+    /// Baskets of the orders in CREATED, in slots that are reused (`free_slots`).
+    created_orders: Vec<CreatedOrder>,
+    free_slots: Vec<u32>,
     orders_created: u32,
     customers_created: u32,
     /// Last stock level written per inventory item; `None` until first touched.
@@ -214,6 +224,8 @@ impl<'w> Simulation<'w> {
             quantities: QuantityDistribution::default(),
             open_orders: OpenOrders::default(),
             created: Vec::new(),
+            created_orders: Vec::new(),
+            free_slots: Vec::new(),
             orders_created: 0,
             customers_created: 0,
             stock_levels: vec![None; world.inventory.len()],
@@ -354,11 +366,24 @@ impl<'w> Simulation<'w> {
                 status: OrderStatus::Created,
             },
         );
-        self.created.push(CreatedOrder {
-            order,
+        let basket = CreatedOrder {
             next_line_seq: count as u8 + 1,
             total_cents,
             lines,
+        };
+        let basket_slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.created_orders[slot as usize] = basket;
+                slot
+            }
+            None => {
+                self.created_orders.push(basket);
+                self.created_orders.len() as u32 - 1
+            }
+        };
+        self.created.push(CreatedEntry {
+            order,
+            basket: basket_slot,
         });
         Ok(Action::NewOrder(NewOrder {
             order,
@@ -390,7 +415,8 @@ impl<'w> Simulation<'w> {
         if slot == NOT_CREATED {
             return;
         }
-        self.created.swap_remove(slot as usize);
+        let gone = self.created.swap_remove(slot as usize);
+        self.free_slots.push(gone.basket);
         if let Some(moved) = self.created.get(slot as usize) {
             if let Some(o) = self.open_orders.get_mut(moved.order) {
                 o.created_slot = slot;
@@ -445,8 +471,8 @@ impl<'w> Simulation<'w> {
         let rng = &mut self.modifications;
         let slot = rng.random_range(0..self.created.len());
         let products = self.world.products.len();
-        let created = &mut self.created[slot];
-        let order = created.order;
+        let CreatedEntry { order, basket } = self.created[slot];
+        let created = &mut self.created_orders[basket as usize];
         let lines = &mut created.lines;
         let can_remove = lines.len() > 1;
         let can_add = lines.len() < model::MAX_LINES.min(products);
