@@ -40,11 +40,12 @@ const CONCURRENCY: [usize; 3] = [10, 50, 500];
 struct NoOp;
 
 impl Executor for NoOp {
-    async fn execute(&self, _event: Event, _stop: StopFlag) -> Execution {
+    async fn execute(&self, _seq: u64, _event: Event, _stop: StopFlag) -> Execution {
         Execution {
             first_sent: tokio::time::Instant::now(),
             requests: 1,
             retries: 0,
+            retry_causes: Vec::new(),
             result: EventResult::Success,
         }
     }
@@ -93,6 +94,8 @@ fn replay(
         drain_timeout: Duration::from_secs(30),
         window: Duration::from_secs(60),
         tap: None,
+        hold_until_ms: None,
+        clock: loadgen::replay::clock::ClockChoice::Precise,
     };
     let outcome = rt.block_on(run(
         Arc::new(NoOp),

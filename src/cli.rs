@@ -61,6 +61,23 @@ pub enum Command {
     /// Snapshot stores, products, customers and inventory items from the API into a world file
     #[command(after_help = EXIT_CODES)]
     World(WorldArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to standard output
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) of loadgen, or of one command, to standard output
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (default: loadgen's own, which lists the commands)
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -79,7 +96,7 @@ pub struct StartArgs {
     /// hours (default: now, in local time)
     #[arg(long, value_name = "RFC3339")]
     pub start_at: Option<String>,
-    /// Print every failure as it happens
+    /// Print every failure and every retry as it happens
     #[arg(long)]
     pub verbose: bool,
     /// Show the configuration and the expected load, send nothing
@@ -104,7 +121,7 @@ pub struct StartArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The trace that was replayed
+    /// The trace that was replayed (- for standard input)
     pub trace: PathBuf,
     /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
     #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
@@ -113,7 +130,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub run_id: String,
     /// The replay's --from (HH:MM), if it had one
-    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day, long_help = window_help("The replay's --from (HH:MM), if it had one."))]
     pub from: Option<chrono::NaiveTime>,
     /// The replay's --to (HH:MM), if it had one
     #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
@@ -153,14 +170,30 @@ pub struct ApiArgs {
     /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
     #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
     pub api_url: String,
-    /// Per-request timeout, e.g. 30s, 500ms
-    #[arg(long, default_value = "30s", value_parser = units::parse_duration)]
-    pub timeout: std::time::Duration,
+    /// Per-request timeout, e.g. 30s, 500ms [default: 30s; `replay --resume`: the first run's]
+    #[arg(long = "timeout", value_name = "DURATION", value_parser = units::parse_duration)]
+    pub timeout_flag: Option<std::time::Duration>,
     /// Retries per request for timeouts, connection errors and 5xx (never for 4xx)
-    #[arg(long, default_value_t = 3)]
-    pub retries: u32,
+    /// [default: 3; `replay --resume`: the first run's]
+    #[arg(long = "retries", value_name = "N")]
+    pub retries_flag: Option<u32>,
     #[command(flatten)]
     pub auth: AuthArgs,
+}
+
+impl ApiArgs {
+    pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+    pub const DEFAULT_RETRIES: u32 = 3;
+
+    /// `--timeout`, or its default.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout_flag.unwrap_or(Self::DEFAULT_TIMEOUT)
+    }
+
+    /// `--retries`, or its default.
+    pub fn retries(&self) -> u32 {
+        self.retries_flag.unwrap_or(Self::DEFAULT_RETRIES)
+    }
 }
 
 /// Credentials and extra headers for every request to the API.
@@ -179,11 +212,14 @@ pub struct AuthArgs {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Trace file made by `loadgen simulate` (optional with --resume)
+    /// Trace file made by `loadgen simulate`, or - for standard input (optional with
+    /// --resume). A trace from a pipe is kept in memory (its file size) for the replay
     #[arg(required_unless_present = "resume")]
     pub trace: Option<PathBuf>,
-    /// Continue an interrupted replay from its checkpoint: completed events are not resent;
-    /// the run id, window and timestamps are the first run's
+    /// Continue an interrupted replay from its checkpoint: completed events are not resent
+    /// (events that failed or timed out are); the run id, window and timestamps are the first
+    /// run's, and so are --speed, --concurrency, --retries, --timeout, --probe-reads,
+    /// --probe-timeout and --min-success unless given again. The report covers the whole run.
     #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["run_id", "from", "to", "keep_timestamps", "checkpoint"])]
     pub resume: Option<PathBuf>,
     /// Where to keep the checkpoint (default: beside --report, as REPORT.checkpoint)
@@ -191,14 +227,14 @@ pub struct ReplayArgs {
     pub checkpoint: Option<PathBuf>,
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Replay speed: 1x (real time), 10x, 0.5x, or max (no waiting)
-    #[arg(long, default_value = "1x", value_parser = units::parse_speed)]
-    pub speed: units::Speed,
+    /// Replay speed: 1x (real time), 10x, 0.5x, or max (no waiting) [default: 1x]
+    #[arg(long, value_parser = units::parse_speed)]
+    pub speed: Option<units::Speed>,
     /// Events in flight at once (default: the trace profile's concurrent workflows)
     #[arg(long)]
     pub concurrency: Option<usize>,
     /// Start at this local time of day of the trace (HH:MM); orders created earlier are skipped
-    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day, long_help = window_help("Start at this local time of day of the trace (HH:MM); orders created earlier are skipped."))]
     pub from: Option<chrono::NaiveTime>,
     /// Stop at this local time of day of the trace (HH:MM)
     #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
@@ -213,19 +249,20 @@ pub struct ReplayArgs {
     /// Write a machine-readable report (JSON) here
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Exit 1 when the success rate is below this (e.g. 0.9 or 90%)
-    #[arg(long, default_value = "0.9", value_parser = units::parse_fraction)]
-    pub min_success: f64,
-    /// Print every failure as it happens
+    /// Exit 1 when the success rate is below this (e.g. 0.9 or 90%) [default: 0.9]
+    #[arg(long, value_parser = units::parse_fraction)]
+    pub min_success: Option<f64>,
+    /// Print every failure and every retry as it happens
     #[arg(long)]
     pub verbose: bool,
     /// Probe this share of order writes (e.g. 1%) by polling the order until the write is
-    /// visible, and report the "write → visible" times
-    #[arg(long, default_value = "0", value_parser = units::parse_fraction, value_name = "RATE")]
-    pub probe_reads: f64,
-    /// A probed write not visible after this is counted as not visible
-    #[arg(long, default_value = "30s", value_parser = units::parse_duration)]
-    pub probe_timeout: std::time::Duration,
+    /// visible, and report the "write → visible" times. The writes probed are a fixed function
+    /// of the run id and the events, so a repeated run probes the same ones. [default: 0]
+    #[arg(long, value_parser = units::parse_fraction, value_name = "RATE")]
+    pub probe_reads: Option<f64>,
+    /// A probed write not visible after this is counted as not visible [default: 30s]
+    #[arg(long, value_parser = units::parse_duration)]
+    pub probe_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +275,11 @@ pub struct HealthArgs {
     pub timeout: std::time::Duration,
     #[command(flatten)]
     pub auth: AuthArgs,
+}
+
+/// `--from`'s long help: its line and the rule of the window.
+fn window_help(line: &str) -> String {
+    format!("{line}\n\n{}", crate::replay::window::WINDOW_RULE)
 }
 
 fn parse_time_of_day(text: &str) -> Result<chrono::NaiveTime, String> {
@@ -289,7 +331,7 @@ pub struct SimulateArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Trace file to summarise
+    /// Trace file to summarise (- for standard input)
     pub trace: PathBuf,
 }
 
@@ -301,9 +343,9 @@ pub enum ExportFormat {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Trace file to export
+    /// Trace file to export (- for standard input)
     pub trace: PathBuf,
-    /// Output file (default: standard output)
+    /// Output file, written atomically, or - for standard output (the default)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]

@@ -7,9 +7,11 @@
 //! * `sim`: the deterministic discrete-event simulator (virtual clock, event queue, model).
 //! * `trace`: the versioned, checksummed, streaming trace file format, and its summaries.
 //! * `replay`: the replayer core (pacer, per-entity ordering, concurrency, shutdown,
-//!   checkpoints), which knows nothing of HTTP.
+//!   checkpoints and their lock, the saved measurements of a resumed run's segments), which
+//!   knows nothing of HTTP.
 //! * `api`: the FreshMart contract: events to requests, the client with retries, health,
 //!   world snapshots, reads for `verify`, propagation probes.
+//! * `outcome`: the closed set of failure kinds, and how each is counted.
 //! * `metrics`, `report`: histograms and counts; console and JSON output.
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
@@ -17,12 +19,21 @@
 //!
 //! `sim`, `trace`, `world`, `profile`, `event`, `metrics`, `verify` and `replay::pacer` are
 //! synchronous and know nothing of tokio, reqwest or clap.
+//!
+//! * `console`: standard output that a closed pipe silences instead of crashing the command.
+//! * `output`: output files: never an input, written atomically, no temporary file left.
+
+// Standard output goes through `console` (`out!`/`outln!`), which survives a closed pipe.
+#![warn(clippy::print_stdout)]
 
 pub mod api;
 pub mod cli;
 pub mod cmd;
+pub mod console;
 pub mod event;
 pub mod metrics;
+pub mod outcome;
+pub mod output;
 pub mod profile;
 pub mod replay;
 pub mod report;

@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::event::{Activity, Entity};
+use crate::outcome::{Class, FailureKind, RetryCause};
 
 /// Highest value the histograms track, in microseconds (1 hour); larger values are clamped.
 const MAX_TRACKED_US: u64 = 3_600_000_000;
@@ -17,12 +18,27 @@ const MAX_TRACKED_US: u64 = 3_600_000_000;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventResult {
     Success,
-    /// A counted, categorised failure: `category` is e.g. `http_400:unknown_predicate`,
-    /// `http_503`, `timeout`, `connect`, `connection`, `interrupted`.
+    /// A counted, typed failure, with what the server or the client said.
     Failure {
-        category: String,
+        kind: FailureKind,
         detail: String,
     },
+}
+
+impl EventResult {
+    pub fn failure(kind: FailureKind, detail: impl Into<String>) -> EventResult {
+        EventResult::Failure {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn kind(&self) -> Option<&FailureKind> {
+        match self {
+            EventResult::Success => None,
+            EventResult::Failure { kind, .. } => Some(kind),
+        }
+    }
 }
 
 /// One event's measurements, as the dispatcher reports it.
@@ -44,6 +60,8 @@ pub struct EventRecord {
     pub latency: Duration,
     pub requests: u32,
     pub retries: u32,
+    /// Why each retry happened, in order.
+    pub retry_causes: Vec<RetryCause>,
     pub result: EventResult,
 }
 
@@ -55,7 +73,7 @@ impl EventRecord {
         offset_ms: u64,
         activity: Activity,
         finished_at: Duration,
-        category: &str,
+        kind: FailureKind,
         detail: &str,
     ) -> EventRecord {
         EventRecord {
@@ -69,10 +87,8 @@ impl EventRecord {
             latency: Duration::ZERO,
             requests: 0,
             retries: 0,
-            result: EventResult::Failure {
-                category: category.into(),
-                detail: detail.into(),
-            },
+            retry_causes: Vec::new(),
+            result: EventResult::failure(kind, detail),
         }
     }
 }
@@ -99,7 +115,7 @@ pub struct FailedEvent {
     pub activity: &'static str,
     #[serde(skip)]
     pub entity: Entity,
-    pub category: String,
+    pub category: FailureKind,
 }
 
 /// The time series keeps at most this many buckets: past it, neighbours merge and the bucket
@@ -124,9 +140,14 @@ pub struct Metrics {
     pub failures: [u64; 6],
     pub requests: u64,
     pub retries: u64,
-    pub errors: BTreeMap<String, u64>,
-    /// First example detail per error category.
-    pub error_examples: BTreeMap<String, String>,
+    /// Failed events by kind (every class: failures, unknown outcomes, interruptions, blocks).
+    pub errors: BTreeMap<FailureKind, u64>,
+    /// First example detail per kind.
+    pub error_examples: BTreeMap<FailureKind, String>,
+    /// Retries by the kind of the attempt that was retried.
+    pub retry_reasons: BTreeMap<FailureKind, u64>,
+    /// First example detail per retried kind.
+    pub retry_examples: BTreeMap<FailureKind, String>,
     pub series: Vec<Bucket>,
     /// Width of one bucket of `series`, in seconds (1, 2, 4, …).
     pub bucket_secs: u64,
@@ -146,6 +167,8 @@ impl Default for Metrics {
             retries: 0,
             errors: BTreeMap::new(),
             error_examples: BTreeMap::new(),
+            retry_reasons: BTreeMap::new(),
+            retry_examples: BTreeMap::new(),
             series: Vec::new(),
             bucket_secs: 1,
             failed_events: Vec::new(),
@@ -163,6 +186,12 @@ impl Metrics {
         }
         self.requests += u64::from(r.requests);
         self.retries += u64::from(r.retries);
+        for cause in &r.retry_causes {
+            *self.retry_reasons.entry(cause.kind.clone()).or_default() += 1;
+            self.retry_examples
+                .entry(cause.kind.clone())
+                .or_insert_with(|| cause.detail.clone());
+        }
         let failed = u64::from(r.result != EventResult::Success);
         let bucket = self.bucket(r.finished_at.as_secs());
         bucket.events += 1;
@@ -170,7 +199,7 @@ impl Metrics {
         bucket.latency_sum_us += r.latency.as_micros() as u64;
         match &r.result {
             EventResult::Success => self.successes[r.activity.index()] += 1,
-            EventResult::Failure { category, detail } => {
+            EventResult::Failure { kind, detail } => {
                 self.failures[r.activity.index()] += 1;
                 if self.failed_events.len() < MAX_LISTED_FAILURES {
                     self.failed_events.push(FailedEvent {
@@ -178,12 +207,12 @@ impl Metrics {
                         offset_ms: r.offset_ms,
                         activity: r.activity.key(),
                         entity: r.entity,
-                        category: category.clone(),
+                        category: kind.clone(),
                     });
                 }
-                *self.errors.entry(category.clone()).or_default() += 1;
+                *self.errors.entry(kind.clone()).or_default() += 1;
                 self.error_examples
-                    .entry(category.clone())
+                    .entry(kind.clone())
                     .or_insert_with(|| detail.clone());
             }
         }
@@ -206,6 +235,14 @@ impl Metrics {
         }
         for (k, v) in &other.error_examples {
             self.error_examples
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        for (k, v) in &other.retry_reasons {
+            *self.retry_reasons.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.retry_examples {
+            self.retry_examples
                 .entry(k.clone())
                 .or_insert_with(|| v.clone());
         }
@@ -259,8 +296,22 @@ impl Metrics {
         self.successes.iter().sum::<u64>() + self.failures.iter().sum::<u64>()
     }
 
+    /// Every event that did not succeed, whatever its class.
     pub fn total_failures(&self) -> u64 {
         self.failures.iter().sum()
+    }
+
+    /// Events of one accounting class.
+    pub fn in_class(&self, class: Class) -> u64 {
+        self.errors
+            .iter()
+            .filter(|(kind, _)| kind.class() == class)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn succeeded(&self) -> u64 {
+        self.successes.iter().sum()
     }
 
     pub fn success_rate(&self) -> f64 {
@@ -335,15 +386,13 @@ mod tests {
             latency: Duration::from_millis(latency_ms),
             requests: 1,
             retries: 0,
+            retry_causes: Vec::new(),
             result,
         }
     }
 
-    fn failure(category: &str) -> EventResult {
-        EventResult::Failure {
-            category: category.into(),
-            detail: format!("{category} detail"),
-        }
+    fn failure(kind: FailureKind) -> EventResult {
+        EventResult::failure(kind.clone(), format!("{kind} detail"))
     }
 
     #[test]
@@ -352,10 +401,15 @@ mod tests {
         for i in 1..=100 {
             m.add(&rec(Activity::NewOrder, i, 0, EventResult::Success));
         }
-        m.add(&rec(Activity::InventoryUpdate, 5, 2, failure("http_503")));
+        m.add(&rec(
+            Activity::InventoryUpdate,
+            5,
+            2,
+            failure(FailureKind::http(503)),
+        ));
         assert_eq!(m.total(), 101);
         assert_eq!(m.count(Activity::NewOrder), 100);
-        assert_eq!(m.errors.get("http_503"), Some(&1));
+        assert_eq!(m.errors.get(&FailureKind::http(503)), Some(&1));
         assert!((m.success_rate() - 100.0 / 101.0).abs() < 1e-12);
         let p = Percentiles::of(&m.latency);
         assert!((p.p50_ms - 50.0).abs() < 0.1, "{p:?}");
@@ -369,7 +423,7 @@ mod tests {
         let records: Vec<EventRecord> = (0..50)
             .map(|i| {
                 let result = if i % 7 == 0 {
-                    failure("timeout")
+                    failure(FailureKind::Timeout)
                 } else {
                     EventResult::Success
                 };

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::event::{Activity, Entity};
 use crate::metrics::{Bucket, Metrics, Percentiles};
+use crate::outcome::{Class, FailureKind};
 use crate::profile::LoadProfile;
 use crate::replay::{ReplayOutcome, WindowReport};
 
@@ -108,6 +109,17 @@ pub struct RunResult<'a> {
     pub subject_of: &'a dyn Fn(Entity) -> String,
 }
 
+/// The stored example of `kind`, cut for the console.
+fn example(
+    examples: &std::collections::BTreeMap<FailureKind, String>,
+    kind: &FailureKind,
+) -> String {
+    examples
+        .get(kind)
+        .map(|e| e.chars().take(160).collect())
+        .unwrap_or_default()
+}
+
 /// Failed events shown on the console; the JSON report lists up to `MAX_LISTED_FAILURES`.
 const CONSOLE_FAILURES: usize = 10;
 
@@ -148,6 +160,16 @@ pub fn final_summary(run: &RunResult) -> String {
         lateness.p50_ms, lateness.p99_ms, lateness.max_ms
     );
     let _ = writeln!(w, "Requests: {} ({} retries)", m.requests, m.retries);
+    if !m.retry_reasons.is_empty() {
+        let _ = writeln!(w, "Retried after:");
+        for (kind, count) in &m.retry_reasons {
+            let _ = writeln!(
+                w,
+                "  {kind}: {count}  e.g. {}",
+                example(&m.retry_examples, kind)
+            );
+        }
+    }
     let _ = writeln!(w, "\nActivity Breakdown:");
     for activity in Activity::ALL {
         let failed = m.failures[activity.index()];
@@ -159,18 +181,21 @@ pub fn final_summary(run: &RunResult) -> String {
     }
     if !m.errors.is_empty() {
         let _ = writeln!(w, "\nErrors:");
-        for (category, count) in &m.errors {
-            let example = m
-                .error_examples
-                .get(category)
-                .map(String::as_str)
-                .unwrap_or("");
+        for (kind, count) in &m.errors {
             let _ = writeln!(
                 w,
-                "  {category}: {count}  e.g. {}",
-                example.chars().take(160).collect::<String>()
+                "  {kind}: {count}  e.g. {}",
+                example(&m.error_examples, kind)
             );
         }
+    }
+    let unknown = m.in_class(Class::UnknownOutcome);
+    if unknown > 0 {
+        let _ = writeln!(
+            w,
+            "\nUnknown outcome: {unknown} events timed out; the server may still have applied them. \
+             `loadgen verify` tells what reached it; `replay --resume` resends them."
+        );
     }
     if !m.failed_events.is_empty() {
         let _ = writeln!(
@@ -197,7 +222,17 @@ pub fn final_summary(run: &RunResult) -> String {
             v.probed, v.not_visible, v.superseded, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
         );
     }
-    let _ = writeln!(w, "\nEvents not sent: {}", outcome.not_sent);
+    let _ = writeln!(
+        w,
+        "\nEvents: {} received ({} succeeded, {} failed, {} unknown outcome, {} interrupted, {} blocked)",
+        outcome.received,
+        m.succeeded(),
+        m.in_class(Class::Failed),
+        m.in_class(Class::UnknownOutcome),
+        m.in_class(Class::Interrupted),
+        m.in_class(Class::Blocked)
+    );
+    let _ = writeln!(w, "Events not sent: {}", outcome.not_sent);
     if outcome.interrupted > 0 {
         let _ = writeln!(w, "Events interrupted in flight: {}", outcome.interrupted);
     }
@@ -217,18 +252,26 @@ pub struct ErrorEntry {
     pub example: String,
 }
 
+/// How the selected events ended. The classes are disjoint:
+/// `received = succeeded + failed + unknown_outcome + interrupted + blocked`, and
+/// `received + not_sent` = the events the run selected.
 #[derive(Debug, Serialize)]
 pub struct EventCounts {
-    /// Events the replay took from the trace (after --from/--to).
+    /// Events the replay took on (each ended in one of the classes below).
     pub received: u64,
-    /// Events that ended with a result: succeeded + failed − interrupted.
+    /// Events that ended with a result: `received - interrupted`.
     pub completed: u64,
     pub succeeded: u64,
+    /// Refused by the server, or never reached it (4xx, 5xx, connection errors).
     pub failed: u64,
+    /// Timed out: the server may or may not have applied them (`verify` tells; a resumed
+    /// run resends them).
+    pub unknown_outcome: u64,
+    /// In flight when the drain after a stop ran out.
     pub interrupted: u64,
-    /// Failed events never sent because an earlier event of their entity failed (part of
-    /// `failed`).
+    /// Never sent because an earlier event of their entity did not succeed.
     pub blocked: u64,
+    /// Selected but never sent because the run stopped.
     pub not_sent: u64,
 }
 
@@ -243,6 +286,8 @@ pub struct JsonReport<C: Serialize> {
     pub events: EventCounts,
     pub requests: u64,
     pub retries: u64,
+    /// Why the retries happened: count and one example per kind.
+    pub retry_reasons: std::collections::BTreeMap<String, ErrorEntry>,
     pub success_rate: f64,
     pub throughput_per_min: f64,
     pub activities: std::collections::BTreeMap<&'static str, ActivityCounts>,
@@ -258,6 +303,8 @@ pub struct JsonReport<C: Serialize> {
     pub failed_events: Vec<FailedEventRow>,
     pub failed_events_total: u64,
     pub write_to_visible: Option<Visibility>,
+    /// What the numbers do not say by themselves (e.g. how to learn what unknown outcomes did).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -266,7 +313,7 @@ pub struct FailedEventRow {
     pub offset_ms: u64,
     pub activity: &'static str,
     pub subject: String,
-    pub category: String,
+    pub category: FailureKind,
 }
 
 pub fn json_report<C: Serialize>(config: C, started_at: String, run: &RunResult) -> JsonReport<C> {
@@ -281,15 +328,17 @@ pub fn json_report<C: Serialize>(config: C, started_at: String, run: &RunResult)
         stopped_early: outcome.stopped_early,
         events: EventCounts {
             received: outcome.received,
-            completed: m.total() - outcome.interrupted,
-            succeeded: m.total() - m.total_failures(),
-            failed: m.total_failures(),
-            interrupted: outcome.interrupted,
-            blocked: m.errors.get(crate::replay::BLOCKED).copied().unwrap_or(0),
+            completed: outcome.received - m.in_class(Class::Interrupted),
+            succeeded: m.succeeded(),
+            failed: m.in_class(Class::Failed),
+            unknown_outcome: m.in_class(Class::UnknownOutcome),
+            interrupted: m.in_class(Class::Interrupted),
+            blocked: m.in_class(Class::Blocked),
             not_sent: outcome.not_sent,
         },
         requests: m.requests,
         retries: m.retries,
+        retry_reasons: entries(&m.retry_reasons, &m.retry_examples),
         success_rate: m.success_rate(),
         throughput_per_min: if secs > 0.0 {
             m.total() as f64 * 60.0 / secs
@@ -311,19 +360,7 @@ pub fn json_report<C: Serialize>(config: C, started_at: String, run: &RunResult)
         service_time: Percentiles::of(&m.service),
         latency: Percentiles::of(&m.latency),
         lateness: Percentiles::of(&m.lateness),
-        errors: m
-            .errors
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    ErrorEntry {
-                        count: *v,
-                        example: m.error_examples.get(k).cloned().unwrap_or_default(),
-                    },
-                )
-            })
-            .collect(),
+        errors: entries(&m.errors, &m.error_examples),
         time_series: m.series.clone(),
         time_series_bucket_s: m.bucket_secs,
         failed_events: m
@@ -339,7 +376,41 @@ pub fn json_report<C: Serialize>(config: C, started_at: String, run: &RunResult)
             .collect(),
         failed_events_total: m.total_failures(),
         write_to_visible: run.visibility.clone(),
+        notes: notes(m),
     }
+}
+
+/// The report's notes.
+fn notes(m: &Metrics) -> Vec<String> {
+    let unknown = m.in_class(Class::UnknownOutcome);
+    let mut notes = Vec::new();
+    if unknown > 0 {
+        notes.push(format!(
+            "{unknown} events timed out (unknown_outcome): the server may still have applied \
+             them. `loadgen verify` tells what reached it; `replay --resume` resends them \
+             (the API's creates are idempotent)."
+        ));
+    }
+    notes
+}
+
+/// A report map keyed by each kind's `Display`, with its count and example.
+fn entries(
+    counts: &std::collections::BTreeMap<FailureKind, u64>,
+    examples: &std::collections::BTreeMap<FailureKind, String>,
+) -> std::collections::BTreeMap<String, ErrorEntry> {
+    counts
+        .iter()
+        .map(|(kind, count)| {
+            (
+                kind.to_string(),
+                ErrorEntry {
+                    count: *count,
+                    example: examples.get(kind).cloned().unwrap_or_default(),
+                },
+            )
+        })
+        .collect()
 }
 
 /// Formats a duration for humans: `1.5s`, `250ms`.

@@ -120,7 +120,8 @@ fn assert_all_failed(h: &Hostile, sent: &[&str], attempts: u64) {
         "categories {keys:?}, expected some of {sent:?}:\n{:#}",
         h.report["errors"]
     );
-    assert_eq!(num(&h.report, "/events/failed"), h.trace.events);
+    assert_eq!(num(&h.report, "/events/received"), h.trace.events);
+    assert_eq!(num(&h.report, "/events/succeeded"), 0);
     assert_eq!(float(&h.report, "/success_rate"), 0.0);
     h.run.expect_code(1);
     let sent_events = h.sent_failures();

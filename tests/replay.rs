@@ -627,14 +627,19 @@ async fn min_success_fails_the_run_when_too_many_events_fail() {
         .iter()
         .filter(|(k, _)| *k != "http_503")
         .map(|(k, v)| {
-            assert_eq!(k.as_str(), loadgen::replay::BLOCKED);
+            assert_eq!(k.as_str(), "blocked_by_earlier_failure");
             u(&v["count"])
         })
         .sum();
     let events = &report["events"];
-    assert_eq!(u(&events["failed"]), stats.injected_errors + other);
+    // The classes are disjoint: refused events are `failed`, those behind them `blocked`.
+    assert_eq!(u(&events["failed"]), stats.injected_errors);
+    assert_eq!(u(&events["blocked"]), other);
     assert_eq!(u(&events["completed"]), n, "every event is accounted for");
-    assert_eq!(u(&events["succeeded"]) + u(&events["failed"]), n);
+    assert_eq!(
+        u(&events["succeeded"]) + u(&events["failed"]) + u(&events["blocked"]),
+        n
+    );
     stub.shutdown().await;
 }
 
@@ -883,10 +888,10 @@ fn quick_retries(retries: u32) -> ClientOptions {
     }
 }
 
-fn failure(result: &EventResult) -> &str {
+fn failure(result: &EventResult) -> String {
     match result {
         EventResult::Success => panic!("expected a failure"),
-        EventResult::Failure { category, .. } => category,
+        EventResult::Failure { kind, .. } => kind.to_string(),
     }
 }
 
@@ -915,8 +920,9 @@ async fn a_400_is_permanent_and_never_retried() {
         body: Some(body.to_string()),
     };
     match attempt(&client, &stub.url(), &request).await {
-        Attempt::Permanent { category, detail } => {
-            assert_eq!(category, "http_400:unknown_predicate");
+        Attempt::Failed { kind, detail } => {
+            assert!(!kind.is_transient(), "{kind}");
+            assert_eq!(kind.to_string(), "http_400:unknown_predicate");
             assert!(detail.contains("order_colour"), "{detail}");
         }
         other => panic!("expected a permanent failure, got {other:?}"),
@@ -928,7 +934,9 @@ async fn a_400_is_permanent_and_never_retried() {
     let mut world = loadgen::world::builtin_world();
     world.stores[0].id = "MAN-01".into();
     let executor = FreshMartExecutor::new(&stub.url(), context(world), quick_retries(5)).unwrap();
-    let done = executor.execute(order_event(1), StopFlag::default()).await;
+    let done = executor
+        .execute(1, order_event(1), StopFlag::default())
+        .await;
     assert_eq!(failure(&done.result), "http_400:invalid_entity_ref");
     assert_eq!((done.requests, done.retries), (1, 0));
     let stats = stub.stats();
@@ -958,7 +966,9 @@ async fn the_executor_retries_5xx_and_resets_a_bounded_number_of_times() {
     )
     .unwrap();
     // Always 503: one try and two retries, then a categorised failure.
-    let done = executor.execute(order_event(1), StopFlag::default()).await;
+    let done = executor
+        .execute(1, order_event(1), StopFlag::default())
+        .await;
     assert_eq!(failure(&done.result), "http_503");
     assert_eq!((done.requests, done.retries), (3, 2));
     assert_eq!(stub.stats().injected_errors, 3);
@@ -966,8 +976,10 @@ async fn the_executor_retries_5xx_and_resets_a_bounded_number_of_times() {
     // Always reset: the same bound, a connection failure.
     stub.set_error_rate(0.0);
     stub.set_reset_rate(1.0);
-    let done = executor.execute(order_event(2), StopFlag::default()).await;
-    let category = failure(&done.result).to_string();
+    let done = executor
+        .execute(2, order_event(2), StopFlag::default())
+        .await;
+    let category = failure(&done.result);
     assert!(
         ["connection", "bad_response"].contains(&category.as_str()),
         "{category}"
@@ -978,12 +990,14 @@ async fn the_executor_retries_5xx_and_resets_a_bounded_number_of_times() {
     // A stopping replay starts no retries.
     let stop = StopFlag::default();
     stop.set();
-    let done = executor.execute(order_event(3), stop).await;
+    let done = executor.execute(3, order_event(3), stop).await;
     assert_eq!((done.requests, done.retries), (1, 0));
 
     // Faults gone: the order is written, with every line.
     stub.set_reset_rate(0.0);
-    let done = executor.execute(order_event(4), StopFlag::default()).await;
+    let done = executor
+        .execute(4, order_event(4), StopFlag::default())
+        .await;
     assert_eq!(done.result, EventResult::Success);
     assert_eq!((done.requests, done.retries), (1, 0));
     let order = stub.triples_of("order:LG-lib-000004");
@@ -1000,4 +1014,36 @@ async fn the_executor_retries_5xx_and_resets_a_bounded_number_of_times() {
         assert!(stub.triples_of(&format!("order:LG-lib-{n:06}")).is_empty());
     }
     stub.shutdown().await;
+}
+
+/// A stop reaches a retry's backoff sleep (issue 9 item 7's cancellation): an event whose
+/// retries wait a minute each ends as soon as the replay stops, its announced retry unsent.
+#[tokio::test]
+async fn a_stop_cuts_a_backoff_sleep_short() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let options = ClientOptions {
+        retries: 5,
+        backoff_base: Duration::from_secs(60),
+        backoff_cap: Duration::from_secs(60),
+        ..ClientOptions::default()
+    };
+    let executor =
+        FreshMartExecutor::new(&url, context(loadgen::world::builtin_world()), options).unwrap();
+    let stop = StopFlag::default();
+    let stopper = stop.clone();
+    let started = std::time::Instant::now();
+    let (done, ()) = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::join!(executor.execute(1, order_event(1), stop), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stopper.set();
+        })
+    })
+    .await
+    .expect("the stop ended the backoff");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(failure(&done.result), "connect");
+    assert_eq!((done.requests, done.retries), (1, 0), "no retry went out");
+    assert!(done.retry_causes.is_empty());
 }

@@ -141,13 +141,18 @@ fn created_order(request: &RecordedRequest) -> Option<String> {
 }
 
 /// Checks the resumed run: it sent exactly what the log did not hold, succeeded, and left
-/// every event of the trace logged once.
+/// every event of the trace logged once; its report covers the whole run (issue 8 item 7).
 fn check_resumed(s: &Setup, report: &Value, logged_before: &BTreeSet<u64>, run_id: &str) {
     let to_send = s.trace.events - logged_before.len() as u64;
     assert_eq!(report["config"]["resumed"], true);
     assert_eq!(report["config"]["run_id"], run_id);
-    assert_eq!(num(report, "/events/received"), to_send);
-    assert_accounted(report, to_send, s.trace.events);
+    let segments = report["config"]["segments"].as_array().expect("segments");
+    assert_eq!(
+        num(segments.last().expect("a segment"), "/received"),
+        to_send
+    );
+    assert_eq!(num(report, "/events/received"), s.trace.events);
+    assert_accounted(report, s.trace.events, s.trace.events);
     assert_eq!(
         float(report, "/success_rate"),
         1.0,
@@ -223,6 +228,10 @@ fn a_killed_replay_is_completed_by_resuming() {
         .stdout
         .contains(&format!("{} events done", logged_before.len())));
     check_resumed(&s, &report, &logged_before, "killed");
+    // The killed segment's successes are counted (from the log); its latencies are lost, and
+    // the report says so.
+    assert_eq!(report["config"]["earlier_segments_measured"], false);
+    assert_eq!(report["config"]["segments"].as_array().unwrap().len(), 1);
     check_creations(&s, s.trace.concurrency);
     s.verify("killed");
 }
@@ -351,4 +360,152 @@ fn resuming_with_another_trace_names_the_file_given() {
         "the message names the trace whose checksum it quotes:\n{}",
         run.stderr
     );
+}
+
+/// Issue 8 item 7: a resume without flags continues with the first run's speed, concurrency,
+/// retries, timeout and probe rate, writes the first run's report, and that report covers the
+/// whole run: counts summed over the segments, histograms merged.
+#[test]
+fn a_resume_without_flags_continues_the_first_run_and_reports_all_of_it() {
+    let s = setup(36);
+    let first = harness::start(
+        s.dir.path(),
+        &[
+            "replay",
+            "t.trace",
+            "--api-url",
+            &s.stub.url(),
+            "--speed",
+            SPEED,
+            "--concurrency",
+            "3",
+            "--retries",
+            "1",
+            "--timeout",
+            "7s",
+            "--probe-reads",
+            "10%",
+            "--run-id",
+            "settings",
+            "--report",
+            "r.json",
+        ],
+        &[],
+    );
+    s.wait_answered(40);
+    first.signal("INT");
+    first.wait(Duration::from_secs(60)).expect_code(0);
+    let first_report = json(&s.path("r.json"));
+    let first_requests = num(&first_report, "/requests");
+    let first_timed = num(&first_report, "/service_time/count");
+    let logged_before = s.logged();
+    assert!((logged_before.len() as u64) < s.trace.events);
+
+    // No flags but the checkpoint and the URL.
+    let resumed = harness::loadgen(
+        s.dir.path(),
+        &[
+            "replay",
+            "--resume",
+            "r.json.checkpoint",
+            "--api-url",
+            &s.stub.url(),
+        ],
+        &[],
+    );
+    resumed.expect_code(0);
+    assert!(resumed.stdout.contains("Speed: 60x"), "{}", resumed.stdout);
+    assert!(
+        resumed.stdout.contains("Concurrency: 3"),
+        "{}",
+        resumed.stdout
+    );
+    assert!(resumed.stdout.contains("Report written to r.json"));
+    let report = json(&s.path("r.json"));
+    for (key, want) in [
+        ("speed", Value::from("60x")),
+        ("concurrency", Value::from(3)),
+        ("retries", Value::from(1)),
+        ("timeout_ms", Value::from(7000)),
+        ("probe_reads", Value::from(0.1)),
+    ] {
+        assert_eq!(report["config"][key], want, "config.{key}");
+    }
+    check_resumed(&s, &report, &logged_before, "settings");
+    // The whole run: both segments' requests (all the stub saw), every event timed once.
+    assert_eq!(num(&report, "/requests"), api_requests_writes(&s));
+    assert!(num(&report, "/requests") > first_requests);
+    assert_eq!(num(&report, "/service_time/count"), s.trace.events);
+    assert!(first_timed > 0 && first_timed < s.trace.events);
+    assert_eq!(report["config"]["segments"].as_array().unwrap().len(), 2);
+    assert_eq!(report["config"]["earlier_segments_measured"], true);
+    assert!(report["write_to_visible"]["probed"].as_u64().unwrap() > 0);
+    s.verify("settings");
+}
+
+/// Write requests the stub received (probe reads are GETs and not part of `requests`).
+fn api_requests_writes(s: &Setup) -> u64 {
+    s.stub
+        .stats()
+        .by_endpoint
+        .iter()
+        .filter(|(k, _)| !k.starts_with("GET "))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+/// Issue 8 item 7: two processes never run one checkpoint: while a replay holds it, a resume
+/// of it and a new run writing it are refused with exit 2, and nothing is sent for them.
+#[test]
+fn a_checkpoint_in_use_is_refused_to_a_second_process() {
+    let s = setup(37);
+    // Requests are held: the first run stays in flight until the outage ends, and once all
+    // its permits are taken it sends nothing more.
+    s.stub.set_outage(true);
+    let first = s.start_first_run("locked");
+    let concurrency = s.trace.concurrency;
+    harness::wait_stats(&s.rt, &s.stub, "every permit in use", |st| {
+        api_requests(st) >= concurrency
+    });
+    let sent = api_requests(&s.stub.stats());
+    let url = s.stub.url();
+    let resumed = resume_with(s.dir.path(), &url, None);
+    resumed.expect_code(2);
+    assert!(
+        resumed.stderr.contains("another loadgen process"),
+        "{}",
+        resumed.stderr
+    );
+    let again = harness::loadgen(
+        s.dir.path(),
+        &[
+            "replay",
+            "t.trace",
+            "--api-url",
+            &url,
+            "--checkpoint",
+            "r.json.checkpoint",
+        ],
+        &[],
+    );
+    again.expect_code(2);
+    assert!(
+        again.stderr.contains("another loadgen process"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        api_requests(&s.stub.stats()),
+        sent,
+        "the refused runs sent nothing"
+    );
+    // The first run still owns its log: nothing was truncated.
+    first.signal("INT");
+    s.stub.set_outage(false);
+    let stopped = first.wait(Duration::from_secs(60));
+    stopped.expect_code(0);
+    assert!(s.path("r.json.checkpoint.log").exists());
+    // Once it is gone, the checkpoint can be resumed.
+    let (_, report) = s.resume();
+    assert_eq!(num(&report, "/events/received"), s.trace.events);
 }

@@ -441,4 +441,10 @@ fn an_untrusted_certificate_is_reported_as_such() {
         run.stdout
     );
     assert!(!run.stdout.contains("connection refused"), "{}", run.stdout);
+    // Recognised as TLS from the error's source chain (a `rustls::Error`), not from its words.
+    assert!(
+        run.stdout.contains("TLS error talking to"),
+        "{}",
+        run.stdout
+    );
 }

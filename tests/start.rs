@@ -321,8 +321,10 @@ fn start_prints_the_spec_console_and_reports_exactly_what_the_stub_received() {
             "Concurrent Workflows: 50".into(),
             "Duration: 0.2 minutes".into(),
             format!("API: {url}"),
-            "Seed: 7 (pass --seed 7 --start-at 2026-01-05T14:00:00+00:00 to repeat this run)"
-                .into(),
+            format!(
+                "Seed: 7 (pass --profile-file {profile} --duration 10s --seed 7 \
+                 --start-at 2026-01-05T14:00:00+00:00 --run-id s1 to repeat this run against the same world)"
+            ),
             "Run id: s1".into(),
             "Initializing load orchestrator...".into(),
             "API health check passed".into(),
@@ -951,6 +953,59 @@ fn same_seed_start_and_run_id_send_the_same_requests() {
     let orders = kinds(&stubs[0].requests()).order_posts;
     assert_eq!(orders, expected.orders);
     assert!(orders.abs_diff(250) <= 50, "{orders} orders");
+    rt.block_on(async {
+        for s in stubs {
+            s.shutdown().await;
+        }
+    });
+}
+
+/// Issue 8 item 18: the header's hint is complete: a run with nothing pinned (seed, start and
+/// run id from the clock), repeated with exactly the flags the hint gives, sends the same
+/// requests.
+#[test]
+fn the_repeat_hint_repeats_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = write_profile(dir.path(), "hint.toml", "hint", 1200);
+    let rt = runtime();
+    let stubs = [stub(&rt, true), stub(&rt, true)];
+    let first = loadgen(
+        dir.path(),
+        &[
+            "start",
+            "--profile-file",
+            &profile,
+            "--api-url",
+            &stubs[0].url(),
+            "--duration",
+            "3s",
+        ],
+        &[],
+    );
+    first.expect_code(0);
+    let hint = first
+        .stdout
+        .lines()
+        .find_map(|l| l.split_once("(pass ").map(|(_, rest)| rest))
+        .and_then(|rest| rest.split_once(" to repeat this run"))
+        .map(|(flags, _)| flags.to_string())
+        .unwrap_or_else(|| panic!("no repeat hint in:\n{}", first.stdout));
+    let url = stubs[1].url();
+    let mut args = vec!["start", "--api-url", &url];
+    args.extend(hint.split(' '));
+    loadgen(dir.path(), &args, &[]).expect_code(0);
+    let sets: Vec<_> = stubs
+        .iter()
+        .map(|s| {
+            settled(&rt, s);
+            multiset(&s.requests(), false)
+        })
+        .collect();
+    assert!(sets[0].len() > 20, "too few requests: {}", sets[0].len());
+    assert!(
+        sets[0] == sets[1],
+        "the hint `{hint}` did not repeat the run"
+    );
     rt.block_on(async {
         for s in stubs {
             s.shutdown().await;

@@ -42,12 +42,15 @@ fn variant(err: &TraceError) -> &'static str {
         TraceError::Checksum { .. } => "Checksum",
         TraceError::OutOfOrder { .. } => "OutOfOrder",
         TraceError::Encode(_) => "Encode",
+        TraceError::PastDuration { .. } => "PastDuration",
+        TraceError::UnknownWorld { .. } => "UnknownWorld",
     }
 }
 
-/// Offset of the footer's event count: the trace ends with count (8), crc (4), end magic (8).
+/// Offset of the footer's event count: the trace ends with count (8), duration (8), crc (4),
+/// end magic (8).
 fn footer_offset(bytes: &[u8]) -> usize {
-    bytes.len() - 20
+    bytes.len() - 28
 }
 
 #[test]
@@ -310,10 +313,19 @@ fn damaged_footer_fields_are_named() {
     );
 
     let mut crc = bytes.clone();
-    crc[footer + 8] ^= 0xff;
+    crc[footer + 16] ^= 0xff;
     let err = expect_err(&crc, "footer checksum");
     assert!(
-        matches!(err, TraceError::Checksum { offset, computed, stored } if offset == footer as u64 + 8 && computed != stored),
+        matches!(err, TraceError::Checksum { offset, computed, stored } if offset == footer as u64 + 16 && computed != stored),
+        "{err:?}"
+    );
+
+    // The span is covered by the checksum: a span that still covers the events is caught too.
+    let mut span = bytes.clone();
+    span[footer + 8] ^= 0x01;
+    let err = expect_err(&span, "footer duration");
+    assert!(
+        matches!(err, TraceError::Checksum { offset, .. } if offset == footer as u64 + 16),
         "{err:?}"
     );
 
@@ -322,7 +334,7 @@ fn damaged_footer_fields_are_named() {
     magic[last] = b'X';
     let err = expect_err(&magic, "end magic");
     assert!(
-        matches!(&err, TraceError::Corrupt { offset, reason } if *offset == footer as u64 + 12 && reason.contains("end magic")),
+        matches!(&err, TraceError::Corrupt { offset, reason } if *offset == footer as u64 + 20 && reason.contains("end magic")),
         "{err:?}"
     );
 }
@@ -538,18 +550,64 @@ fn cli_missing_trace_is_exit_2() {
 }
 
 /// A trace whose checksum is right but whose only event lies 2^62 ms (146 million years) past
-/// its start, far beyond the header's one-hour duration.
+/// its start, far beyond the header's one-hour duration. The writer refuses to write one, so
+/// the record and footer are assembled by hand.
 fn trace_with_an_event_past_its_duration() -> Vec<u8> {
     let world = common::tiny_world();
     let config = common::config("demo", 1, common::DEFAULT_START, 3_600_000);
-    let event = Event {
-        at: SimTime(1 << 62),
+    let empty = common::write_trace(&common::header_for(&world, &config), &[]);
+    let mut bytes = empty[..records_offset(&empty)].to_vec();
+    let mut payload = Vec::new();
+    loadgen::trace::format::push_varint(&mut payload, 1 << 62);
+    let action = Action::InventoryUpdate {
+        item: 0,
+        stock_level: 5,
+    };
+    payload.extend(postcard::to_stdvec(&action).unwrap());
+    let mut record = Vec::new();
+    loadgen::trace::format::push_varint(&mut record, payload.len() as u64);
+    record.extend(payload);
+    let duration: u64 = 3_600_000;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&record);
+    crc.update(&duration.to_le_bytes());
+    bytes.extend(&record);
+    bytes.push(0);
+    bytes.extend(1u64.to_le_bytes());
+    bytes.extend(duration.to_le_bytes());
+    bytes.extend(crc.finalize().to_le_bytes());
+    bytes.extend(b"LGTREND\0");
+    bytes
+}
+
+#[test]
+fn the_writer_refuses_an_event_past_the_duration() {
+    let world = common::tiny_world();
+    let config = common::config("demo", 1, common::DEFAULT_START, 3_600_000);
+    let mut writer =
+        loadgen::trace::TraceWriter::new(Vec::new(), &common::header_for(&world, &config)).unwrap();
+    let event = |at| Event {
+        at: SimTime(at),
         action: Action::InventoryUpdate {
             item: 0,
             stock_level: 5,
         },
     };
-    common::write_trace(&common::header_for(&world, &config), &[event])
+    writer.write(&event(3_599_999)).unwrap();
+    let err = writer.write(&event(3_600_000)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TraceError::PastDuration {
+                at: 3_600_000,
+                duration_ms: 3_600_000
+            }
+        ),
+        "{err:?}"
+    );
+    // Nor can it close the trace short of its last event.
+    let err = writer.finish_at(3_000_000).unwrap_err();
+    assert!(matches!(err, TraceError::PastDuration { .. }), "{err:?}");
 }
 
 #[test]

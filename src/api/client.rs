@@ -1,6 +1,6 @@
 //! Sending requests: a reqwest client with timeouts, retries with exponential backoff and full
 //! jitter for timeouts, connection errors and 5xx (never 4xx), and classification of every
-//! failure into a category. Implements the replayer's `Executor`.
+//! failure into a `FailureKind`. Implements the replayer's `Executor`.
 
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use super::probe::{self, Expectation, ProbeOptions, ProbeStats};
 use super::requests::{ApiRequest, Method, RequestContext};
 use crate::event::Event;
 use crate::metrics::EventResult;
+use crate::outcome::{FailureKind, RetryCause};
 use crate::replay::{Execution, Executor, StopFlag};
 
 /// Most of an error body we keep for the report; a huge body is never read whole.
@@ -87,32 +88,12 @@ pub fn build_client(options: &ClientOptions) -> reqwest::Result<reqwest::Client>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
     Success,
-    /// Worth retrying: timeouts, connection failures, 5xx.
-    Transient {
-        category: String,
+    /// Did not succeed; retried when `kind.is_transient()` (timeouts, connection failures,
+    /// 5xx), never for 4xx.
+    Failed {
+        kind: FailureKind,
         detail: String,
     },
-    /// Not worth retrying: 4xx.
-    Permanent {
-        category: String,
-        detail: String,
-    },
-}
-
-/// The category of an HTTP error answer: `http_400:unknown_predicate` when the body names an
-/// `error_type` (API.md's validation errors), else `http_<status>`.
-pub fn classify_status(status: u16, body: &str) -> String {
-    let error_type = serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/detail/errors/0/error_type")
-                .and_then(|t| t.as_str())
-                .map(String::from)
-        });
-    match error_type {
-        Some(t) => format!("http_{status}:{t}"),
-        None => format!("http_{status}"),
-    }
 }
 
 /// An error and its causes, `a: b: c`, without repeating a cause that the previous message
@@ -131,26 +112,40 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-/// True when the failure is the TLS handshake (an untrusted or invalid certificate), which
-/// reqwest reports as a connect error.
-pub fn is_tls_error(err: &reqwest::Error) -> bool {
-    let chain = error_chain(err).to_ascii_lowercase();
-    ["certificate", "tls", "handshake", "unknownissuer"]
-        .iter()
-        .any(|needle| chain.contains(needle))
+/// True when the failure is the TLS handshake (an untrusted or invalid certificate, a protocol
+/// error), which reqwest reports as a connect error: some cause in the source chain is a
+/// `rustls::Error`. An `io::Error` hides the error it wraps from `source()` (it skips to that
+/// error's own source), so its inner error is looked at too.
+pub fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(c) = cause {
+        if c.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(inner) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if is_tls_error(inner) {
+                return true;
+            }
+        }
+        cause = c.source();
+    }
+    false
 }
 
-pub fn classify_error(err: &reqwest::Error) -> &'static str {
+pub fn classify_error(err: &reqwest::Error) -> FailureKind {
     if err.is_timeout() {
-        "timeout"
+        FailureKind::Timeout
     } else if is_tls_error(err) {
-        "tls"
+        FailureKind::Tls
     } else if err.is_connect() {
-        "connect"
+        FailureKind::Connect
     } else if err.is_body() || err.is_decode() {
-        "bad_response"
+        FailureKind::BadResponse
     } else {
-        "connection"
+        FailureKind::Connection
     }
 }
 
@@ -187,8 +182,8 @@ pub async fn attempt(client: &reqwest::Client, base: &str, req: &ApiRequest) -> 
     let mut resp = match builder.send().await {
         Ok(r) => r,
         Err(e) => {
-            return Attempt::Transient {
-                category: classify_error(&e).into(),
+            return Attempt::Failed {
+                kind: classify_error(&e),
                 detail: error_chain(&e),
             }
         }
@@ -202,8 +197,8 @@ pub async fn attempt(client: &reqwest::Client, base: &str, req: &ApiRequest) -> 
     let body = match read_limited(&mut resp, limit).await {
         Ok((body, _complete)) => body,
         Err(e) => {
-            return Attempt::Transient {
-                category: classify_error(&e).into(),
+            return Attempt::Failed {
+                kind: classify_error(&e),
                 detail: format!("HTTP {status}, then: {}", error_chain(&e)),
             }
         }
@@ -213,18 +208,14 @@ pub async fn attempt(client: &reqwest::Client, base: &str, req: &ApiRequest) -> 
         return Attempt::Success;
     }
     let text = String::from_utf8_lossy(&body);
-    let category = classify_status(status, &text);
+    let kind = FailureKind::of_status(status, &text);
     let detail = format!(
         "{} {} -> {status}: {}",
         req.method.as_str(),
         req.path,
         text.chars().take(300).collect::<String>()
     );
-    if status >= 500 {
-        Attempt::Transient { category, detail }
-    } else {
-        Attempt::Permanent { category, detail }
-    }
+    Attempt::Failed { kind, detail }
 }
 
 /// Backoff before retry number `retry` (from 1): exponential, capped, with full jitter in
@@ -272,33 +263,55 @@ impl FreshMartExecutor {
         &self.context
     }
 
-    /// Sends one request with retries; returns the final attempt and the retries spent.
-    async fn send_with_retries(&self, req: &ApiRequest, stop: &StopFlag) -> (Attempt, u32) {
+    /// Sends one request with retries; returns the final attempt, and why each retry
+    /// happened. A stop cuts a backoff short (the last attempt's failure stands).
+    async fn send_with_retries(
+        &self,
+        req: &ApiRequest,
+        stop: &StopFlag,
+        retried: &mut Vec<RetryCause>,
+    ) -> Attempt {
         let mut retries = 0;
         loop {
-            let outcome = attempt(&self.client, &self.base_url, req).await;
-            match outcome {
-                Attempt::Transient { .. } if retries < self.options.retries && !stop.is_set() => {
+            match attempt(&self.client, &self.base_url, req).await {
+                Attempt::Success => return Attempt::Success,
+                Attempt::Failed { kind, detail } => {
+                    let detail = sanitize(&detail, &self.options.secrets);
+                    if !kind.is_transient() || retries >= self.options.retries || stop.is_set() {
+                        return Attempt::Failed { kind, detail };
+                    }
                     retries += 1;
+                    if self.options.log_failures {
+                        eprintln!(
+                            "{} retry {retries}/{} of {} {}: {kind}: {detail}",
+                            chrono::Local::now().format("[%H:%M:%S]"),
+                            self.options.retries,
+                            req.method.as_str(),
+                            req.path
+                        );
+                    }
+                    let failed = Attempt::Failed {
+                        kind: kind.clone(),
+                        detail: detail.clone(),
+                    };
+                    retried.push(RetryCause { kind, detail });
                     let jitter = rand::rng().random::<f64>();
-                    tokio::time::sleep(backoff(&self.options, retries, jitter)).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff(&self.options, retries, jitter)) => {}
+                        _ = stop.stopped() => {
+                            // The retry was announced but not sent: it does not count.
+                            retried.pop();
+                            return failed;
+                        }
+                    }
                 }
-                Attempt::Transient { category, detail } => {
-                    let detail = sanitize(&detail, &self.options.secrets);
-                    return (Attempt::Transient { category, detail }, retries);
-                }
-                Attempt::Permanent { category, detail } => {
-                    let detail = sanitize(&detail, &self.options.secrets);
-                    return (Attempt::Permanent { category, detail }, retries);
-                }
-                Attempt::Success => return (Attempt::Success, retries),
             }
         }
     }
 }
 
 impl Executor for FreshMartExecutor {
-    async fn execute(&self, event: Event, stop: StopFlag) -> Execution {
+    async fn execute(&self, seq: u64, event: Event, stop: StopFlag) -> Execution {
         let requests = self.context.requests_for(&event);
         // While probing, every order write is tracked (so probes can tell a later write), and a
         // share of them is probed.
@@ -307,33 +320,36 @@ impl Executor for FreshMartExecutor {
             .as_ref()
             .and_then(|_| Expectation::of(&event, self.context.run_id.as_deref()));
         let sampled = self.probes.as_ref().is_some_and(|(options, _)| {
-            expectation.is_some() && rand::rng().random_bool(options.fraction.clamp(0.0, 1.0))
+            expectation.is_some()
+                && probe::is_sampled(
+                    self.context.run_id.as_deref().unwrap_or(""),
+                    seq,
+                    options.fraction,
+                )
         });
         let first_sent = Instant::now();
         let mut sent = 0;
-        let mut retries = 0;
+        let mut retried = Vec::new();
         for req in &requests {
-            let (outcome, spent) = self.send_with_retries(req, &stop).await;
+            let before = retried.len();
+            let outcome = self.send_with_retries(req, &stop, &mut retried).await;
+            let spent = (retried.len() - before) as u32;
             sent += 1 + spent;
-            retries += spent;
-            match outcome {
-                Attempt::Success => {}
-                Attempt::Transient { category, detail }
-                | Attempt::Permanent { category, detail } => {
-                    if self.options.log_failures {
-                        eprintln!(
-                            "{} {} failed after {spent} retries: {category}: {detail}",
-                            chrono::Local::now().format("[%H:%M:%S]"),
-                            event.action.activity().key()
-                        );
-                    }
-                    return Execution {
-                        first_sent,
-                        requests: sent,
-                        retries,
-                        result: EventResult::Failure { category, detail },
-                    };
+            if let Attempt::Failed { kind, detail } = outcome {
+                if self.options.log_failures {
+                    eprintln!(
+                        "{} {} failed after {spent} retries: {kind}: {detail}",
+                        chrono::Local::now().format("[%H:%M:%S]"),
+                        event.action.activity().key()
+                    );
                 }
+                return Execution {
+                    first_sent,
+                    requests: sent,
+                    retries: retried.len() as u32,
+                    retry_causes: retried,
+                    result: EventResult::Failure { kind, detail },
+                };
             }
         }
         if let (Some((options, stats)), Some(expect)) = (&self.probes, expectation) {
@@ -353,7 +369,8 @@ impl Executor for FreshMartExecutor {
         Execution {
             first_sent,
             requests: sent,
-            retries,
+            retries: retried.len() as u32,
+            retry_causes: retried,
             result: EventResult::Success,
         }
     }
@@ -363,15 +380,42 @@ impl Executor for FreshMartExecutor {
 mod tests {
     use super::*;
 
+    /// The first samples of run `r1` at 10%.
+    const PINNED_FIRST_SAMPLES: [u64; 5] = [0, 5, 11, 22, 25];
+
     #[test]
-    fn status_categories_name_the_error_type() {
-        let body = r#"{"detail":{"message":"Triple validation failed","errors":[{"error_type":"unknown_predicate","message":"x","predicate":"foo"}]}}"#;
-        assert_eq!(classify_status(400, body), "http_400:unknown_predicate");
+    fn probe_samples_are_a_stable_function_of_run_id_and_sequence() {
+        let picks = |run: &str| -> Vec<u64> {
+            (0..10_000)
+                .filter(|&seq| probe::is_sampled(run, seq, 0.1))
+                .collect()
+        };
+        let a = picks("r1");
         assert_eq!(
-            classify_status(422, r#"{"detail":[{"loc":["body"]}]}"#),
-            "http_422"
+            a,
+            picks("r1"),
+            "the same run id and events, the same samples"
         );
-        assert_eq!(classify_status(503, "not json"), "http_503");
+        assert_ne!(a, picks("r2"), "another run id, other samples");
+        assert!(
+            (900..1100).contains(&a.len()),
+            "{} of 10000 at 10%",
+            a.len()
+        );
+        // Pinned values: the function must not change between versions.
+        assert_eq!(&a[..5], &PINNED_FIRST_SAMPLES);
+        assert!(!probe::is_sampled("r1", 3, 0.0));
+        assert!(probe::is_sampled("r1", 3, 1.0));
+    }
+
+    #[test]
+    fn tls_is_recognised_in_the_source_chain_not_the_words() {
+        let rustls_err = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let wrapped = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls_err);
+        assert!(is_tls_error(&wrapped));
+        // Words alone are not a TLS failure.
+        let words = std::io::Error::other("tls handshake certificate unknownissuer");
+        assert!(!is_tls_error(&words));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The FreshMart API contract, and the only module that knows it: how an event becomes
 //! requests (triples, endpoints), how responses are read and classified, health checks.
-//! See `../shared/freshmart/API.md`.
+//! See `docs/freshmart-api.md`.
 
 pub mod client;
 pub mod health;

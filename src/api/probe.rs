@@ -27,6 +27,24 @@ pub struct ProbeOptions {
     pub give_up: Duration,
 }
 
+/// Whether the write of trace event `seq` in run `run_id` is probed (`--probe-reads
+/// fraction`). A stable hash (FNV-1a of the run id, mixed with the sequence number by
+/// SplitMix64), not `DefaultHasher` or an RNG: two runs of one trace with one run id probe the
+/// same writes, on any machine and with any loadgen version.
+pub fn is_sampled(run_id: &str, seq: u64, fraction: f64) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in run_id.bytes() {
+        h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut x = h ^ seq.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    // The top 53 bits as a number in [0, 1).
+    let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+    unit < fraction.clamp(0.0, 1.0)
+}
+
 /// What a probe waits to see.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expectation {

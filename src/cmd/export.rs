@@ -1,7 +1,6 @@
 //! `loadgen export`: a trace as CSV or JSON Lines, one row per event (columns documented in
 //! `trace::export`). A closed pipe (`| head`) ends the export successfully.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
@@ -10,27 +9,34 @@ use anyhow::Context;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::sim::time::Calendar;
 use crate::trace::export::export_row;
-use crate::trace::TraceReader;
+use crate::trace::input::TraceInput;
 
 pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    match export(&args, BufWriter::with_capacity(1 << 16, out)) {
-        Err(err) if super::is_broken_pipe(&err) => Ok(ExitCode::SUCCESS),
-        other => other.map(|()| ExitCode::SUCCESS),
+    match &args.output {
+        Some(path) if !crate::output::is_std_stream(path) => {
+            crate::output::check_paths(&[("the trace", &args.trace)], &[("-o", path)])?;
+            crate::output::clean_up_on_signal();
+            crate::output::write_atomically(path, |out| export(&args, out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => match export(
+            &args,
+            BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+        ) {
+            Err(err) if super::is_broken_pipe(&err) => Ok(ExitCode::SUCCESS),
+            other => other.map(|()| ExitCode::SUCCESS),
+        },
     }
 }
 
 fn export<W: Write>(args: &ExportArgs, out: W) -> anyhow::Result<()> {
-    let mut reader = TraceReader::open(&args.trace)
+    let input = TraceInput::open(&args.trace)
         .with_context(|| format!("cannot read trace {}", args.trace.display()))?;
+    let name = input.name();
+    let mut reader = input.read_once().with_context(|| format!("trace {name}"))?;
     let world = reader.header().world.clone();
     let calendar = Calendar::new(reader.header().start_instant()?);
-    let context = || format!("trace {}", args.trace.display());
+    let context = || format!("trace {name}");
     match args.format {
         ExportFormat::Csv => {
             let mut csv = csv::Writer::from_writer(out);

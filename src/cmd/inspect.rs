@@ -8,21 +8,24 @@ use anyhow::Context;
 use crate::cli::InspectArgs;
 use crate::event::Activity;
 use crate::sim::time::{Calendar, SimTime, MS_PER_HOUR};
+use crate::trace::input::TraceInput;
 use crate::trace::summary::{TraceSummary, STAGES};
-use crate::trace::{TraceHeader, TraceReader};
+use crate::trace::TraceHeader;
 
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let mut reader = TraceReader::open(&args.trace)
+    let input = TraceInput::open(&args.trace)
         .with_context(|| format!("cannot read trace {}", args.trace.display()))?;
+    let name = input.name();
+    let mut reader = input.read_once().with_context(|| format!("trace {name}"))?;
     let header = reader.header().clone();
     let mut summary = TraceSummary::new(header.duration_ms);
     while let Some(event) = reader
         .next_event()
-        .with_context(|| format!("trace {}", args.trace.display()))?
+        .with_context(|| format!("trace {name}"))?
     {
         summary.add(&event);
     }
-    print!("{}", render(&header, &summary)?);
+    crate::out!("{}", render(&header, &summary)?);
     Ok(ExitCode::SUCCESS)
 }
 

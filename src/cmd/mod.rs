@@ -1,6 +1,7 @@
 //! One module per subcommand: glue from parsed arguments to the core. Errors are `anyhow`
 //! here; `exit_code_for` maps them to the documented exit codes.
 
+mod docs;
 mod export;
 mod health;
 mod inspect;
@@ -49,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Start(args) => start::run(args),
         Command::Verify(args) => verify::run(args),
         Command::World(args) => world::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }
 
@@ -176,8 +179,8 @@ pub fn executor(
     verbose: bool,
 ) -> anyhow::Result<crate::api::FreshMartExecutor> {
     let options = crate::api::ClientOptions {
-        timeout: api.timeout,
-        retries: api.retries,
+        timeout: api.timeout(),
+        retries: api.retries(),
         pool_size: concurrency,
         log_failures: verbose,
         headers: request_headers(&api.auth)?,

@@ -10,10 +10,10 @@ pub fn run(args: ProfilesArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.profile_file {
         profiles.push(LoadProfile::from_file(path)?);
     }
-    println!("Available load profiles");
-    println!("{}", "=".repeat(60));
+    crate::outln!("Available load profiles");
+    crate::outln!("{}", "=".repeat(60));
     for profile in &profiles {
-        print!("{}", render(profile));
+        crate::out!("{}", render(profile));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,17 +22,17 @@ use crate::units::Speed;
 
 /// Probes the API; prints the spec's line and returns false when it is not healthy.
 pub async fn health_gate(api: &crate::cli::ApiArgs) -> anyhow::Result<bool> {
-    let client = super::plain_client(&api.auth, api.timeout)?;
+    let client = super::plain_client(&api.auth, api.timeout())?;
     let probes = crate::api::health::check(&client, &api.api_url).await;
     if let Some(bad) = probes.iter().find(|p| !p.healthy()) {
         let why = match &bad.result {
             Ok((status, body)) => format!("GET {} answered {status}: {body}", bad.path),
             Err(message) => message.clone(),
         };
-        println!("{} API health check failed: {why}", super::stamp());
+        crate::outln!("{} API health check failed: {why}", super::stamp());
         return Ok(false);
     }
-    println!("{} API health check passed", super::stamp());
+    crate::outln!("{} API health check passed", super::stamp());
     Ok(true)
 }
 
@@ -43,27 +43,40 @@ pub struct Plan {
     pub calendar: Calendar,
     /// Trace range the progress bar spans; `None` for an open-ended run.
     pub span_ms: Option<(u64, u64)>,
+    /// A live run (`start`): the source is a simulation running ahead of the clock, so only
+    /// events whose time had come count as not sent.
+    pub live: bool,
 }
 
-/// Reads Ctrl+C: the first stops the run gracefully, the second exits at once.
-fn shutdown_on_ctrl_c() -> impl std::future::Future<Output = ()> {
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+/// Reads Ctrl+C (SIGINT) and SIGTERM alike (`timeout`, `kill`, systemd, Docker and Kubernetes
+/// stop a process with SIGTERM): the first stops the run gracefully, a second of either kind
+/// exits at once (130 after SIGINT, 143 after SIGTERM). The handlers are installed before this
+/// returns, so a signal that arrives while the run starts is not lost.
+fn shutdown_on_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopping = stop.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            println!(
-                "\n{} Interrupt received, stopping gracefully...",
-                super::stamp()
-            );
-            let _ = stop_tx.send(true);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Second interrupt: exiting now");
-                std::process::exit(130);
-            }
-        }
+        let first = tokio::select! {
+            _ = interrupt.recv() => "Interrupt",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        crate::outln!(
+            "\n{} {first} received, stopping gracefully...",
+            super::stamp()
+        );
+        stopping.cancel();
+        let code = tokio::select! {
+            _ = interrupt.recv() => 130,
+            _ = terminate.recv() => 143,
+        };
+        eprintln!("Second signal: exiting now");
+        let _held = crate::output::remove_pending_temp_files();
+        std::process::exit(code);
     });
-    async move {
-        let _ = stop_rx.wait_for(|stopped| *stopped).await;
-    }
+    Ok(async move { stop.cancelled().await })
 }
 
 /// Runs the replayer core over what `feed` sends; `feed` runs on its own thread and returns
@@ -81,11 +94,12 @@ pub async fn drive(
     let show_trace_time = plan.options.speed != Speed::Factor(1.0);
     let line_bar = bar.clone();
     let calendar = plan.calendar.clone();
+    let live = plan.live;
     let outcome = crate::replay::run(
         Arc::new(plan.executor),
         events_rx,
         plan.options,
-        shutdown_on_ctrl_c(),
+        shutdown_on_signal()?,
         progress,
         Console {
             on_window: move |w: &WindowReport| {
@@ -96,7 +110,7 @@ pub async fn drive(
                         .to_string()
                 });
                 let line = report::window_line(w, trace_time.as_deref());
-                line_bar.suspend(|| println!("{} {line}", super::stamp()));
+                line_bar.suspend(|| crate::outln!("{} {line}", super::stamp()));
             },
             on_completed: move |r: &EventRecord| on_completed(r),
         },
@@ -105,13 +119,19 @@ pub async fn drive(
     ticker.abort();
     bar.finish_and_clear();
     if outcome.stopped_early {
-        println!("{} Stopping workers...", super::stamp());
+        crate::outln!("{} Stopping workers...", super::stamp());
     }
     let offered = tokio::task::spawn_blocking(move || feeder.join())
         .await?
         .map_err(|_| anyhow::anyhow!("event source thread panicked"))??;
     let mut outcome = outcome;
-    outcome.not_sent += offered.saturating_sub(outcome.received);
+    outcome.not_sent = if live {
+        // A simulation runs ahead of the clock: what it had not reached was never due.
+        outcome.not_sent + outcome.due_in_source
+    } else {
+        // Every selected event was received or not sent.
+        offered.saturating_sub(outcome.received)
+    };
     Ok(outcome)
 }
 
@@ -142,17 +162,17 @@ pub fn finish<C: Serialize>(
     started_at: chrono::DateTime<chrono::Utc>,
     min_success: f64,
 ) -> anyhow::Result<ExitCode> {
-    print!("{}", report::final_summary(run));
+    crate::out!("{}", report::final_summary(run));
     if let Some((path, config)) = report_to {
         let json = report::json_report(config, started_at.to_rfc3339(), run);
         let text = serde_json::to_string_pretty(&json)?;
-        std::fs::write(&path, text)
+        crate::output::write_file(&path, text.as_bytes())
             .with_context(|| format!("cannot write report {}", path.display()))?;
-        println!("Report written to {}", path.display());
+        crate::outln!("Report written to {}", path.display());
     }
     let rate = run.outcome.metrics.success_rate();
     if rate < min_success {
-        println!(
+        crate::outln!(
             "Success rate {:.1}% is under the minimum of {:.1}%",
             rate * 100.0,
             min_success * 100.0

@@ -1,8 +1,7 @@
 //! `loadgen simulate`: run the simulator and stream its events into a trace file.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -18,6 +17,14 @@ use crate::world::World;
 const PROGRESS_EVERY: u64 = 1 << 16;
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let mut inputs = Vec::new();
+    if let Some(path) = &args.profile.profile_file {
+        inputs.push(("--profile-file", path.as_path()));
+    }
+    if let Some(path) = &args.world {
+        inputs.push(("--world", path.as_path()));
+    }
+    crate::output::check_paths(&inputs, &[("-o", &args.output)])?;
     let profile = super::load_profile(&args.profile)?;
     let start = chrono::DateTime::parse_from_rfc3339(&args.start)
         .with_context(|| format!("--start `{}` is not an RFC 3339 instant", args.start))?;
@@ -72,7 +79,9 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             other => other?,
         }
     } else {
-        write_file_atomically(&args.output, |out| write_trace(&header, &config, out))?
+        // No `.partial` file outlives an interrupted simulation.
+        crate::output::clean_up_on_signal();
+        crate::output::write_atomically(&args.output, |out| write_trace(&header, &config, out))?
     };
     let secs = began.elapsed().as_secs_f64();
     eprintln!(
@@ -111,41 +120,6 @@ fn write_trace<W: Write>(
     progress.finish_and_clear();
     let (footer, bytes, _) = writer.finish()?;
     Ok((footer.count, bytes))
-}
-
-/// Writes through a temporary file beside `path` and renames it into place, so a failed or
-/// interrupted run never leaves a half-written trace under the requested name. A target that
-/// exists and is not a regular file (`/dev/null`, a FIFO) is written in place: renaming over
-/// it would replace the device.
-fn write_file_atomically<T>(
-    path: &Path,
-    write: impl FnOnce(BufWriter<File>) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        return write(BufWriter::with_capacity(1 << 18, file));
-    }
-    let mut tmp = PathBuf::from(path);
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file name", path.display()))?;
-    tmp.set_file_name(format!(".{}.partial", name.to_string_lossy()));
-    let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let result = write(BufWriter::with_capacity(1 << 18, file));
-    match result {
-        Ok(value) => {
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
-            Ok(value)
-        }
-        Err(err) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(err)
-        }
-    }
 }
 
 /// Reads a world snapshot (the JSON `loadgen world` writes).

@@ -3,7 +3,7 @@
 //! go to the replayer at 1x as they become due. Memory is bounded by open orders and the
 //! replay queue, not by how long it runs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use crate::replay::{ReplayOptions, Sequenced};
 use crate::report::{self, RunResult};
 use crate::sim::time::{Calendar, SimTime};
 use crate::sim::{SimConfig, Simulation};
-use crate::trace::{TraceHeader, TraceReader, TraceWriter};
+use crate::trace::{TraceHeader, TraceWriter};
 use crate::units::Speed;
 
 #[derive(Debug, Serialize)]
@@ -52,6 +52,21 @@ pub fn requests_per_order(profile: &LoadProfile) -> f64 {
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
+    let mut inputs = Vec::new();
+    if let Some(path) = &args.profile.profile_file {
+        inputs.push(("--profile-file", path.as_path()));
+    }
+    if let Some(path) = &args.api.auth.ca_cert {
+        inputs.push(("--ca-cert", path.as_path()));
+    }
+    let mut outputs = Vec::new();
+    if let Some(path) = &args.report {
+        outputs.push(("--report", path.as_path()));
+    }
+    if let Some(path) = &args.record {
+        outputs.push(("--record", path.as_path()));
+    }
+    crate::output::check_paths(&inputs, &outputs)?;
     let profile = super::load_profile(&args.profile)?;
     let duration_ms: Option<u64> = match args.duration {
         Some(d) if d.is_zero() => None,
@@ -80,7 +95,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     let minutes = duration_ms.map(|ms| ms as f64 / 60_000.0);
 
     if args.dry_run {
-        print!(
+        crate::out!(
             "{}",
             dry_run(
                 &profile,
@@ -93,7 +108,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    print!(
+    crate::out!(
         "{}",
         report::header_block(
             &profile,
@@ -103,8 +118,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 (
                     "Seed",
                     format!(
-                        "{seed} (pass --seed {seed} --start-at {} to repeat this run)",
-                        start.to_rfc3339()
+                        "{seed} (pass {} to repeat this run against the same world)",
+                        repeat_flags(&args, seed, &start, duration_ms, &run_id)
                     )
                 ),
                 ("Run id", run_id.clone()),
@@ -116,18 +131,18 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let started_at = chrono::Utc::now();
     let outcome = runtime.block_on(async {
-        println!("\n{} Initializing load orchestrator...", super::stamp());
+        crate::outln!("\n{} Initializing load orchestrator...", super::stamp());
         if !session::health_gate(&args.api).await? {
             return Ok::<_, anyhow::Error>(None);
         }
         let client = super::plain_client(
             &args.api.auth,
-            args.api.timeout.max(Duration::from_secs(60)),
+            args.api.timeout().max(Duration::from_secs(60)),
         )?;
         let world = crate::api::world::snapshot(&client, &args.api.api_url)
             .await
             .with_context(|| format!("cannot load the world from {}", args.api.api_url))?;
-        println!(
+        crate::outln!(
             "{} Loaded {} customers, {} stores, {} products",
             super::stamp(),
             world.customers.len(),
@@ -165,17 +180,17 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
             concurrency,
             args.verbose,
         )?;
-        println!(
+        crate::outln!(
             "{} Load orchestrator initialized successfully",
             super::stamp()
         );
         match minutes {
-            Some(m) => println!(
+            Some(m) => crate::outln!(
                 "{} Running for {} minutes...\n",
                 super::stamp(),
                 report::trim_float(m)
             ),
-            None => println!("{} Running until interrupted (Ctrl+C)...\n", super::stamp()),
+            None => crate::outln!("{} Running until interrupted (Ctrl+C)...\n", super::stamp()),
         }
         let plan = Plan {
             executor,
@@ -183,12 +198,15 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 speed: Speed::Factor(1.0),
                 origin_ms: 0,
                 concurrency,
-                drain_timeout: args.api.timeout,
+                drain_timeout: args.api.timeout(),
                 window: Duration::from_secs(60),
                 tap,
+                hold_until_ms: duration_ms,
+                clock: crate::replay::clock::ClockChoice::Precise,
             },
             calendar: calendar.clone(),
             span_ms: duration_ms.map(|d| (0, d)),
+            live: true,
         };
         let config = SimConfig {
             seed,
@@ -215,15 +233,20 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         };
         let outcome = session::drive(plan, feed, |_| {}).await?;
         if let (Some(recorder), Some(path)) = (recorder, &args.record) {
-            let last = tokio::task::spawn_blocking(move || recorder.join())
+            let writer = tokio::task::spawn_blocking(move || recorder.join())
                 .await?
                 .map_err(|_| anyhow::anyhow!("recorder thread panicked"))??;
-            let duration = match duration_ms {
+            // At 1x the trace time reached is the time run; a run cut short covers that much.
+            let covered = match duration_ms {
                 Some(d) if !outcome.stopped_early => d,
-                _ => last + 1,
+                planned => {
+                    let reached = outcome.elapsed.as_millis() as u64;
+                    let reached = reached.max(writer.end_of_events());
+                    planned.map_or(reached, |d| reached.min(d))
+                }
             };
-            let written = finish_recording(path, header, duration)?;
-            println!(
+            let written = finish_recording(path, writer, covered)?;
+            crate::outln!(
                 "{} Recorded {written} events to {}",
                 super::stamp(),
                 path.display()
@@ -243,8 +266,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         duration_ms,
         concurrency,
         run_id,
-        timeout_ms: args.api.timeout.as_millis() as u64,
-        retries: args.api.retries,
+        timeout_ms: args.api.timeout().as_millis() as u64,
+        retries: args.api.retries(),
         min_success: args.min_success,
     };
     let subject_of = session::subject_renderer(world, run_id_for_report);
@@ -258,6 +281,31 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         args.report.clone().map(|p| (p, config)),
         started_at,
         args.min_success,
+    )
+}
+
+/// The flags that fix every request of a live run besides the world: the profile, the
+/// duration, the seed, the start instant and the run id (the ids' namespace).
+fn repeat_flags(
+    args: &StartArgs,
+    seed: u64,
+    start: &chrono::DateTime<chrono::FixedOffset>,
+    duration_ms: Option<u64>,
+    run_id: &str,
+) -> String {
+    let profile = match &args.profile.profile_file {
+        Some(path) => format!("--profile-file {}", path.display()),
+        None => format!("--profile {}", args.profile.profile),
+    };
+    let duration = match duration_ms {
+        None => "0".to_string(),
+        Some(ms) if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        Some(ms) if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        Some(ms) => format!("{ms}ms"),
+    };
+    format!(
+        "{profile} --duration {duration} --seed {seed} --start-at {} --run-id {run_id}",
+        start.to_rfc3339()
     )
 }
 
@@ -330,47 +378,30 @@ fn dry_run(
     Ok(out)
 }
 
-/// Writes the events of a live run to a temporary trace beside `path`; the header's duration is
-/// only known at the end (see `finish_recording`). Returns the last event's time.
+type Recording = TraceWriter<crate::output::AtomicFile>;
+
+/// Writes the events of a live run to a temporary trace beside `path`, in one pass: its header
+/// says the planned duration (0 for an open-ended run) and the footer, written by
+/// `finish_recording`, the span the run covered. An error, or a second interrupt, removes the
+/// temporary file.
 fn record(
     path: &Path,
     header: TraceHeader,
     events: std::sync::mpsc::Receiver<Event>,
-) -> anyhow::Result<u64> {
-    let partial = sibling(path, "recording");
-    let file = std::fs::File::create(&partial)
-        .with_context(|| format!("cannot create {}", partial.display()))?;
-    let mut writer = TraceWriter::new(std::io::BufWriter::new(file), &header)?;
-    let mut last = 0;
+) -> anyhow::Result<Recording> {
+    let file = crate::output::AtomicFile::create(path)?;
+    let mut writer = TraceWriter::new(file, &header)?;
     for event in events {
-        last = event.at.as_ms();
         writer.write(&event)?;
     }
-    writer.finish()?;
-    Ok(last)
+    Ok(writer)
 }
 
-/// Copies the temporary recording under its final header: a run that completed covers its whole
-/// duration, one cut short (or open-ended) ends just after its last event.
-fn finish_recording(path: &Path, mut header: TraceHeader, duration_ms: u64) -> anyhow::Result<u64> {
-    let partial = sibling(path, "recording");
-    header.duration_ms = duration_ms;
-    let mut reader = TraceReader::open(&partial)?;
-    let out =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut writer = TraceWriter::new(std::io::BufWriter::new(out), &header)?;
-    while let Some(event) = reader.next_event()? {
-        writer.write(&event)?;
-    }
-    let (footer, _, _) = writer.finish()?;
-    let _ = std::fs::remove_file(&partial);
+/// Closes the recording at the span the run covered and moves it into place.
+fn finish_recording(path: &Path, writer: Recording, covered_ms: u64) -> anyhow::Result<u64> {
+    let (footer, _, file) = writer
+        .finish_at(covered_ms)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.commit()?;
     Ok(footer.count)
-}
-
-fn sibling(path: &Path, tag: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{tag}"))
 }

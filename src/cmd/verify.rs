@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::VerifyArgs;
 use crate::replay::window::{TraceWindow, WindowFilter};
 use crate::sim::time::Calendar;
-use crate::trace::TraceReader;
+use crate::trace::input::TraceInput;
 use crate::verify::{compare, ExpectedState, Finding, FindingKind};
 
 /// Examples of each kind printed on the console (the report has them all).
@@ -32,18 +32,36 @@ struct VerifyReport<'a> {
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     super::replay::validate_run_id(&args.run_id)?;
-    let context = || format!("trace {}", args.trace.display());
-    let mut reader = TraceReader::open(&args.trace).with_context(context)?;
+    let mut inputs = vec![("the trace", args.trace.as_path())];
+    if let Some(path) = &args.auth.ca_cert {
+        inputs.push(("--ca-cert", path.as_path()));
+    }
+    if let Some(path) = &args.report {
+        crate::output::check_paths(&inputs, &[("--report", path)])?;
+    }
+    let input =
+        TraceInput::open(&args.trace).with_context(|| format!("trace {}", args.trace.display()))?;
+    let name = input.name();
+    let context = || format!("trace {name}");
+    let mut reader = input.read_once().with_context(context)?;
     let header = reader.header().clone();
     let calendar = Calendar::new(header.start_instant()?);
     let window: TraceWindow =
-        TraceWindow::from_times_of_day(&calendar, args.from, args.to, header.duration_ms);
+        TraceWindow::resolve(&calendar, args.from, args.to, header.duration_ms)
+            .with_context(context)?;
     let mut filter = WindowFilter::new(window);
     let mut expected = ExpectedState::default();
+    let (mut selected, mut span) = (0u64, None::<(u64, u64)>);
     while let Some(event) = reader.next_event().with_context(context)? {
+        let at = event.at.as_ms();
+        span = Some((span.map_or(at, |(first, _)| first), at));
         if filter.admit(&event) {
+            selected += 1;
             expected.apply(&header.world, Some(&args.run_id), &event);
         }
+    }
+    if selected == 0 {
+        return Err(window.no_events(&calendar, span)).with_context(context);
     }
 
     let client = super::plain_client(&args.auth, args.timeout)?;
@@ -67,7 +85,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         count(FindingKind::Mismatched),
         count(FindingKind::Unexpected),
     );
-    println!(
+    crate::outln!(
         "Verified run {} of {} against {}: {} orders, {} new customers, {} inventory items",
         args.run_id,
         args.trace.display(),
@@ -76,14 +94,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         expected.customers.len(),
         expected.stock_levels.len()
     );
-    println!("Missing: {missing}, mismatched: {mismatched}, unexpected: {unexpected}");
+    crate::outln!("Missing: {missing}, mismatched: {mismatched}, unexpected: {unexpected}");
     for kind in [
         FindingKind::Missing,
         FindingKind::Mismatched,
         FindingKind::Unexpected,
     ] {
         for f in findings.iter().filter(|f| f.kind == kind).take(EXAMPLES) {
-            println!("  {:?} {}: {}", f.kind, f.subject, f.detail);
+            crate::outln!("  {:?} {}: {}", f.kind, f.subject, f.detail);
         }
     }
     if let Some(path) = &args.report {
@@ -100,14 +118,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             agree: findings.is_empty(),
             findings: &findings,
         };
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::output::write_file(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }
     if findings.is_empty() {
-        println!("The API agrees with the trace");
+        crate::outln!("The API agrees with the trace");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("The API does not agree with the trace");
+        crate::outln!("The API does not agree with the trace");
         Ok(ExitCode::from(super::EXIT_FAILED))
     }
 }

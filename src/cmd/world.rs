@@ -1,7 +1,6 @@
 //! `loadgen world`: snapshot the live API's reference data into a world file for
 //! `simulate --world`.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -36,6 +35,12 @@ pub fn is_unreachable(err: &anyhow::Error) -> bool {
 }
 
 pub fn run(args: WorldArgs) -> anyhow::Result<ExitCode> {
+    let mut inputs = Vec::new();
+    if let Some(path) = &args.auth.ca_cert {
+        inputs.push(("--ca-cert", path.as_path()));
+    }
+    crate::output::check_paths(&inputs, &[("-o", &args.output)])?;
+    crate::output::clean_up_on_signal();
     let world = match fetch(&args.api_url, &args.auth, args.timeout) {
         Ok(world) => world,
         // Unreachable is a failed run (1); a malformed or empty world is bad input (2).
@@ -46,11 +51,10 @@ pub fn run(args: WorldArgs) -> anyhow::Result<ExitCode> {
         Err(err) => return Err(err),
     };
     let json = serde_json::to_string_pretty(&world)?;
-    if args.output == Path::new("-") {
-        println!("{json}");
+    if crate::output::is_std_stream(&args.output) {
+        crate::outln!("{json}");
     } else {
-        std::fs::write(&args.output, json)
-            .with_context(|| format!("cannot write {}", args.output.display()))?;
+        crate::output::write_file(&args.output, json.as_bytes())?;
     }
     eprintln!(
         "Loaded {} customers, {} stores, {} products, {} inventory items from {}",

@@ -3,7 +3,10 @@
 //! succeeded, appended as it completes (8 bytes, little-endian, one write each, so a killed
 //! process loses at most the events still in flight). `replay --resume` skips logged events
 //! and sends the rest in trace order with the original run id and timestamp shift, so the
-//! bodies are the ones the first run sent.
+//! bodies are the ones the first run sent, and with the first run's settings (speed,
+//! concurrency, retries, timeout, probe rate) unless flags override them. While a run uses a
+//! checkpoint it holds an exclusive lock on the file, so two processes never run one
+//! checkpoint at once.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -11,7 +14,21 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// Version 2 added the run's settings; version 1 checkpoints still load (without them).
+pub const CHECKPOINT_VERSION: u32 = 2;
+
+/// The settings a resumed run continues with unless flags override them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// As `--speed` takes it: `10x`, `max`.
+    pub speed: String,
+    pub concurrency: usize,
+    pub retries: u32,
+    pub timeout_ms: u64,
+    pub probe_reads: f64,
+    pub probe_timeout_ms: u64,
+    pub min_success: f64,
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -25,6 +42,12 @@ pub struct Checkpoint {
     pub shift_ms: i64,
     pub from_ms: u64,
     pub to_ms: u64,
+    /// Absent in version 1 checkpoints.
+    #[serde(default)]
+    pub settings: Option<RunSettings>,
+    /// Where the run's report goes; a resume without --report writes it there.
+    #[serde(default)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +69,37 @@ pub enum CheckpointError {
         found_events: u64,
         found_crc: u32,
     },
+    #[error("{path}: another loadgen process is running this checkpoint (it holds the lock); wait for it to finish or stop it first")]
+    Locked { path: PathBuf },
+}
+
+/// The exclusive lock on a checkpoint file, held while the run uses it; released on drop.
+#[derive(Debug)]
+pub struct CheckpointLock {
+    _file: File,
+}
+
+/// Takes the lock on the checkpoint at `path`; with `create`, creates the file (empty) if it
+/// does not exist (a new run), else the file must exist (a resume).
+pub fn lock(path: &Path, create: bool) -> Result<CheckpointLock, CheckpointError> {
+    let io = |source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false)
+        .open(path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(CheckpointLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CheckpointError::Locked {
+            path: path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
 }
 
 impl Checkpoint {
@@ -56,7 +110,8 @@ impl Checkpoint {
         PathBuf::from(name)
     }
 
-    /// Writes the checkpoint (replacing any) and opens its completion log for appending.
+    /// Writes the checkpoint (replacing any, in place: the file is what the lock is on) and
+    /// opens its completion log for appending.
     pub fn create(&self, path: &Path) -> Result<CompletionLog, CheckpointError> {
         let io = |source| CheckpointError::Io {
             path: path.to_path_buf(),
@@ -80,7 +135,7 @@ impl Checkpoint {
                 path: path.to_path_buf(),
                 message: e.to_string(),
             })?;
-        if checkpoint.version != CHECKPOINT_VERSION {
+        if !(1..=CHECKPOINT_VERSION).contains(&checkpoint.version) {
             return Err(CheckpointError::Format {
                 path: path.to_path_buf(),
                 message: format!(
@@ -239,6 +294,16 @@ mod tests {
             shift_ms: -5,
             from_ms: 0,
             to_ms: 3_600_000,
+            settings: Some(RunSettings {
+                speed: "10x".into(),
+                concurrency: 7,
+                retries: 2,
+                timeout_ms: 1_500,
+                probe_reads: 0.25,
+                probe_timeout_ms: 5_000,
+                min_success: 0.5,
+            }),
+            report: Some("run.json".into()),
         }
     }
 
@@ -256,6 +321,36 @@ mod tests {
         assert_eq!(done.len(), 4);
         assert!(done.contains(1) && done.contains(3) && done.contains(64) && done.contains(99));
         assert!(!done.contains(0) && !done.contains(2) && !done.contains(98));
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_until_the_first_is_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        let missing = lock(&path, false).unwrap_err();
+        assert!(matches!(missing, CheckpointError::Io { .. }), "{missing}");
+        assert!(
+            !path.exists(),
+            "a resume of a missing checkpoint creates nothing"
+        );
+        let held = lock(&path, true).unwrap();
+        let err = lock(&path, false).unwrap_err();
+        assert!(matches!(err, CheckpointError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains("another loadgen process"), "{err}");
+        drop(held);
+        lock(&path, false).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_checkpoint_loads_without_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        std::fs::write(
+            &path,
+            r#"{"version":1,"trace":"t","trace_events":3,"trace_crc":1,"run_id":"r","shift_ms":0,"from_ms":0,"to_ms":9}"#,
+        )
+        .unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap().settings, None);
     }
 
     #[test]

@@ -7,12 +7,14 @@
 //! in, so tests can fire it.
 
 pub mod checkpoint;
+pub mod clock;
 pub mod pacer;
+pub mod segments;
 pub mod window;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -22,20 +24,28 @@ use tokio::time::Instant;
 
 use crate::event::{Activity, Entity, Event};
 use crate::metrics::{EventRecord, EventResult, Metrics};
+use crate::outcome::{FailureKind, RetryCause};
 use crate::units::Speed;
+use clock::{Clock as _, ClockChoice, PacingClock};
 use pacer::Pacer;
 
-/// Set once a replay is stopping: executors must not start retries after it.
+/// Set once a replay is stopping: executors must not start retries after it, and a backoff
+/// sleep waiting on `stopped()` ends at once.
 #[derive(Clone, Debug, Default)]
-pub struct StopFlag(Arc<AtomicBool>);
+pub struct StopFlag(tokio_util::sync::CancellationToken);
 
 impl StopFlag {
     pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.is_cancelled()
     }
 
     pub fn set(&self) {
-        self.0.store(true, Ordering::Relaxed)
+        self.0.cancel()
+    }
+
+    /// Completes when the flag is set.
+    pub async fn stopped(&self) {
+        self.0.cancelled().await
     }
 }
 
@@ -46,12 +56,20 @@ pub struct Execution {
     pub first_sent: Instant,
     pub requests: u32,
     pub retries: u32,
+    /// Why each retry happened.
+    pub retry_causes: Vec<RetryCause>,
     pub result: EventResult,
 }
 
 /// Turns an event into requests and sends them, retrying as it sees fit.
 pub trait Executor: Send + Sync + 'static {
-    fn execute(&self, event: Event, stop: StopFlag) -> impl Future<Output = Execution> + Send;
+    /// `seq` is the event's position in its trace, which identifies it across runs.
+    fn execute(
+        &self,
+        seq: u64,
+        event: Event,
+        stop: StopFlag,
+    ) -> impl Future<Output = Execution> + Send;
 }
 
 #[derive(Clone, Debug)]
@@ -67,6 +85,11 @@ pub struct ReplayOptions {
     pub window: Duration,
     /// Receives a copy of every event whose time has come (`start --record`).
     pub tap: Option<std::sync::mpsc::Sender<Event>>,
+    /// Trace offset the run lasts until even when the source ends before it (`start
+    /// --duration`: a run of N minutes takes N minutes, not until its last event).
+    pub hold_until_ms: Option<u64>,
+    /// What waits for each event's due time (`Tokio` under a paused test clock).
+    pub clock: ClockChoice,
 }
 
 /// An event with its position in the trace (0-based), which identifies it in checkpoints and
@@ -121,12 +144,18 @@ pub struct WindowReport {
 #[derive(Debug)]
 pub struct ReplayOutcome {
     pub metrics: Metrics,
-    /// Events taken from the source.
+    /// Events the replay took on: each ended as a success, a failure, an unknown outcome, an
+    /// interruption or a block, so `received == metrics.total()`.
     pub received: u64,
     /// Events in flight when the drain timeout expired (counted as `interrupted` failures).
     pub interrupted: u64,
-    /// Events taken from the source but never sent because the replay stopped.
+    /// Events taken from the source but never sent because the replay stopped (not part of
+    /// `received`). Events the source still held are not counted here: the caller knows how
+    /// many it offered.
     pub not_sent: u64,
+    /// Events the source still held when the replay stopped whose time had already come
+    /// (what a live run counts as not sent).
+    pub due_in_source: u64,
     /// True when the shutdown future fired before the source ran out.
     pub stopped_early: bool,
     pub elapsed: Duration,
@@ -155,9 +184,6 @@ struct LaneMap {
 
 type Lanes = Arc<Mutex<LaneMap>>;
 
-/// Failure category of an event not sent because an earlier event of its entity failed.
-pub const BLOCKED: &str = "blocked_by_earlier_failure";
-
 fn blocked_record(job: &Job, entity: Entity, finished_at: Duration) -> EventRecord {
     EventRecord::unanswered(
         job.seq,
@@ -165,7 +191,7 @@ fn blocked_record(job: &Job, entity: Entity, finished_at: Duration) -> EventReco
         job.event.at.as_ms(),
         job.event.action.activity(),
         finished_at,
-        BLOCKED,
+        FailureKind::Blocked,
         "not sent: an earlier event of the same entity failed",
     )
 }
@@ -188,6 +214,7 @@ pub async fn run<X: Executor>(
 ) -> ReplayOutcome {
     let start = Instant::now();
     let pacer = Pacer::new(options.speed, options.origin_ms);
+    let clock = PacingClock::for_run(options.clock, options.speed);
     let stop = StopFlag::default();
     let lanes: Lanes = Arc::default();
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
@@ -201,6 +228,7 @@ pub async fn run<X: Executor>(
     ));
     let mut tasks = JoinSet::new();
     let mut not_sent = 0u64;
+    let mut taken = 0u64;
     let mut stopped_early = false;
     tokio::pin!(shutdown);
 
@@ -211,6 +239,7 @@ pub async fn run<X: Executor>(
             next = events.recv() => match next { Some(e) => e, None => break },
         };
         progress.received.fetch_add(1, Ordering::Relaxed);
+        taken += 1;
         let due = match pacer.due(event.at.as_ms()) {
             Some(offset) => start + offset,
             None => Instant::now(),
@@ -218,7 +247,7 @@ pub async fn run<X: Executor>(
         tokio::select! {
             biased;
             _ = &mut shutdown => { stopped_early = true; not_sent += 1; break; }
-            _ = wait_until(due) => {}
+            _ = clock.synchronize(due) => {}
         }
         progress
             .trace_pos_ms
@@ -272,15 +301,36 @@ pub async fn run<X: Executor>(
         ));
         while tasks.try_join_next().is_some() {}
     }
+    let mut due_in_source = 0u64;
+    if stopped_early {
+        // Events are in trace order: count those already due, up to the first that is not.
+        let now = Instant::now();
+        while let Ok(next) = events.try_recv() {
+            match pacer.due(next.event.at.as_ms()) {
+                Some(offset) if start + offset > now => break,
+                _ => due_in_source += 1,
+            }
+        }
+    }
     // Let the source see that nobody listens any more.
     drop(events);
 
     if !stopped_early {
-        // The source is exhausted, but a shutdown must still cut the tail short.
+        // The source is exhausted, but a shutdown must still cut the tail short; a run with a
+        // set length lasts it out.
+        let hold = options
+            .hold_until_ms
+            .and_then(|ms| pacer.due(ms))
+            .map(|offset| start + offset);
         tokio::select! {
             biased;
             _ = &mut shutdown => stopped_early = true,
-            _ = async { while tasks.join_next().await.is_some() {} } => {}
+            _ = async {
+                while tasks.join_next().await.is_some() {}
+                if let Some(hold) = hold {
+                    tokio::time::sleep_until(hold).await;
+                }
+            } => {}
         }
     }
     if stopped_early {
@@ -309,7 +359,7 @@ pub async fn run<X: Executor>(
                 offset_ms,
                 activity,
                 finished_at,
-                "interrupted",
+                FailureKind::Interrupted,
                 "still in flight when the drain timeout expired",
             ));
         }
@@ -317,38 +367,15 @@ pub async fn run<X: Executor>(
     }
     drop(records_tx);
     let metrics = aggregator.await.unwrap_or_default();
+    debug_assert_eq!(taken - not_sent, metrics.total());
     ReplayOutcome {
         metrics,
-        received: progress.received.load(Ordering::Relaxed),
+        received: taken - not_sent,
         interrupted,
         not_sent,
+        due_in_source,
         stopped_early,
         elapsed: start.elapsed(),
-    }
-}
-
-/// The timer wheel has millisecond resolution and rounds up, which alone makes a sleeping
-/// pacer about 1 ms late. So sleep until just before `due`, then yield until it arrives: the
-/// spin costs at most `SPIN` of CPU per event, and nothing when the schedule is dense.
-const SPIN: Duration = Duration::from_micros(1_500);
-
-async fn wait_until(due: Instant) {
-    if let Some(early) = due.checked_sub(SPIN) {
-        if Instant::now() < early {
-            tokio::time::sleep_until(early).await;
-        }
-    }
-    let mut last = Instant::now();
-    while last < due {
-        tokio::task::yield_now().await;
-        let now = Instant::now();
-        if now == last {
-            // The clock did not move while we yielded: it is paused (tests), so only a
-            // timer can advance it.
-            tokio::time::sleep_until(due).await;
-            return;
-        }
-        last = now;
     }
 }
 
@@ -369,7 +396,7 @@ async fn run_lane<X: Executor>(
     loop {
         let activity = job.event.action.activity();
         let offset_ms = job.event.at.as_ms();
-        let execution = executor.execute(job.event, stop.clone()).await;
+        let execution = executor.execute(job.seq, job.event, stop.clone()).await;
         let finished = Instant::now();
         let first_sent = execution.first_sent.max(job.due);
         let failed = execution.result != EventResult::Success;
@@ -384,6 +411,7 @@ async fn run_lane<X: Executor>(
             latency: finished - job.due,
             requests: execution.requests,
             retries: execution.retries,
+            retry_causes: execution.retry_causes,
             result: execution.result,
         });
         progress.completed.fetch_add(1, Ordering::Relaxed);

@@ -16,33 +16,140 @@ pub struct TraceWindow {
     pub to_ms: u64,
 }
 
+/// A `--from/--to` that selects nothing, or that cannot mean what it says.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error(
+        "--from/--to select no time of the trace: the window is {window}, the trace covers {trace}"
+    )]
+    Empty { window: String, trace: String },
+    #[error("--from {from} --to {to}: --to is earlier in the day than --from, so the window runs past midnight, but the trace ends before that midnight: it covers {trace}")]
+    Reversed {
+        from: String,
+        to: String,
+        trace: String,
+    },
+    #[error("--from/--to select no events: the window {window} holds none; {events}")]
+    NoEvents { window: String, events: String },
+}
+
+/// The rule `--from`/`--to` follow, for `--help` and errors.
+pub const WINDOW_RULE: &str = "Times are local times of day on the trace's own clock (the UTC \
+offset of its start). The window is the first occurrence of FROM..TO still open when the trace \
+starts, cut to the trace: on a trace of 09:00-10:00, --from 08:00 --to 09:30 replays 09:00-09:30, \
+and --from 08:00 --to 09:00 selects nothing (rejected). Without --from the window starts with \
+the trace; without --to it runs to the end. A TO earlier in the day than FROM crosses midnight \
+(the trace must reach that midnight); TO equal to FROM is 24 hours. On a trace longer than a \
+day the first such occurrence is taken.";
+
 impl TraceWindow {
-    /// The first `from` time of day at or after the trace start, up to the next `to` after it
-    /// (`--from 09:00 --to 09:00` is a whole day), clipped to the trace.
-    pub fn from_times_of_day(
+    /// The whole trace.
+    pub fn all(duration_ms: u64) -> TraceWindow {
+        TraceWindow {
+            from_ms: 0,
+            to_ms: duration_ms,
+        }
+    }
+
+    /// `--from`/`--to` on the trace's time line, as `WINDOW_RULE` says; an empty or reversed
+    /// window is an error that names the span the trace covers.
+    pub fn resolve(
         calendar: &Calendar,
         from: Option<NaiveTime>,
         to: Option<NaiveTime>,
         duration_ms: u64,
-    ) -> TraceWindow {
-        let from_ms = from.map_or(0, |f| calendar.next_time_of_day(0, ms_of_day(f)));
-        let to_ms = to.map_or(duration_ms, |t| {
-            let to_ms = calendar.next_time_of_day(from_ms, ms_of_day(t));
-            if to_ms == from_ms {
-                to_ms + MS_PER_DAY
-            } else {
-                to_ms
+    ) -> Result<TraceWindow, WindowError> {
+        let day = MS_PER_DAY as i64;
+        let start_of_day = ms_of_day(calendar.start().time()) as i64;
+        let clip = |t: i64| t.clamp(0, duration_ms as i64) as u64;
+        let (from_ms, to_ms) = match (from, to) {
+            (None, None) => (0, duration_ms as i64),
+            (Some(f), None) => (ms_of_day(f) as i64 - start_of_day, duration_ms as i64),
+            (None, Some(t)) => {
+                let after = (ms_of_day(t) as i64 - start_of_day).rem_euclid(day);
+                (0, if after == 0 { day } else { after })
             }
-        });
-        TraceWindow {
-            from_ms: from_ms.min(duration_ms),
-            to_ms: to_ms.min(duration_ms),
+            (Some(f), Some(t)) => {
+                let (f_ms, t_ms) = (ms_of_day(f) as i64, ms_of_day(t) as i64);
+                let len = match (t_ms - f_ms).rem_euclid(day) {
+                    0 => day,
+                    len => len,
+                };
+                // The occurrence on the trace's first day, or the next day's when that one
+                // is over before the trace starts.
+                let mut begin = f_ms - start_of_day;
+                if begin + len <= 0 {
+                    begin += day;
+                }
+                if t_ms < f_ms {
+                    let midnight = begin + day - f_ms;
+                    if duration_ms as i64 <= midnight {
+                        return Err(WindowError::Reversed {
+                            from: f.format("%H:%M").to_string(),
+                            to: t.format("%H:%M").to_string(),
+                            trace: describe(calendar, 0, duration_ms),
+                        });
+                    }
+                }
+                (begin, begin + len)
+            }
+        };
+        let window = TraceWindow {
+            from_ms: clip(from_ms),
+            to_ms: clip(to_ms),
+        };
+        if window.from_ms >= window.to_ms {
+            return Err(WindowError::Empty {
+                window: describe_signed(calendar, from_ms, to_ms),
+                trace: describe(calendar, 0, duration_ms),
+            });
         }
+        Ok(window)
     }
 
     pub fn contains(&self, at: SimTime) -> bool {
         (self.from_ms..self.to_ms).contains(&at.as_ms())
     }
+
+    /// The selected span for the console: `Mon 2026-01-05 09:20 to Mon 09:40 (+00:00)`.
+    pub fn describe(&self, calendar: &Calendar) -> String {
+        describe(calendar, self.from_ms, self.to_ms)
+    }
+
+    /// The error for a window that holds no events; `events` is the first and last event time
+    /// of the trace, if it has any.
+    pub fn no_events(&self, calendar: &Calendar, events: Option<(u64, u64)>) -> WindowError {
+        let at = |ms: u64| calendar.instant_at(SimTime(ms)).format("%a %H:%M:%S");
+        WindowError::NoEvents {
+            window: self.describe(calendar),
+            events: match events {
+                Some((first, last)) => {
+                    format!("the trace's events run from {} to {}", at(first), at(last))
+                }
+                None => "the trace has no events".into(),
+            },
+        }
+    }
+}
+
+fn describe(calendar: &Calendar, from_ms: u64, to_ms: u64) -> String {
+    describe_signed(calendar, from_ms as i64, to_ms as i64)
+}
+
+/// `from..to` as local instants; the second omits the date when it is the same day.
+fn describe_signed(calendar: &Calendar, from_ms: i64, to_ms: i64) -> String {
+    let at = |ms: i64| calendar.start() + chrono::Duration::milliseconds(ms);
+    let (a, b) = (at(from_ms), at(to_ms));
+    let end = if a.date_naive() == b.date_naive() {
+        b.format("%H:%M").to_string()
+    } else {
+        b.format("%a %Y-%m-%d %H:%M").to_string()
+    };
+    format!(
+        "{} to {end} ({})",
+        a.format("%a %Y-%m-%d %H:%M"),
+        a.format("%:z")
+    )
 }
 
 fn ms_of_day(t: NaiveTime) -> u64 {
@@ -109,15 +216,59 @@ mod tests {
             (hm(12, 0), None, (3 * hour, day)),
             (hm(12, 0), hm(13, 30), (3 * hour, 4 * hour + 1_800_000)),
             (None, hm(10, 0), (0, hour)),
+            (None, hm(9, 0), (0, day)),
             // Wraps past midnight.
             (hm(23, 0), hm(1, 0), (14 * hour, 16 * hour)),
-            // Before the start: the next occurrence.
+            // Over before the trace starts: the next day's.
             (hm(8, 0), hm(9, 0), (23 * hour, day)),
+            // Still open when the trace starts: from the start.
+            (hm(8, 0), hm(10, 0), (0, hour)),
+            (hm(8, 0), None, (0, day)),
+            (hm(9, 0), hm(9, 0), (0, day)),
         ];
         for (from, to, (a, b)) in table {
-            let w = TraceWindow::from_times_of_day(&cal, from, to, day);
+            let w = TraceWindow::resolve(&cal, from, to, day).unwrap();
             assert_eq!((w.from_ms, w.to_ms), (a, b), "{from:?}..{to:?}");
         }
+    }
+
+    #[test]
+    fn a_window_before_the_trace_starts_it() {
+        // A 09:00-10:00 trace.
+        let cal = calendar("2026-01-05T09:00:00Z");
+        let hour = 3_600_000;
+        let w = TraceWindow::resolve(&cal, hm(8, 0), hm(9, 30), hour).unwrap();
+        assert_eq!((w.from_ms, w.to_ms), (0, hour / 2));
+        assert_eq!(w.describe(&cal), "Mon 2026-01-05 09:00 to 09:30 (+00:00)");
+        let w = TraceWindow::resolve(&cal, hm(8, 0), None, hour).unwrap();
+        assert_eq!((w.from_ms, w.to_ms), (0, hour));
+    }
+
+    #[test]
+    fn empty_and_reversed_windows_name_the_trace_span() {
+        let cal = calendar("2026-01-05T09:00:00Z");
+        let hour = 3_600_000;
+        let span = "Mon 2026-01-05 09:00 to 10:00 (+00:00)";
+        let err = TraceWindow::resolve(&cal, hm(9, 40), hm(9, 20), hour).unwrap_err();
+        assert!(matches!(err, WindowError::Reversed { .. }), "{err}");
+        assert!(err.to_string().contains(span), "{err}");
+        for (from, to) in [
+            (hm(8, 0), hm(9, 0)),
+            (hm(10, 30), None),
+            (hm(11, 0), hm(12, 0)),
+        ] {
+            let err = TraceWindow::resolve(&cal, from, to, hour).unwrap_err();
+            assert!(matches!(err, WindowError::Empty { .. }), "{err}");
+            assert!(err.to_string().contains(span), "{err}");
+        }
+        // A window across midnight on a trace that reaches it is fine.
+        let cal = calendar("2026-01-05T22:00:00+01:00");
+        let w = TraceWindow::resolve(&cal, hm(23, 0), hm(1, 0), 4 * hour).unwrap();
+        assert_eq!((w.from_ms, w.to_ms), (hour, 3 * hour));
+        assert_eq!(
+            w.describe(&cal),
+            "Mon 2026-01-05 23:00 to Tue 2026-01-06 01:00 (+01:00)"
+        );
     }
 
     fn order(at: u64, n: OrderNo) -> Event {

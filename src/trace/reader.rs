@@ -3,11 +3,11 @@
 //! the byte offset where it was found; no input makes it panic or allocate without bound.
 
 use std::fs::File;
-use std::io::{BufReader, ErrorKind, Read};
+use std::io::{BufReader, ErrorKind, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::format::{
-    push_varint, take_varint, Footer, TraceError, TraceHeader, END_MAGIC, FORMAT_VERSION, MAGIC,
+    push_varint, take_varint, Footer, TraceError, TraceHeader, FOOTER_LEN, FORMAT_VERSION, MAGIC,
     MAX_DURATION_MS, MAX_HEADER_LEN, MAX_RECORD_LEN, PREAMBLE_LEN,
 };
 use crate::event::{Action, Event};
@@ -16,6 +16,9 @@ use crate::sim::time::SimTime;
 pub struct TraceReader<R: Read> {
     src: Source<R>,
     header: TraceHeader,
+    /// Events lie before this: the header's duration, or the format's limit for an open-ended
+    /// trace (whose footer says where it ended).
+    bound_ms: u64,
     at_ms: u64,
     count: u64,
     crc: crc32fast::Hasher,
@@ -24,9 +27,17 @@ pub struct TraceReader<R: Read> {
 }
 
 impl TraceReader<BufReader<File>> {
+    /// Opens a trace file. A regular file's footer is peeked first, so that the header reports
+    /// the span the trace covers before the events are read (a live recording's header does not
+    /// know it); the footer is still checked in full when the reader gets there.
     pub fn open(path: &Path) -> Result<Self, TraceError> {
-        let file = File::open(path).map_err(|source| TraceError::Io { offset: 0, source })?;
-        TraceReader::new(BufReader::with_capacity(256 * 1024, file))
+        let mut file = File::open(path).map_err(|source| TraceError::Io { offset: 0, source })?;
+        let covered = peek_footer(&mut file);
+        let mut reader = TraceReader::new(BufReader::with_capacity(256 * 1024, file))?;
+        if let Some(footer) = covered.filter(|f| f.duration_ms <= reader.bound_ms) {
+            reader.header.duration_ms = footer.duration_ms;
+        }
+        Ok(reader)
     }
 }
 
@@ -86,10 +97,7 @@ impl<R: Read> TraceReader<R> {
                 reason: "header checksum mismatch".into(),
             });
         }
-        let header: TraceHeader = postcard::from_bytes(&body).map_err(|e| TraceError::Corrupt {
-            offset: PREAMBLE_LEN,
-            reason: format!("header does not decode: {e}"),
-        })?;
+        let mut header = TraceHeader::decode(&body)?;
         header.start_instant()?;
         if header.duration_ms > MAX_DURATION_MS {
             return Err(TraceError::Corrupt {
@@ -104,9 +112,16 @@ impl<R: Read> TraceReader<R> {
             offset: PREAMBLE_LEN,
             reason: e.to_string(),
         })?;
+        let bound_ms = match header.duration_ms {
+            0 => MAX_DURATION_MS,
+            planned => planned,
+        };
+        // Until the footer is read, an open-ended trace reports the most it can cover.
+        header.duration_ms = bound_ms;
         Ok(TraceReader {
             src,
             header,
+            bound_ms,
             at_ms: 0,
             count: 0,
             crc: crc32fast::Hasher::new(),
@@ -168,12 +183,12 @@ impl<R: Read> TraceReader<R> {
         self.at_ms = self
             .at_ms
             .checked_add(delta)
-            .filter(|&at| at < self.header.duration_ms)
+            .filter(|&at| at < self.bound_ms)
             .ok_or_else(|| TraceError::Corrupt {
                 offset: payload_offset,
                 reason: format!(
                     "event {} lies past the trace's duration of {} ms",
-                    self.count, self.header.duration_ms
+                    self.count, self.bound_ms
                 ),
             })?;
         self.count += 1;
@@ -194,30 +209,43 @@ impl<R: Read> TraceReader<R> {
 
     fn read_footer(&mut self) -> Result<(), TraceError> {
         let footer_offset = self.src.offset;
-        let count = u64::from_le_bytes(self.src.read_array::<8>("the footer's event count")?);
-        let crc = u32::from_le_bytes(self.src.read_array::<4>("the footer's checksum")?);
-        let magic = self.src.read_array::<8>("the end magic")?;
-        if &magic != END_MAGIC {
+        let bytes = self
+            .src
+            .read_array::<{ FOOTER_LEN as usize }>("the footer")?;
+        let (footer, magic_ok) = Footer::decode(&bytes);
+        if !magic_ok {
             return Err(TraceError::Corrupt {
                 offset: self.src.offset - 8,
                 reason: "bad end magic".into(),
             });
         }
-        if count != self.count {
+        if footer.count != self.count {
             return Err(TraceError::Corrupt {
                 offset: footer_offset,
                 reason: format!(
-                    "footer counts {count} events, the file holds {}",
-                    self.count
+                    "footer counts {} events, the file holds {}",
+                    footer.count, self.count
                 ),
             });
         }
-        let computed = self.crc.clone().finalize();
-        if computed != crc {
+        let mut crc = self.crc.clone();
+        crc.update(&footer.duration_ms.to_le_bytes());
+        let computed = crc.finalize();
+        if computed != footer.crc {
             return Err(TraceError::Checksum {
-                offset: footer_offset + 8,
+                offset: footer_offset + 16,
                 computed,
-                stored: crc,
+                stored: footer.crc,
+            });
+        }
+        let end_of_events = if self.count == 0 { 0 } else { self.at_ms + 1 };
+        if footer.duration_ms < end_of_events || footer.duration_ms > self.bound_ms {
+            return Err(TraceError::Corrupt {
+                offset: footer_offset + 8,
+                reason: format!(
+                    "footer says the trace covers {} ms, but its events end at {} ms and its header allows {} ms",
+                    footer.duration_ms, end_of_events, self.bound_ms
+                ),
             });
         }
         let mut extra = [0u8; 1];
@@ -227,7 +255,8 @@ impl<R: Read> TraceReader<R> {
                 reason: "data after the end of the trace".into(),
             });
         }
-        self.footer = Some(Footer { count, crc });
+        self.header.duration_ms = footer.duration_ms;
+        self.footer = Some(footer);
         Ok(())
     }
 
@@ -304,6 +333,27 @@ impl<R: Read> Iterator for TraceReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_event().transpose()
     }
+}
+
+/// The footer at the end of a regular file, if it has one that looks right; the stream is left
+/// at its start. Anything odd yields `None`: the full read reports it with its offset.
+fn peek_footer(file: &mut File) -> Option<Footer> {
+    let len = file.metadata().ok().filter(|m| m.is_file())?.len();
+    let min_len = PREAMBLE_LEN + 4 + 1 + FOOTER_LEN;
+    let footer = if len >= min_len {
+        let mut bytes = [0u8; FOOTER_LEN as usize];
+        let read = file
+            .seek(SeekFrom::Start(len - FOOTER_LEN))
+            .and_then(|_| file.read_exact(&mut bytes));
+        read.ok().and_then(|()| match Footer::decode(&bytes) {
+            (footer, true) => Some(footer),
+            _ => None,
+        })
+    } else {
+        None
+    };
+    file.seek(SeekFrom::Start(0)).ok()?;
+    footer
 }
 
 /// Splits a record payload into its time delta and action.

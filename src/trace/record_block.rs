@@ -54,7 +54,14 @@ impl RecordBlock {
         &self.block[start..]
     }
 
-    /// The CRC-32 of every record pushed.
+    /// Hashes `bytes` after the records so far: the footer fields the checksum also covers.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(&self.block);
+        self.block.clear();
+        self.hasher.update(bytes);
+    }
+
+    /// The CRC-32 of every record pushed (and of the bytes given to `update`).
     pub fn finalize(mut self) -> u32 {
         self.hasher.update(&self.block);
         self.hasher.finalize()
@@ -121,6 +128,20 @@ mod tests {
         assert!(all.len() > 4 * BLOCK, "{}", all.len());
         assert_eq!(block.clone().finalize(), crc32fast::hash(&all));
         assert_eq!(block.finalize(), hashed_in_pieces.finalize());
+    }
+
+    #[test]
+    fn bytes_after_the_records_hash_in_sequence() {
+        let action = Action::Transition {
+            order: 3,
+            from: OrderStatus::Picking,
+            to: OrderStatus::Cancelled,
+        };
+        let mut block = RecordBlock::default();
+        let mut all = block.push(5, &action).to_vec();
+        block.update(b"tail");
+        all.extend_from_slice(b"tail");
+        assert_eq!(block.finalize(), crc32fast::hash(&all));
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! Streaming trace writer: header first, then one record per event, then the footer.
+//! Streaming trace writer: header first, then one record per event, then the footer. The
+//! writer owns the trace's invariants (time order, every event inside the duration), so what it
+//! finishes always reads back, and a live recording is written in one pass.
 
 use std::io::Write;
 
-use super::format::{
-    push_varint, Footer, TraceError, TraceHeader, END_MAGIC, FORMAT_VERSION, MAGIC,
-};
+use super::format::{push_varint, Footer, TraceError, TraceHeader, FORMAT_VERSION, MAGIC};
 use super::record_block::RecordBlock;
 use crate::event::Event;
 
@@ -15,12 +15,14 @@ pub struct TraceWriter<W: Write> {
     count: u64,
     last_at: u64,
     bytes: u64,
+    /// The header's duration; 0 for an open-ended trace.
+    duration_ms: u64,
 }
 
 impl<W: Write> TraceWriter<W> {
     /// Writes the preamble and header.
     pub fn new(mut out: W, header: &TraceHeader) -> Result<TraceWriter<W>, TraceError> {
-        let body = postcard::to_stdvec(header).map_err(|e| TraceError::Encode(e.to_string()))?;
+        let body = header.encode()?;
         let io = |source| TraceError::Io { offset: 0, source };
         out.write_all(MAGIC).map_err(io)?;
         out.write_all(&FORMAT_VERSION.to_le_bytes()).map_err(io)?;
@@ -35,6 +37,7 @@ impl<W: Write> TraceWriter<W> {
             count: 0,
             last_at: 0,
             bytes: 8 + 2 + 4 + body.len() as u64 + 4,
+            duration_ms: header.duration_ms,
         })
     }
 
@@ -45,6 +48,12 @@ impl<W: Write> TraceWriter<W> {
             return Err(TraceError::OutOfOrder {
                 at,
                 previous: self.last_at,
+            });
+        }
+        if at >= self.limit_ms() {
+            return Err(TraceError::PastDuration {
+                at,
+                duration_ms: self.limit_ms(),
             });
         }
         let record = self.crc.push(at - self.last_at, &event.action);
@@ -69,17 +78,58 @@ impl<W: Write> TraceWriter<W> {
         self.bytes
     }
 
-    /// Writes the footer and flushes; returns the footer, the file's total size and the writer.
-    pub fn finish(mut self) -> Result<(Footer, u64, W), TraceError> {
+    /// Writes the footer and flushes; the trace covers the header's duration (an open-ended
+    /// one ends just after its last event). Returns the footer, the file's size and the writer.
+    pub fn finish(self) -> Result<(Footer, u64, W), TraceError> {
+        let covered = match self.duration_ms {
+            0 => self.end_of_events(),
+            planned => planned,
+        };
+        self.finish_at(covered)
+    }
+
+    /// Events must lie before this: the header's duration, or the format's limit.
+    fn limit_ms(&self) -> u64 {
+        match self.duration_ms {
+            0 => super::format::MAX_DURATION_MS,
+            planned => planned,
+        }
+    }
+
+    /// The least duration that covers every event written.
+    pub fn end_of_events(&self) -> u64 {
+        if self.count == 0 {
+            0
+        } else {
+            self.last_at + 1
+        }
+    }
+
+    /// Writes the footer of a trace that covers `duration_ms`: a run cut short covers less
+    /// than its header's duration, never less than its events.
+    pub fn finish_at(mut self, duration_ms: u64) -> Result<(Footer, u64, W), TraceError> {
+        if duration_ms < self.end_of_events() {
+            return Err(TraceError::PastDuration {
+                at: self.last_at,
+                duration_ms,
+            });
+        }
+        if duration_ms > self.limit_ms() {
+            return Err(TraceError::Encode(format!(
+                "a trace limited to {} ms cannot cover {duration_ms} ms",
+                self.limit_ms()
+            )));
+        }
+        let mut crc = self.crc.clone();
+        crc.update(&duration_ms.to_le_bytes());
         let footer = Footer {
             count: self.count,
-            crc: self.crc.clone().finalize(),
+            duration_ms,
+            crc: crc.finalize(),
         };
-        let mut tail = Vec::with_capacity(21);
+        let mut tail = Vec::with_capacity(1 + super::format::FOOTER_LEN as usize);
         push_varint(&mut tail, 0);
-        tail.extend_from_slice(&footer.count.to_le_bytes());
-        tail.extend_from_slice(&footer.crc.to_le_bytes());
-        tail.extend_from_slice(END_MAGIC);
+        tail.extend_from_slice(&footer.encode());
         let offset = self.bytes;
         let io = |source| TraceError::Io { offset, source };
         self.out.write_all(&tail).map_err(io)?;

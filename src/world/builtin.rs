@@ -55,8 +55,36 @@ fn stock_products() -> Vec<Product> {
         .collect()
 }
 
+/// The name the built-in world goes by, in trace headers and world files.
+pub const BUILTIN_WORLD_NAME: &str = "builtin";
+
 /// The world of a stock FreshMart install.
 pub fn builtin_world() -> World {
+    builtin_world_ref().clone()
+}
+
+/// The built-in world, built once per process.
+pub fn builtin_world_ref() -> &'static World {
+    static WORLD: std::sync::OnceLock<World> = std::sync::OnceLock::new();
+    WORLD.get_or_init(build_builtin_world)
+}
+
+/// The SHA-256 of the built-in world's encoding (postcard): a trace names the built-in world
+/// by this instead of embedding 220 KB, and a reader whose built-in world differs refuses it.
+pub fn builtin_world_sha256() -> [u8; 32] {
+    static HASH: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    *HASH.get_or_init(|| world_sha256(builtin_world_ref()))
+}
+
+/// The SHA-256 of a world's postcard encoding.
+pub fn world_sha256(world: &World) -> [u8; 32] {
+    use sha2::Digest;
+    // Encoding owned strings and integers into a Vec cannot fail.
+    let bytes = postcard::to_stdvec(world).expect("a world always encodes");
+    sha2::Sha256::digest(&bytes).into()
+}
+
+fn build_builtin_world() -> World {
     let stores: Vec<Store> = ZONES
         .iter()
         .flat_map(|zone| {
@@ -82,7 +110,7 @@ pub fn builtin_world() -> World {
         })
         .collect();
     World {
-        name: "builtin".into(),
+        name: BUILTIN_WORLD_NAME.into(),
         stores,
         products,
         customers,

@@ -1,14 +1,17 @@
 //! The reference data that events point into: stores, products, customers, inventory items.
 //!
-//! Events carry indices into these tables, never ids; the world travels in the trace header so
-//! a trace is self-contained.
+//! Events carry indices into these tables, never ids. A trace is self-contained: its header
+//! embeds the world, or names the built-in one by its content hash.
 
 mod builtin;
 pub mod names;
 
 use serde::{Deserialize, Serialize};
 
-pub use builtin::{builtin_world, parse_cents};
+pub use builtin::{
+    builtin_world, builtin_world_ref, builtin_world_sha256, parse_cents, world_sha256,
+    BUILTIN_WORLD_NAME,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {

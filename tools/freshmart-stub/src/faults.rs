@@ -1,4 +1,5 @@
-//! Fault injection: latency, injected 503s, connection resets, outages and the capacity limit.
+//! Fault injection: latency, injected 503s, connection resets, late answers (applied, then
+//! answered too late for the client), outages and the capacity limit.
 //! Random draws come from a seeded counter-based sequence (one step per request, in arrival
 //! order), so they need no lock.
 
@@ -18,6 +19,9 @@ pub struct Verdict {
     pub reset: bool,
     /// Answer 503 without doing anything.
     pub error: bool,
+    /// Apply the request, then wait this long before answering (a client with a shorter
+    /// timeout gives up on a write that happened).
+    pub late: Option<Duration>,
 }
 
 /// The fault settings of a running stub.
@@ -29,6 +33,8 @@ pub struct Faults {
     reset_rate: AtomicU64,
     outage: watch::Sender<bool>,
     capacity: Option<Semaphore>,
+    late_rate: AtomicU64,
+    late_by_us: AtomicU64,
 }
 
 impl Faults {
@@ -48,7 +54,17 @@ impl Faults {
             reset_rate: AtomicU64::new(clamp_rate(reset_rate).to_bits()),
             outage: watch::channel(false).0,
             capacity: capacity.map(|n| Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS))),
+            late_rate: AtomicU64::new(0f64.to_bits()),
+            late_by_us: AtomicU64::new(0),
         }
+    }
+
+    /// Sets the fraction of requests applied and then answered `by` late.
+    pub fn set_late(&self, rate: f64, by: Duration) {
+        self.late_by_us
+            .store(by.as_micros() as u64, Ordering::SeqCst);
+        self.late_rate
+            .store(clamp_rate(rate).to_bits(), Ordering::SeqCst);
     }
 
     /// Sets the fraction of requests answered 503.
@@ -101,11 +117,16 @@ impl Faults {
         };
         let error_rate = f64::from_bits(self.error_rate.load(Ordering::Relaxed));
         let reset_rate = f64::from_bits(self.reset_rate.load(Ordering::Relaxed));
+        let late_rate = f64::from_bits(self.late_rate.load(Ordering::Relaxed));
         let reset = reset_rate > 0.0 && unit(1) < reset_rate;
+        let error = !reset && error_rate > 0.0 && unit(2) < error_rate;
+        let late = (!reset && !error && late_rate > 0.0 && unit(3) < late_rate)
+            .then(|| Duration::from_micros(self.late_by_us.load(Ordering::Relaxed)));
         Verdict {
             delay: self.latency.sample(unit(0)),
             reset,
-            error: !reset && error_rate > 0.0 && unit(2) < error_rate,
+            error,
+            late,
         }
     }
 }
@@ -145,13 +166,29 @@ mod tests {
                 Verdict {
                     delay: None,
                     reset: false,
-                    error: false
+                    error: false,
+                    late: None,
                 }
             );
             assert!(always.draw().error);
             let v = resets.draw();
             assert!(v.reset && !v.error);
         }
+    }
+
+    #[test]
+    fn late_answers_come_at_their_rate_and_never_with_another_fault() {
+        let f = Faults::new(3, Latency::None, 0.2, 0.0, None);
+        f.set_late(0.5, Duration::from_secs(2));
+        let draws: Vec<Verdict> = (0..10_000).map(|_| f.draw()).collect();
+        let late = draws.iter().filter(|v| v.late.is_some()).count();
+        // Half of the 80% that are not errors.
+        assert!((3_700..4_300).contains(&late), "{late}");
+        assert!(draws
+            .iter()
+            .all(|v| v.late.is_none() || (!v.error && v.late == Some(Duration::from_secs(2)))));
+        f.set_late(0.0, Duration::from_secs(2));
+        assert!((0..1000).all(|_| f.draw().late.is_none()));
     }
 
     #[test]

@@ -28,6 +28,31 @@ struct Args {
     /// Keep a log of every request (its size is printed at exit).
     #[arg(long)]
     record: bool,
+    /// Fraction of requests applied and then answered --late-by late (a client that times
+    /// out first does not know the write happened).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    late_rate: f64,
+    /// How late a --late-rate answer comes, e.g. 35s.
+    #[arg(long, default_value = "35s", value_parser = parse_duration)]
+    late_by: std::time::Duration,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 35s or 2m"))?;
+    match unit {
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        "s" | "" => Ok(std::time::Duration::from_secs(n)),
+        "m" => Ok(std::time::Duration::from_secs(n * 60)),
+        _ => Err(format!(
+            "{text:?} is not a duration such as 500ms, 35s or 2m"
+        )),
+    }
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -47,6 +72,8 @@ async fn main() -> anyhow::Result<()> {
         capacity: args.capacity.map(|c| c as usize),
         record_requests: args.record,
         seed: args.seed,
+        late_rate: args.late_rate,
+        late_by: args.late_by,
     };
     let stub = freshmart_stub::spawn(&args.addr, config).await?;
     println!("freshmart-stub listening on {}", stub.url());

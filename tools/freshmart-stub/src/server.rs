@@ -45,6 +45,9 @@ pub struct StubConfig {
     pub record_requests: bool,
     /// Seed of the fault and latency draws.
     pub seed: u64,
+    /// Fraction of requests applied and then answered `late_by` late.
+    pub late_rate: f64,
+    pub late_by: Duration,
 }
 
 impl Default for StubConfig {
@@ -56,6 +59,8 @@ impl Default for StubConfig {
             capacity: None,
             record_requests: false,
             seed: 0,
+            late_rate: 0.0,
+            late_by: Duration::ZERO,
         }
     }
 }
@@ -99,6 +104,7 @@ pub async fn spawn(addr: &str, cfg: StubConfig) -> anyhow::Result<StubHandle> {
         stats: Stats::default(),
         recorder: Recorder::new(cfg.record_requests),
     });
+    app.faults.set_late(cfg.late_rate, cfg.late_by);
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -235,7 +241,13 @@ async fn faulted(app: &App, request: Request, next: Next) -> Response {
             &json!({"detail": "injected error"}),
         );
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    if let Some(late) = verdict.late {
+        // Applied already: the client that gives up before this does not know it.
+        app.stats.late_answer();
+        tokio::time::sleep(late).await;
+    }
+    response
 }
 
 /// Logs the request (reading its body) and hands it on with the same body.
@@ -296,6 +308,11 @@ impl StubHandle {
     /// Starts (`true`) or ends an outage: requests are accepted but held unanswered until it ends.
     pub fn set_outage(&self, on: bool) {
         self.inner.app.faults.set_outage(on);
+    }
+
+    /// Sets the fraction of requests applied and then answered `by` late.
+    pub fn set_late(&self, rate: f64, by: Duration) {
+        self.inner.app.faults.set_late(rate, by);
     }
 
     /// Sets the fraction of requests answered 503.

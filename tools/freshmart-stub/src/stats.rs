@@ -24,6 +24,8 @@ pub struct StubStats {
     pub injected_errors: u64,
     /// Connections dropped without an answer.
     pub resets: u64,
+    /// Requests applied and then answered late (`late_rate`).
+    pub late_answers: u64,
     /// 4xx answers by error type: the `error_type` of each 400 validation error, and
     /// `request_validation` (422), `not_found` (404), `method_not_allowed` (405).
     pub client_errors: BTreeMap<String, u64>,
@@ -71,6 +73,7 @@ pub struct Stats {
     completed: AtomicU64,
     injected_errors: AtomicU64,
     resets: AtomicU64,
+    late_answers: AtomicU64,
     queued: AtomicU64,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
@@ -137,6 +140,12 @@ impl Stats {
         self.notify();
     }
 
+    /// Counts a request applied and then answered late.
+    pub fn late_answer(&self) {
+        self.late_answers.fetch_add(1, Ordering::SeqCst);
+        self.notify();
+    }
+
     /// Raises a gauge until the returned guard is dropped.
     pub fn enter(&self, gauge: Gauge) -> GaugeGuard<'_> {
         let value = self.gauge(gauge).fetch_add(1, Ordering::SeqCst) + 1;
@@ -165,6 +174,7 @@ impl Stats {
             by_status: maps.by_status.clone(),
             injected_errors: self.injected_errors.load(Ordering::SeqCst),
             resets: self.resets.load(Ordering::SeqCst),
+            late_answers: self.late_answers.load(Ordering::SeqCst),
             client_errors: maps.client_errors.clone(),
             queued: self.queued.load(Ordering::SeqCst),
             in_flight: self.in_flight.load(Ordering::SeqCst),
