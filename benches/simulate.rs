@@ -6,15 +6,22 @@
 //!   (header with the world, records, footer: the bytes `loadgen simulate` writes);
 //! * `decode`: a `TraceReader` over those bytes, checking the footer and checksum.
 //!
+//! `open_orders/{30k,500k}` measure simulate + encode in a steady state with about 30,000 and
+//! 500,000 open orders: the profiles `tools/bench/night-{30k,500k}.toml` through the night
+//! (a flat 0.3x multiplier from 22:00 to 06:00), timed only after the first 100 minutes (longer
+//! than any order lives), in chunks of events from one running simulation; a fresh one is
+//! warmed up, untimed, before the night runs out. The writer encodes into `io::sink()`.
+//!
 //! One element = one event, so criterion reports events per second.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use loadgen::cli::{DEFAULT_SEED, DEFAULT_START};
 use loadgen::profile::LoadProfile;
-use loadgen::sim::time::{SimTime, MS_PER_HOUR};
+use loadgen::sim::time::{SimTime, MS_PER_HOUR, MS_PER_MINUTE};
 use loadgen::sim::{SimConfig, Simulation};
 use loadgen::trace::{TraceHeader, TraceReader, TraceWriter};
 use loadgen::world::World;
@@ -102,5 +109,95 @@ fn bench_simulate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_simulate);
+/// Events per timed chunk of the steady-state benchmark.
+const CHUNK: u64 = 50_000;
+/// Warm-up before timing: every order open at the start of the timing was created in the
+/// night (the longest lifecycle is 95 minutes).
+const WARM: SimTime = SimTime(100 * MS_PER_MINUTE);
+/// 22:00 to 06:00.
+const NIGHT: SimTime = SimTime(8 * MS_PER_HOUR);
+
+/// A simulation of the night profile `name`, warmed up and writing into a sink.
+struct Steady<'w> {
+    sim: Simulation<'w>,
+    writer: TraceWriter<std::io::Sink>,
+}
+
+impl<'w> Steady<'w> {
+    fn new(world: &'w World, profile: &LoadProfile) -> Steady<'w> {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T22:00:00Z").expect("RFC 3339");
+        let config = SimConfig {
+            seed: DEFAULT_SEED,
+            profile: profile.clone(),
+            start,
+            duration: NIGHT,
+        };
+        let header = TraceHeader {
+            generator: format!("loadgen {}", env!("CARGO_PKG_VERSION")),
+            seed: DEFAULT_SEED,
+            profile: profile.clone(),
+            world: world.clone(),
+            start: start.to_rfc3339(),
+            duration_ms: NIGHT.as_ms(),
+        };
+        let mut steady = Steady {
+            sim: Simulation::new(world, &config).expect("valid world"),
+            writer: TraceWriter::new(std::io::sink(), &header).expect("header encodes"),
+        };
+        while steady.sim.now() < WARM {
+            steady.step();
+        }
+        steady
+    }
+
+    fn step(&mut self) {
+        let event = self.sim.next_event().expect("simulator invariant");
+        let event = event.expect("the night outlasts the benchmark");
+        self.writer.write(&event).expect("sink write");
+    }
+}
+
+fn bench_open_orders(c: &mut Criterion) {
+    let world = loadgen::world::builtin_world();
+    let mut group = c.benchmark_group("open_orders");
+    group.throughput(Throughput::Elements(CHUNK));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(4));
+    for name in ["30k", "500k"] {
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tools/bench/night-{name}.toml"));
+        let profile = LoadProfile::from_file(&file).expect("bench profile");
+        let mut steady = Steady::new(&world, &profile);
+        eprintln!(
+            "{name}: {} open orders after the warm-up",
+            steady.sim.open_orders()
+        );
+        let (mut least, mut most) = (usize::MAX, 0);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    // Room for one more chunk before the night ends: a chunk is about 25
+                    // minutes of virtual time at 30 k open orders, 1.5 at 500 k.
+                    if steady.sim.now().as_ms() + 40 * MS_PER_MINUTE >= NIGHT.as_ms() {
+                        steady = Steady::new(&world, &profile);
+                    }
+                    let started = Instant::now();
+                    for _ in 0..CHUNK {
+                        steady.step();
+                    }
+                    timed += started.elapsed();
+                    least = least.min(steady.sim.open_orders());
+                    most = most.max(steady.sim.open_orders());
+                }
+                timed
+            })
+        });
+        eprintln!("{name}: {least}..{most} open orders while timed");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_simulate, bench_open_orders);
 criterion_main!(benches);

@@ -50,6 +50,11 @@ Exit codes:
   0  the API agrees with the trace
   1  the API does not agree, or it is unreachable or kept failing past --retries
   2  bad usage or bad input (arguments, trace file)";
+    pub const CLEANUP: &str = "\
+Exit codes:
+  0  every subject deleted (or already gone), or --dry-run
+  1  the API is unreachable or unhealthy past --retries, or some deletions failed
+  2  bad usage or bad input (arguments, trace file)";
     pub const WORLD: &str = "\
 Exit codes:
   0  success
@@ -112,6 +117,46 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) of loadgen, or of one command, to standard output
     Man(ManArgs),
+    /// Delete what a replayed run created: its orders, order lines and new customers
+    #[command(long_about = CLEANUP_ABOUT, after_help = exit_codes::CLEANUP)]
+    Cleanup(CleanupArgs),
+}
+
+pub const CLEANUP_ABOUT: &str = "\
+Delete what a replayed run created: every order, order line and new customer of the run id.
+
+The subjects are found by turning the trace's events (inside --from/--to, as the replay chose \
+them) into the requests the replay sent under that run id: each subject a POST created is \
+deleted with DELETE /triples/subjects/{id}. A 404 counts as already gone (lines the run \
+removed itself, a second cleanup). Stock data is never deleted: the stock levels the run \
+wrote to inventory items are listed with the last value the run wrote, and left as they are.";
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// The trace that was replayed
+    pub trace: PathBuf,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// The run id the replay used (printed by `replay`, and in its report)
+    #[arg(long)]
+    pub run_id: String,
+    /// The replay's --from (HH:MM), if it had one
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    pub from: Option<chrono::NaiveTime>,
+    /// The replay's --to (HH:MM), if it had one
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    pub to: Option<chrono::NaiveTime>,
+    /// List what would be deleted and the stock levels the run changed; send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete requests in flight at once
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub parallel: u32,
+    /// Put back the stock levels the run changed. Refused (exit 2, nothing sent): a trace's
+    /// world names the inventory items but holds no stock levels, so the levels before the
+    /// run are not known; set them from your own snapshot (`GET /freshmart/stores/inventory`)
+    #[arg(long)]
+    pub restore_stock: bool,
 }
 
 #[derive(Debug, Args)]
@@ -314,8 +359,15 @@ pub struct ReplayArgs {
     /// Print every failure and every retry as it happens
     #[arg(long)]
     pub verbose: bool,
-    /// Probe this share of order writes (e.g. 1%) by polling the order until the write is
-    /// visible, and report the "write → visible" times. The writes probed are a fixed function
+    /// Probe this share of writes (e.g. 1%): poll the read that shows each sampled write until
+    /// it does, and report the "write → visible" times, overall and per kind: orders
+    /// (creations, status changes, modifications) read GET /freshmart/orders/{id} (the
+    /// orders view); new customers GET /freshmart/customers (the customers view); stock
+    /// levels GET /freshmart/stores/inventory?store_id=… paged (the inventory view). Each time
+    /// runs from sending the event's first write to the first read that shows it (so it
+    /// includes the write's own latency); a write whose subject is written again before a
+    /// read shows it, or that brings its subject back to an earlier state (A → B → A, which no
+    /// read can tell from the first A), counts as superseded, not timed. The writes probed are a fixed function
     /// of the run id and the events, so a repeated run probes the same ones. [default: 0]
     #[arg(long, value_parser = units::parse_fraction, value_name = "RATE")]
     pub probe_reads: Option<f64>,

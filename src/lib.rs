@@ -10,11 +10,12 @@
 //!   checkpoints and their lock, the saved measurements of a resumed run's segments), which
 //!   knows nothing of HTTP.
 //! * `api`: the FreshMart contract: events to requests, the client with retries, health,
-//!   world snapshots, reads for `verify`, propagation probes.
+//!   world snapshots, reads for `verify`, propagation probes, `cleanup` of a run's subjects.
 //! * `mix`: the activity counts the model produces from a profile (`loadgen profiles`).
 //! * `outcome`: the closed set of failure kinds, and how each is counted.
 //! * `metrics`, `report`: histograms and counts; console and JSON output.
 //! * `verify`: the state a trace implies, compared with what the API returns.
+//! * `rates`: offered activities, requests and triples per minute (`start --dry-run`).
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
 //! * `cli`, `cmd`: the command line (clap) and one glue module per subcommand.
 //! * `error`: the classes of failure (usage, input, run) that `main` maps to exit codes.
@@ -39,6 +40,7 @@ pub mod mix;
 pub mod outcome;
 pub mod output;
 pub mod profile;
+pub mod rates;
 pub mod replay;
 pub mod report;
 pub mod sim;

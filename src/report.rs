@@ -104,6 +104,20 @@ pub struct Visibility {
     /// Probes whose order was written again before they saw their write (not timed).
     pub superseded: u64,
     pub write_to_visible: Percentiles,
+    /// The same by kind of write (`orders`, `customers`, `stock_levels`), each with the read
+    /// that measured it.
+    pub by_kind: std::collections::BTreeMap<&'static str, KindVisibility>,
+}
+
+/// "Write → visible" of one kind of write.
+#[derive(Clone, Debug, Serialize)]
+pub struct KindVisibility {
+    /// The read the probes polled, i.e. the view this number measures.
+    pub read: &'static str,
+    pub probed: u64,
+    pub not_visible: u64,
+    pub superseded: u64,
+    pub write_to_visible: Percentiles,
 }
 
 /// A finished run and what the commands add to it for reporting.
@@ -227,6 +241,14 @@ pub fn final_summary(run: &RunResult) -> String {
             "\nWrite → visible ({} probes, {} not visible in time, {} superseded by a later write): p50 {:.0}ms, p95 {:.0}ms, p99 {:.0}ms, max {:.0}ms",
             v.probed, v.not_visible, v.superseded, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
         );
+        for (kind, k) in v.by_kind.iter().filter(|(_, k)| k.probed > 0) {
+            let p = &k.write_to_visible;
+            let _ = writeln!(
+                w,
+                "  {kind} ({}): {} probes, {} not visible in time, {} superseded: min {:.0}ms, p50 {:.0}ms, p95 {:.0}ms, max {:.0}ms",
+                k.read, k.probed, k.not_visible, k.superseded, p.min_ms, p.p50_ms, p.p95_ms, p.max_ms
+            );
+        }
     }
     let _ = writeln!(
         w,

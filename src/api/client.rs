@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rand::Rng;
 use tokio::time::Instant;
 
-use super::probe::{self, Expectation, ProbeOptions, ProbeStats};
+use super::probe::{self, ProbeOptions, ProbeStats, Target};
 use super::requests::{ApiRequest, Method, RequestContext};
 use crate::event::Event;
 use crate::metrics::EventResult;
@@ -318,7 +318,7 @@ impl Executor for FreshMartExecutor {
         let expectation = self
             .probes
             .as_ref()
-            .and_then(|_| Expectation::of(&event, self.context.run_id.as_deref()));
+            .and_then(|_| Target::of(&event, &self.context));
         let sampled = self.probes.as_ref().is_some_and(|(options, _)| {
             expectation.is_some()
                 && probe::is_sampled(
@@ -353,14 +353,21 @@ impl Executor for FreshMartExecutor {
             }
         }
         if let (Some((options, stats)), Some(expect)) = (&self.probes, expectation) {
-            let generation = stats.written(&expect.order_id, expect.is_last_write());
-            if sampled {
+            let generation = stats.written(expect.subject(), expect.is_last_write());
+            let repeats = stats.repeats_earlier_state(&expect);
+            if sampled && repeats {
+                stats.untimeable(expect.kind());
+            } else if sampled {
                 probe::spawn(
                     self.client.clone(),
                     self.base_url.clone(),
                     expect,
                     generation,
-                    Instant::now(),
+                    // From the send of the event's first write: the server applies each of its
+                    // writes after that, and a read may show any of them (a view can derive
+                    // the total from the lines), while an instant taken after the answer
+                    // would be late by however long this task waited to be polled.
+                    first_sent,
                     options.clone(),
                     stats.clone(),
                 );

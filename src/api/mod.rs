@@ -2,6 +2,7 @@
 //! requests (triples, endpoints), how responses are read and classified, health checks.
 //! See `docs/freshmart-api.md`. Every read goes through `fetch::ApiReader` (retries).
 
+pub mod cleanup;
 pub mod client;
 pub mod fetch;
 pub mod health;

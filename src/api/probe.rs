@@ -1,9 +1,10 @@
-//! Propagation probes (`replay --probe-reads 1%`): after a sampled order write succeeds, poll
-//! the order's read endpoint until the write is visible there, and record how long that took.
+//! Propagation probes (`replay --probe-reads 1%`): after a sampled write succeeds, poll the
+//! read that shows it until the write is visible there, and record how long that took.
 //! Against Materialize this "write → visible" time is the number the demo is about.
 //!
-//! Only order writes are probed (creations, status changes, modifications): they have a
-//! cheap point read. Customers and stock levels are only readable through list endpoints.
+//! Each kind of write has its read and its histogram (`ProbeKind`): order writes (creations,
+//! status changes, modifications) the order's point read; new customers the customer list;
+//! stock levels the inventory list of the item's store, paged.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::RequestContext;
 use crate::event::{ids, Action, Event};
 
 #[derive(Clone, Debug)]
@@ -111,6 +113,177 @@ fn stage(status: &str) -> i32 {
     }
 }
 
+/// The kinds of write a probe follows, each measured by its own read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ProbeKind {
+    Order,
+    Customer,
+    Stock,
+}
+
+impl ProbeKind {
+    pub const ALL: [ProbeKind; 3] = [ProbeKind::Order, ProbeKind::Customer, ProbeKind::Stock];
+
+    /// Name in reports.
+    pub fn key(self) -> &'static str {
+        match self {
+            ProbeKind::Order => "orders",
+            ProbeKind::Customer => "customers",
+            ProbeKind::Stock => "stock_levels",
+        }
+    }
+
+    /// The read that shows a write of this kind (the view it measures).
+    pub fn read(self) -> &'static str {
+        match self {
+            ProbeKind::Order => "GET /freshmart/orders/{id}",
+            ProbeKind::Customer => "GET /freshmart/customers",
+            ProbeKind::Stock => "GET /freshmart/stores/inventory?store_id=",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A successful write a probe can follow until a read shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Order(Expectation),
+    /// A new customer: shown once the customer list has it.
+    Customer {
+        customer_id: String,
+    },
+    /// A stock level: shown once the inventory list of the item's store has it at that level.
+    Stock {
+        inventory_id: String,
+        store_id: String,
+        stock_level: u32,
+    },
+}
+
+impl Target {
+    /// The write of `event` a probe can follow, named as `context` sends it.
+    pub fn of(event: &Event, context: &RequestContext) -> Option<Target> {
+        let run = context.run_id.as_deref();
+        match &event.action {
+            Action::NewCustomer { customer, .. } => Some(Target::Customer {
+                customer_id: ids::new_customer_subject(*customer, run),
+            }),
+            Action::InventoryUpdate { item, stock_level } => {
+                let item = context.world.inventory.get(*item as usize)?;
+                let store = context.world.stores.get(item.store as usize)?;
+                Some(Target::Stock {
+                    inventory_id: item.id.clone(),
+                    store_id: store.id.clone(),
+                    stock_level: *stock_level,
+                })
+            }
+            _ => Expectation::of(event, run).map(Target::Order),
+        }
+    }
+
+    pub fn kind(&self) -> ProbeKind {
+        match self {
+            Target::Order(_) => ProbeKind::Order,
+            Target::Customer { .. } => ProbeKind::Customer,
+            Target::Stock { .. } => ProbeKind::Stock,
+        }
+    }
+
+    /// The subject whose later writes supersede this one.
+    pub fn subject(&self) -> &str {
+        match self {
+            Target::Order(e) => &e.order_id,
+            Target::Customer { customer_id } => customer_id,
+            Target::Stock { inventory_id, .. } => inventory_id,
+        }
+    }
+
+    /// Nothing is written to the subject after this: an order's delivery or cancellation, a
+    /// new customer (created once). A stock level can always be written again.
+    pub fn is_last_write(&self) -> bool {
+        match self {
+            Target::Order(e) => e.is_last_write(),
+            Target::Customer { .. } => true,
+            Target::Stock { .. } => false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CustomerRow {
+    customer_id: String,
+}
+
+#[derive(Deserialize)]
+struct InventoryRow {
+    inventory_id: String,
+    #[serde(default)]
+    stock_level: Option<serde_json::Value>,
+}
+
+/// Page size of the inventory list (the API's maximum) and pages read at most per probe read.
+const INVENTORY_PAGE: usize = 1000;
+const INVENTORY_PAGES: usize = 20;
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    url: &str,
+) -> Option<T> {
+    let resp = client.get(url).send().await.ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    resp.json::<T>().await.ok()
+}
+
+/// One read of what shows `target`: whether it shows the write (or a later one).
+async fn shows(client: &reqwest::Client, base_url: &str, target: &Target) -> bool {
+    match target {
+        Target::Order(expect) => {
+            let url = format!("{base_url}/freshmart/orders/{}", expect.order_id);
+            get_json::<OrderRow>(client, &url)
+                .await
+                .is_some_and(|row| expect.met_by(&row))
+        }
+        Target::Customer { customer_id } => {
+            let url = format!("{base_url}/freshmart/customers");
+            get_json::<Vec<CustomerRow>>(client, &url)
+                .await
+                .is_some_and(|rows| rows.iter().any(|r| &r.customer_id == customer_id))
+        }
+        Target::Stock {
+            inventory_id,
+            store_id,
+            stock_level,
+        } => {
+            for page in 0..INVENTORY_PAGES {
+                let url = format!(
+                    "{base_url}/freshmart/stores/inventory?store_id={store_id}&limit={INVENTORY_PAGE}&offset={}",
+                    page * INVENTORY_PAGE
+                );
+                let Some(rows) = get_json::<Vec<InventoryRow>>(client, &url).await else {
+                    return false;
+                };
+                if let Some(row) = rows.iter().find(|r| &r.inventory_id == inventory_id) {
+                    let level = match &row.stock_level {
+                        Some(serde_json::Value::Number(n)) => n.as_u64(),
+                        Some(serde_json::Value::String(s)) => s.parse().ok(),
+                        _ => None,
+                    };
+                    return level == Some(u64::from(*stock_level));
+                }
+                if rows.len() < INVENTORY_PAGE {
+                    break;
+                }
+            }
+            false
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct OrderRow {
     #[serde(default)]
@@ -122,25 +295,64 @@ struct OrderRow {
 /// Generation of an order's last write.
 const FINAL: u64 = u64::MAX;
 
-/// Results of all probes of a run.
+/// Results of the probes of one kind.
 #[derive(Debug)]
-pub struct ProbeStats {
+pub struct KindStats {
     pub visible: Mutex<Histogram<u64>>,
     pub not_visible: AtomicU64,
-    /// Probes whose order was written again before they saw their write: what the read shows
-    /// is then the later write, which says nothing about when this one became visible.
+    pub superseded: AtomicU64,
+    pub started: AtomicU64,
+}
+
+impl Default for KindStats {
+    fn default() -> Self {
+        KindStats {
+            visible: Mutex::new(
+                Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static bounds"),
+            ),
+            not_visible: AtomicU64::new(0),
+            superseded: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+        }
+    }
+}
+
+impl KindStats {
+    pub fn histogram(&self) -> Histogram<u64> {
+        self.visible
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// Results of all probes of a run: over all kinds, and by kind.
+#[derive(Debug)]
+pub struct ProbeStats {
+    /// By `ProbeKind`, in `ProbeKind::ALL` order.
+    pub by_kind: [KindStats; 3],
+    pub visible: Mutex<Histogram<u64>>,
+    pub not_visible: AtomicU64,
+    /// Probes whose subject was written again before they saw their write: what the read
+    /// shows is then the later write, which says nothing about when this one became visible.
     pub superseded: AtomicU64,
     pub started: AtomicU64,
     pending: AtomicUsize,
     idle: Notify,
-    /// Successful writes per open order (only while probing), so a probe can tell that a later
-    /// write of its order went out. Entries go when the order is delivered or cancelled.
+    /// Successful writes per subject (only while probing), so a probe can tell that a later
+    /// write of its subject went out. An order's entry goes when it is delivered or cancelled;
+    /// an inventory item's stays (there are as many as the world has items).
     generations: Mutex<HashMap<String, u64>>,
+    /// The states earlier writes left each subject in, as a read sees them (an order's totals,
+    /// an item's stock levels): a write that brings a subject back to one of them (A → B → A)
+    /// cannot be told apart from the earlier write by any read.
+    states: Mutex<HashMap<String, Vec<u64>>>,
 }
 
 impl Default for ProbeStats {
     fn default() -> Self {
         ProbeStats {
+            by_kind: Default::default(),
             // 1 µs .. 1 h, 3 significant digits: fixed, valid bounds.
             visible: Mutex::new(
                 Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static bounds"),
@@ -151,6 +363,7 @@ impl Default for ProbeStats {
             pending: AtomicUsize::new(0),
             idle: Notify::new(),
             generations: Mutex::new(HashMap::new()),
+            states: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -169,6 +382,43 @@ impl ProbeStats {
         next
     }
 
+    /// Records the state `target`'s write leaves for reads to see, and says whether an earlier
+    /// write of the subject left the same one: then a read showing it may show the earlier
+    /// write, so the write cannot be timed.
+    pub fn repeats_earlier_state(&self, target: &Target) -> bool {
+        let state = match target {
+            Target::Order(e) => e.total_cents,
+            Target::Stock { stock_level, .. } => Some(u64::from(*stock_level)),
+            Target::Customer { .. } => None,
+        };
+        let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        if target.is_last_write() {
+            states.remove(target.subject());
+            return false;
+        }
+        let Some(state) = state else {
+            return false;
+        };
+        let seen = states.entry(target.subject().to_string()).or_default();
+        let repeated = seen.contains(&state);
+        if !repeated {
+            seen.push(state);
+        }
+        repeated
+    }
+
+    /// A sampled write that cannot be timed (see `repeats_earlier_state`): counted with the
+    /// superseded ones, which a read cannot time either.
+    pub fn untimeable(&self, kind: ProbeKind) {
+        for (started, superseded) in [
+            (&self.started, &self.superseded),
+            (&self.kind(kind).started, &self.kind(kind).superseded),
+        ] {
+            started.fetch_add(1, Ordering::Relaxed);
+            superseded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Whether `order_id` was written after `generation` (or has finished since).
     fn superseded(&self, order_id: &str, generation: u64) -> bool {
         if generation == FINAL {
@@ -176,6 +426,10 @@ impl ProbeStats {
         }
         let generations = self.generations.lock().unwrap_or_else(|p| p.into_inner());
         generations.get(order_id).is_none_or(|g| *g > generation)
+    }
+
+    pub fn kind(&self, kind: ProbeKind) -> &KindStats {
+        &self.by_kind[kind.index()]
     }
 
     /// Waits until every started probe has finished (each is bounded by `give_up`).
@@ -197,35 +451,30 @@ impl ProbeStats {
     }
 }
 
-/// Starts a background probe for `expect`, written at `written`.
+/// Starts a background probe for `target`, written at `written`.
 pub fn spawn(
     client: reqwest::Client,
     base_url: String,
-    expect: Expectation,
+    target: Target,
     generation: u64,
     written: Instant,
     options: ProbeOptions,
     stats: Arc<ProbeStats>,
 ) {
+    let kind = target.kind();
     stats.started.fetch_add(1, Ordering::Relaxed);
+    stats.kind(kind).started.fetch_add(1, Ordering::Relaxed);
     stats.pending.fetch_add(1, Ordering::AcqRel);
     tokio::spawn(async move {
-        let url = format!("{base_url}/freshmart/orders/{}", expect.order_id);
         let deadline = written + options.give_up;
         let mut seen = None;
         let mut superseded = false;
         while Instant::now() < deadline {
             // Checked before the read: a read that follows a newer write may show either.
-            let newer = stats.superseded(&expect.order_id, generation);
-            if let Ok(resp) = client.get(&url).send().await {
-                if resp.status().is_success() {
-                    if let Ok(row) = resp.json::<OrderRow>().await {
-                        if expect.met_by(&row) {
-                            seen = Some(Instant::now());
-                            break;
-                        }
-                    }
-                }
+            let newer = stats.superseded(target.subject(), generation);
+            if shows(&client, &base_url, &target).await {
+                seen = Some(Instant::now());
+                break;
             }
             if newer {
                 superseded = true;
@@ -233,20 +482,24 @@ pub fn spawn(
             }
             tokio::time::sleep(options.interval).await;
         }
+        let of_kind = stats.kind(kind);
         match seen {
             None if superseded => {
                 stats.superseded.fetch_add(1, Ordering::Relaxed);
+                of_kind.superseded.fetch_add(1, Ordering::Relaxed);
             }
             Some(at) => {
                 let us = ((at - written).as_micros() as u64).clamp(1, 3_600_000_000);
-                let _ = stats
-                    .visible
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .record(us);
+                for histogram in [&stats.visible, &of_kind.visible] {
+                    let _ = histogram
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .record(us);
+                }
             }
             None => {
                 stats.not_visible.fetch_add(1, Ordering::Relaxed);
+                of_kind.not_visible.fetch_add(1, Ordering::Relaxed);
             }
         }
         if stats.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -258,6 +511,44 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_back_to_an_earlier_state_is_not_timeable() {
+        let stats = ProbeStats::default();
+        let order = |total| {
+            Target::Order(Expectation {
+                order_id: "order:LG-x-000001".into(),
+                status: None,
+                total_cents: Some(total),
+            })
+        };
+        let stock = |level| Target::Stock {
+            inventory_id: "inventory:INV-000001".into(),
+            store_id: "store:BK-01".into(),
+            stock_level: level,
+        };
+        // A → B → A: the second A is what the first already showed.
+        assert!(!stats.repeats_earlier_state(&order(800)));
+        assert!(!stats.repeats_earlier_state(&order(1_150)));
+        assert!(stats.repeats_earlier_state(&order(800)));
+        assert!(!stats.repeats_earlier_state(&stock(5)));
+        assert!(!stats.repeats_earlier_state(&stock(9)));
+        assert!(stats.repeats_earlier_state(&stock(5)));
+        // An order's last write forgets its history.
+        let delivered = Target::Order(Expectation {
+            order_id: "order:LG-x-000001".into(),
+            status: Some("DELIVERED"),
+            total_cents: None,
+        });
+        assert!(!stats.repeats_earlier_state(&delivered));
+        assert!(!stats.repeats_earlier_state(&order(800)));
+        stats.untimeable(ProbeKind::Stock);
+        assert_eq!(stats.superseded.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            stats.kind(ProbeKind::Stock).started.load(Ordering::Relaxed),
+            1
+        );
+    }
     use crate::event::OrderStatus;
     use crate::sim::time::SimTime;
 
@@ -302,6 +593,69 @@ mod tests {
             },
         };
         assert_eq!(Expectation::of(&inv, None), None);
+    }
+
+    #[test]
+    fn targets_name_the_subject_and_read_of_each_kind() {
+        let context = RequestContext {
+            world: Arc::new(crate::world::builtin_world()),
+            run_id: Some("r".into()),
+            calendar: crate::sim::time::Calendar::new(
+                chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z").unwrap(),
+            ),
+            shift: chrono::Duration::zero(),
+        };
+        let at = |action| Event {
+            at: SimTime(0),
+            action,
+        };
+        let stock = Target::of(
+            &at(Action::InventoryUpdate {
+                item: 760,
+                stock_level: 42,
+            }),
+            &context,
+        )
+        .unwrap();
+        // Item 761 is the first product of the second store (store-major).
+        assert_eq!(
+            stock,
+            Target::Stock {
+                inventory_id: "inventory:INV-000761".into(),
+                store_id: "store:BK-02".into(),
+                stock_level: 42,
+            }
+        );
+        assert_eq!(stock.kind(), ProbeKind::Stock);
+        assert!(!stock.is_last_write(), "a stock level can be written again");
+        let customer = Target::of(
+            &at(Action::NewCustomer {
+                customer: 3,
+                home_store: 0,
+                persona: crate::world::names::Persona {
+                    first: 0,
+                    last: 0,
+                    street: 0,
+                    house_number: 1,
+                },
+            }),
+            &context,
+        )
+        .unwrap();
+        assert_eq!(customer.subject(), "customer:LG-r-000003");
+        assert!(customer.is_last_write(), "a new customer is written once");
+        let order = Target::of(
+            &at(Action::Transition {
+                order: 4,
+                from: OrderStatus::Picking,
+                to: OrderStatus::Delivered,
+            }),
+            &context,
+        )
+        .unwrap();
+        assert_eq!(order.kind(), ProbeKind::Order);
+        assert_eq!(order.subject(), "order:LG-r-000004");
+        assert!(order.is_last_write());
     }
 
     #[test]

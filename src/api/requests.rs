@@ -62,6 +62,14 @@ impl RequestContext {
 
     /// The requests of one event, in the order they must be sent.
     pub fn requests_for(&self, event: &Event) -> Vec<ApiRequest> {
+        self.writes_for(event)
+            .into_iter()
+            .map(Write::into_request)
+            .collect()
+    }
+
+    /// The writes of one event, in the order they must be sent, before they are encoded.
+    pub fn writes_for(&self, event: &Event) -> Vec<Write> {
         match &event.action {
             Action::NewCustomer {
                 customer,
@@ -79,9 +87,9 @@ impl RequestContext {
                     )
                     .add("customer_address", ObjectType::String, persona.address())
                     .add("home_store", ObjectType::EntityRef, self.store(*home_store));
-                vec![post(&triples)]
+                vec![Write::Post(triples)]
             }
-            Action::NewOrder(order) => vec![post(&self.order_triples(event.at, order))],
+            Action::NewOrder(order) => vec![Write::Post(self.order_triples(event.at, order))],
             Action::Transition { order, to, .. } => {
                 let subject = ids::order_subject(*order, self.run());
                 let mut triples = Vec::with_capacity(1);
@@ -90,7 +98,7 @@ impl RequestContext {
                     ObjectType::String,
                     to.as_api().to_string(),
                 );
-                vec![put(&triples)]
+                vec![Write::Put(triples)]
             }
             Action::AddLine {
                 order,
@@ -99,20 +107,15 @@ impl RequestContext {
             } => {
                 let mut triples = Vec::with_capacity(7);
                 self.line_triples(*order, line, &mut triples);
-                vec![post(&triples), self.put_total(*order, *total_cents)]
+                vec![Write::Post(triples), self.put_total(*order, *total_cents)]
             }
             Action::RemoveLine {
                 order,
                 seq,
                 total_cents,
             } => vec![
-                ApiRequest {
-                    method: Method::Delete,
-                    path: format!(
-                        "/triples/subjects/{}",
-                        ids::line_subject(*order, *seq, self.run())
-                    ),
-                    body: None,
+                Write::Delete {
+                    subject: ids::line_subject(*order, *seq, self.run()),
                 },
                 self.put_total(*order, *total_cents),
             ],
@@ -129,9 +132,15 @@ impl RequestContext {
                     ObjectType::Int,
                     stock_level.to_string(),
                 );
-                vec![put(&triples)]
+                vec![Write::Put(triples)]
             }
         }
+    }
+
+    /// Triples the event writes: those in the bodies of its requests (a line removal's
+    /// DELETE carries none). This is the unit of the original tool's "triples per minute".
+    pub fn triple_count(&self, event: &Event) -> u64 {
+        self.writes_for(event).iter().map(Write::triples).sum()
     }
 
     fn store(&self, index: u32) -> String {
@@ -214,7 +223,7 @@ impl RequestContext {
             .add("perishable_flag", ObjectType::Bool, perishable.to_string());
     }
 
-    fn put_total(&self, order: u32, total_cents: u64) -> ApiRequest {
+    fn put_total(&self, order: u32, total_cents: u64) -> Write {
         let subject = ids::order_subject(order, self.run());
         let mut triples = Vec::with_capacity(1);
         SubjectTriples::new(&subject, &mut triples).add(
@@ -222,29 +231,54 @@ impl RequestContext {
             ObjectType::Float,
             dollars(total_cents),
         );
-        put(&triples)
+        Write::Put(triples)
+    }
+}
+
+/// One write of an event: the triples of a batch, or the subject a DELETE removes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// `POST /triples/batch`: creates the triples.
+    Post(Vec<Triple>),
+    /// `PUT /triples/batch`: replaces the values of each (subject, predicate).
+    Put(Vec<Triple>),
+    /// `DELETE /triples/subjects/{subject}`.
+    Delete { subject: String },
+}
+
+impl Write {
+    /// Triples the write carries (a DELETE none).
+    pub fn triples(&self) -> u64 {
+        match self {
+            Write::Post(t) | Write::Put(t) => t.len() as u64,
+            Write::Delete { .. } => 0,
+        }
+    }
+
+    pub fn into_request(self) -> ApiRequest {
+        match self {
+            Write::Post(triples) => ApiRequest {
+                method: Method::Post,
+                path: BATCH.into(),
+                body: body(&triples),
+            },
+            Write::Put(triples) => ApiRequest {
+                method: Method::Put,
+                path: BATCH.into(),
+                body: body(&triples),
+            },
+            Write::Delete { subject } => ApiRequest {
+                method: Method::Delete,
+                path: format!("/triples/subjects/{subject}"),
+                body: None,
+            },
+        }
     }
 }
 
 fn body(triples: &[Triple]) -> Option<String> {
     // Serialising plain strings and enums cannot fail.
     Some(serde_json::to_string(triples).unwrap_or_default())
-}
-
-fn post(triples: &[Triple]) -> ApiRequest {
-    ApiRequest {
-        method: Method::Post,
-        path: BATCH.into(),
-        body: body(triples),
-    }
-}
-
-fn put(triples: &[Triple]) -> ApiRequest {
-    ApiRequest {
-        method: Method::Put,
-        path: BATCH.into(),
-        body: body(triples),
-    }
 }
 
 #[cfg(test)]
@@ -455,6 +489,23 @@ mod tests {
         );
         assert_eq!(t[0]["subject_id"], "customer:LG-000005");
         assert_eq!(t[3]["object_value"], "store:SI-02");
+    }
+
+    #[test]
+    fn triple_counts_are_the_triples_the_requests_carry() {
+        let c = ctx(None);
+        // 7 order triples and 7 per line.
+        assert_eq!(c.triple_count(&order_event()), 7 + 2 * 7);
+        let remove = Event {
+            at: SimTime(0),
+            action: Action::RemoveLine {
+                order: 1,
+                seq: 1,
+                total_cents: 0,
+            },
+        };
+        // The DELETE carries no triple; the PUT of the total one.
+        assert_eq!(c.triple_count(&remove), 1);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use anyhow::Context;
 
+use crate::api::RequestContext;
 use crate::cli::InspectArgs;
 use crate::event::Activity;
 use crate::sim::time::{Calendar, SimTime, MS_PER_HOUR};
@@ -18,11 +19,19 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let mut reader = input.read_once().with_context(|| format!("trace {name}"))?;
     let header = reader.header().clone();
     let mut summary = TraceSummary::new(header.duration_ms);
+    // Triples are counted from the requests the contract makes of each event.
+    let contract = RequestContext {
+        world: std::sync::Arc::new(header.world.clone()),
+        run_id: None,
+        calendar: Calendar::new(header.start_instant()?),
+        shift: chrono::Duration::zero(),
+    };
     while let Some(event) = reader
         .next_event()
         .with_context(|| format!("trace {name}"))?
     {
         summary.add(&event);
+        summary.add_triples(event.at, contract.triple_count(&event));
     }
     crate::out!("{}", render(&header, &summary)?);
     Ok(())
@@ -88,6 +97,11 @@ pub fn render(header: &TraceHeader, s: &TraceSummary) -> anyhow::Result<String> 
     writeln!(w, "\nOffered load")?;
     writeln!(w, "  Requests: {}", s.total_requests())?;
     writeln!(w, "  Requests per minute: mean {mean:.1}, max {max}")?;
+    let (mean, max) = s.activities_per_minute_mean_max();
+    writeln!(w, "  Activities per minute: mean {mean:.1}, max {max}")?;
+    writeln!(w, "  Triples: {}", s.total_triples())?;
+    let (mean, max) = s.triples_per_minute_mean_max();
+    writeln!(w, "  Triples per minute: mean {mean:.1}, max {max}")?;
     writeln!(
         w,
         "  Peak open orders: {} at {}",

@@ -1,6 +1,7 @@
 //! One module per subcommand: glue from parsed arguments to the core. Errors are `anyhow`
 //! here, classed by `crate::error::CommandError`; `main` maps the class to the exit code.
 
+mod cleanup;
 mod docs;
 mod export;
 mod health;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::World(args) => world::run(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
+        Command::Cleanup(args) => cleanup::run(args),
     }
 }
 

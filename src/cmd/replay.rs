@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::session::{self, Plan};
-use crate::api::probe::ProbeOptions;
+use crate::api::probe::{ProbeKind, ProbeOptions};
 use crate::api::RequestContext;
 use crate::cli::ApiArgs;
 use crate::cli::ReplayArgs;
@@ -21,7 +21,7 @@ use crate::replay::segments::{SegmentSummary, Segments};
 use crate::replay::window::{TraceWindow, WindowFilter};
 use crate::replay::{ReplayOptions, Sequenced};
 use crate::report;
-use crate::report::{RunResult, Visibility};
+use crate::report::{KindVisibility, RunResult, Visibility};
 use crate::sim::time::{Calendar, SimTime};
 use crate::trace::format::Footer;
 use crate::trace::input::{InputReader, TraceInput};
@@ -528,6 +528,23 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
                     not_visible: stats.not_visible.load(std::sync::atomic::Ordering::Relaxed),
                     superseded: stats.superseded.load(std::sync::atomic::Ordering::Relaxed),
                     write_to_visible: Percentiles::of(&stats.histogram()),
+                    by_kind: ProbeKind::ALL
+                        .iter()
+                        .map(|&kind| {
+                            let k = stats.kind(kind);
+                            let load = |c: &std::sync::atomic::AtomicU64| {
+                                c.load(std::sync::atomic::Ordering::Relaxed)
+                            };
+                            let of_kind = KindVisibility {
+                                read: kind.read(),
+                                probed: load(&k.started),
+                                not_visible: load(&k.not_visible),
+                                superseded: load(&k.superseded),
+                                write_to_visible: Percentiles::of(&k.histogram()),
+                            };
+                            (kind.key(), of_kind)
+                        })
+                        .collect(),
                 })
             }
             None => None,

@@ -15,6 +15,7 @@ use crate::api::RequestContext;
 use crate::cli::StartArgs;
 use crate::event::Event;
 use crate::profile::LoadProfile;
+use crate::rates::OfferedLoad;
 use crate::replay::{ReplayOptions, Sequenced};
 use crate::report::{self, RunResult};
 use crate::sim::time::{Calendar, SimTime};
@@ -36,6 +37,15 @@ struct ReportConfig {
     retries: u32,
     min_success: f64,
 }
+
+/// Simulated span the triples per event are measured on when the run is shorter.
+const SAMPLE_MS: u64 = 60 * 60_000;
+
+/// What the two kinds of rate `--dry-run` prints mean.
+pub const RATES_EXPLAINED: &str =
+    "\"Now\" is the steady state at the start's hour, with orders in \
+every stage of their lifecycle; \"over the run\" is what this seed sends from an empty start \
+along the peak-hour curve, with fewer status transitions while the first orders are young.";
 
 /// Requests one order brings in steady state with `profile`'s mix: its creation, three
 /// transitions (or one cancellation), and its share of modifications (two requests each),
@@ -343,29 +353,44 @@ fn dry_run(
         "Expected requests per minute now (steady state): {:.1}",
         rate * requests_per_order(profile)
     )?;
-    if let Some(ms) = duration_ms {
-        // The simulator is cheap: count exactly what this seed would send (with the built-in
-        // world; the live world only changes which ids are used, not how many events).
-        let world = crate::world::builtin_world();
-        let config = SimConfig {
-            seed,
-            profile: profile.clone(),
-            start: calendar.start(),
-            duration: SimTime(ms),
-        };
-        let mut sim = Simulation::new(&world, &config)?;
-        let (mut events, mut requests, mut orders) = (0u64, 0u64, 0u64);
-        while let Some(e) = sim.next_event()? {
-            events += 1;
-            requests += u64::from(e.action.request_count());
-            orders += u64::from(e.action.activity() == crate::event::Activity::NewOrder);
-        }
+    // The simulator is cheap: count exactly what this seed would send (with the built-in
+    // world; the live world only changes which ids are used, not how many events).
+    let world = crate::world::builtin_world_ref();
+    let run = match duration_ms {
+        Some(ms) => Some(OfferedLoad::simulate(world, profile, calendar, seed, ms)?),
+        None => None,
+    };
+    // The triples of each kind of event, measured on at least an hour of this seed.
+    let sample = match &run {
+        Some(run) if run.duration_ms >= SAMPLE_MS => run.clone(),
+        _ => OfferedLoad::simulate(world, profile, calendar, seed, SAMPLE_MS)?,
+    };
+    let (activities_now, triples_now) = crate::rates::steady_state(profile, rate, &sample);
+    writeln!(
+        out,
+        "Expected activities per minute now (steady state): {activities_now:.1}"
+    )?;
+    writeln!(
+        out,
+        "Expected triples per minute now (steady state): {triples_now:.1}"
+    )?;
+    if let Some(run) = &run {
         writeln!(
             out,
-            "Over the run (this seed, following the peak-hour curve): {orders} orders, {events} activities, {requests} requests ({:.1} requests/min)",
-            requests as f64 / (ms as f64 / 60_000.0)
+            "Over the run (this seed, following the peak-hour curve): {} orders, {} activities, {} requests ({:.1} requests/min)",
+            run.orders,
+            run.events,
+            run.requests,
+            run.per_minute().1
+        )?;
+        let (activities, requests, triples) = run.per_minute();
+        writeln!(
+            out,
+            "Over the run per minute: {activities:.1} activities, {requests:.1} requests, {triples:.1} triples ({} triples in all)",
+            run.triples
         )?;
     }
+    writeln!(out, "{RATES_EXPLAINED}")?;
     writeln!(
         out,
         "============================================================"

@@ -5,6 +5,7 @@
 //! modifications arrive the same way in proportion to orders. Each order then lives its
 //! lifecycle on the event queue. The output is a stream of `Event`s in time order.
 
+mod basket;
 pub mod model;
 mod open_orders;
 pub mod queue;
@@ -16,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::event::{Action, CustomerRef, Event, Line, NewOrder, OrderNo, OrderStatus};
 use crate::profile::LoadProfile;
 use crate::world::{World, WorldError};
+use basket::Basket;
 use model::QuantityDistribution;
 use open_orders::OpenOrders;
 use queue::{EventQueue, HeapQueue, ScheduleInPast, Ticket};
@@ -69,6 +71,13 @@ mod stream {
     pub const MODIFICATIONS: u64 = 15;
 }
 
+/// A stage delay in the `u32` an `OpenOrder` keeps. The model's stages last at most 45
+/// minutes (2.7 M ms), far inside `u32` (checked by a test of `model`).
+fn stage_ms(ms: u64) -> u32 {
+    debug_assert!(ms <= model::MAX_STAGE_MS);
+    ms as u32
+}
+
 fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
@@ -120,19 +129,36 @@ enum Step {
     Cancel(OrderNo),
 }
 
-/// An order that has not reached DELIVERED or CANCELLED.
+/// An order that has not reached DELIVERED or CANCELLED: only what every lifecycle step needs,
+/// kept small (24 bytes) so that the slots of hundreds of thousands of open orders stay
+/// cache-friendly. The basket lives in `CreatedOrder` while it can still change.
 struct OpenOrder {
-    status: OrderStatus,
-    lines: Vec<Line>,
-    next_line_seq: u8,
-    total_cents: u64,
-    /// The queued transition out of the current status.
+    /// The queued transition out of the current status; a popped `Advance` with another
+    /// ticket is stale (the order was cancelled) and is dropped.
     pending: Ticket,
     /// Delays of the stages after the current one, drawn at creation (so a cancellation time
-    /// can be drawn inside CREATED + PICKING).
-    later_delays_ms: [u64; 2],
-    /// Position in `Simulation::created` while CREATED.
-    created_slot: Option<usize>,
+    /// can be drawn inside CREATED + PICKING). At most 45 minutes: `u32` ms holds them.
+    later_delays_ms: [u32; 2],
+    /// Position in `Simulation::created` while CREATED, `NOT_CREATED` after.
+    created_slot: u32,
+    status: OrderStatus,
+}
+
+const NOT_CREATED: u32 = u32::MAX;
+
+/// An order in CREATED, and where its basket is in `Simulation::created_orders`. Small, so that the
+/// swap-remove on leaving CREATED touches little memory.
+#[derive(Clone, Copy)]
+struct CreatedEntry {
+    order: OrderNo,
+    basket: u32,
+}
+
+/// The basket and total of an order in CREATED, the only status modifications apply to.
+struct CreatedOrder {
+    next_line_seq: u8,
+    total_cents: u64,
+    lines: Basket,
 }
 
 /// The simulator. Pull events with `next_event` (or iterate); memory stays bounded by the
@@ -153,7 +179,10 @@ pub struct Simulation<'w> {
     quantities: QuantityDistribution,
     open_orders: OpenOrders<OpenOrder>,
     /// Orders in CREATED, in a deterministic order, for modifications to draw from.
-    created: Vec<OrderNo>,
+    created: Vec<CreatedEntry>,
+    /// Baskets of the orders in CREATED, in slots that are reused (`free_slots`).
+    created_orders: Vec<CreatedOrder>,
+    free_slots: Vec<u32>,
     orders_created: u32,
     customers_created: u32,
     /// Last stock level written per inventory item; `None` until first touched.
@@ -195,6 +224,8 @@ impl<'w> Simulation<'w> {
             quantities: QuantityDistribution::default(),
             open_orders: OpenOrders::default(),
             created: Vec::new(),
+            created_orders: Vec::new(),
+            free_slots: Vec::new(),
             orders_created: 0,
             customers_created: 0,
             stock_levels: vec![None; world.inventory.len()],
@@ -227,7 +258,15 @@ impl<'w> Simulation<'w> {
 
     /// The next event, or None when the duration is over.
     pub fn next_event(&mut self) -> Result<Option<Event>, SimError> {
-        while let Some((at, step)) = self.queue.pop() {
+        loop {
+            let open_orders = &self.open_orders;
+            let live = |ticket: Ticket, step: &Step| match *step {
+                Step::Advance(order) => open_orders.get(order).is_some_and(|o| o.pending == ticket),
+                Step::Arrival(_) | Step::Cancel(_) => true,
+            };
+            let Some((at, step)) = self.queue.pop_live(live) else {
+                return Ok(None);
+            };
             if at >= self.end {
                 return Ok(None);
             }
@@ -243,7 +282,6 @@ impl<'w> Simulation<'w> {
                 return Ok(Some(Event { at, action }));
             }
         }
-        Ok(None)
     }
 
     fn schedule_arrival(&mut self, process: Process) -> Result<(), SimError> {
@@ -291,10 +329,10 @@ impl<'w> Simulation<'w> {
 
         let products = self.world.products.len();
         let count = model::line_count(&mut self.baskets).min(products);
-        let mut lines: Vec<Line> = Vec::with_capacity(count);
+        let mut lines = Basket::default();
         while lines.len() < count {
             let product = self.baskets.random_range(0..products) as u32;
-            if lines.iter().any(|l| l.product == product) {
+            if lines.has_product(product) {
                 continue;
             }
             lines.push(Line {
@@ -303,7 +341,7 @@ impl<'w> Simulation<'w> {
                 quantity: self.quantities.sample(&mut self.baskets),
             });
         }
-        let total_cents = self.total_of(&lines);
+        let total_cents = self.total_of(lines.as_slice());
 
         let life = &mut self.lifecycle;
         let created_ms = model::stage_delay(life, OrderStatus::Created);
@@ -319,26 +357,41 @@ impl<'w> Simulation<'w> {
         if let Some(at) = cancel_at {
             self.queue.schedule(at, Step::Cancel(order))?;
         }
-        self.created.push(order);
         self.open_orders.push(
             order,
             OpenOrder {
-                status: OrderStatus::Created,
-                lines: lines.clone(),
-                next_line_seq: count as u8 + 1,
-                total_cents,
                 pending,
-                later_delays_ms: [picking_ms, delivery_ms],
-                created_slot: Some(self.created.len() - 1),
+                later_delays_ms: [stage_ms(picking_ms), stage_ms(delivery_ms)],
+                created_slot: self.created.len() as u32,
+                status: OrderStatus::Created,
             },
         );
+        let basket = CreatedOrder {
+            next_line_seq: count as u8 + 1,
+            total_cents,
+            lines,
+        };
+        let basket_slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.created_orders[slot as usize] = basket;
+                slot
+            }
+            None => {
+                self.created_orders.push(basket);
+                self.created_orders.len() as u32 - 1
+            }
+        };
+        self.created.push(CreatedEntry {
+            order,
+            basket: basket_slot,
+        });
         Ok(Action::NewOrder(NewOrder {
             order,
             customer,
             store,
             window_start_min,
             window_len_min,
-            lines,
+            lines: lines.as_slice().to_vec(),
             total_cents,
         }))
     }
@@ -355,17 +408,18 @@ impl<'w> Simulation<'w> {
 
     /// Takes `order` out of the CREATED set (swap-remove, fixing the moved order's slot).
     fn leave_created(&mut self, order: OrderNo) {
-        let Some(slot) = self
-            .open_orders
-            .get_mut(order)
-            .and_then(|o| o.created_slot.take())
-        else {
+        let Some(open) = self.open_orders.get_mut(order) else {
             return;
         };
-        self.created.swap_remove(slot);
-        if let Some(&moved) = self.created.get(slot) {
-            if let Some(o) = self.open_orders.get_mut(moved) {
-                o.created_slot = Some(slot);
+        let slot = std::mem::replace(&mut open.created_slot, NOT_CREATED);
+        if slot == NOT_CREATED {
+            return;
+        }
+        let gone = self.created.swap_remove(slot as usize);
+        self.free_slots.push(gone.basket);
+        if let Some(moved) = self.created.get(slot as usize) {
+            if let Some(o) = self.open_orders.get_mut(moved.order) {
+                o.created_slot = slot;
             }
         }
     }
@@ -383,9 +437,10 @@ impl<'w> Simulation<'w> {
         match to {
             OrderStatus::Picking | OrderStatus::OutForDelivery => {
                 let delay = open.later_delays_ms[(to == OrderStatus::OutForDelivery) as usize];
-                open.pending = self
-                    .queue
-                    .schedule(now.saturating_add_ms(delay), Step::Advance(order))?;
+                open.pending = self.queue.schedule(
+                    now.saturating_add_ms(u64::from(delay)),
+                    Step::Advance(order),
+                )?;
             }
             _ => {
                 self.open_orders.remove(order);
@@ -394,13 +449,13 @@ impl<'w> Simulation<'w> {
         Ok(Action::Transition { order, from, to })
     }
 
+    /// Closes the order; its queued transition, if any, is now stale and dropped when popped.
     fn cancel(&mut self, order: OrderNo) -> Result<Action, SimError> {
         self.leave_created(order);
         let open = self
             .open_orders
             .remove(order)
             .ok_or(SimError::OrderNotOpen(order))?;
-        self.queue.withdraw(open.pending);
         Ok(Action::Transition {
             order,
             from: open.status,
@@ -414,20 +469,23 @@ impl<'w> Simulation<'w> {
             return None;
         }
         let rng = &mut self.modifications;
-        let order = self.created[rng.random_range(0..self.created.len())];
+        let slot = rng.random_range(0..self.created.len());
         let products = self.world.products.len();
-        let open = self.open_orders.get_mut(order)?;
-        let can_remove = open.lines.len() > 1;
-        let can_add = open.lines.len() < model::MAX_LINES.min(products);
+        let CreatedEntry { order, basket } = self.created[slot];
+        let created = &mut self.created_orders[basket as usize];
+        let lines = &mut created.lines;
+        let can_remove = lines.len() > 1;
+        let can_add = lines.len() < model::MAX_LINES.min(products);
         let remove = can_remove && (!can_add || rng.random_bool(0.5));
         if remove {
-            let line = open.lines.remove(rng.random_range(0..open.lines.len()));
-            open.total_cents -= u64::from(self.world.products[line.product as usize].price_cents)
-                * u64::from(line.quantity);
+            let line = lines.remove(rng.random_range(0..lines.len()));
+            created.total_cents -=
+                u64::from(self.world.products[line.product as usize].price_cents)
+                    * u64::from(line.quantity);
             return Some(Action::RemoveLine {
                 order,
                 seq: line.seq,
-                total_cents: open.total_cents,
+                total_cents: created.total_cents,
             });
         }
         if !can_add {
@@ -436,23 +494,23 @@ impl<'w> Simulation<'w> {
         }
         let product = loop {
             let p = rng.random_range(0..products) as u32;
-            if !open.lines.iter().any(|l| l.product == p) {
+            if !lines.has_product(p) {
                 break p;
             }
         };
         let line = Line {
-            seq: open.next_line_seq,
+            seq: created.next_line_seq,
             product,
             quantity: self.quantities.sample(rng),
         };
-        open.next_line_seq += 1;
-        open.lines.push(line);
-        open.total_cents +=
+        created.next_line_seq += 1;
+        lines.push(line);
+        created.total_cents +=
             u64::from(self.world.products[product as usize].price_cents) * u64::from(line.quantity);
         Some(Action::AddLine {
             order,
             line,
-            total_cents: open.total_cents,
+            total_cents: created.total_cents,
         })
     }
 

@@ -24,6 +24,9 @@ pub fn stage_bounds_minutes(status: OrderStatus) -> Option<(u64, u64)> {
     }
 }
 
+/// The longest stage delay `stage_delay` can draw (OUT_FOR_DELIVERY's upper bound).
+pub const MAX_STAGE_MS: u64 = 45 * MS_PER_MINUTE;
+
 /// Time spent in `status` before the next transition, uniform over the spec's range.
 pub fn stage_delay(rng: &mut ChaCha8Rng, status: OrderStatus) -> u64 {
     let (lo, hi) = stage_bounds_minutes(status).unwrap_or((0, 0));
@@ -117,6 +120,7 @@ mod tests {
             OrderStatus::OutForDelivery,
         ] {
             let (lo, hi) = stage_bounds_minutes(status).unwrap();
+            assert!(hi * MS_PER_MINUTE <= MAX_STAGE_MS, "{status}");
             let draws: Vec<u64> = (0..10_000).map(|_| stage_delay(&mut rng, status)).collect();
             let (min, max) = (*draws.iter().min().unwrap(), *draws.iter().max().unwrap());
             assert!(min >= lo * MS_PER_MINUTE && max <= hi * MS_PER_MINUTE);
@@ -125,6 +129,14 @@ mod tests {
             assert!(min - lo * MS_PER_MINUTE < span / 100, "{status}");
             assert!(hi * MS_PER_MINUTE - max < span / 100, "{status}");
         }
+        assert_eq!(
+            stage_bounds_minutes(OrderStatus::OutForDelivery).map(|(_, hi)| hi * MS_PER_MINUTE),
+            Some(MAX_STAGE_MS)
+        );
+        assert!(
+            MAX_STAGE_MS <= u64::from(u32::MAX),
+            "OpenOrder keeps delays in u32"
+        );
     }
 
     #[test]

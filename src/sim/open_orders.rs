@@ -47,6 +47,11 @@ impl<T> OpenOrders<T> {
         order.checked_sub(self.base).map(|i| i as usize)
     }
 
+    pub fn get(&self, order: OrderNo) -> Option<&T> {
+        let i = self.index(order)?;
+        self.slots.get(i)?.as_ref()
+    }
+
     pub fn get_mut(&mut self, order: OrderNo) -> Option<&mut T> {
         let i = self.index(order)?;
         self.slots.get_mut(i)?.as_mut()
@@ -82,6 +87,8 @@ mod tests {
         assert_eq!(open.remove(3), Some(30));
         assert_eq!(open.remove(3), None, "already gone");
         assert_eq!(open.get_mut(3), None);
+        assert_eq!(open.get(3), None);
+        assert_eq!(open.get(4), Some(&40));
         assert_eq!(open.remove(1), Some(10));
         assert_eq!(open.base, 2, "slid past 1");
         assert_eq!(open.remove(2), Some(20));

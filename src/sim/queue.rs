@@ -1,19 +1,38 @@
 //! The event queue: pending simulation steps ordered by `(time, insertion seq)`, so equal times
-//! leave in insertion order, with withdrawal of a scheduled step (a cancelled order's next
-//! transition).
+//! leave in insertion order.
 //!
-//! Two implementations share one trait: `HeapQueue` (a binary heap with lazy deletion, used by
-//! the simulator) and `KeyedQueue` (the `priority-queue` crate's keyed removal). BENCHMARKS.md
-//! has the comparison that chose the heap.
+//! `HeapQueue` is a binary heap with lazy deletion that keeps no record of withdrawals: the
+//! caller already knows which of its steps are live (an order's pending ticket), so `pop_live`
+//! asks it and drops the stale entries it meets. `benches/queue.rs` compares it with a keyed
+//! heap that removes a withdrawn entry at once (BENCHMARKS.md has the figures).
+//!
+//! Only the entries of the next window of virtual time (`WINDOW_MS`) are in the heap; later
+//! ones wait in one unsorted bucket per window, and the bucket moves into the heap when the
+//! clock gets there. A heap of hundreds of thousands of lifecycle steps took a cache miss at
+//! every level of a pop; the heap of one window stays small and cache-resident, and a bucket
+//! is only ever appended to and read in sequence. The order is still exactly
+//! `(time, insertion)`: a window's entries are all in the heap before any of them is popped.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
 
 use super::time::SimTime;
 
-/// Identifies one scheduled entry, for withdrawal.
+/// Identifies one scheduled entry: its insertion sequence number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Ticket(u64);
+
+impl Ticket {
+    /// The ticket of insertion number `seq`, for other implementations of `EventQueue`.
+    pub fn from_seq(seq: u64) -> Ticket {
+        Ticket(seq)
+    }
+
+    /// The insertion sequence number (0 for the first entry ever scheduled).
+    pub fn seq(self) -> u64 {
+        self.0
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("cannot schedule at {at} ms: the clock is already at {now} ms")]
@@ -25,23 +44,32 @@ pub struct ScheduleInPast {
 pub trait EventQueue<T> {
     /// Adds `item` at `at`; scheduling before the time of the last popped entry is an error.
     fn schedule(&mut self, at: SimTime, item: T) -> Result<Ticket, ScheduleInPast>;
-    /// Makes sure a scheduled, not yet popped entry is never popped. Returns false if the ticket
-    /// was already withdrawn. Withdrawing a ticket that was popped is a caller bug: the keyed
-    /// queue reports it, the heap cannot tell and would miscount `len`.
-    fn withdraw(&mut self, ticket: Ticket) -> bool;
-    /// The earliest entry (first scheduled among equals); advances the clock to its time.
-    fn pop(&mut self) -> Option<(SimTime, T)>;
+    /// The earliest entry (first scheduled among equals) that `live` accepts; advances the
+    /// clock to its time. Earlier entries that `live` rejects are dropped for good, without
+    /// moving the clock: they are steps the caller has superseded.
+    fn pop_live(&mut self, live: impl FnMut(Ticket, &T) -> bool) -> Option<(SimTime, T)>;
+    /// The earliest entry, whatever it is.
+    fn pop(&mut self) -> Option<(SimTime, T)> {
+        self.pop_live(|_, _| true)
+    }
     /// The time of the last popped entry.
     fn now(&self) -> SimTime;
-    /// Entries still pending (withdrawn ones excluded).
+    /// Entries held, including stale ones a lazy queue has not met yet.
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
+/// Ordered by time, then by insertion (the derived order compares the fields in turn).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    at: u64,
+    seq: u64,
+}
+
 struct HeapEntry<T> {
-    key: Reverse<(SimTime, u64)>,
+    key: Reverse<Key>,
     item: T,
 }
 
@@ -62,10 +90,23 @@ impl<T> Ord for HeapEntry<T> {
     }
 }
 
-/// Binary heap with lazy deletion: a withdrawn entry stays in the heap and is skipped on pop.
+/// Width of a window of virtual time, as a power of two: 2^14 ms, about 16 s.
+const WINDOW_BITS: u32 = 14;
+/// Windows ahead kept in buckets: 256 windows, about 70 minutes, longer than any stage of an
+/// order's lifecycle (entries further ahead wait in `far`).
+const RING: u64 = 256;
+
+/// Binary heap with lazy deletion: a superseded entry stays in the queue until it reaches the
+/// top, where the caller's `live` test drops it.
 pub struct HeapQueue<T> {
+    /// Every entry before `near_end`, the end of the current window.
     heap: BinaryHeap<HeapEntry<T>>,
-    withdrawn: HashSet<u64>,
+    near_end: u64,
+    /// Entries of the `RING` windows from `near_end` on, window `w` in `ring[w % RING]`.
+    ring: Vec<Vec<HeapEntry<T>>>,
+    in_ring: usize,
+    /// Entries beyond the ring.
+    far: BinaryHeap<HeapEntry<T>>,
     next_seq: u64,
     now: SimTime,
 }
@@ -74,10 +115,36 @@ impl<T> Default for HeapQueue<T> {
     fn default() -> Self {
         HeapQueue {
             heap: BinaryHeap::new(),
-            withdrawn: HashSet::new(),
+            near_end: 1 << WINDOW_BITS,
+            ring: (0..RING).map(|_| Vec::new()).collect(),
+            in_ring: 0,
+            far: BinaryHeap::new(),
             next_seq: 0,
             now: SimTime::ZERO,
         }
+    }
+}
+
+impl<T> HeapQueue<T> {
+    /// Moves the next window's entries into the heap (or, with nothing in the ring, those of
+    /// the window of the earliest far entry); false when nothing is left.
+    fn next_window(&mut self) -> bool {
+        if self.in_ring == 0 {
+            let Some(first) = self.far.peek() else {
+                return false;
+            };
+            let window = first.key.0.at >> WINDOW_BITS;
+            self.near_end = self.near_end.max(window << WINDOW_BITS);
+        }
+        let window = self.near_end >> WINDOW_BITS;
+        let bucket = &mut self.ring[(window % RING) as usize];
+        self.in_ring -= bucket.len();
+        self.heap.extend(bucket.drain(..));
+        self.near_end += 1 << WINDOW_BITS;
+        while self.far.peek().is_some_and(|e| e.key.0.at < self.near_end) {
+            self.heap.extend(self.far.pop());
+        }
+        true
     }
 }
 
@@ -97,32 +164,38 @@ impl<T> EventQueue<T> for HeapQueue<T> {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(HeapEntry {
-            key: Reverse((at, seq)),
+        let entry = HeapEntry {
+            key: Reverse(Key { at: at.0, seq }),
             item,
-        });
+        };
+        let window = at.0 >> WINDOW_BITS;
+        if at.0 < self.near_end {
+            self.heap.push(entry);
+        } else if window < (self.near_end >> WINDOW_BITS) + RING {
+            self.ring[(window % RING) as usize].push(entry);
+            self.in_ring += 1;
+        } else {
+            self.far.push(entry);
+        }
         Ok(Ticket(seq))
     }
 
-    fn withdraw(&mut self, ticket: Ticket) -> bool {
-        // Membership is not checked: that would cost a hash per schedule and pop, the very
-        // thing lazy deletion saves. The simulator only withdraws pending tickets.
-        ticket.0 < self.next_seq && self.withdrawn.insert(ticket.0)
-    }
-
-    fn pop(&mut self) -> Option<(SimTime, T)> {
-        while let Some(HeapEntry {
-            key: Reverse((at, seq)),
-            item,
-        }) = self.heap.pop()
-        {
-            if !self.withdrawn.is_empty() && self.withdrawn.remove(&seq) {
-                continue;
+    fn pop_live(&mut self, mut live: impl FnMut(Ticket, &T) -> bool) -> Option<(SimTime, T)> {
+        loop {
+            while let Some(HeapEntry {
+                key: Reverse(Key { at, seq }),
+                item,
+            }) = self.heap.pop()
+            {
+                if live(Ticket(seq), &item) {
+                    self.now = SimTime(at);
+                    return Some((self.now, item));
+                }
             }
-            self.now = at;
-            return Some((at, item));
+            if !self.next_window() {
+                return None;
+            }
         }
-        None
     }
 
     fn now(&self) -> SimTime {
@@ -130,86 +203,7 @@ impl<T> EventQueue<T> for HeapQueue<T> {
     }
 
     fn len(&self) -> usize {
-        self.heap.len() - self.withdrawn.len()
-    }
-}
-
-/// Entry of a `KeyedQueue`: hashed and compared by its sequence number only.
-struct Keyed<T> {
-    seq: u64,
-    item: T,
-}
-
-impl<T> std::hash::Hash for Keyed<T> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.seq.hash(state)
-    }
-}
-impl<T> PartialEq for Keyed<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.seq == other.seq
-    }
-}
-impl<T> Eq for Keyed<T> {}
-impl<T> std::borrow::Borrow<u64> for Keyed<T> {
-    fn borrow(&self) -> &u64 {
-        &self.seq
-    }
-}
-
-/// The `priority-queue` crate's indexed heap: withdrawal removes the entry at once.
-pub struct KeyedQueue<T> {
-    queue: priority_queue::PriorityQueue<Keyed<T>, Reverse<(SimTime, u64)>>,
-    next_seq: u64,
-    now: SimTime,
-}
-
-impl<T> Default for KeyedQueue<T> {
-    fn default() -> Self {
-        KeyedQueue {
-            queue: priority_queue::PriorityQueue::new(),
-            next_seq: 0,
-            now: SimTime::ZERO,
-        }
-    }
-}
-
-impl<T> KeyedQueue<T> {
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl<T> EventQueue<T> for KeyedQueue<T> {
-    fn schedule(&mut self, at: SimTime, item: T) -> Result<Ticket, ScheduleInPast> {
-        if at < self.now {
-            return Err(ScheduleInPast {
-                at: at.0,
-                now: self.now.0,
-            });
-        }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.queue.push(Keyed { seq, item }, Reverse((at, seq)));
-        Ok(Ticket(seq))
-    }
-
-    fn withdraw(&mut self, ticket: Ticket) -> bool {
-        self.queue.remove(&ticket.0).is_some()
-    }
-
-    fn pop(&mut self) -> Option<(SimTime, T)> {
-        let (entry, Reverse((at, _))) = self.queue.pop()?;
-        self.now = at;
-        Some((at, entry.item))
-    }
-
-    fn now(&self) -> SimTime {
-        self.now
-    }
-
-    fn len(&self) -> usize {
-        self.queue.len()
+        self.heap.len() + self.in_ring + self.far.len()
     }
 }
 
@@ -221,8 +215,9 @@ mod tests {
         std::iter::from_fn(|| q.pop().map(|(t, s)| (t.0, s))).collect()
     }
 
-    fn ordering_and_ties<Q: EventQueue<&'static str> + Default>() {
-        let mut q = Q::default();
+    #[test]
+    fn orders_by_time_then_insertion() {
+        let mut q = HeapQueue::new();
         q.schedule(SimTime(30), "c").unwrap();
         q.schedule(SimTime(10), "a1").unwrap();
         q.schedule(SimTime(20), "b").unwrap();
@@ -236,22 +231,38 @@ mod tests {
         assert!(q.is_empty());
     }
 
-    fn withdrawal<Q: EventQueue<&'static str> + Default>() {
-        let mut q = Q::default();
+    #[test]
+    fn tickets_count_insertions() {
+        let mut q = HeapQueue::new();
+        assert_eq!(q.schedule(SimTime(9), 'a').unwrap().seq(), 0);
+        assert_eq!(q.schedule(SimTime(1), 'b').unwrap().seq(), 1);
+    }
+
+    #[test]
+    fn stale_entries_are_dropped_without_moving_the_clock() {
+        let mut q = HeapQueue::new();
         q.schedule(SimTime(5), "keep").unwrap();
         let gone = q.schedule(SimTime(7), "gone").unwrap();
         q.schedule(SimTime(9), "last").unwrap();
-        assert!(q.withdraw(gone));
-        assert!(
-            !q.withdraw(gone),
-            "a second withdrawal reports nothing pending"
+        let live = |t: Ticket, _: &&str| t != gone;
+        assert_eq!(q.pop_live(live), Some((SimTime(5), "keep")));
+        assert_eq!(q.pop_live(live), Some((SimTime(9), "last")));
+        assert_eq!(q.now(), SimTime(9));
+
+        let mut q = HeapQueue::new();
+        let only = q.schedule(SimTime(4), "stale").unwrap();
+        assert_eq!(q.pop_live(|t, _| t != only), None);
+        assert_eq!(
+            q.now(),
+            SimTime::ZERO,
+            "a dropped entry does not move the clock"
         );
-        assert_eq!(q.len(), 2);
-        assert_eq!(drain(&mut q), vec![(5, "keep"), (9, "last")]);
+        assert!(q.is_empty(), "and it is gone");
     }
 
-    fn past_is_refused<Q: EventQueue<&'static str> + Default>() {
-        let mut q = Q::default();
+    #[test]
+    fn refuses_the_past() {
+        let mut q = HeapQueue::new();
         q.schedule(SimTime(100), "x").unwrap();
         q.pop();
         assert_eq!(q.now(), SimTime(100));
@@ -264,71 +275,74 @@ mod tests {
         assert_eq!(q.pop().map(|(t, s)| (t.0, s)), Some((100, "now")));
     }
 
+    /// Against a model that keeps every pending entry in a sorted map and removes a
+    /// withdrawn one at once: the same pops, in the same order.
     #[test]
-    fn heap_queue_orders_by_time_then_insertion() {
-        ordering_and_ties::<HeapQueue<_>>();
+    fn agrees_with_an_eager_model_on_a_long_mixed_sequence() {
+        // Delays within one window, across the ring of windows, beyond it (the far heap),
+        // and a mix with long idle stretches.
+        let window = 1 << WINDOW_BITS;
+        for (seed, delays) in [
+            (7, vec![50]),
+            (8, vec![3 * window, 40 * 60_000]),
+            (9, vec![50, 2 * window * RING, 10 * window * RING]),
+            (10, vec![10, 45 * 60_000, 365 * 24 * 3_600_000]),
+        ] {
+            agrees_with_an_eager_model(seed, &delays);
+        }
     }
 
-    #[test]
-    fn keyed_queue_orders_by_time_then_insertion() {
-        ordering_and_ties::<KeyedQueue<_>>();
-    }
-
-    #[test]
-    fn heap_queue_withdraws() {
-        withdrawal::<HeapQueue<_>>();
-    }
-
-    #[test]
-    fn keyed_queue_withdraws() {
-        withdrawal::<KeyedQueue<_>>();
-    }
-
-    #[test]
-    fn heap_queue_refuses_the_past() {
-        past_is_refused::<HeapQueue<_>>();
-    }
-
-    #[test]
-    fn keyed_queue_refuses_the_past() {
-        past_is_refused::<KeyedQueue<_>>();
-    }
-
-    #[test]
-    fn both_queues_agree_on_a_long_mixed_sequence() {
+    fn agrees_with_an_eager_model(seed: u64, delays: &[u64]) {
         use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        use std::collections::{BTreeMap, BTreeSet};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut heap = HeapQueue::new();
-        let mut keyed = KeyedQueue::new();
-        // Pending tickets by item, in insertion order (a Vec keeps the draw deterministic).
-        let mut pending: Vec<(u32, Ticket, Ticket)> = Vec::new();
-        let mut popped_log = Vec::new();
+        let mut model: BTreeMap<(u64, u64), u32> = BTreeMap::new();
+        let mut model_now = 0;
+        let mut withdrawn: BTreeSet<Ticket> = BTreeSet::new();
+        // Pending tickets in insertion order (a Vec keeps the draw deterministic).
+        let mut pending: Vec<(u32, Ticket)> = Vec::new();
+        let mut pops = 0;
         for i in 0..5_000u32 {
             match rng.random_range(0..10) {
                 0..=5 => {
-                    let at = SimTime(heap.now().0 + rng.random_range(0..50));
-                    pending.push((
-                        i,
-                        heap.schedule(at, i).unwrap(),
-                        keyed.schedule(at, i).unwrap(),
-                    ));
+                    let most = delays[rng.random_range(0..delays.len())];
+                    let at = SimTime(heap.now().0 + rng.random_range(0..most));
+                    let ticket = heap.schedule(at, i).unwrap();
+                    model.insert((at.0, ticket.seq()), i);
+                    pending.push((i, ticket));
                 }
                 6 if !pending.is_empty() => {
-                    let (_, h, k) = pending.remove(rng.random_range(0..pending.len()));
-                    assert!(heap.withdraw(h));
-                    assert!(keyed.withdraw(k));
+                    let (_, t) = pending.remove(rng.random_range(0..pending.len()));
+                    withdrawn.insert(t);
+                    model.retain(|&(_, seq), _| seq != t.seq());
                 }
                 _ => {
-                    let popped = heap.pop();
-                    assert_eq!(popped, keyed.pop());
+                    let popped = heap.pop_live(|t, _| !withdrawn.contains(&t));
+                    let expected = model.pop_first().map(|((at, _), item)| {
+                        model_now = at;
+                        (SimTime(at), item)
+                    });
+                    assert_eq!(popped, expected);
+                    assert_eq!(heap.now().0, model_now);
                     if let Some((_, item)) = popped {
-                        pending.retain(|(i, _, _)| *i != item);
+                        pending.retain(|(i, _)| *i != item);
+                        pops += 1;
                     }
-                    popped_log.push(popped);
                 }
             }
-            assert_eq!(heap.len(), keyed.len());
+            assert!(heap.len() >= model.len());
         }
-        assert!(popped_log.iter().filter(|p| p.is_some()).count() > 1_000);
+        assert!(pops > 1_000, "{pops}");
+        // Drained in the same order to the end.
+        loop {
+            let popped = heap.pop_live(|t, _| !withdrawn.contains(&t));
+            let expected = model.pop_first().map(|((at, _), item)| (SimTime(at), item));
+            assert_eq!(popped, expected);
+            if popped.is_none() {
+                break;
+            }
+        }
+        assert!(heap.is_empty());
     }
 }

@@ -23,10 +23,12 @@
 //! Varints are LEB128 (postcard's). Readers never trust a length: records are capped at
 //! `MAX_RECORD_LEN` and the header at `MAX_HEADER_LEN`.
 
+mod encode;
 pub mod export;
 pub mod format;
 pub mod input;
 pub mod reader;
+mod record_block;
 pub mod summary;
 pub mod writer;
 

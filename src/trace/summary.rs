@@ -53,6 +53,11 @@ pub struct TraceSummary {
     pub orders_per_hour: Vec<u64>,
     /// Requests the events become, per minute of the trace (grows as events arrive).
     pub requests_per_minute: Vec<u64>,
+    /// Events (activities) per minute of the trace.
+    pub activities_per_minute: Vec<u64>,
+    /// Triples the events write per minute of the trace, as counted by the caller from the
+    /// contract (`add_triples`); empty when nobody counted them.
+    pub triples_per_minute: Vec<u64>,
     pub peak_open_orders: usize,
     pub peak_open_at: SimTime,
     /// Completed stays in CREATED, PICKING, OUT_FOR_DELIVERY (cancelled stays excluded).
@@ -101,6 +106,11 @@ impl TraceSummary {
             &mut self.requests_per_minute,
             (at.as_ms() / MS_PER_MINUTE) as usize,
             u64::from(event.action.request_count()),
+        );
+        bump(
+            &mut self.activities_per_minute,
+            (at.as_ms() / MS_PER_MINUTE) as usize,
+            1,
         );
         match &event.action {
             Action::NewOrder(order) => {
@@ -155,12 +165,40 @@ impl TraceSummary {
 
     /// Mean and max offered requests per minute over the trace's minutes.
     pub fn requests_per_minute_mean_max(&self) -> (f64, u64) {
+        self.mean_max(&self.requests_per_minute)
+    }
+
+    /// Mean and max activities (events) per minute over the trace's minutes.
+    pub fn activities_per_minute_mean_max(&self) -> (f64, u64) {
+        self.mean_max(&self.activities_per_minute)
+    }
+
+    /// Records `triples` written by an event at `at` (the contract counts them; see
+    /// `api::RequestContext::triple_count`).
+    pub fn add_triples(&mut self, at: SimTime, triples: u64) {
+        bump(
+            &mut self.triples_per_minute,
+            (at.as_ms() / MS_PER_MINUTE) as usize,
+            triples,
+        );
+    }
+
+    pub fn total_triples(&self) -> u64 {
+        self.triples_per_minute.iter().sum()
+    }
+
+    /// Mean and max triples per minute over the trace's minutes.
+    pub fn triples_per_minute_mean_max(&self) -> (f64, u64) {
+        self.mean_max(&self.triples_per_minute)
+    }
+
+    fn mean_max(&self, series: &[u64]) -> (f64, u64) {
         let minutes = self
             .duration_ms
             .div_ceil(MS_PER_MINUTE)
-            .max(self.requests_per_minute.len() as u64)
+            .max(series.len() as u64)
             .max(1);
-        let max = self.requests_per_minute.iter().copied().max().unwrap_or(0);
-        (self.total_requests() as f64 / minutes as f64, max)
+        let max = series.iter().copied().max().unwrap_or(0);
+        (series.iter().sum::<u64>() as f64 / minutes as f64, max)
     }
 }

@@ -5,18 +5,18 @@
 use std::io::Write;
 
 use super::format::{push_varint, Footer, TraceError, TraceHeader, FORMAT_VERSION, MAGIC};
+use super::record_block::RecordBlock;
 use crate::event::Event;
 
 pub struct TraceWriter<W: Write> {
     out: W,
-    crc: crc32fast::Hasher,
+    /// The records not yet hashed, and the CRC of the ones before.
+    crc: RecordBlock,
     count: u64,
     last_at: u64,
     bytes: u64,
     /// The header's duration; 0 for an open-ended trace.
     duration_ms: u64,
-    scratch: Vec<u8>,
-    record: Vec<u8>,
 }
 
 impl<W: Write> TraceWriter<W> {
@@ -33,13 +33,11 @@ impl<W: Write> TraceWriter<W> {
             .map_err(io)?;
         Ok(TraceWriter {
             out,
-            crc: crc32fast::Hasher::new(),
+            crc: RecordBlock::default(),
             count: 0,
             last_at: 0,
             bytes: 8 + 2 + 4 + body.len() as u64 + 4,
             duration_ms: header.duration_ms,
-            scratch: Vec::with_capacity(64),
-            record: Vec::with_capacity(80),
         })
     }
 
@@ -58,22 +56,14 @@ impl<W: Write> TraceWriter<W> {
                 duration_ms: self.limit_ms(),
             });
         }
-        self.scratch.clear();
-        push_varint(&mut self.scratch, at - self.last_at);
-        let payload = std::mem::take(&mut self.scratch);
-        self.scratch = postcard::to_extend(&event.action, payload)
-            .map_err(|e| TraceError::Encode(e.to_string()))?;
-        self.record.clear();
-        push_varint(&mut self.record, self.scratch.len() as u64);
-        self.record.extend_from_slice(&self.scratch);
-        self.crc.update(&self.record);
+        let record = self.crc.push(at - self.last_at, &event.action);
         self.out
-            .write_all(&self.record)
+            .write_all(record)
             .map_err(|source| TraceError::Io {
                 offset: self.bytes,
                 source,
             })?;
-        self.bytes += self.record.len() as u64;
+        self.bytes += record.len() as u64;
         self.last_at = at;
         self.count += 1;
         Ok(())

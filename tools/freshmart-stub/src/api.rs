@@ -17,6 +17,7 @@ use crate::request::{parse_triples, Detail, QueryParams};
 use crate::server::App;
 use crate::store::{DuplicateInBatch, Store, TripleRow};
 use crate::views::{self, InventoryQuery, OrderQuery};
+use crate::visibility::Write;
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -48,8 +49,12 @@ pub fn router() -> Router<Arc<App>> {
 }
 
 impl App {
+    /// The store as reads see it: lagging behind the writes with `--visibility-delay`.
     fn read(&self) -> RwLockReadGuard<'_, Store> {
-        self.store.read().unwrap_or_else(PoisonError::into_inner)
+        match &self.lagged {
+            Some(lagged) => lagged.read(),
+            None => self.store.read().unwrap_or_else(PoisonError::into_inner),
+        }
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Store> {
@@ -255,10 +260,17 @@ fn write_batch(app: &App, uri: &Uri, body: &[u8], kind: BatchKind) -> Response {
     let now = Timestamp::now();
     let written: Result<Vec<TripleRow>, DuplicateInBatch> = {
         let mut store = app.write();
-        match kind {
+        let written = match kind {
             BatchKind::Post => store.post_batch(&triples, now),
             BatchKind::Put => store.put_batch(&triples, now),
+        };
+        if let (Some(lagged), Ok(_)) = (&app.lagged, &written) {
+            lagged.written(match kind {
+                BatchKind::Post => Write::Post(triples, now),
+                BatchKind::Put => Write::Put(triples, now),
+            });
         }
+        written
     };
     match (written, kind) {
         (Ok(rows), BatchKind::Post) => json_response(StatusCode::CREATED, &rows),
@@ -268,7 +280,14 @@ fn write_batch(app: &App, uri: &Uri, body: &[u8], kind: BatchKind) -> Response {
 }
 
 async fn delete_subject(State(app): State<Arc<App>>, Path(subject_id): Path<String>) -> Response {
-    let removed = app.write().delete_subject(&subject_id);
+    let removed = {
+        let mut store = app.write();
+        let removed = store.delete_subject(&subject_id);
+        if let (Some(lagged), true) = (&app.lagged, removed > 0) {
+            lagged.written(Write::Delete(subject_id));
+        }
+        removed
+    };
     if removed == 0 {
         return detail(StatusCode::NOT_FOUND, "Subject not found", "not_found");
     }

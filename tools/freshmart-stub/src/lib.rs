@@ -22,6 +22,7 @@ mod server;
 mod stats;
 mod store;
 mod views;
+mod visibility;
 mod world;
 
 pub use latency::{Latency, ParseLatencyError};

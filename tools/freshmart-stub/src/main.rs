@@ -35,6 +35,10 @@ struct Args {
     /// How late a --late-rate answer comes, e.g. 35s.
     #[arg(long, default_value = "35s", value_parser = parse_duration)]
     late_by: std::time::Duration,
+    /// Writes become visible to reads only this many milliseconds after they were answered,
+    /// as behind a lagging read replica or view.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    visibility_delay: u64,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -74,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
         seed: args.seed,
         late_rate: args.late_rate,
         late_by: args.late_by,
+        visibility_delay: std::time::Duration::from_millis(args.visibility_delay),
     };
     let stub = freshmart_stub::spawn(&args.addr, config).await?;
     println!("freshmart-stub listening on {}", stub.url());

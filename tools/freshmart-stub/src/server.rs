@@ -28,6 +28,7 @@ use crate::latency::Latency;
 use crate::ontology::Ontology;
 use crate::stats::{Gauge, RecordedRequest, Recorder, Stats, StubStats};
 use crate::store::{Store, Triple};
+use crate::visibility::Lagged;
 use crate::world;
 
 /// How the stub behaves.
@@ -48,6 +49,8 @@ pub struct StubConfig {
     /// Fraction of requests applied and then answered `late_by` late.
     pub late_rate: f64,
     pub late_by: Duration,
+    /// Writes become visible to reads only this long after they were answered (zero: at once).
+    pub visibility_delay: Duration,
 }
 
 impl Default for StubConfig {
@@ -61,6 +64,7 @@ impl Default for StubConfig {
             seed: 0,
             late_rate: 0.0,
             late_by: Duration::ZERO,
+            visibility_delay: Duration::ZERO,
         }
     }
 }
@@ -72,6 +76,8 @@ pub struct App {
     pub(crate) faults: Faults,
     pub(crate) stats: Stats,
     pub(crate) recorder: Recorder,
+    /// The store as reads see it, when writes become visible late.
+    pub(crate) lagged: Option<Lagged>,
 }
 
 impl App {
@@ -91,8 +97,17 @@ struct Connection {
 
 /// Starts a stub on `addr` (e.g. `"127.0.0.1:0"` for any free port) holding the stock world.
 pub async fn spawn(addr: &str, cfg: StubConfig) -> anyhow::Result<StubHandle> {
+    let seeded = Timestamp::now();
+    let lagged = if cfg.visibility_delay.is_zero() {
+        None
+    } else {
+        Some(Lagged::new(
+            cfg.visibility_delay,
+            world::stock_store(seeded)?,
+        ))
+    };
     let app = Arc::new(App {
-        store: RwLock::new(world::stock_store(Timestamp::now())?),
+        store: RwLock::new(world::stock_store(seeded)?),
         ontology: Ontology::builtin()?,
         faults: Faults::new(
             cfg.seed,
@@ -103,6 +118,7 @@ pub async fn spawn(addr: &str, cfg: StubConfig) -> anyhow::Result<StubHandle> {
         ),
         stats: Stats::default(),
         recorder: Recorder::new(cfg.record_requests),
+        lagged,
     });
     app.faults.set_late(cfg.late_rate, cfg.late_by);
     let listener = TcpListener::bind(addr)
@@ -340,6 +356,27 @@ impl StubHandle {
             .map(|t| {
                 let predicate = store.predicate_name(t.predicate);
                 Triple::new(subject, predicate, t.object_value.clone(), t.object_type)
+            })
+            .collect()
+    }
+
+    /// Every triple the store holds, by subject id and then in the order they were written
+    /// (for tests that compare the whole store before and after).
+    pub fn all_triples(&self) -> Vec<Triple> {
+        let store = self
+            .inner
+            .app
+            .store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let store = &*store;
+        store
+            .with_prefix("")
+            .flat_map(|(subject, triples)| {
+                triples.iter().map(move |t| {
+                    let predicate = store.predicate_name(t.predicate);
+                    Triple::new(subject, predicate, t.object_value.clone(), t.object_type)
+                })
             })
             .collect()
     }

@@ -1,0 +1,305 @@
+//! The encoding of an `Action` on the write path: the exact bytes `postcard` produces for it
+//! (the reader decodes records with postcard), written straight into the caller's buffer
+//! without serde's per-field machinery, which cost more than the simulation itself.
+//!
+//! Postcard's rules, as far as `Action` needs them: an enum is its variant index as a varint,
+//! then its fields; `u8` is one raw byte; `u16`, `u32` and `u64` are LEB128 varints; a `Vec`
+//! is its length as a varint, then its elements. The patterns below name every field, so a
+//! field added to an event type fails to compile here instead of writing other bytes, and
+//! the tests compare with postcard itself.
+
+use super::format::push_varint;
+use crate::event::{Action, CustomerRef, Line, NewOrder, OrderStatus};
+use crate::world::names::Persona;
+
+/// Appends the postcard encoding of `action` to `out`.
+pub fn push_action(out: &mut Vec<u8>, action: &Action) {
+    match action {
+        Action::NewCustomer {
+            customer,
+            home_store,
+            persona,
+        } => {
+            out.push(0);
+            push_varint(out, u64::from(*customer));
+            push_varint(out, u64::from(*home_store));
+            push_persona(out, persona);
+        }
+        Action::NewOrder(NewOrder {
+            order,
+            customer,
+            store,
+            window_start_min,
+            window_len_min,
+            lines,
+            total_cents,
+        }) => {
+            out.push(1);
+            push_varint(out, u64::from(*order));
+            match customer {
+                CustomerRef::Existing(i) => {
+                    out.push(0);
+                    push_varint(out, u64::from(*i));
+                }
+                CustomerRef::New(n) => {
+                    out.push(1);
+                    push_varint(out, u64::from(*n));
+                }
+            }
+            push_varint(out, u64::from(*store));
+            push_varint(out, u64::from(*window_start_min));
+            push_varint(out, u64::from(*window_len_min));
+            push_varint(out, lines.len() as u64);
+            for line in lines {
+                push_line(out, line);
+            }
+            push_varint(out, *total_cents);
+        }
+        Action::Transition { order, from, to } => {
+            out.push(2);
+            push_varint(out, u64::from(*order));
+            out.push(status_index(*from));
+            out.push(status_index(*to));
+        }
+        Action::AddLine {
+            order,
+            line,
+            total_cents,
+        } => {
+            out.push(3);
+            push_varint(out, u64::from(*order));
+            push_line(out, line);
+            push_varint(out, *total_cents);
+        }
+        Action::RemoveLine {
+            order,
+            seq,
+            total_cents,
+        } => {
+            out.push(4);
+            push_varint(out, u64::from(*order));
+            out.push(*seq);
+            push_varint(out, *total_cents);
+        }
+        Action::InventoryUpdate { item, stock_level } => {
+            out.push(5);
+            push_varint(out, u64::from(*item));
+            push_varint(out, u64::from(*stock_level));
+        }
+    }
+}
+
+fn push_line(out: &mut Vec<u8>, line: &Line) {
+    let Line {
+        seq,
+        product,
+        quantity,
+    } = line;
+    out.push(*seq);
+    push_varint(out, u64::from(*product));
+    out.push(*quantity);
+}
+
+fn push_persona(out: &mut Vec<u8>, persona: &Persona) {
+    let Persona {
+        first,
+        last,
+        street,
+        house_number,
+    } = persona;
+    for field in [first, last, street, house_number] {
+        push_varint(out, u64::from(*field));
+    }
+}
+
+/// The variant index, one byte: fewer than 128 variants encode as a one-byte varint.
+fn status_index(status: OrderStatus) -> u8 {
+    match status {
+        OrderStatus::Created => 0,
+        OrderStatus::Picking => 1,
+        OrderStatus::OutForDelivery => 2,
+        OrderStatus::Delivered => 3,
+        OrderStatus::Cancelled => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn assert_like_postcard(action: &Action) {
+        let mut ours = vec![0xAA]; // appends, never overwrites
+        push_action(&mut ours, action);
+        let theirs = postcard::to_stdvec(action).unwrap();
+        assert_eq!(&ours[1..], &theirs[..], "{action:?}");
+    }
+
+    /// Values at varint length boundaries, and random ones of random widths, within `max`
+    /// (a power of two minus one).
+    fn value(rng: &mut ChaCha8Rng, max: u64) -> u64 {
+        const EDGES: [u64; 9] = [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            2_097_151,
+            2_097_152,
+            u64::MAX,
+        ];
+        if rng.random_bool(0.3) {
+            EDGES[rng.random_range(0..EDGES.len())].min(max)
+        } else {
+            // A random width first, so short and long varints are equally common.
+            let bits = rng.random_range(0..=64u32);
+            let v = rng.random::<u64>().checked_shr(64 - bits).unwrap_or(0);
+            v & max
+        }
+    }
+
+    fn status(rng: &mut ChaCha8Rng) -> OrderStatus {
+        OrderStatus::ALL[rng.random_range(0..OrderStatus::ALL.len())]
+    }
+
+    fn line(rng: &mut ChaCha8Rng) -> Line {
+        Line {
+            seq: rng.random(),
+            product: value(rng, u32::MAX.into()) as u32,
+            quantity: rng.random(),
+        }
+    }
+
+    fn action(rng: &mut ChaCha8Rng) -> Action {
+        let u32v = |rng: &mut ChaCha8Rng| value(rng, u32::MAX.into()) as u32;
+        let u16v = |rng: &mut ChaCha8Rng| value(rng, u16::MAX.into()) as u16;
+        match rng.random_range(0..6) {
+            0 => Action::NewCustomer {
+                customer: u32v(rng),
+                home_store: u32v(rng),
+                persona: Persona {
+                    first: u16v(rng),
+                    last: u16v(rng),
+                    street: u16v(rng),
+                    house_number: u16v(rng),
+                },
+            },
+            1 => Action::NewOrder(NewOrder {
+                order: u32v(rng),
+                customer: if rng.random() {
+                    CustomerRef::Existing(u32v(rng))
+                } else {
+                    CustomerRef::New(u32v(rng))
+                },
+                store: u32v(rng),
+                window_start_min: u16v(rng),
+                window_len_min: u16v(rng),
+                // Up to 200 lines: the line count itself crosses the one-byte varint.
+                lines: (0..rng.random_range(0..=200)).map(|_| line(rng)).collect(),
+                total_cents: value(rng, u64::MAX),
+            }),
+            2 => Action::Transition {
+                order: u32v(rng),
+                from: status(rng),
+                to: status(rng),
+            },
+            3 => Action::AddLine {
+                order: u32v(rng),
+                line: line(rng),
+                total_cents: value(rng, u64::MAX),
+            },
+            4 => Action::RemoveLine {
+                order: u32v(rng),
+                seq: rng.random(),
+                total_cents: value(rng, u64::MAX),
+            },
+            _ => Action::InventoryUpdate {
+                item: u32v(rng),
+                stock_level: u32v(rng),
+            },
+        }
+    }
+
+    #[test]
+    fn every_variant_encodes_like_postcard_across_value_widths() {
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        for _ in 0..20_000 {
+            assert_like_postcard(&action(&mut rng));
+        }
+    }
+
+    #[test]
+    fn the_extremes_encode_like_postcard() {
+        for n in [0, u32::MAX] {
+            let wide = u64::from(n) * u64::from(u32::MAX);
+            let l = Line {
+                seq: n as u8,
+                product: n,
+                quantity: n as u8,
+            };
+            for action in [
+                Action::NewCustomer {
+                    customer: n,
+                    home_store: n,
+                    persona: Persona {
+                        first: n as u16,
+                        last: n as u16,
+                        street: n as u16,
+                        house_number: n as u16,
+                    },
+                },
+                Action::NewOrder(NewOrder {
+                    order: n,
+                    customer: CustomerRef::New(n),
+                    store: n,
+                    window_start_min: n as u16,
+                    window_len_min: n as u16,
+                    lines: vec![l; n as usize % 300],
+                    total_cents: wide,
+                }),
+                Action::AddLine {
+                    order: n,
+                    line: l,
+                    total_cents: wide,
+                },
+                Action::RemoveLine {
+                    order: n,
+                    seq: n as u8,
+                    total_cents: wide,
+                },
+                Action::InventoryUpdate {
+                    item: n,
+                    stock_level: n,
+                },
+            ] {
+                assert_like_postcard(&action);
+            }
+        }
+        for from in OrderStatus::ALL {
+            for to in OrderStatus::ALL {
+                assert_like_postcard(&Action::Transition { order: 7, from, to });
+            }
+        }
+    }
+
+    #[test]
+    fn a_simulated_hour_encodes_like_postcard() {
+        use crate::profile::LoadProfile;
+        use crate::sim::{time::SimTime, SimConfig, Simulation};
+        let world = crate::world::builtin_world();
+        let config = SimConfig {
+            seed: 5,
+            profile: LoadProfile::named("stress").unwrap(),
+            start: chrono::DateTime::parse_from_rfc3339("2026-01-05T17:00:00Z").unwrap(),
+            duration: SimTime(3_600_000),
+        };
+        let mut events = 0;
+        for event in Simulation::new(&world, &config).unwrap() {
+            assert_like_postcard(&event.unwrap().action);
+            events += 1;
+        }
+        assert!(events > 30_000, "{events}");
+    }
+}
