@@ -6,11 +6,62 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::units;
 
-pub const EXIT_CODES: &str = "\
+/// The exit codes, per command: each `--help` lists only the codes its command can return
+/// (`main` is where they are assigned).
+pub mod exit_codes {
+    pub const ALL: &str = "\
 Exit codes:
   0  success
-  1  the run failed: success rate under --min-success, or the API is unreachable
-  2  bad usage or bad input (arguments, profile file, trace file, world file)";
+  1  the run failed: the API is unreachable or kept failing past --retries, the success rate
+     is under --min-success, or verify found disagreements
+  2  bad usage or bad input (arguments, profile file, trace file, world file, checkpoint)
+  130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM: a second one during replay or start, or
+     one while simulate, export or world writes its file (which is left as it was)";
+    pub const OFFLINE: &str = "\
+Exit codes:
+  0  success
+  2  bad usage or bad input (arguments, profile file, trace file)";
+    pub const EXPORT: &str = "\
+Exit codes:
+  0  success
+  2  bad usage or bad input (arguments, trace file)
+  130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM while writing -o (left as it was)";
+    pub const SIMULATE: &str = "\
+Exit codes:
+  0  success
+  1  --api-url: the API is unreachable or kept failing past --retries
+  2  bad usage or bad input (arguments, profile file, world file)
+  130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM (the output is left as it was)";
+    pub const RUN: &str = "\
+Exit codes:
+  0  success
+  1  the run failed: the API is unreachable or unhealthy past --retries, or the success rate
+     is under --min-success
+  2  bad usage or bad input (arguments, profile file, trace file, checkpoint)
+  130, 143  a second SIGINT (Ctrl+C) or SIGTERM: stopped at once (the first one stops
+     gracefully, with the summary and the report)";
+    pub const HEALTH: &str = "\
+Exit codes:
+  0  the API is healthy
+  1  the API is unreachable or not healthy
+  2  bad usage";
+    pub const VERIFY: &str = "\
+Exit codes:
+  0  the API agrees with the trace
+  1  the API does not agree, or it is unreachable or kept failing past --retries
+  2  bad usage or bad input (arguments, trace file)";
+    pub const CLEANUP: &str = "\
+Exit codes:
+  0  every subject deleted (or already gone), or --dry-run
+  1  the API is unreachable or unhealthy past --retries, or some deletions failed
+  2  bad usage or bad input (arguments, trace file)";
+    pub const WORLD: &str = "\
+Exit codes:
+  0  success
+  1  the API is unreachable or kept failing past --retries
+  2  bad usage, or the API's data is not a usable world
+  130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM (the output is left as it was)";
+}
 
 /// The fixed default start of a simulation, so that the same command gives the same trace on
 /// any day: a Monday, 09:00 UTC (a 1x hour, so a short run sees the profile's nominal rate).
@@ -26,7 +77,7 @@ pub const DEFAULT_SEED: u64 = 42;
         `simulate` writes a deterministic trace of customers and orders on a virtual clock; \
         `replay` paces it against the API; `start` does both live, like the Python tool; \
         `inspect` and `export` analyse it offline.",
-    after_help = EXIT_CODES
+    after_help = exit_codes::ALL
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -36,37 +87,38 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the load profiles (built-ins, or one loaded with --profile-file)
+    #[command(after_help = exit_codes::OFFLINE)]
     Profiles(ProfilesArgs),
     /// Simulate a day of shopping on a virtual clock and write it as a trace file
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes::SIMULATE)]
     Simulate(SimulateArgs),
     /// Summarise a trace: counts, mix, orders per hour, offered load, stage durations
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes::OFFLINE)]
     Inspect(InspectArgs),
     /// Write a trace as CSV or JSON Lines, one row per event
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes::EXPORT)]
     Export(ExportArgs),
     /// Replay a trace against the FreshMart API, paced in real time or faster
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes::RUN)]
     Replay(ReplayArgs),
     /// Check that the FreshMart API is up: GET /health and /ready
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes::HEALTH)]
     Health(HealthArgs),
     /// Check that the API holds what a replayed trace implies: orders, lines, customers, stock
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes::VERIFY)]
     Verify(VerifyArgs),
     /// Live mode: simulate on the wall clock and send each event as it becomes due
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes::RUN)]
     Start(StartArgs),
     /// Snapshot stores, products, customers and inventory items from the API into a world file
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes::WORLD)]
     World(WorldArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to standard output
     Completions(CompletionsArgs),
     /// Print the manual page (roff) of loadgen, or of one command, to standard output
     Man(ManArgs),
     /// Delete what a replayed run created: its orders, order lines and new customers
-    #[command(long_about = CLEANUP_ABOUT, after_help = EXIT_CODES)]
+    #[command(long_about = CLEANUP_ABOUT, after_help = exit_codes::CLEANUP)]
     Cleanup(CleanupArgs),
 }
 
@@ -126,8 +178,9 @@ pub struct StartArgs {
     pub profile: ProfileChoice,
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Duration in minutes (or 90s, 2h, …); overrides the profile's; 0 runs until interrupted
-    #[arg(long, value_parser = units::parse_duration)]
+    /// Duration in minutes (or 90s, 2h, …, at most 10 years); overrides the profile's; 0 runs
+    /// until interrupted
+    #[arg(long, value_parser = units::parse_run_duration)]
     pub duration: Option<std::time::Duration>,
     /// Random seed; same seed + world + --start-at ⇒ same requests (default: from the clock, printed)
     #[arg(long)]
@@ -145,8 +198,8 @@ pub struct StartArgs {
     /// Also write the events that were sent as a trace that `replay` accepts
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
-    /// Events in flight at once (default: the profile's concurrent workflows)
-    #[arg(long)]
+    /// Events in flight at once, 1 to 100000 (default: the profile's concurrent workflows)
+    #[arg(long, value_parser = units::parse_concurrency)]
     pub concurrency: Option<usize>,
     /// Namespace for the ids this run creates (default: derived from the clock, printed)
     #[arg(long)]
@@ -164,7 +217,7 @@ pub struct VerifyArgs {
     /// The trace that was replayed (- for standard input)
     pub trace: PathBuf,
     /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
-    #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
+    #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL, value_parser = units::parse_api_url)]
     pub api_url: String,
     /// The run id the replay used (printed by `replay`, and in its report)
     #[arg(long)]
@@ -178,12 +231,18 @@ pub struct VerifyArgs {
     /// Write the findings as JSON here
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Read requests in flight at once
-    #[arg(long, default_value_t = 16)]
+    /// Read requests in flight at once, 1 to 100000
+    #[arg(long, default_value = "16", value_parser = units::parse_concurrency)]
     pub parallel: usize,
     /// Timeout of each read
-    #[arg(long, default_value = "30s", value_parser = units::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = units::parse_timeout)]
     pub timeout: std::time::Duration,
+    /// Retries per read (and health check) for timeouts, connection errors and 5xx, with
+    /// the replay's backoff (never for 4xx). More than replay's 3 by default: one read that
+    /// fails ends the verification, and with 20% of answers failing, 3 retries lose about one
+    /// read in 600
+    #[arg(long, default_value_t = 8)]
+    pub retries: u32,
     #[command(flatten)]
     pub auth: AuthArgs,
 }
@@ -191,14 +250,18 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct WorldArgs {
     /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
-    #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
+    #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL, value_parser = units::parse_api_url)]
     pub api_url: String,
     /// Output world file (JSON), or - for standard output
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// Timeout of each request
-    #[arg(long, default_value = "60s", value_parser = units::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = units::parse_timeout)]
     pub timeout: std::time::Duration,
+    /// Retries per read for timeouts, connection errors and 5xx, with the replay's backoff
+    /// (never for 4xx)
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
     #[command(flatten)]
     pub auth: AuthArgs,
 }
@@ -208,13 +271,14 @@ pub const DEFAULT_API_URL: &str = "http://localhost:8080";
 #[derive(Debug, Args)]
 pub struct ApiArgs {
     /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
-    #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
+    #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL, value_parser = units::parse_api_url)]
     pub api_url: String,
-    /// Per-request timeout, e.g. 30s, 500ms [default: 30s; `replay --resume`: the first run's]
-    #[arg(long = "timeout", value_name = "DURATION", value_parser = units::parse_duration)]
+    /// Per-request timeout, e.g. 30s, 500ms, more than 0 and at most 24h [default: 30s;
+    /// `replay --resume`: the first run's]
+    #[arg(long = "timeout", value_name = "DURATION", value_parser = units::parse_timeout)]
     pub timeout_flag: Option<std::time::Duration>,
-    /// Retries per request for timeouts, connection errors and 5xx (never for 4xx)
-    /// [default: 3; `replay --resume`: the first run's]
+    /// Retries per request (and per health check and world read) for timeouts, connection
+    /// errors and 5xx (never for 4xx) [default: 3; `replay --resume`: the first run's]
     #[arg(long = "retries", value_name = "N")]
     pub retries_flag: Option<u32>,
     #[command(flatten)]
@@ -270,8 +334,8 @@ pub struct ReplayArgs {
     /// Replay speed: 1x (real time), 10x, 0.5x, or max (no waiting) [default: 1x]
     #[arg(long, value_parser = units::parse_speed)]
     pub speed: Option<units::Speed>,
-    /// Events in flight at once (default: the trace profile's concurrent workflows)
-    #[arg(long)]
+    /// Events in flight at once, 1 to 100000 (default: the trace profile's concurrent workflows)
+    #[arg(long, value_parser = units::parse_concurrency)]
     pub concurrency: Option<usize>,
     /// Start at this local time of day of the trace (HH:MM); orders created earlier are skipped
     #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day, long_help = window_help("Start at this local time of day of the trace (HH:MM); orders created earlier are skipped."))]
@@ -308,18 +372,25 @@ pub struct ReplayArgs {
     #[arg(long, value_parser = units::parse_fraction, value_name = "RATE")]
     pub probe_reads: Option<f64>,
     /// A probed write not visible after this is counted as not visible [default: 30s]
-    #[arg(long, value_parser = units::parse_duration)]
+    #[arg(long, value_parser = units::parse_timeout)]
     pub probe_timeout: Option<std::time::Duration>,
+    /// How often the status line (the spec's "Last minute: …") is printed
+    #[arg(long, default_value = "60s", value_parser = units::parse_timeout, value_name = "DURATION")]
+    pub status_every: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
 pub struct HealthArgs {
     /// FreshMart API base URL [precedence: argument, then LOADGEN_API_URL, then the default]
-    #[arg(env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL)]
+    #[arg(env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL, value_parser = units::parse_api_url)]
     pub api_url: String,
     /// Timeout of each probe
-    #[arg(long, default_value = "5s", value_parser = units::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = units::parse_timeout)]
     pub timeout: std::time::Duration,
+    /// Retries of each probe for timeouts, connection errors and 5xx (default: report the
+    /// state right now)
+    #[arg(long, default_value_t = 0)]
+    pub retries: u32,
     #[command(flatten)]
     pub auth: AuthArgs,
 }
@@ -358,8 +429,8 @@ pub struct SimulateArgs {
     /// Seed of every random stream: same seed, profile, world and version ⇒ same bytes
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
-    /// Virtual duration, e.g. 24h, 90m, 1h30m, 7d (default: the profile's duration)
-    #[arg(long, value_parser = units::parse_duration)]
+    /// Virtual duration, e.g. 24h, 90m, 1h30m, 7d, at most 10 years (default: the profile's)
+    #[arg(long, value_parser = units::parse_run_duration)]
     pub duration: Option<std::time::Duration>,
     /// RFC 3339 instant the trace starts at; its UTC offset sets the time of day for peak hours
     #[arg(long, default_value = DEFAULT_START)]
@@ -369,8 +440,11 @@ pub struct SimulateArgs {
     pub world: Option<PathBuf>,
     /// Snapshot the world from this API first (LOADGEN_API_URL does not apply: simulate
     /// needs no server unless asked)
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = units::parse_api_url)]
     pub api_url: Option<String>,
+    /// Retries per read of --api-url for timeouts, connection errors and 5xx (never for 4xx)
+    #[arg(long, default_value_t = 3, requires = "api_url")]
+    pub retries: u32,
     /// Output trace file, or - for standard output
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,

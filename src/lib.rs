@@ -11,12 +11,14 @@
 //!   knows nothing of HTTP.
 //! * `api`: the FreshMart contract: events to requests, the client with retries, health,
 //!   world snapshots, reads for `verify`, propagation probes, `cleanup` of a run's subjects.
+//! * `mix`: the activity counts the model produces from a profile (`loadgen profiles`).
 //! * `outcome`: the closed set of failure kinds, and how each is counted.
 //! * `metrics`, `report`: histograms and counts; console and JSON output.
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `rates`: offered activities, requests and triples per minute (`start --dry-run`).
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
 //! * `cli`, `cmd`: the command line (clap) and one glue module per subcommand.
+//! * `error`: the classes of failure (usage, input, run) that `main` maps to exit codes.
 //!
 //! `sim`, `trace`, `world`, `profile`, `event`, `metrics`, `verify` and `replay::pacer` are
 //! synchronous and know nothing of tokio, reqwest or clap.
@@ -31,8 +33,10 @@ pub mod api;
 pub mod cli;
 pub mod cmd;
 pub mod console;
+pub mod error;
 pub mod event;
 pub mod metrics;
+pub mod mix;
 pub mod outcome;
 pub mod output;
 pub mod profile;

@@ -1,16 +1,28 @@
 //! The `loadgen` binary: parse, dispatch, map errors to the documented exit codes.
+//!
+//! This is the only place that maps an error to its number: 0 success, 1 the run failed, 2 bad
+//! usage or bad input (clap's own errors exit 2 too). 99 is reserved for thresholds that a run
+//! crosses (a future `--threshold`), so scripts can tell it from 1. Signals end a process with
+//! 130 or 143 (`cmd::session`, `output`), as their default action would.
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use loadgen::error::{CommandError, ErrorClass};
+
+const EXIT_RUN_FAILED: u8 = 1;
+const EXIT_USAGE_OR_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = loadgen::cli::Cli::parse();
     match loadgen::cmd::run(cli) {
-        Ok(code) => code,
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            loadgen::cmd::exit_code_for(&err)
+            ExitCode::from(match CommandError::class_of(&err) {
+                ErrorClass::Usage | ErrorClass::Input => EXIT_USAGE_OR_INPUT,
+                ErrorClass::RunFailed => EXIT_RUN_FAILED,
+            })
         }
     }
 }

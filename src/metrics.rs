@@ -128,7 +128,11 @@ pub struct Bucket {
     pub second: u64,
     pub events: u64,
     pub failures: u64,
+    /// Summed latency from the intended time (queueing included).
+    #[serde(rename = "latency_from_intended_sum_us")]
     pub latency_sum_us: u64,
+    /// Summed service time (first request sent → last response).
+    pub service_time_sum_us: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -197,6 +201,7 @@ impl Metrics {
         bucket.events += 1;
         bucket.failures += failed;
         bucket.latency_sum_us += r.latency.as_micros() as u64;
+        bucket.service_time_sum_us += r.service.as_micros() as u64;
         match &r.result {
             EventResult::Success => self.successes[r.activity.index()] += 1,
             EventResult::Failure { kind, detail } => {
@@ -257,6 +262,7 @@ impl Metrics {
             mine.events += b.events;
             mine.failures += b.failures;
             mine.latency_sum_us += b.latency_sum_us;
+            mine.service_time_sum_us += b.service_time_sum_us;
         }
     }
 
@@ -287,6 +293,7 @@ impl Metrics {
                 events: pair.iter().map(|b| b.events).sum(),
                 failures: pair.iter().map(|b| b.failures).sum(),
                 latency_sum_us: pair.iter().map(|b| b.latency_sum_us).sum(),
+                service_time_sum_us: pair.iter().map(|b| b.service_time_sum_us).sum(),
             })
             .collect();
         self.series = merged;

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 ///   `orders_per_minute × weight / new_order`, following the same peak-hour curve.
 /// * `cancellation`: the probability that an order is cancelled while CREATED or PICKING
 ///   (the spec's "5% chance").
-/// * `status_transition`: not drawn; transitions follow from each order's lifecycle.
+/// * `status_transition`: not drawn; transitions follow from each order's lifecycle (about
+///   2.9 per order: see `crate::mix`). A profile file may leave it out: it is then derived as
+///   what the other weights leave of 1.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityWeights {
@@ -204,6 +206,16 @@ impl LoadProfile {
         if self.concurrent_workflows == 0 {
             return Err(invalid("concurrent_workflows", "must be at least 1".into()));
         }
+        if self.concurrent_workflows as usize > crate::units::MAX_CONCURRENCY {
+            return Err(invalid(
+                "concurrent_workflows",
+                format!(
+                    "at most {}, got {}",
+                    crate::units::MAX_CONCURRENCY,
+                    self.concurrent_workflows
+                ),
+            ));
+        }
         for (field, weight) in self.weights.named() {
             if !weight.is_finite() || weight < 0.0 {
                 return Err(invalid(
@@ -252,14 +264,15 @@ impl LoadProfile {
 /// concurrent_workflows = 200
 /// duration_minutes = 60
 /// new_order_weight = 0.50
-/// status_transition_weight = 0.25
 /// order_modification_weight = 0.10
 /// customer_creation_weight = 0.05
 /// inventory_update_weight = 0.05
 /// cancellation_weight = 0.05
 /// ```
-/// Omitted weights take the spec's values. Without `duration_minutes` the profile is
-/// open-ended: `start` runs until interrupted.
+/// Omitted weights take the spec's values, except `status_transition_weight`, which has no
+/// effect (transitions follow from the lifecycle) and is derived as 1 minus the others; a file
+/// that gives it is accepted, and then the weights must sum to 1 as before. Without
+/// `duration_minutes` the profile is open-ended: `start` runs until interrupted.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileFile {
@@ -283,6 +296,20 @@ struct ProfileFile {
 impl ProfileFile {
     fn into_profile(self) -> LoadProfile {
         let spec = ActivityWeights::SPEC;
+        let others = self.new_order_weight.unwrap_or(spec.new_order)
+            + self
+                .order_modification_weight
+                .unwrap_or(spec.order_modification)
+            + self
+                .customer_creation_weight
+                .unwrap_or(spec.customer_creation)
+            + self
+                .inventory_update_weight
+                .unwrap_or(spec.inventory_update)
+            + self.cancellation_weight.unwrap_or(spec.cancellation);
+        // Derived: the validation then finds a sum of 1 unless the others exceed it.
+        // Rounded to 1e-6 so that the spec's weights give the spec's 0.30, not 0.2999….
+        let derived_transitions = ((1.0 - others).max(0.0) * 1e6).round() / 1e6;
         LoadProfile {
             use_case: self.use_case.unwrap_or_else(|| self.description.clone()),
             name: self.name,
@@ -292,9 +319,7 @@ impl ProfileFile {
             duration_minutes: self.duration_minutes,
             weights: ActivityWeights {
                 new_order: self.new_order_weight.unwrap_or(spec.new_order),
-                status_transition: self
-                    .status_transition_weight
-                    .unwrap_or(spec.status_transition),
+                status_transition: self.status_transition_weight.unwrap_or(derived_transitions),
                 order_modification: self
                     .order_modification_weight
                     .unwrap_or(spec.order_modification),
@@ -373,13 +398,36 @@ mod tests {
 
     #[test]
     fn weights_must_sum_to_one() {
-        let err = parse(&format!("{BASE}new_order_weight = 0.6\n"))
+        // Given, the status-transition weight counts in the sum (left out, it is derived).
+        let given = format!("{BASE}status_transition_weight = 0.3\n");
+        let err = parse(&format!("{given}new_order_weight = 0.6\n"))
             .unwrap_err()
             .to_string();
         assert!(err.contains("sum to 1"), "{err}");
         assert!(err.contains("1.2000"), "{err}");
         // Within the tolerance is fine.
-        parse(&format!("{BASE}new_order_weight = 0.405\n")).unwrap();
+        parse(&format!("{given}new_order_weight = 0.405\n")).unwrap();
+    }
+
+    #[test]
+    fn the_status_transition_weight_is_derived_when_left_out() {
+        let text = format!(
+            "{BASE}new_order_weight = 0.5\norder_modification_weight = 0.1\ncustomer_creation_weight = 0.05\ninventory_update_weight = 0.05\ncancellation_weight = 0.05\n"
+        );
+        let p = parse(&text).unwrap();
+        assert!((p.weights.status_transition - 0.25).abs() < 1e-12);
+        // Still accepted when given, and then checked with the others.
+        let given = parse(&format!("{text}status_transition_weight = 0.25\n")).unwrap();
+        assert_eq!(given.weights, p.weights);
+        let err = parse(&format!("{text}status_transition_weight = 0.5\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sum to 1"), "{err}");
+        // Others over 1 leave nothing to derive: named as the sum.
+        let err = parse(&format!("{BASE}new_order_weight = 0.95\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sum to 1"), "{err}");
     }
 
     #[test]

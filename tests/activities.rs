@@ -77,7 +77,7 @@ fn every_action_becomes_requests_an_export_row_and_expected_state() {
             "{what}: subject `{}`",
             row.subject
         );
-        expected.apply(&world, Some("t1"), event);
+        expected.apply(&world, event);
     }
     assert!(
         !expected.orders.is_empty()

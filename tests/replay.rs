@@ -449,7 +449,7 @@ async fn a_demo_hour_at_max_speed_arrives_whole_and_in_order() {
             activity.key()
         );
     }
-    for histogram in ["service_time", "latency", "lateness"] {
+    for histogram in ["service_time", "latency_from_intended_time", "lateness"] {
         let h = &report[histogram];
         assert_eq!(u(&h["count"]), n, "{histogram}.count");
         let p = |k: &str| h[k].as_f64().expect(k);

@@ -15,23 +15,19 @@ impl Probe {
     }
 }
 
-/// Probes `/health` then `/ready`.
-pub async fn check(client: &reqwest::Client, base_url: &str) -> Vec<Probe> {
+/// Probes `/health` then `/ready`, each with the reader's retries.
+pub async fn check(reader: &super::fetch::ApiReader) -> Vec<Probe> {
     let mut probes = Vec::new();
     for path in ["/health", "/ready"] {
         let started = Instant::now();
-        let result = match client
-            .get(format!("{}{path}", base_url.trim_end_matches('/')))
-            .send()
-            .await
-        {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let body = resp.text().await.unwrap_or_default();
+        let result = match reader.send(path).await {
+            Ok(answer) => {
+                let body = String::from_utf8_lossy(&answer.body);
                 let body: String = body.chars().take(200).collect();
-                Ok((status, super::client::sanitize(&body, &[])))
+                Ok((answer.status, super::client::sanitize(&body, &[])))
             }
-            Err(e) => Err(describe(&e, base_url)),
+            Err(super::fetch::ReadError::Unreachable { cause, .. }) => Err(cause),
+            Err(other) => Err(other.to_string()),
         };
         probes.push(Probe {
             path,

@@ -1,9 +1,10 @@
 //! The FreshMart API contract, and the only module that knows it: how an event becomes
 //! requests (triples, endpoints), how responses are read and classified, health checks.
-//! See `docs/freshmart-api.md`.
+//! See `docs/freshmart-api.md`. Every read goes through `fetch::ApiReader` (retries).
 
 pub mod cleanup;
 pub mod client;
+pub mod fetch;
 pub mod health;
 pub mod probe;
 pub mod reads;

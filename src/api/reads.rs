@@ -1,31 +1,15 @@
 //! Reading back what a run wrote, for `verify`: orders and their lines one by one, customers
 //! and inventory in bulk, and the ids of the run's namespace for "unexpected" entities.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use serde::Deserialize;
-use tokio::sync::Semaphore;
 
-use crate::verify::{ExpectedState, Observed, ObservedCustomer, ObservedLine, ObservedOrder};
+pub use super::fetch::{ApiReader, ReadError};
+use crate::verify::{Observed, ObservedCustomer, ObservedLine, ObservedOrder};
 
 /// Page size of list endpoints (the API's maximum).
 const PAGE: usize = 1000;
 /// List pages read at most (a million rows): a bound on a runaway read, not a limit in practice.
 const MAX_PAGES: usize = 1000;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("GET {path}: {source}")]
-    Http {
-        path: String,
-        source: reqwest::Error,
-    },
-    #[error("GET {path}: HTTP {status}")]
-    Status { path: String, status: u16 },
-    #[error("GET {path}: unexpected answer: {message}")]
-    Shape { path: String, message: String },
-}
 
 #[derive(Deserialize)]
 struct OrderRow {
@@ -83,82 +67,58 @@ fn integer(v: &Option<serde_json::Value>) -> Option<i64> {
     }
 }
 
-/// GET and decode; `Ok(None)` on 404.
-async fn get<T: serde::de::DeserializeOwned>(
-    client: &reqwest::Client,
-    base: &str,
-    path: &str,
-) -> Result<Option<T>, ReadError> {
-    let http = |source| ReadError::Http {
-        path: path.to_string(),
-        source,
-    };
-    let resp = client
-        .get(format!("{base}{path}"))
-        .send()
-        .await
-        .map_err(http)?;
-    match resp.status().as_u16() {
-        404 => return Ok(None),
-        s if !(200..300).contains(&s) => {
-            return Err(ReadError::Status {
-                path: path.to_string(),
-                status: s,
-            })
-        }
-        _ => {}
-    }
-    let bytes = resp.bytes().await.map_err(http)?;
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| ReadError::Shape {
-            path: path.to_string(),
-            message: e.to_string(),
-        })
-}
-
 /// A whole list from an endpoint that does not page; a 404 is an error here.
 pub async fn get_all<T: serde::de::DeserializeOwned>(
-    client: &reqwest::Client,
-    base: &str,
+    reader: &ApiReader,
     path: &str,
 ) -> Result<Vec<T>, ReadError> {
-    get(client, base, path).await?.ok_or(ReadError::Status {
+    reader.get(path).await?.ok_or(ReadError::Status {
         path: path.to_string(),
         status: 404,
+        body: String::new(),
+        attempts: 1,
     })
 }
 
-/// Every page of a paged list endpoint (`limit` / `offset`).
-pub async fn list<T: serde::de::DeserializeOwned>(
-    client: &reqwest::Client,
-    base: &str,
+/// Every row of a paged list endpoint (`limit` / `offset`), one page in memory at a time.
+pub async fn list_each<T: serde::de::DeserializeOwned>(
+    reader: &ApiReader,
     path: &str,
-) -> Result<Vec<T>, ReadError> {
-    let mut all = Vec::new();
+    mut each: impl FnMut(T),
+) -> Result<(), ReadError> {
     for page in 0..MAX_PAGES {
         let sep = if path.contains('?') { '&' } else { '?' };
         let paged = format!("{path}{sep}limit={PAGE}&offset={}", page * PAGE);
-        let rows: Vec<T> = get(client, base, &paged).await?.unwrap_or_default();
+        let rows: Vec<T> = reader.get(&paged).await?.unwrap_or_default();
         let done = rows.len() < PAGE;
-        all.extend(rows);
+        rows.into_iter().for_each(&mut each);
         if done {
             break;
         }
     }
+    Ok(())
+}
+
+/// Every row of a paged list endpoint.
+pub async fn list<T: serde::de::DeserializeOwned>(
+    reader: &ApiReader,
+    path: &str,
+) -> Result<Vec<T>, ReadError> {
+    let mut all = Vec::new();
+    list_each(reader, path, |row| all.push(row)).await?;
     Ok(all)
 }
 
-async fn read_order(
-    client: &reqwest::Client,
-    base: &str,
-    id: &str,
-) -> Result<Option<ObservedOrder>, ReadError> {
-    let Some(order) = get::<OrderRow>(client, base, &format!("/freshmart/orders/{id}")).await?
+/// One order and its lines; `None` when the API does not know it.
+pub async fn read_order(reader: &ApiReader, id: &str) -> Result<Option<ObservedOrder>, ReadError> {
+    let Some(order) = reader
+        .get::<OrderRow>(&format!("/freshmart/orders/{id}"))
+        .await?
     else {
         return Ok(None);
     };
-    let lines: Vec<LineRow> = get(client, base, &format!("/freshmart/orders/{id}/line-items"))
+    let lines: Vec<LineRow> = reader
+        .get(&format!("/freshmart/orders/{id}/line-items"))
         .await?
         .unwrap_or_default();
     Ok(Some(ObservedOrder {
@@ -184,55 +144,73 @@ async fn read_order(
     }))
 }
 
-/// Reads everything `expected` names, plus the run's ids, with at most `parallel` requests
-/// in flight.
-pub async fn observe(
-    client: &reqwest::Client,
-    base: &str,
-    run_id: &str,
-    expected: &ExpectedState,
+/// Reads the orders `ids` names with at most `parallel` reads in flight (tasks are started as
+/// others finish, so memory does not grow with the number of orders), and hands each to
+/// `each` as it arrives. The first read that fails past its retries stops the reading.
+pub async fn read_orders<K: Send + 'static>(
+    reader: &ApiReader,
+    ids: impl Iterator<Item = (K, String)>,
     parallel: usize,
-) -> Result<Observed, ReadError> {
-    let base = base.trim_end_matches('/').to_string();
-    let mut observed = Observed::default();
-
-    let permits = Arc::new(Semaphore::new(parallel.max(1)));
+    mut each: impl FnMut(K, Option<ObservedOrder>),
+) -> Result<(), ReadError> {
+    let parallel = parallel.max(1);
     let mut tasks = tokio::task::JoinSet::new();
-    for id in expected.orders.keys() {
-        let (client, base, id, permits) =
-            (client.clone(), base.clone(), id.clone(), permits.clone());
+    let mut handle = |done: Result<(K, Result<Option<ObservedOrder>, ReadError>), _>| match done {
+        Ok((key, result)) => result.map(|order| each(key, order)),
+        // A read task cannot panic short of a bug; count it as a failed read of the API.
+        Err(join) => Err(ReadError::Unreachable {
+            path: "/freshmart/orders".into(),
+            cause: format!("read task failed: {join}"),
+            attempts: 1,
+        }),
+    };
+    for (key, id) in ids {
+        while tasks.len() >= parallel {
+            if let Some(done) = tasks.join_next().await {
+                handle(done)?;
+            }
+        }
+        let reader = reader.clone();
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let order = read_order(&client, &base, &id).await;
-            (id, order)
+            let order = read_order(&reader, &id).await;
+            (key, order)
         });
     }
     while let Some(done) = tasks.join_next().await {
-        let Ok((id, order)) = done else { continue };
-        if let Some(order) = order? {
-            observed.orders.insert(id, order);
-        }
+        handle(done)?;
     }
+    Ok(())
+}
 
+/// Reads the run's namespace (every order and customer id of `run_id`), the customers named in
+/// `customers` (sorted) and the stock levels of `inventory`.
+pub async fn observe_rest(
+    reader: &ApiReader,
+    run_id: &str,
+    customers: &[String],
+    inventory: &[&str],
+) -> Result<Observed, ReadError> {
+    let mut observed = Observed::default();
     let order_prefix = format!("order:LG-{run_id}-");
-    let orders: Vec<OrderRow> = list(client, &base, "/freshmart/orders").await?;
-    observed.run_orders = orders
-        .into_iter()
-        .map(|o| o.order_id)
-        .filter(|id| id.starts_with(&order_prefix))
-        .collect();
+    list_each(reader, "/freshmart/orders", |o: OrderRow| {
+        if o.order_id.starts_with(&order_prefix) {
+            observed.run_orders.push(o.order_id);
+        }
+    })
+    .await?;
     observed.run_orders.sort();
     observed.run_orders.dedup();
 
     let customer_prefix = format!("customer:LG-{run_id}-");
-    let customers: Vec<CustomerRow> = get(client, &base, "/freshmart/customers")
+    let rows: Vec<CustomerRow> = reader
+        .get("/freshmart/customers")
         .await?
         .unwrap_or_default();
-    for c in customers {
+    for c in rows {
         if c.customer_id.starts_with(&customer_prefix) {
             observed.run_customers.push(c.customer_id.clone());
         }
-        if expected.customers.contains_key(&c.customer_id) {
+        if customers.binary_search(&c.customer_id).is_ok() {
             observed.customers.insert(
                 c.customer_id,
                 ObservedCustomer {
@@ -245,17 +223,15 @@ pub async fn observe(
     }
     observed.run_customers.sort();
 
-    if !expected.stock_levels.is_empty() {
-        let items: Vec<InventoryRow> = list(client, &base, "/freshmart/stores/inventory").await?;
-        let levels: BTreeMap<String, Option<i64>> = items
-            .into_iter()
-            .map(|i| (i.inventory_id, integer(&i.stock_level)))
-            .collect();
-        for id in expected.stock_levels.keys() {
-            if let Some(level) = levels.get(id) {
-                observed.stock_levels.insert(id.clone(), *level);
+    if !inventory.is_empty() {
+        let wanted: std::collections::BTreeSet<&str> = inventory.iter().copied().collect();
+        list_each(reader, "/freshmart/stores/inventory", |i: InventoryRow| {
+            if wanted.contains(i.inventory_id.as_str()) {
+                let level = integer(&i.stock_level);
+                observed.stock_levels.insert(i.inventory_id, level);
             }
-        }
+        })
+        .await?;
     }
     Ok(observed)
 }

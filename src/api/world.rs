@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::reads::{self, ReadError};
+use super::reads::{self, ApiReader, ReadError};
 use crate::world::{Customer, InventoryItem, Product, Store, World};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,17 +66,15 @@ fn price_cents(value: &serde_json::Value) -> Option<u32> {
     }
 }
 
-/// Reads the four views and builds a world named after `base`.
-pub async fn snapshot(client: &reqwest::Client, base: &str) -> Result<World, SnapshotError> {
-    let base = base.trim_end_matches('/');
+/// Reads the four views and builds a world named after the API (credentials redacted).
+pub async fn snapshot(reader: &ApiReader) -> Result<World, SnapshotError> {
     // Stores, products and customers come whole (the API ignores `limit` there); inventory
     // pages (100 items by default, at most 1000).
-    let mut stores: Vec<StoreRow> = reads::get_all(client, base, "/freshmart/stores").await?;
-    let mut products: Vec<ProductRow> = reads::get_all(client, base, "/freshmart/products").await?;
-    let mut customers: Vec<CustomerRow> =
-        reads::get_all(client, base, "/freshmart/customers").await?;
+    let mut stores: Vec<StoreRow> = reads::get_all(reader, "/freshmart/stores").await?;
+    let mut products: Vec<ProductRow> = reads::get_all(reader, "/freshmart/products").await?;
+    let mut customers: Vec<CustomerRow> = reads::get_all(reader, "/freshmart/customers").await?;
     let mut inventory: Vec<InventoryRow> =
-        reads::list(client, base, "/freshmart/stores/inventory").await?;
+        reads::list(reader, "/freshmart/stores/inventory").await?;
     stores.sort_by(|a, b| a.store_id.cmp(&b.store_id));
     stores.dedup_by(|a, b| a.store_id == b.store_id);
     products.sort_by(|a, b| a.product_id.cmp(&b.product_id));
@@ -131,7 +129,7 @@ pub async fn snapshot(client: &reqwest::Client, base: &str) -> Result<World, Sna
         })
         .collect();
     let world = World {
-        name: base.to_string(),
+        name: reader.shown_url().to_string(),
         stores: stores
             .iter()
             .map(|s| Store {
@@ -148,6 +146,6 @@ pub async fn snapshot(client: &reqwest::Client, base: &str) -> Result<World, Sna
             .collect(),
         inventory: world_inventory,
     };
-    world.validate()?;
+    world.validate_for_load()?;
     Ok(world)
 }

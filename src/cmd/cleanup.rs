@@ -3,7 +3,6 @@
 //! API is unreachable.
 
 use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,15 +19,15 @@ use crate::trace::TraceReader;
 /// Failed deletions and changed values printed on the console of a real run.
 const EXAMPLES: usize = 10;
 
-pub fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: CleanupArgs) -> anyhow::Result<()> {
     match cleanup(args) {
         // `cleanup --dry-run | head`: a closed pipe before anything was sent is no failure.
-        Err(err) if super::is_broken_pipe(&err) => Ok(ExitCode::SUCCESS),
+        Err(err) if super::is_broken_pipe(&err) => Ok(()),
         other => other,
     }
 }
 
-fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
+fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
     super::replay::validate_run_id(&args.run_id)?;
     anyhow::ensure!(
         !args.restore_stock,
@@ -45,7 +44,7 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
         "Cleanup of run {} of {} at {}: {} subjects the run created ({} orders, {} order lines, {} customers), {} of them removed by the run itself",
         args.run_id,
         args.trace.display(),
-        args.api.api_url,
+        crate::units::redact_url(&args.api.api_url),
         subjects.len(),
         count("order:"),
         count("orderline:"),
@@ -80,7 +79,7 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "  {s}")?;
         }
         writeln!(out, "Dry run: nothing was sent")?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
 
     let options = crate::api::ClientOptions {
@@ -89,7 +88,7 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
         pool_size: args.parallel as usize,
         headers: super::request_headers(&args.api.auth)?,
         root_certificates: super::root_certificates(&args.api.auth)?,
-        secrets: super::secrets(&args.api.auth),
+        secrets: super::secrets(&args.api.auth, &args.api.api_url),
         ..crate::api::ClientOptions::default()
     };
     let client = crate::api::client::build_client(&options).map_err(|e| {
@@ -99,9 +98,7 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     let summary = super::runtime()?.block_on(async {
-        if !super::session::health_gate(&args.api).await? {
-            return Ok::<_, anyhow::Error>(None);
-        }
+        super::session::health_gate(&args.api).await?;
         let progress = Arc::new(DeleteProgress::default());
         let bar = progress_bar(subjects.len() as u64);
         let ticker = {
@@ -125,11 +122,8 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
         .await;
         ticker.abort();
         bar.finish_and_clear();
-        Ok(Some(summary))
+        Ok::<_, anyhow::Error>(summary)
     })?;
-    let Some(summary) = summary else {
-        return Ok(ExitCode::from(super::EXIT_FAILED));
-    };
     // Deletions were sent: the exit code says how they went even if stdout is gone.
     let _ = writeln!(
         out,
@@ -143,13 +137,17 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
         let _ = writeln!(out, "  failed {}: {}: {}", f.subject, f.category, f.detail);
     }
     if summary.failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
+        Ok(())
     } else {
         let _ = writeln!(
             out,
             "Cleanup incomplete: run it again to retry the failed deletions"
         );
-        Ok(ExitCode::from(super::EXIT_FAILED))
+        Err(crate::error::CommandError::RunFailed(format!(
+            "cleanup incomplete: {} deletions failed",
+            summary.failed.len()
+        ))
+        .into())
     }
 }
 

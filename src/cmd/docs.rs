@@ -1,21 +1,19 @@
 //! `loadgen completions SHELL` and `loadgen man`: generated from the clap definitions, so they
 //! never drift from the flags.
 
-use std::io::Write;
-use std::process::ExitCode;
-
 use clap::CommandFactory;
+use std::io::Write;
 
 use crate::cli::{Cli, CompletionsArgs, ManArgs};
 
-pub fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
+pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "loadgen", &mut script);
     write_stdout(&script)
 }
 
 /// The manual page of `loadgen` (its commands listed), or of `loadgen COMMAND`.
-pub fn man(args: ManArgs) -> anyhow::Result<ExitCode> {
+pub fn man(args: ManArgs) -> anyhow::Result<()> {
     let root = Cli::command();
     let page_of = match &args.command {
         None => root.clone(),
@@ -37,10 +35,10 @@ pub fn man(args: ManArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A closed pipe (`loadgen man | head`) is not an error.
-fn write_stdout(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(ExitCode::SUCCESS),
+        _ => Ok(()),
     }
 }

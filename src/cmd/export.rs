@@ -2,7 +2,6 @@
 //! `trace::export`). A closed pipe (`| head`) ends the export successfully.
 
 use std::io::{BufWriter, Write};
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -11,20 +10,20 @@ use crate::sim::time::Calendar;
 use crate::trace::export::export_row;
 use crate::trace::input::TraceInput;
 
-pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     match &args.output {
         Some(path) if !crate::output::is_std_stream(path) => {
             crate::output::check_paths(&[("the trace", &args.trace)], &[("-o", path)])?;
             crate::output::clean_up_on_signal();
             crate::output::write_atomically(path, |out| export(&args, out))?;
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
         _ => match export(
             &args,
             BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
         ) {
-            Err(err) if super::is_broken_pipe(&err) => Ok(ExitCode::SUCCESS),
-            other => other.map(|()| ExitCode::SUCCESS),
+            Err(err) if super::is_broken_pipe(&err) => Ok(()),
+            other => other,
         },
     }
 }

@@ -1,14 +1,12 @@
 //! `loadgen health [API_URL]`: probe /health and /ready; exit 0 when both answer 2xx.
 
-use std::process::ExitCode;
-
 use crate::api::health;
 use crate::cli::HealthArgs;
 
-pub fn run(args: HealthArgs) -> anyhow::Result<ExitCode> {
-    let client = super::plain_client(&args.auth, args.timeout)?;
-    let probes = super::runtime()?.block_on(health::check(&client, &args.api_url));
-    crate::outln!("FreshMart API: {}", args.api_url);
+pub fn run(args: HealthArgs) -> anyhow::Result<()> {
+    let reader = super::api_reader(&args.auth, &args.api_url, args.timeout, args.retries)?;
+    let probes = super::runtime()?.block_on(health::check(&reader));
+    crate::outln!("FreshMart API: {}", reader.shown_url());
     for probe in &probes {
         let ms = probe.latency.as_secs_f64() * 1000.0;
         match &probe.result {
@@ -22,9 +20,13 @@ pub fn run(args: HealthArgs) -> anyhow::Result<ExitCode> {
     }
     if probes.iter().all(|p| p.healthy()) {
         crate::outln!("API is healthy");
-        Ok(ExitCode::SUCCESS)
+        Ok(())
     } else {
         crate::outln!("API health check failed");
-        Ok(ExitCode::from(super::EXIT_FAILED))
+        Err(crate::error::CommandError::RunFailed(format!(
+            "the API at {} is not healthy",
+            reader.shown_url()
+        ))
+        .into())
     }
 }

@@ -1,7 +1,6 @@
 //! `loadgen inspect`: a human summary of a trace. Nothing is sent anywhere.
 
 use std::fmt::Write as _;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -13,7 +12,7 @@ use crate::trace::input::TraceInput;
 use crate::trace::summary::{TraceSummary, STAGES};
 use crate::trace::TraceHeader;
 
-pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let input = TraceInput::open(&args.trace)
         .with_context(|| format!("cannot read trace {}", args.trace.display()))?;
     let name = input.name();
@@ -35,7 +34,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         summary.add_triples(event.at, contract.triple_count(&event));
     }
     crate::out!("{}", render(&header, &summary)?);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 const BAR_WIDTH: u64 = 50;

@@ -1,5 +1,5 @@
 //! One module per subcommand: glue from parsed arguments to the core. Errors are `anyhow`
-//! here; `exit_code_for` maps them to the documented exit codes.
+//! here, classed by `crate::error::CommandError`; `main` maps the class to the exit code.
 
 mod cleanup;
 mod docs;
@@ -14,16 +14,9 @@ mod start;
 mod verify;
 mod world;
 
-use std::process::ExitCode;
-
 use anyhow::Context;
 
 use crate::cli::{Cli, Command};
-
-/// The run failed: success rate under --min-success, or the API is unreachable.
-pub const EXIT_FAILED: u8 = 1;
-/// Bad usage or bad input.
-pub const EXIT_INPUT: u8 = 2;
 
 /// A runtime for the commands that talk to the API: one worker thread for the requests, plus
 /// the calling thread, which runs the dispatcher. On 2 cores a second worker only added thread
@@ -40,7 +33,7 @@ pub fn stamp() -> String {
     chrono::Local::now().format("[%H:%M:%S]").to_string()
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Profiles(args) => profiles::run(args),
         Command::Simulate(args) => simulate::run(args),
@@ -55,12 +48,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Man(args) => docs::man(args),
         Command::Cleanup(args) => cleanup::run(args),
     }
-}
-
-/// Errors that reach `main` are about the user's input or files: exit 2. Commands that fail
-/// at run time (exit 1) report that themselves and return the code.
-pub fn exit_code_for(_err: &anyhow::Error) -> ExitCode {
-    ExitCode::from(EXIT_INPUT)
 }
 
 /// True when `err` is a closed pipe (`loadgen export t | head`), which counts as success.
@@ -158,8 +145,9 @@ pub fn plain_client(
     })
 }
 
-/// The values that must never be printed or stored: header values and the token.
-pub fn secrets(auth: &crate::cli::AuthArgs) -> Vec<String> {
+/// The values that must never be printed or stored: header values, the token, and the
+/// credentials of the API URL.
+pub fn secrets(auth: &crate::cli::AuthArgs, api_url: &str) -> Vec<String> {
     let mut out: Vec<String> = auth
         .headers
         .iter()
@@ -169,7 +157,33 @@ pub fn secrets(auth: &crate::cli::AuthArgs) -> Vec<String> {
     if let Some(token) = auth.api_token.as_deref().filter(|t| !t.is_empty()) {
         out.push(token.to_string());
     }
+    out.extend(crate::units::url_credentials(api_url));
     out
+}
+
+/// The reader every GET of the API goes through (health, world, verify), with retries.
+pub fn api_reader(
+    auth: &crate::cli::AuthArgs,
+    api_url: &str,
+    timeout: std::time::Duration,
+    retries: u32,
+) -> anyhow::Result<crate::api::fetch::ApiReader> {
+    Ok(crate::api::fetch::ApiReader::new(
+        plain_client(auth, timeout)?,
+        api_url,
+        retries,
+        secrets(auth, api_url),
+    ))
+}
+
+/// A read of the API that failed: a server fault (unreachable, 5xx past the retries) is a run
+/// failure; an answer that is not what the API documents is bad input.
+pub fn read_failure(err: crate::api::fetch::ReadError, what: &str) -> anyhow::Error {
+    if err.is_server_fault() {
+        crate::error::CommandError::RunFailed(format!("{what}: {err}")).into()
+    } else {
+        anyhow::Error::new(err).context(what.to_string())
+    }
 }
 
 /// The executor `replay` and `start` send with: the API flags, the user's headers, and a
@@ -187,7 +201,7 @@ pub fn executor(
         log_failures: verbose,
         headers: request_headers(&api.auth)?,
         root_certificates: root_certificates(&api.auth)?,
-        secrets: secrets(&api.auth),
+        secrets: secrets(&api.auth, &api.api_url),
         ..crate::api::ClientOptions::default()
     };
     crate::api::FreshMartExecutor::new(&api.api_url, context, options).map_err(|e| {

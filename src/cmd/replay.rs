@@ -2,7 +2,6 @@
 //! printing the spec's console output and writing the JSON report.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -231,7 +230,7 @@ fn settle(args: &mut ReplayArgs, saved: Option<&RunSettings>) -> anyhow::Result<
     Ok(())
 }
 
-pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
     if let (Some(checkpoint), Some(report)) = (&args.resume, &args.report) {
         // Before the checkpoint is even read: the full check needs the trace it names.
         let log = Checkpoint::log_path(checkpoint);
@@ -448,7 +447,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
         report::header_block(
             &header.profile,
             Some(window_minutes),
-            &args.api.api_url,
+            &crate::units::redact_url(&args.api.api_url),
             &extra
         )
     );
@@ -460,7 +459,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
             origin_ms,
             concurrency,
             drain_timeout: args.api.timeout(),
-            window: Duration::from_secs(60),
+            window: args.status_every,
             tap: None,
             hold_until_ms: None,
             clock: crate::replay::clock::ClockChoice::Precise,
@@ -501,9 +500,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let outcome = super::runtime()?.block_on(async {
         // Reachability first: an API that is not there is exit 1, not a storm of failures.
         crate::outln!("\n{} Checking API health...", super::stamp());
-        if !session::health_gate(&args.api).await? {
-            return Ok::<_, anyhow::Error>(None);
-        }
+        session::health_gate(&args.api).await?;
         crate::outln!("{} Replaying...", super::stamp());
         let mut log_failed = false;
         let on_completed = move |record: &EventRecord| {
@@ -552,11 +549,9 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
             }
             None => None,
         };
-        Ok(Some((outcome, visibility)))
+        Ok::<_, anyhow::Error>((outcome, visibility))
     })?;
-    let Some((segment, visibility)) = outcome else {
-        return Ok(ExitCode::from(super::EXIT_FAILED));
-    };
+    let (segment, visibility) = outcome;
     // The report covers the whole run: this segment, the successes of earlier ones (from the
     // completion log) and what they measured (saved beside the checkpoint).
     let mut outcome = segment;
@@ -594,7 +589,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<ExitCode> {
         trace: trace.clone(),
         checkpoint: checkpoint_path.clone(),
         resumed: args.resume.is_some(),
-        api_url: args.api.api_url.clone(),
+        api_url: crate::units::redact_url(&args.api.api_url),
         speed: speed.to_string(),
         concurrency,
         run_id,

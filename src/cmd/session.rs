@@ -4,7 +4,6 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,20 +19,30 @@ use crate::report::{self, RunResult};
 use crate::sim::time::{Calendar, SimTime};
 use crate::units::Speed;
 
-/// Probes the API; prints the spec's line and returns false when it is not healthy.
-pub async fn health_gate(api: &crate::cli::ApiArgs) -> anyhow::Result<bool> {
-    let client = super::plain_client(&api.auth, api.timeout())?;
-    let probes = crate::api::health::check(&client, &api.api_url).await;
+/// Probes the API (with `--retries`); prints the spec's line, and fails the run (exit 1, with
+/// the cause) when it is not healthy.
+pub async fn health_gate(api: &crate::cli::ApiArgs) -> anyhow::Result<()> {
+    let reader = super::api_reader(&api.auth, &api.api_url, api.timeout(), api.retries())?;
+    gate(&reader).await
+}
+
+/// The health gate on any reader (`verify` has no `ApiArgs`).
+pub async fn gate(reader: &crate::api::fetch::ApiReader) -> anyhow::Result<()> {
+    let probes = crate::api::health::check(reader).await;
     if let Some(bad) = probes.iter().find(|p| !p.healthy()) {
         let why = match &bad.result {
             Ok((status, body)) => format!("GET {} answered {status}: {body}", bad.path),
             Err(message) => message.clone(),
         };
         crate::outln!("{} API health check failed: {why}", super::stamp());
-        return Ok(false);
+        return Err(crate::error::CommandError::RunFailed(format!(
+            "the API at {} is not healthy: {why}",
+            reader.shown_url()
+        ))
+        .into());
     }
     crate::outln!("{} API health check passed", super::stamp());
-    Ok(true)
+    Ok(())
 }
 
 /// A replay ready to run.
@@ -161,7 +170,7 @@ pub fn finish<C: Serialize>(
     report_to: Option<(PathBuf, C)>,
     started_at: chrono::DateTime<chrono::Utc>,
     min_success: f64,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<()> {
     crate::out!("{}", report::final_summary(run));
     if let Some((path, config)) = report_to {
         let json = report::json_report(config, started_at.to_rfc3339(), run);
@@ -177,9 +186,14 @@ pub fn finish<C: Serialize>(
             rate * 100.0,
             min_success * 100.0
         );
-        return Ok(ExitCode::from(super::EXIT_FAILED));
+        return Err(crate::error::CommandError::RunFailed(format!(
+            "success rate {:.1}% is under --min-success {:.1}%",
+            rate * 100.0,
+            min_success * 100.0
+        ))
+        .into());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Renders entities as the subjects a run wrote (ids in the run's namespace).

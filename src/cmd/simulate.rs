@@ -2,7 +2,6 @@
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -16,7 +15,7 @@ use crate::world::World;
 /// Events between two progress-bar updates: cheap enough to be invisible in the hot loop.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
-pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let mut inputs = Vec::new();
     if let Some(path) = &args.profile.profile_file {
         inputs.push(("--profile-file", path.as_path()));
@@ -34,6 +33,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             url,
             &crate::cli::AuthArgs::default(),
             std::time::Duration::from_secs(60),
+            args.retries,
         )?,
         (None, None) => crate::world::builtin_world(),
     };
@@ -75,7 +75,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         let stdout = std::io::stdout().lock();
         match write_trace(&header, &config, BufWriter::with_capacity(1 << 18, stdout)) {
             // `loadgen simulate -o - | head -c 100`: the reader had enough.
-            Err(err) if super::is_broken_pipe(&err) => return Ok(ExitCode::SUCCESS),
+            Err(err) if super::is_broken_pipe(&err) => return Ok(()),
             other => other?,
         }
     } else {
@@ -89,7 +89,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         bytes as f64 / events.max(1) as f64,
         args.output.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Simulates into `out`; returns the event count and the bytes written.
@@ -129,7 +129,7 @@ pub fn load_world(path: &Path) -> anyhow::Result<World> {
     let world: World = serde_json::from_str(&text)
         .with_context(|| format!("world file {} is not a loadgen world", path.display()))?;
     world
-        .validate()
+        .validate_for_load()
         .with_context(|| format!("world file {}", path.display()))?;
     Ok(world)
 }

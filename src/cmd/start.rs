@@ -4,7 +4,6 @@
 //! replay queue, not by how long it runs.
 
 use std::path::Path;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,7 +60,7 @@ pub fn requests_per_order(profile: &LoadProfile) -> f64 {
         + w.per_order(w.inventory_update)
 }
 
-pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: StartArgs) -> anyhow::Result<()> {
     let mut inputs = Vec::new();
     if let Some(path) = &args.profile.profile_file {
         inputs.push(("--profile-file", path.as_path()));
@@ -113,17 +112,17 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 seed,
                 minutes,
                 duration_ms,
-                &args.api.api_url
+                &crate::units::redact_url(&args.api.api_url)
             )?
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     crate::out!(
         "{}",
         report::header_block(
             &profile,
             minutes,
-            &args.api.api_url,
+            &crate::units::redact_url(&args.api.api_url),
             &[
                 (
                     "Seed",
@@ -142,16 +141,14 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     let started_at = chrono::Utc::now();
     let outcome = runtime.block_on(async {
         crate::outln!("\n{} Initializing load orchestrator...", super::stamp());
-        if !session::health_gate(&args.api).await? {
-            return Ok::<_, anyhow::Error>(None);
-        }
-        let client = super::plain_client(
+        session::health_gate(&args.api).await?;
+        let reader = super::api_reader(
             &args.api.auth,
+            &args.api.api_url,
             args.api.timeout().max(Duration::from_secs(60)),
+            args.api.retries(),
         )?;
-        let world = crate::api::world::snapshot(&client, &args.api.api_url)
-            .await
-            .with_context(|| format!("cannot load the world from {}", args.api.api_url))?;
+        let world = super::world::snapshot(&reader).await?;
         crate::outln!(
             "{} Loaded {} customers, {} stores, {} products",
             super::stamp(),
@@ -262,14 +259,12 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         }
-        Ok(Some((outcome, Arc::new(world_for_report))))
+        Ok::<_, anyhow::Error>((outcome, Arc::new(world_for_report)))
     })?;
-    let Some((outcome, world)) = outcome else {
-        return Ok(ExitCode::from(super::EXIT_FAILED));
-    };
+    let (outcome, world) = outcome;
     let config = ReportConfig {
         mode: "start",
-        api_url: args.api.api_url.clone(),
+        api_url: crate::units::redact_url(&args.api.api_url),
         profile,
         seed,
         start: start.to_rfc3339(),

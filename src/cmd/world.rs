@@ -1,10 +1,7 @@
 //! `loadgen world`: snapshot the live API's reference data into a world file for
 //! `simulate --world`.
 
-use std::process::ExitCode;
 use std::time::Duration;
-
-use anyhow::Context;
 
 use crate::cli::WorldArgs;
 use crate::world::World;
@@ -14,42 +11,32 @@ pub fn fetch(
     api_url: &str,
     auth: &crate::cli::AuthArgs,
     timeout: Duration,
+    retries: u32,
 ) -> anyhow::Result<World> {
-    let client = super::plain_client(auth, timeout)?;
-    super::runtime()?
-        .block_on(crate::api::world::snapshot(&client, api_url))
-        .with_context(|| format!("cannot snapshot the world from {api_url}"))
+    let reader = super::api_reader(auth, api_url, timeout, retries)?;
+    super::runtime()?.block_on(snapshot(&reader))
 }
 
-pub fn is_unreachable(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        use crate::api::{reads::ReadError, world::SnapshotError};
-        matches!(
-            cause.downcast_ref::<ReadError>(),
-            Some(ReadError::Http { .. })
-        ) || matches!(
-            cause.downcast_ref::<SnapshotError>(),
-            Some(SnapshotError::Read(ReadError::Http { .. }))
-        )
-    })
+/// A world snapshot: a server fault past the retries fails the run (1); a malformed or empty
+/// world is bad input (2).
+pub async fn snapshot(reader: &crate::api::fetch::ApiReader) -> anyhow::Result<World> {
+    use crate::api::world::SnapshotError;
+    let what = format!("cannot snapshot the world from {}", reader.shown_url());
+    match crate::api::world::snapshot(reader).await {
+        Ok(world) => Ok(world),
+        Err(SnapshotError::Read(err)) => Err(super::read_failure(err, &what)),
+        Err(other) => Err(anyhow::Error::new(other).context(what)),
+    }
 }
 
-pub fn run(args: WorldArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: WorldArgs) -> anyhow::Result<()> {
     let mut inputs = Vec::new();
     if let Some(path) = &args.auth.ca_cert {
         inputs.push(("--ca-cert", path.as_path()));
     }
     crate::output::check_paths(&inputs, &[("-o", &args.output)])?;
     crate::output::clean_up_on_signal();
-    let world = match fetch(&args.api_url, &args.auth, args.timeout) {
-        Ok(world) => world,
-        // Unreachable is a failed run (1); a malformed or empty world is bad input (2).
-        Err(err) if is_unreachable(&err) => {
-            eprintln!("error: {err:#}");
-            return Ok(ExitCode::from(super::EXIT_FAILED));
-        }
-        Err(err) => return Err(err),
-    };
+    let world = fetch(&args.api_url, &args.auth, args.timeout, args.retries)?;
     let json = serde_json::to_string_pretty(&world)?;
     if crate::output::is_std_stream(&args.output) {
         crate::outln!("{json}");
@@ -62,7 +49,7 @@ pub fn run(args: WorldArgs) -> anyhow::Result<ExitCode> {
         world.stores.len(),
         world.products.len(),
         world.inventory.len(),
-        args.api_url
+        crate::units::redact_url(&args.api_url)
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

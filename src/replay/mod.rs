@@ -138,7 +138,10 @@ pub struct WindowReport {
     pub trace_pos_ms: u64,
     pub events: u64,
     pub failures: u64,
+    /// Summed latency from the intended time (queueing included).
     pub latency_sum: Duration,
+    /// Summed service time: what the spec's "avg latency" is.
+    pub service_sum: Duration,
 }
 
 #[derive(Debug)]
@@ -470,6 +473,7 @@ async fn aggregate(
         events: 0,
         failures: 0,
         latency_sum: Duration::ZERO,
+        service_sum: Duration::ZERO,
     };
     let mut window_start = start;
     loop {
@@ -479,6 +483,7 @@ async fn aggregate(
                     window.events += 1;
                     window.failures += u64::from(r.result != EventResult::Success);
                     window.latency_sum += r.latency;
+                    window.service_sum += r.service;
                     observer.completed(&r);
                     metrics.add(&r);
                 }
@@ -493,6 +498,7 @@ async fn aggregate(
                 window.events = 0;
                 window.failures = 0;
                 window.latency_sum = Duration::ZERO;
+                window.service_sum = Duration::ZERO;
             }
         }
     }

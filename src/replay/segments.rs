@@ -44,6 +44,9 @@ pub struct SavedBucket {
     pub events: u64,
     pub failures: u64,
     pub latency_sum_us: u64,
+    /// Absent in segments saved before service time was summed per bucket.
+    #[serde(default)]
+    pub service_time_sum_us: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +156,7 @@ impl Segments {
                 events: b.events,
                 failures: b.failures,
                 latency_sum_us: b.latency_sum_us,
+                service_time_sum_us: b.service_time_sum_us,
             })
             .collect();
         self.bucket_secs = whole.bucket_secs;
@@ -183,6 +187,7 @@ impl Segments {
                 events: b.events,
                 failures: b.failures,
                 latency_sum_us: b.latency_sum_us,
+                service_time_sum_us: b.service_time_sum_us,
             })
             .collect();
         let offset = self.elapsed().as_secs();

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::expected::ExpectedState;
+use super::expected::{ExpectedOrder, ExpectedState, Subjects};
+use crate::event::OrderNo;
 use crate::trace::export::dollars;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,12 +31,11 @@ pub struct ObservedCustomer {
     pub address: String,
 }
 
-/// What the API returned for the run's entities. `orders` holds only the orders that were
-/// asked for and found; `run_orders` / `run_customers` are every id of the run's namespace the
-/// API knows (for "unexpected").
+/// What the API returned besides the orders (which are compared one by one as they are read,
+/// so that none is kept): every id of the run's namespace the API knows (for "unexpected"),
+/// the expected new customers, the touched inventory items.
 #[derive(Clone, Debug, Default)]
 pub struct Observed {
-    pub orders: BTreeMap<String, ObservedOrder>,
     pub run_orders: Vec<String>,
     pub customers: BTreeMap<String, ObservedCustomer>,
     pub run_customers: Vec<String>,
@@ -61,7 +61,82 @@ fn cents(text: &str) -> Option<u64> {
     crate::world::parse_cents(text).map(u64::from)
 }
 
-pub fn compare(expected: &ExpectedState, observed: &Observed) -> Vec<Finding> {
+/// The order number of `id` when it is an order subject of this run.
+pub fn order_number_of(subjects: &Subjects, id: &str) -> Option<OrderNo> {
+    let digits = id.rsplit('-').next()?;
+    let number: OrderNo = digits.parse().ok()?;
+    (subjects.order(number) == id).then_some(number)
+}
+
+/// One order: what the trace implies against what the API returned (`None`: not found).
+pub fn compare_order(
+    subjects: &Subjects,
+    number: OrderNo,
+    want: &ExpectedOrder,
+    got: Option<&ObservedOrder>,
+) -> Option<Finding> {
+    let subject = subjects.order(number);
+    let Some(got) = got else {
+        return Some(Finding {
+            kind: FindingKind::Missing,
+            subject,
+            detail: "order not found".into(),
+        });
+    };
+    let mut diffs = Vec::new();
+    if got.status != want.status.as_api() {
+        diffs.push(format!("status {} (expected {})", got.status, want.status));
+    }
+    if cents(&got.total) != Some(want.total_cents) {
+        diffs.push(format!(
+            "total {} (expected {})",
+            got.total,
+            dollars(want.total_cents)
+        ));
+    }
+    let customer = subjects.customer(want.customer);
+    if got.customer_id != customer {
+        diffs.push(format!(
+            "customer {} (expected {customer})",
+            got.customer_id
+        ));
+    }
+    let store = subjects.store(want.store);
+    if got.store_id != store {
+        diffs.push(format!("store {} (expected {store})", got.store_id));
+    }
+    let mut wanted_lines = Vec::with_capacity(want.lines.len());
+    for w in &want.lines {
+        let line = subjects.line(number, w.seq);
+        let product = subjects.product(w.product);
+        match got.lines.get(&line) {
+            None => diffs.push(format!("line {line} missing")),
+            Some(g) if g.product_id != product || g.quantity != u32::from(w.quantity) => diffs
+                .push(format!(
+                    "line {line} is {} x{} (expected {product} x{})",
+                    g.product_id, g.quantity, w.quantity
+                )),
+            Some(_) => {}
+        }
+        wanted_lines.push(line);
+    }
+    for line in got.lines.keys().filter(|l| !wanted_lines.contains(l)) {
+        diffs.push(format!("line {line} should not exist"));
+    }
+    (!diffs.is_empty()).then(|| Finding {
+        kind: FindingKind::Mismatched,
+        subject,
+        detail: diffs.join("; "),
+    })
+}
+
+/// Everything but the orders' own contents: orders of the run the trace does not have, new
+/// customers, stock levels.
+pub fn compare_rest(
+    subjects: &Subjects,
+    expected: &ExpectedState,
+    observed: &Observed,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut push = |kind, subject: &str, detail: String| {
         findings.push(Finding {
@@ -70,96 +145,49 @@ pub fn compare(expected: &ExpectedState, observed: &Observed) -> Vec<Finding> {
             detail,
         })
     };
-    for (id, want) in &expected.orders {
-        let Some(got) = observed.orders.get(id) else {
-            push(FindingKind::Missing, id, "order not found".into());
-            continue;
-        };
-        let mut diffs = Vec::new();
-        if got.status != want.status.as_api() {
-            diffs.push(format!("status {} (expected {})", got.status, want.status));
-        }
-        if cents(&got.total) != Some(want.total_cents) {
-            diffs.push(format!(
-                "total {} (expected {})",
-                got.total,
-                dollars(want.total_cents)
-            ));
-        }
-        if got.customer_id != want.customer_id {
-            diffs.push(format!(
-                "customer {} (expected {})",
-                got.customer_id, want.customer_id
-            ));
-        }
-        if got.store_id != want.store_id {
-            diffs.push(format!(
-                "store {} (expected {})",
-                got.store_id, want.store_id
-            ));
-        }
-        for (line, w) in &want.lines {
-            match got.lines.get(line) {
-                None => diffs.push(format!("line {line} missing")),
-                Some(g) if g.product_id != w.product_id || g.quantity != w.quantity => {
-                    diffs.push(format!(
-                        "line {line} is {} x{} (expected {} x{})",
-                        g.product_id, g.quantity, w.product_id, w.quantity
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
-        for line in got.lines.keys().filter(|l| !want.lines.contains_key(*l)) {
-            diffs.push(format!("line {line} should not exist"));
-        }
-        if !diffs.is_empty() {
-            push(FindingKind::Mismatched, id, diffs.join("; "));
+    for id in &observed.run_orders {
+        if !order_number_of(subjects, id).is_some_and(|n| expected.orders.contains_key(&n)) {
+            push(
+                FindingKind::Unexpected,
+                id,
+                "order of this run not in the trace".into(),
+            );
         }
     }
-    for id in observed
-        .run_orders
-        .iter()
-        .filter(|id| !expected.orders.contains_key(*id))
-    {
-        push(
-            FindingKind::Unexpected,
-            id,
-            "order of this run not in the trace".into(),
+    let mut wanted_customers = Vec::with_capacity(expected.customers.len());
+    for (number, persona) in &expected.customers {
+        let id = subjects.new_customer(*number);
+        let (name, email, address) = (
+            persona.full_name(),
+            persona.email(*number),
+            persona.address(),
         );
-    }
-    for (id, want) in &expected.customers {
-        match observed.customers.get(id) {
-            None => push(FindingKind::Missing, id, "customer not found".into()),
-            Some(got)
-                if got.name != want.name
-                    || got.email != want.email
-                    || got.address != want.address =>
-            {
-                push(
-                    FindingKind::Mismatched,
-                    id,
-                    format!(
-                        "{} <{}>, {} (expected {} <{}>, {})",
-                        got.name, got.email, got.address, want.name, want.email, want.address
-                    ),
-                )
-            }
+        match observed.customers.get(&id) {
+            None => push(FindingKind::Missing, &id, "customer not found".into()),
+            Some(got) if got.name != name || got.email != email || got.address != address => push(
+                FindingKind::Mismatched,
+                &id,
+                format!(
+                    "{} <{}>, {} (expected {name} <{email}>, {address})",
+                    got.name, got.email, got.address
+                ),
+            ),
             Some(_) => {}
         }
+        wanted_customers.push(id);
     }
-    for id in observed
-        .run_customers
-        .iter()
-        .filter(|id| !expected.customers.contains_key(*id))
-    {
-        push(
-            FindingKind::Unexpected,
-            id,
-            "customer of this run not in the trace".into(),
-        );
+    wanted_customers.sort();
+    for id in &observed.run_customers {
+        if wanted_customers.binary_search(id).is_err() {
+            push(
+                FindingKind::Unexpected,
+                id,
+                "customer of this run not in the trace".into(),
+            );
+        }
     }
-    for (id, want) in &expected.stock_levels {
+    for (item, want) in &expected.stock_levels {
+        let id = subjects.inventory(*item);
         match observed.stock_levels.get(id) {
             None => push(FindingKind::Missing, id, "inventory item not found".into()),
             Some(got) if *got != Some(i64::from(*want)) => push(
@@ -176,89 +204,112 @@ pub fn compare(expected: &ExpectedState, observed: &Observed) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::OrderStatus;
+    use crate::event::{CustomerRef, OrderStatus};
     use crate::verify::{ExpectedLine, ExpectedOrder};
+    use crate::world::builtin_world;
 
     fn expected() -> ExpectedState {
         let mut state = ExpectedState::default();
         state.orders.insert(
-            "order:LG-r-000001".into(),
+            1,
             ExpectedOrder {
                 status: OrderStatus::Picking,
                 total_cents: 1234,
-                customer_id: "customer:00001".into(),
-                store_id: "store:BK-01".into(),
-                lines: [(
-                    "orderline:LG-r-000001-01".to_string(),
-                    ExpectedLine {
-                        product_id: "product:prod0001".into(),
-                        quantity: 2,
-                    },
-                )]
-                .into(),
+                customer: CustomerRef::Existing(0),
+                store: 0,
+                lines: vec![ExpectedLine {
+                    seq: 1,
+                    product: 0,
+                    quantity: 2,
+                }],
             },
         );
-        state.stock_levels.insert("inventory:INV-000001".into(), 42);
+        state.stock_levels.insert(0, 42);
         state
     }
 
-    fn matching() -> Observed {
+    fn matching(s: &Subjects) -> (ObservedOrder, Observed) {
+        let order = ObservedOrder {
+            status: "PICKING".into(),
+            total: "12.34".into(),
+            customer_id: s.customer(CustomerRef::Existing(0)),
+            store_id: s.store(0).into(),
+            lines: [(
+                s.line(1, 1),
+                ObservedLine {
+                    product_id: s.product(0).into(),
+                    quantity: 2,
+                },
+            )]
+            .into(),
+        };
         let mut o = Observed::default();
-        o.orders.insert(
-            "order:LG-r-000001".into(),
-            ObservedOrder {
-                status: "PICKING".into(),
-                total: "12.34".into(),
-                customer_id: "customer:00001".into(),
-                store_id: "store:BK-01".into(),
-                lines: [(
-                    "orderline:LG-r-000001-01".to_string(),
-                    ObservedLine {
-                        product_id: "product:prod0001".into(),
-                        quantity: 2,
-                    },
-                )]
-                .into(),
-            },
-        );
-        o.run_orders.push("order:LG-r-000001".into());
-        o.stock_levels
-            .insert("inventory:INV-000001".into(), Some(42));
-        o
+        o.run_orders.push(s.order(1));
+        o.stock_levels.insert(s.inventory(0).into(), Some(42));
+        (order, o)
     }
 
     #[test]
     fn agreement_has_no_findings() {
-        assert_eq!(compare(&expected(), &matching()), vec![]);
+        let world = builtin_world();
+        let s = Subjects {
+            world: &world,
+            run: Some("r"),
+        };
+        let e = expected();
+        let (order, rest) = matching(&s);
+        assert_eq!(compare_order(&s, 1, &e.orders[&1], Some(&order)), None);
+        assert_eq!(compare_rest(&s, &e, &rest), vec![]);
     }
 
     #[test]
     fn each_kind_of_disagreement_is_reported() {
-        let mut o = matching();
-        let order = o.orders.get_mut("order:LG-r-000001").unwrap();
+        let world = builtin_world();
+        let s = Subjects {
+            world: &world,
+            run: Some("r"),
+        };
+        let e = expected();
+        let (mut order, mut rest) = matching(&s);
         order.status = "CREATED".into();
         order.total = "12.30".into();
         order.lines.clear();
-        o.run_orders.push("order:LG-r-000099".into());
-        o.stock_levels.clear();
-        let f = compare(&expected(), &o);
-        let kinds: Vec<_> = f.iter().map(|x| (x.kind, x.subject.as_str())).collect();
+        rest.run_orders.push(s.order(99));
+        rest.stock_levels.clear();
+        let f = compare_order(&s, 1, &e.orders[&1], Some(&order)).unwrap();
+        assert_eq!(
+            (f.kind, f.subject.as_str()),
+            (FindingKind::Mismatched, "order:LG-r-000001")
+        );
+        assert!(
+            f.detail.contains("status CREATED (expected PICKING)"),
+            "{}",
+            f.detail
+        );
+        assert!(f.detail.contains("total 12.30 (expected 12.34)"));
+        assert!(f.detail.contains("line orderline:LG-r-000001-01 missing"));
+        let rest = compare_rest(&s, &e, &rest);
+        let kinds: Vec<_> = rest.iter().map(|x| (x.kind, x.subject.as_str())).collect();
         assert_eq!(
             kinds,
             vec![
-                (FindingKind::Mismatched, "order:LG-r-000001"),
                 (FindingKind::Unexpected, "order:LG-r-000099"),
-                (FindingKind::Missing, "inventory:INV-000001"),
+                (FindingKind::Missing, s.inventory(0)),
             ]
         );
-        assert!(
-            f[0].detail.contains("status CREATED (expected PICKING)"),
-            "{}",
-            f[0].detail
-        );
-        assert!(f[0].detail.contains("total 12.30 (expected 12.34)"));
-        assert!(f[0]
-            .detail
-            .contains("line orderline:LG-r-000001-01 missing"));
+        let missing = compare_order(&s, 1, &e.orders[&1], None).unwrap();
+        assert_eq!(missing.kind, FindingKind::Missing);
+    }
+
+    #[test]
+    fn order_numbers_are_parsed_back_only_from_this_runs_ids() {
+        let world = builtin_world();
+        let s = Subjects {
+            world: &world,
+            run: Some("r1"),
+        };
+        assert_eq!(order_number_of(&s, "order:LG-r1-000042"), Some(42));
+        assert_eq!(order_number_of(&s, "order:LG-r2-000042"), None);
+        assert_eq!(order_number_of(&s, "order:LG-r1-42"), None);
     }
 }

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod expected;
 
 pub use compare::{
-    compare, Finding, FindingKind, Observed, ObservedCustomer, ObservedLine, ObservedOrder,
+    compare_order, compare_rest, order_number_of, Finding, FindingKind, Observed, ObservedCustomer,
+    ObservedLine, ObservedOrder,
 };
-pub use expected::{ExpectedCustomer, ExpectedLine, ExpectedOrder, ExpectedState};
+pub use expected::{ExpectedLine, ExpectedOrder, ExpectedState, Subjects};

@@ -1,0 +1,62 @@
+//! The one classification of a command's failure, by who has to act: the user (bad usage or
+//! bad input) or the run (the API, the results). `main` alone turns it into an exit code.
+
+/// Why a command did not succeed. Errors that carry none of these (a corrupt trace, a profile
+/// file with a bad field, ...) are input errors: every core error about a file is one.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// An argument is malformed, out of range, or contradicts another.
+    #[error("{0}")]
+    Usage(String),
+    /// A file the user named cannot be read or is not what it should be.
+    #[error("{0}")]
+    Input(String),
+    /// The command ran and failed: the API was unreachable or kept failing past the retries,
+    /// `verify` found disagreements, the success rate was under `--min-success`.
+    #[error("{0}")]
+    RunFailed(String),
+}
+
+/// The class of an error chain, as `main` maps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    Usage,
+    Input,
+    RunFailed,
+}
+
+impl CommandError {
+    /// The class of `err`: the outermost `CommandError` in its chain decides; none means input.
+    pub fn class_of(err: &anyhow::Error) -> ErrorClass {
+        match err.chain().find_map(|c| c.downcast_ref::<CommandError>()) {
+            Some(CommandError::Usage(_)) => ErrorClass::Usage,
+            Some(CommandError::RunFailed(_)) => ErrorClass::RunFailed,
+            Some(CommandError::Input(_)) | None => ErrorClass::Input,
+        }
+    }
+
+    /// A run failure whose message is `err`'s whole chain.
+    pub fn run_failed(err: impl std::fmt::Display) -> anyhow::Error {
+        CommandError::RunFailed(err.to_string()).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn the_outermost_class_decides_and_context_keeps_it() {
+        let run: anyhow::Error = CommandError::RunFailed("API down".into()).into();
+        let wrapped = Err::<(), _>(run).context("cannot verify").unwrap_err();
+        assert_eq!(CommandError::class_of(&wrapped), ErrorClass::RunFailed);
+        assert_eq!(format!("{wrapped:#}"), "cannot verify: API down");
+        let usage: anyhow::Error = CommandError::Usage("--x".into()).into();
+        assert_eq!(CommandError::class_of(&usage), ErrorClass::Usage);
+        assert_eq!(
+            CommandError::class_of(&anyhow::anyhow!("trace truncated")),
+            ErrorClass::Input
+        );
+    }
+}
