@@ -17,7 +17,8 @@
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `rates`: offered activities, requests and triples per minute (`start --dry-run`).
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
-//! * `cli`, `cmd`: the command line (clap) and one glue module per subcommand.
+//! * `cli`, `cli_examples`, `cmd`: the command line (clap definitions and the examples of each
+//!   command's `--help`) and one glue module per subcommand.
 //! * `error`: the classes of failure (usage, input, run) that `main` maps to exit codes.
 //!
 //! `sim`, `trace`, `world`, `profile`, `event`, `metrics`, `verify` and `replay::pacer` are
@@ -31,6 +32,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod cli_examples;
 pub mod cmd;
 pub mod console;
 pub mod error;

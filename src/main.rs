@@ -7,14 +7,18 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use loadgen::error::{CommandError, ErrorClass};
 
 const EXIT_RUN_FAILED: u8 = 1;
 const EXIT_USAGE_OR_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = loadgen::cli::Cli::parse();
+    let command = loadgen::cli_examples::with_examples(loadgen::cli::Cli::command());
+    let cli = match loadgen::cli::Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     match loadgen::cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

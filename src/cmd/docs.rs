@@ -8,13 +8,13 @@ use crate::cli::{Cli, CompletionsArgs, ManArgs};
 
 pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "loadgen", &mut script);
+    clap_complete::generate(args.shell, &mut full_command(), "loadgen", &mut script);
     write_stdout(&script)
 }
 
 /// The manual page of `loadgen` (its commands listed), or of `loadgen COMMAND`.
 pub fn man(args: ManArgs) -> anyhow::Result<()> {
-    let root = Cli::command();
+    let root = full_command();
     let page_of = match &args.command {
         None => root.clone(),
         Some(name) => {
@@ -32,6 +32,11 @@ pub fn man(args: ManArgs) -> anyhow::Result<()> {
     let mut page = Vec::new();
     clap_mangen::Man::new(page_of).render(&mut page)?;
     write_stdout(&page)
+}
+
+/// The command tree as `--help` shows it, examples included.
+fn full_command() -> clap::Command {
+    crate::cli_examples::with_examples(Cli::command())
 }
 
 /// A closed pipe (`loadgen man | head`) is not an error.
