@@ -5,10 +5,11 @@
 //! * `world`: stores, products, customers and inventory items that events point into.
 //! * `event`: the semantic events a simulation produces and a trace stores.
 //! * `sim`: the deterministic discrete-event simulator (virtual clock, event queue, model).
-//! * `trace`: the versioned, checksummed, streaming trace file format, and its summaries.
-//! * `replay`: the replayer core (pacer, per-entity ordering, concurrency, shutdown,
-//!   checkpoints and their lock, the saved measurements of a resumed run's segments), which
-//!   knows nothing of HTTP.
+//! * `trace`: the versioned, checksummed, streaming trace file format, reading a trace once
+//!   from a file or a pipe, and its summaries.
+//! * `replay`: the replayer core (pacer, the clock that waits for due times, per-entity
+//!   ordering, concurrency, shutdown, checkpoints and their lock, the saved measurements of a
+//!   resumed run's segments), which knows nothing of HTTP.
 //! * `api`: the FreshMart contract: events to requests, the client with retries, health,
 //!   world snapshots, reads for `verify`, propagation probes, `cleanup` of a run's subjects.
 //! * `mix`: the activity counts the model produces from a profile (`loadgen profiles`).
@@ -20,12 +21,11 @@
 //! * `cli`, `cli_examples`, `cmd`: the command line (clap definitions and the examples of each
 //!   command's `--help`) and one glue module per subcommand.
 //! * `error`: the classes of failure (usage, input, run) that `main` maps to exit codes.
+//! * `console`: standard output that a closed pipe silences instead of crashing the command.
+//! * `output`: output files: never an input, written atomically, no temporary file left.
 //!
 //! `sim`, `trace`, `world`, `profile`, `event`, `metrics`, `verify` and `replay::pacer` are
 //! synchronous and know nothing of tokio, reqwest or clap.
-//!
-//! * `console`: standard output that a closed pipe silences instead of crashing the command.
-//! * `output`: output files: never an input, written atomically, no temporary file left.
 
 // Standard output goes through `console` (`out!`/`outln!`), which survives a closed pipe.
 #![warn(clippy::print_stdout)]
