@@ -52,7 +52,7 @@ Exit codes:
   2  bad usage or bad input (arguments, trace file)";
     pub const CLEANUP: &str = "\
 Exit codes:
-  0  every subject deleted (or already gone), or --dry-run
+  0  every subject deleted (or already gone) and every level restored, or --dry-run
   1  the API is unreachable or unhealthy past --retries, or some deletions or restores failed
   2  bad usage or bad input (arguments, trace file, --restore-stock without recorded levels)";
     pub const WORLD: &str = "\
@@ -153,7 +153,7 @@ pub struct CleanupArgs {
     /// nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Delete requests in flight at once
+    /// Requests in flight at once (deletes, and with --restore-stock the PUTs)
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub parallel: u32,
     /// Also put back, for every inventory item the run wrote, the stock level the trace's
