@@ -52,9 +52,9 @@ Exit codes:
   2  bad usage or bad input (arguments, trace file)";
     pub const CLEANUP: &str = "\
 Exit codes:
-  0  every subject deleted (or already gone), or --dry-run
-  1  the API is unreachable or unhealthy past --retries, or some deletions failed
-  2  bad usage or bad input (arguments, trace file)";
+  0  every subject deleted (or already gone) and every level restored, or --dry-run
+  1  the API is unreachable or unhealthy past --retries, or some deletions or restores failed
+  2  bad usage or bad input (arguments, trace file, --restore-stock without recorded levels)";
     pub const WORLD: &str = "\
 Exit codes:
   0  success
@@ -129,7 +129,10 @@ The subjects are found by turning the trace's events (inside --from/--to, as the
 them) into the requests the replay sent under that run id: each subject a POST created is \
 deleted with DELETE /triples/subjects/{id}. A 404 counts as already gone (lines the run \
 removed itself, a second cleanup). Stock data is never deleted: the stock levels the run \
-wrote to inventory items are listed with the last value the run wrote, and left as they are.";
+wrote to inventory items are listed with the last value the run wrote, and left as they are \
+unless --restore-stock puts back the levels the trace's world recorded. Only a world taken \
+from the API holds levels (`loadgen world --api-url URL -o world.json`, then `simulate --world \
+world.json`); with the built-in world --restore-stock is refused before anything is sent.";
 
 #[derive(Debug, Args)]
 pub struct CleanupArgs {
@@ -146,15 +149,18 @@ pub struct CleanupArgs {
     /// The replay's --to (HH:MM), if it had one
     #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
     pub to: Option<chrono::NaiveTime>,
-    /// List what would be deleted and the stock levels the run changed; send nothing
+    /// List what would be deleted and the stock levels the run changed (or would restore); send
+    /// nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Delete requests in flight at once
+    /// Requests in flight at once (deletes, and with --restore-stock the PUTs)
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub parallel: u32,
-    /// Put back the stock levels the run changed. Refused (exit 2, nothing sent): a trace's
-    /// world names the inventory items but holds no stock levels, so the levels before the
-    /// run are not known; set them from your own snapshot (`GET /freshmart/stores/inventory`)
+    /// Also put back, for every inventory item the run wrote, the stock level the trace's
+    /// world recorded (PUT, same retries and --parallel as the deletes). Needs a world taken
+    /// from the API (`loadgen world --api-url URL -o world.json`, then `simulate --world
+    /// world.json`): if a level is not known (the built-in world) it is refused, exit 2,
+    /// nothing sent. With --dry-run it lists the levels it would put back
     #[arg(long)]
     pub restore_stock: bool,
 }

@@ -73,7 +73,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     (
         "cleanup",
         "  loadgen cleanup day.trace --api-url http://127.0.0.1:8080 --run-id r3lq62h --dry-run
-  loadgen cleanup day.trace --api-url http://127.0.0.1:8080 --run-id r3lq62h",
+  loadgen cleanup day.trace --api-url http://127.0.0.1:8080 --run-id r3lq62h
+  loadgen cleanup day.trace --api-url http://127.0.0.1:8080 --run-id r3lq62h --restore-stock",
     ),
 ];
 

@@ -1,8 +1,10 @@
 //! `loadgen cleanup` against an in-process FreshMart stub after a replay: the store is left
 //! holding exactly the stock data plus the stock levels the run wrote; a second cleanup finds
-//! everything already gone; injected 503s are retried; `--dry-run` and `--restore-stock` send
-//! nothing; `verify` afterwards finds every entity of the run missing and nothing unexpected;
-//! a windowed run is cleaned up with the same window.
+//! everything already gone; injected 503s are retried; `--dry-run` sends nothing, nor does
+//! `--restore-stock` with a world that holds no levels (the built-in one, an old world file);
+//! with a world taken from the API it leaves exactly the stock data as it was; `verify`
+//! afterwards finds every entity of the run missing and nothing unexpected; a windowed run is
+//! cleaned up with the same window.
 //!
 //! What the store should hold is computed here from the trace's events and the store's state
 //! before the replay, not with loadgen's cleanup code.
@@ -164,6 +166,17 @@ fn deletes(stub: &StubHandle) -> u64 {
     stub.stats().by_endpoint.get(DELETES).copied().unwrap_or(0)
 }
 
+/// The inventory items the events write a stock level to, by index into the world.
+fn written_items(events: &[&Event]) -> std::collections::BTreeSet<u32> {
+    events
+        .iter()
+        .filter_map(|e| match e.action {
+            Action::InventoryUpdate { item, .. } => Some(item),
+            _ => None,
+        })
+        .collect()
+}
+
 fn removals(events: &[&Event]) -> u64 {
     events
         .iter()
@@ -199,14 +212,7 @@ fn cleanup_leaves_the_stock_data_plus_the_stock_changes_and_is_idempotent() {
         "the run changed stock levels, which stay"
     );
     let changed = first.number_after("Values the run wrote to stock data, left as they are: ");
-    let distinct_items: std::collections::BTreeSet<u32> = all
-        .iter()
-        .filter_map(|e| match e.action {
-            Action::InventoryUpdate { item, .. } => Some(item),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(changed, distinct_items.len() as u64);
+    assert_eq!(changed, written_items(&all).len() as u64);
 
     // A second cleanup asks again for every subject and deletes none: all are already gone.
     let sent_before = deletes(&stub);
@@ -313,7 +319,7 @@ fn run_subjects_line(run: &Run) -> u64 {
 }
 
 #[test]
-fn dry_run_and_restore_stock_send_nothing() {
+fn dry_run_and_restore_stock_of_the_builtin_world_send_nothing() {
     let dir = tempfile::TempDir::new().unwrap();
     let path = trace(dir.path());
     let rt = runtime();
@@ -344,13 +350,28 @@ fn dry_run_and_restore_stock_send_nothing() {
     );
     assert!(dry.stdout.contains("Dry run: nothing was sent"));
 
-    let restore = cleanup(dir.path(), &path, &stub, "c4", &["--restore-stock"]);
-    restore.expect_code(2);
-    assert!(
-        restore.stderr.contains("holds no stock levels"),
-        "{}",
-        restore.stderr
-    );
+    // The built-in world records no stock levels: refused, before even a health check, with
+    // the way to a world that does; also as a dry run, which would list them.
+    let written = {
+        let (_, events) = read(&path);
+        written_items(&events.iter().collect::<Vec<_>>()).len()
+    };
+    for extra in [&["--restore-stock"][..], &["--restore-stock", "--dry-run"]] {
+        let restore = cleanup(dir.path(), &path, &stub, "c4", extra);
+        restore.expect_code(2);
+        for needle in [
+            format!("world `builtin` holds no stock level for {written} of the {written} values"),
+            "loadgen world --api-url URL -o world.json".to_string(),
+            "simulate --world world.json".to_string(),
+        ] {
+            assert!(
+                restore.stderr.contains(&needle),
+                "{extra:?}: no `{needle}` in\n{}",
+                restore.stderr
+            );
+        }
+        assert!(restore.stdout.is_empty(), "{}", restore.stdout);
+    }
 
     assert_eq!(
         stub.stats().total_requests,
@@ -449,4 +470,269 @@ fn an_unreachable_api_exits_1_before_any_delete() {
         run.stdout
     );
     assert!(!run.stdout.contains("Deleted: "), "{}", run.stdout);
+}
+
+const PUTS: &str = "PUT /triples/batch";
+
+fn puts(stub: &StubHandle) -> u64 {
+    stub.stats().by_endpoint.get(PUTS).copied().unwrap_or(0)
+}
+
+/// Gives every inventory item of the stub a level of its own (the stub starts them all at
+/// the same one), so that a restore of anything but the level each item had would show.
+fn set_distinct_levels(rt: &tokio::runtime::Runtime, stub: &StubHandle) {
+    let items: Vec<String> = stub
+        .all_triples()
+        .into_iter()
+        .filter(|t| t.predicate == "stock_level")
+        .map(|t| t.subject_id)
+        .collect();
+    assert_eq!(items.len(), 7600);
+    let triples: Vec<serde_json::Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, subject)| {
+            serde_json::json!({
+                "subject_id": subject,
+                "predicate": "stock_level",
+                "object_value": ((i * 37) % 997 + 1).to_string(),
+                "object_type": "int",
+            })
+        })
+        .collect();
+    let url = format!("{}/triples/batch?validate=true", stub.url());
+    rt.block_on(async {
+        reqwest::Client::new()
+            .put(url)
+            .header("content-type", "application/json")
+            .body(serde_json::to_string(&triples).unwrap())
+            .send()
+            .await
+            .expect("the stub answers")
+            .error_for_status()
+            .expect("the levels are written")
+    });
+}
+
+/// The stock level of every inventory item in `store`.
+fn levels(store: &[(String, String, String)]) -> BTreeMap<String, String> {
+    store
+        .iter()
+        .filter(|(_, p, _)| p == "stock_level")
+        .map(|(s, _, v)| (s.clone(), v.clone()))
+        .collect()
+}
+
+/// `loadgen world` from the stub into `dir/name`.
+fn world_file(dir: &Path, stub: &StubHandle, name: &str) -> PathBuf {
+    let url = stub.url();
+    loadgen_ok(dir, &["world", "--api-url", &url, "-o", name]);
+    dir.join(name)
+}
+
+/// The 40-minute demo day of `trace`, simulated with `--world world`.
+fn trace_with_world(dir: &Path, world: &Path, name: &str) -> PathBuf {
+    loadgen_ok(
+        dir,
+        &[
+            "simulate",
+            "--world",
+            world.to_str().unwrap(),
+            "--profile",
+            "demo",
+            "--duration",
+            "40m",
+            "--seed",
+            "7",
+            "-o",
+            name,
+        ],
+    );
+    dir.join(name)
+}
+
+#[test]
+fn restore_stock_puts_back_the_levels_a_world_from_the_api_recorded() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let rt = runtime();
+    let stub = stub(
+        &rt,
+        StubConfig {
+            seed: 5,
+            ..StubConfig::default()
+        },
+    );
+    set_distinct_levels(&rt, &stub);
+    let before = store(&stub);
+    let initial = levels(&before);
+
+    let world = world_file(dir.path(), &stub, "world.json");
+    let path = trace_with_world(dir.path(), &world, "day.trace");
+    let (header, events) = read(&path);
+    // The trace's world holds the level of each item, as the API listed it.
+    assert_eq!(header.world.inventory.len(), initial.len());
+    for item in &header.world.inventory {
+        assert_eq!(
+            item.stock_level.map(|l| l.to_string()).as_ref(),
+            initial.get(&item.id),
+            "{}",
+            item.id
+        );
+    }
+    let all: Vec<&Event> = events.iter().collect();
+    let items = written_items(&all);
+    assert!(!items.is_empty());
+    // The last level the run writes to each item, by subject.
+    let mut run_wrote = BTreeMap::new();
+    for e in &all {
+        if let Action::InventoryUpdate { item, stock_level } = e.action {
+            run_wrote.insert(
+                header.world.inventory[item as usize].id.clone(),
+                stock_level.to_string(),
+            );
+        }
+    }
+
+    replay(dir.path(), &path, &stub, "s1", &[]);
+    let created = run_subjects(&store(&stub), "s1") as u64;
+    assert!(created > 0);
+    assert_ne!(levels(&store(&stub)), initial, "the run changed levels");
+
+    // A dry run lists each level it would put back, and sends nothing.
+    let requests = stub.stats().total_requests;
+    let dry = cleanup(
+        dir.path(),
+        &path,
+        &stub,
+        "s1",
+        &["--restore-stock", "--dry-run"],
+    );
+    dry.expect_code(0);
+    let heading = "Stock levels the run wrote, to be put back as the trace's world recorded them: ";
+    assert_eq!(dry.number_after(heading), items.len() as u64);
+    let listed: BTreeMap<String, (String, String)> = dry
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .skip(1)
+        .take_while(|l| l.starts_with("  inventory:"))
+        .map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(
+                (parts.len(), parts[1], parts[3]),
+                (5, "stock_level", "->"),
+                "{l}"
+            );
+            (
+                parts[0].to_string(),
+                (parts[2].to_string(), parts[4].to_string()),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, (String, String)> = run_wrote
+        .iter()
+        .map(|(s, wrote)| (s.clone(), (wrote.clone(), initial[s].clone())))
+        .collect();
+    assert_eq!(listed, expected);
+    assert!(dry.stdout.contains("Dry run: nothing was sent"));
+    assert_eq!(
+        stub.stats().total_requests,
+        requests,
+        "the dry run sent nothing"
+    );
+
+    // The real one, through injected 503s: the store is the stock data as it was, exactly.
+    stub.set_error_rate(0.3);
+    let injected_before = stub.stats().injected_errors;
+    let puts_before = puts(&stub);
+    let run = cleanup(
+        dir.path(),
+        &path,
+        &stub,
+        "s1",
+        &["--restore-stock", "--retries", "10"],
+    );
+    run.expect_code(0);
+    stub.set_error_rate(0.0);
+    let (deleted, gone, failed, delete_retries) = summary(&run);
+    assert_eq!((deleted, gone, failed), (created, removals(&all), 0));
+    assert_eq!(
+        run.number_after("Stock levels restored: "),
+        items.len() as u64
+    );
+    let restore_retries = run.number_after(&format!(
+        "Stock levels restored: {}, failed: 0 (",
+        items.len()
+    ));
+    let injected = stub.stats().injected_errors - injected_before;
+    assert!(injected > 0, "the stub injected no error");
+    assert_eq!(delete_retries + restore_retries, injected);
+    assert_eq!(
+        puts(&stub) - puts_before,
+        items.len() as u64 + restore_retries
+    );
+    assert_eq!(store(&stub), before);
+
+    // A second one deletes nothing and puts the same levels again: nothing changes.
+    let second = cleanup(dir.path(), &path, &stub, "s1", &["--restore-stock"]);
+    second.expect_code(0);
+    assert_eq!(summary(&second), (0, deleted + gone, 0, 0));
+    assert!(
+        second.stdout.contains(&format!(
+            "Stock levels restored: {}, failed: 0 (0 retries)",
+            items.len()
+        )),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(store(&stub), before);
+    rt.block_on(stub.shutdown());
+}
+
+#[test]
+fn a_world_file_without_levels_still_loads_and_its_trace_refuses_restore_stock() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let rt = runtime();
+    let stub = stub(&rt, StubConfig::default());
+    // A world file as loadgen wrote it before it recorded levels: the same, without the key.
+    let world = world_file(dir.path(), &stub, "world.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&world).unwrap()).unwrap();
+    let inventory = json["inventory"].as_array_mut().unwrap();
+    assert_eq!(inventory.len(), 7600);
+    for item in inventory.iter_mut() {
+        let item = item.as_object_mut().unwrap();
+        assert_eq!(item.remove("stock_level"), Some(serde_json::json!(100)));
+    }
+    let old = dir.path().join("old-world.json");
+    std::fs::write(&old, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+
+    let path = trace_with_world(dir.path(), &old, "old.trace");
+    let (header, events) = read(&path);
+    assert_eq!(header.world.inventory.len(), 7600);
+    assert!(header
+        .world
+        .inventory
+        .iter()
+        .all(|i| i.stock_level.is_none()));
+    let written = written_items(&events.iter().collect::<Vec<_>>()).len();
+    assert!(written > 0);
+
+    let requests = stub.stats().total_requests;
+    let run = cleanup(dir.path(), &path, &stub, "s2", &["--restore-stock"]);
+    run.expect_code(2);
+    let needle = format!("holds no stock level for {written} of the {written} values");
+    assert!(
+        run.stderr.contains(&needle),
+        "no `{needle}` in\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("loadgen world --api-url URL -o world.json"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(stub.stats().total_requests, requests, "nothing was sent");
+    rt.block_on(stub.shutdown());
 }

@@ -364,6 +364,7 @@ fn hostile_world() -> loadgen::world::World {
             id: "inventory:INV-000001".into(),
             store: 0,
             product: 0,
+            stock_level: None,
         }],
     }
 }

@@ -10,7 +10,7 @@ use loadgen::trace::FORMAT_VERSION;
 use sha2::{Digest, Sha256};
 
 const GOLDEN: &str = "traces/demo-1h-seed42.trace";
-const GOLDEN_SHA256: &str = "a8fc38bdefa573d5afbc0f5c9e482841eb72e8b0bc89575751e5ba2d3979d139";
+const GOLDEN_SHA256: &str = "3bf472dbf39cf90064f3cbecddb5ba5b5946070d362a20ee3acd2c9b1e36ba46";
 const REGENERATE: &str =
     "loadgen simulate --profile demo --duration 1h --seed 42 -o traces/demo-1h-seed42.trace";
 

@@ -1,7 +1,7 @@
 //! `cleanup`: which subjects a run created, found by turning the trace's events into the very
 //! requests the replay sent (so the names cannot drift from the contract), and deleting them
 //! with bounded parallelism and retries. Entities the run only wrote to (stock levels) are
-//! listed, never deleted.
+//! listed, never deleted (`super::restore` puts their levels back).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -131,9 +131,9 @@ pub struct DeleteSummary {
     pub failed: Vec<FailedDelete>,
 }
 
-/// Counters a progress display may read while deletions run.
+/// Counters a progress display may read while deletions and restores run.
 #[derive(Debug, Default)]
-pub struct DeleteProgress {
+pub struct CleanupProgress {
     pub done: AtomicU64,
 }
 
@@ -206,6 +206,48 @@ pub async fn delete_subject(
     }
 }
 
+/// Runs `job` on every item with at most `parallel` in flight, counting each finished one in
+/// `progress`; the results come back in the items' order. A task that panicked (a bug: the
+/// jobs return their failures) is an `Err` with the panic, so nothing is counted twice.
+pub(crate) async fn run_bounded<I, T, F, Fut>(
+    items: Vec<I>,
+    parallel: usize,
+    progress: Arc<CleanupProgress>,
+    job: F,
+) -> Vec<Result<T, String>>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(parallel.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let (permits, progress) = (permits.clone(), progress.clone());
+        let work = job(item);
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let done = work.await;
+            progress.done.fetch_add(1, Ordering::Relaxed);
+            (index, done)
+        });
+    }
+    let mut done = Vec::new();
+    let mut panicked = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, result)) => done.push((index, result)),
+            Err(e) => panicked.push(e.to_string()),
+        }
+    }
+    done.sort_by_key(|(index, _)| *index);
+    done.into_iter()
+        .map(|(_, result)| Ok(result))
+        .chain(panicked.into_iter().map(Err))
+        .collect()
+}
+
 /// Deletes `subjects` with at most `parallel` requests in flight.
 pub async fn delete_all(
     client: &reqwest::Client,
@@ -213,42 +255,27 @@ pub async fn delete_all(
     subjects: &[String],
     parallel: usize,
     options: &ClientOptions,
-    progress: Arc<DeleteProgress>,
+    progress: Arc<CleanupProgress>,
 ) -> DeleteSummary {
     let base = base.trim_end_matches('/').to_string();
-    let permits = Arc::new(Semaphore::new(parallel.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, subject) in subjects.iter().enumerate() {
-        let (client, base, subject, permits, options, progress) = (
-            client.clone(),
-            base.clone(),
-            subject.clone(),
-            permits.clone(),
-            options.clone(),
-            progress.clone(),
-        );
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+    let results = run_bounded(subjects.to_vec(), parallel, progress, |subject| {
+        let (client, base, options) = (client.clone(), base.clone(), options.clone());
+        async move {
             let (outcome, retries) = delete_subject(&client, &base, &subject, &options).await;
-            progress.done.fetch_add(1, Ordering::Relaxed);
-            (index, subject, outcome, retries)
-        });
-    }
+            (subject, outcome, retries)
+        }
+    })
+    .await;
     let mut summary = DeleteSummary::default();
-    let mut failed = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (index, subject, outcome, retries) = match joined {
+    for result in results {
+        let (subject, outcome, retries) = match result {
             Ok(done) => done,
-            // A deletion task cannot panic short of a bug; count nothing twice.
-            Err(e) => {
-                failed.push((
-                    usize::MAX,
-                    FailedDelete {
-                        subject: "(unknown)".into(),
-                        category: "internal".into(),
-                        detail: e.to_string(),
-                    },
-                ));
+            Err(panic) => {
+                summary.failed.push(FailedDelete {
+                    subject: "(unknown)".into(),
+                    category: "internal".into(),
+                    detail: panic,
+                });
                 continue;
             }
         };
@@ -256,18 +283,13 @@ pub async fn delete_all(
         match outcome {
             DeleteOutcome::Deleted => summary.deleted += 1,
             DeleteOutcome::AlreadyGone => summary.already_gone += 1,
-            DeleteOutcome::Failed { kind, detail } => failed.push((
-                index,
-                FailedDelete {
-                    subject,
-                    category: kind.to_string(),
-                    detail,
-                },
-            )),
+            DeleteOutcome::Failed { kind, detail } => summary.failed.push(FailedDelete {
+                subject,
+                category: kind.to_string(),
+                detail,
+            }),
         }
     }
-    failed.sort_by_key(|(index, _)| *index);
-    summary.failed = failed.into_iter().map(|(_, f)| f).collect();
     summary
 }
 

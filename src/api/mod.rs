@@ -9,6 +9,7 @@ pub mod health;
 pub mod probe;
 pub mod reads;
 pub mod requests;
+pub mod restore;
 pub mod triples;
 pub mod world;
 

@@ -1,6 +1,7 @@
 //! World snapshots from a live API: stores, products, customers and inventory items, read
 //! from the `/freshmart/*` views and put in canonical order (sorted by id), so the same data
-//! always gives the same world whatever order the API answers in.
+//! always gives the same world whatever order the API answers in. Each inventory item keeps
+//! the stock level the API listed, so `cleanup --restore-stock` can put it back.
 
 use std::collections::HashMap;
 
@@ -56,6 +57,20 @@ struct InventoryRow {
     store_id: Option<String>,
     #[serde(default)]
     product_id: Option<String>,
+    /// An int on the API; kept as it came so one odd value does not fail the snapshot.
+    #[serde(default)]
+    stock_level: Option<serde_json::Value>,
+}
+
+/// A level `cleanup --restore-stock` can PUT back as the API's `int`: a whole number in
+/// `u32` (or such a number as a string). Anything else (null, negative, fractional) is not
+/// recorded, and a restore of that item is refused rather than guessed.
+fn stock_level(value: &serde_json::Value) -> Option<u32> {
+    match value {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 fn price_cents(value: &serde_json::Value) -> Option<u32> {
@@ -125,6 +140,7 @@ pub async fn snapshot(reader: &ApiReader) -> Result<World, SnapshotError> {
                 id: i.inventory_id.clone(),
                 store: *store_index.get(i.store_id.as_deref()?)?,
                 product: *product_index.get(i.product_id.as_deref()?)?,
+                stock_level: i.stock_level.as_ref().and_then(stock_level),
             })
         })
         .collect();
@@ -148,4 +164,26 @@ pub async fn snapshot(reader: &ApiReader) -> Result<World, SnapshotError> {
     };
     world.validate_for_load()?;
     Ok(world)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stock_level;
+    use serde_json::json;
+
+    #[test]
+    fn only_whole_levels_in_range_are_recorded() {
+        assert_eq!(stock_level(&json!(42)), Some(42));
+        assert_eq!(stock_level(&json!(0)), Some(0));
+        assert_eq!(stock_level(&json!("17")), Some(17));
+        for odd in [
+            json!(null),
+            json!(-1),
+            json!(2.5),
+            json!("many"),
+            json!(u64::from(u32::MAX) + 1),
+        ] {
+            assert_eq!(stock_level(&odd), None, "{odd}");
+        }
+    }
 }

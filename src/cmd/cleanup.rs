@@ -1,6 +1,7 @@
 //! `loadgen cleanup`: fold the trace (inside the window) into the run's footprint, list it,
-//! and unless `--dry-run` delete what the run created. Exit 1 when a deletion failed or the
-//! API is unreachable.
+//! and unless `--dry-run` delete what the run created (and with `--restore-stock` put back the
+//! stock levels the trace's world recorded). Exit 1 when a request failed or the API is
+//! unreachable; exit 2 when a level to restore is not known, before anything is sent.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
@@ -9,7 +10,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::api::cleanup::{delete_all, DeleteProgress, RunFootprint};
+use crate::api::cleanup::{delete_all, CleanupProgress, RunFootprint};
+use crate::api::restore::{restore_all, Restore};
 use crate::api::RequestContext;
 use crate::cli::CleanupArgs;
 use crate::replay::window::{TraceWindow, WindowFilter};
@@ -29,14 +31,15 @@ pub fn run(args: CleanupArgs) -> anyhow::Result<()> {
 
 fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
     super::replay::validate_run_id(&args.run_id)?;
-    anyhow::ensure!(
-        !args.restore_stock,
-        "--restore-stock: the trace's world names the inventory items but holds no stock \
-         levels, so the levels before the run are not known and nothing can be put back; \
-         `cleanup --dry-run` lists the levels the run changed"
-    );
-    let footprint = footprint(&args)?;
+    let (footprint, world) = footprint(&args)?;
     let subjects = footprint.to_delete();
+    let changed = footprint.changed();
+    // Refused whole, before anything is sent: a partial restore would look like a full one.
+    let restores: Vec<Restore> = if args.restore_stock {
+        crate::api::restore::plan(&changed, &world)?
+    } else {
+        Vec::new()
+    };
     let count = |prefix: &str| subjects.iter().filter(|s| s.starts_with(prefix)).count();
     let mut out = std::io::stdout();
     writeln!(
@@ -51,20 +54,34 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
         count("customer:"),
         footprint.removed_by_run(),
     )?;
-    let changed = footprint.changed();
-    writeln!(
-        out,
-        "Values the run wrote to stock data, left as they are: {}",
-        changed.len()
-    )?;
     // A long run touches thousands of items: a real run shows a few, a dry run all of them.
     let shown = if args.dry_run {
         changed.len()
     } else {
         EXAMPLES
     };
-    for c in changed.iter().take(shown) {
-        writeln!(out, "  {} {} = {}", c.subject, c.predicate, c.value)?;
+    if args.restore_stock {
+        writeln!(
+            out,
+            "Stock levels the run wrote, to be put back as the trace's world recorded them: {}",
+            restores.len()
+        )?;
+        for r in restores.iter().take(shown) {
+            writeln!(
+                out,
+                "  {} stock_level {} -> {}",
+                r.subject, r.run_wrote, r.level
+            )?;
+        }
+    } else {
+        writeln!(
+            out,
+            "Values the run wrote to stock data, left as they are: {}",
+            changed.len()
+        )?;
+        for c in changed.iter().take(shown) {
+            writeln!(out, "  {} {} = {}", c.subject, c.predicate, c.value)?;
+        }
     }
     if changed.len() > shown {
         writeln!(
@@ -97,10 +114,10 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
             crate::api::client::error_chain(&e)
         )
     })?;
-    let summary = super::runtime()?.block_on(async {
+    let (summary, restored) = super::runtime()?.block_on(async {
         super::session::health_gate(&args.api).await?;
-        let progress = Arc::new(DeleteProgress::default());
-        let bar = progress_bar(subjects.len() as u64);
+        let progress = Arc::new(CleanupProgress::default());
+        let bar = progress_bar((subjects.len() + restores.len()) as u64);
         let ticker = {
             let (bar, progress) = (bar.clone(), progress.clone());
             tokio::spawn(async move {
@@ -117,12 +134,28 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
             &subjects,
             args.parallel as usize,
             &options,
-            progress,
+            progress.clone(),
         )
         .await;
+        // Stock data is never deleted, so the restores do not depend on how the deletes went.
+        let restored = if args.restore_stock {
+            Some(
+                restore_all(
+                    &client,
+                    &args.api.api_url,
+                    &restores,
+                    args.parallel as usize,
+                    &options,
+                    progress,
+                )
+                .await,
+            )
+        } else {
+            None
+        };
         ticker.abort();
         bar.finish_and_clear();
-        Ok::<_, anyhow::Error>(summary)
+        Ok::<_, anyhow::Error>((summary, restored))
     })?;
     // Deletions were sent: the exit code says how they went even if stdout is gone.
     let _ = writeln!(
@@ -136,31 +169,51 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
     for f in summary.failed.iter().take(EXAMPLES) {
         let _ = writeln!(out, "  failed {}: {}: {}", f.subject, f.category, f.detail);
     }
-    if summary.failed.is_empty() {
+    let failed_restores = restored.as_ref().map_or(0, |r| r.failed.len());
+    if let Some(restored) = &restored {
+        let _ = writeln!(
+            out,
+            "Stock levels restored: {}, failed: {} ({} retries)",
+            restored.restored,
+            restored.failed.len(),
+            restored.retries
+        );
+        for f in restored.failed.iter().take(EXAMPLES) {
+            let _ = writeln!(out, "  failed {}: {}: {}", f.subject, f.category, f.detail);
+        }
+    }
+    if summary.failed.is_empty() && failed_restores == 0 {
         Ok(())
     } else {
         let _ = writeln!(
             out,
-            "Cleanup incomplete: run it again to retry the failed deletions"
+            "Cleanup incomplete: run it again to retry the failed requests"
         );
+        let restores = if args.restore_stock {
+            format!(" and {failed_restores} stock restores")
+        } else {
+            String::new()
+        };
         Err(crate::error::CommandError::RunFailed(format!(
-            "cleanup incomplete: {} deletions failed",
+            "cleanup incomplete: {} deletions{restores} failed",
             summary.failed.len()
         ))
         .into())
     }
 }
 
-/// The trace's events inside the window, as the requests the replay sent under the run id.
-fn footprint(args: &CleanupArgs) -> anyhow::Result<RunFootprint> {
+/// The trace's events inside the window, as the requests the replay sent under the run id,
+/// and the trace's world.
+fn footprint(args: &CleanupArgs) -> anyhow::Result<(RunFootprint, Arc<crate::world::World>)> {
     let context = || format!("trace {}", args.trace.display());
     let mut reader = TraceReader::open(&args.trace).with_context(context)?;
     let header = reader.header().clone();
     let calendar = Calendar::new(header.start_instant()?);
     let window = TraceWindow::resolve(&calendar, args.from, args.to, header.duration_ms)
         .with_context(context)?;
+    let world = Arc::new(header.world);
     let requests = RequestContext {
-        world: Arc::new(header.world),
+        world: world.clone(),
         run_id: Some(args.run_id.clone()),
         calendar,
         // Timestamps are values, not subjects: the shift does not matter here.
@@ -174,7 +227,7 @@ fn footprint(args: &CleanupArgs) -> anyhow::Result<RunFootprint> {
             footprint.add(&requests.writes_for(&event));
         }
     }
-    Ok(footprint)
+    Ok((footprint, world))
 }
 
 fn progress_bar(len: u64) -> indicatif::ProgressBar {

@@ -102,6 +102,8 @@ fn build_builtin_world() -> World {
             id: format!("inventory:INV-{:06}", i + 1),
             store: s as u32,
             product: p as u32,
+            // A stock install draws its levels at random: the built-in world cannot know them.
+            stock_level: None,
         })
         .collect();
     let customers = (1..=STOCK_CUSTOMERS)

@@ -45,6 +45,12 @@ pub struct InventoryItem {
     pub store: u32,
     /// Index into `World::products`.
     pub product: u32,
+    /// The item's stock level when the world was taken from an API (`stock_level` of
+    /// `/freshmart/stores/inventory`): what `cleanup --restore-stock` puts back. None when it
+    /// is not known: the built-in world (a stock install's levels are random), a world file
+    /// written before levels were recorded, an item the API listed without a level.
+    #[serde(default)]
+    pub stock_level: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

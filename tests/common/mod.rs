@@ -112,11 +112,13 @@ pub fn tiny_world() -> World {
                 id: "inventory:INV-000001".into(),
                 store: 0,
                 product: 0,
+                stock_level: None,
             },
             InventoryItem {
                 id: "inventory:INV-000002".into(),
                 store: 1,
                 product: 2,
+                stock_level: None,
             },
         ],
     }
