@@ -59,12 +59,28 @@ impl<T> OpenOrders<T> {
     pub fn remove(&mut self, order: OrderNo) -> Option<T> {
         let i = self.index(order)?;
         let value = self.slots.get_mut(i)?.take()?;
-        // Slide the window past finished orders.
+        self.slide();
+        Some(value)
+    }
+
+    /// Removes `order` without reading its slot (a store, where `remove` is a load first); an
+    /// order outside the window is ignored.
+    pub fn clear(&mut self, order: OrderNo) {
+        let Some(i) = self.index(order) else {
+            return;
+        };
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = None;
+        }
+        self.slide();
+    }
+
+    /// Slides the window past finished orders.
+    fn slide(&mut self) {
         while matches!(self.slots.front(), Some(None)) {
             self.slots.pop_front();
             self.base += 1;
         }
-        Some(value)
     }
 
     #[cfg(test)]
@@ -97,7 +113,10 @@ mod tests {
         assert_eq!(open.len(), 1);
         assert_eq!(open.get_mut(1), None, "before the window");
         assert_eq!(open.get_mut(99), None, "after the window");
-        assert_eq!(open.remove(5), Some(50));
+        open.clear(5);
+        assert_eq!(open.get(5), None, "cleared");
+        open.clear(5);
+        open.clear(99);
         assert_eq!(open.len(), 0);
         open.push(6, 60);
         assert_eq!(open.get_mut(6), Some(&mut 60));
