@@ -6,6 +6,7 @@
 //! lifecycle on the event queue. The output is a stream of `Event`s in time order.
 
 mod basket;
+mod cancelled;
 pub mod model;
 mod open_orders;
 pub mod queue;
@@ -18,9 +19,10 @@ use crate::event::{Action, CustomerRef, Event, Line, NewOrder, OrderNo, OrderSta
 use crate::profile::LoadProfile;
 use crate::world::{World, WorldError};
 use basket::Basket;
+use cancelled::CancelledOrders;
 use model::QuantityDistribution;
 use open_orders::OpenOrders;
-use queue::{EventQueue, HeapQueue, ScheduleInPast, Ticket};
+use queue::{EventQueue, HeapQueue, ScheduleInPast};
 use time::{Calendar, SimTime, MS_PER_MINUTE, PEAK_MULTIPLIER_MAX};
 
 /// What a simulation needs besides the world.
@@ -78,6 +80,14 @@ fn stage_ms(ms: u64) -> u32 {
     ms as u32
 }
 
+/// `x.round() as u64`, bit for bit, without the call to `round` that the baseline x86-64
+/// target makes (it has no rounding instruction): the cast truncates, and the fraction left is
+/// exact. Negative values and NaN give 0 and values past `u64::MAX` saturate, as the cast does.
+fn round_to_u64(x: f64) -> u64 {
+    let whole = x as u64;
+    whole.saturating_add(u64::from(x - whole as f64 >= 0.5))
+}
+
 fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
@@ -109,7 +119,7 @@ impl Arrivals {
         }
         loop {
             self.clock_ms += model::exponential_gap_ms(&mut self.rng, self.peak_rate_per_ms);
-            let at = SimTime(self.clock_ms.round() as u64);
+            let at = SimTime(round_to_u64(self.clock_ms));
             if at >= end {
                 return None;
             }
@@ -121,21 +131,50 @@ impl Arrivals {
     }
 }
 
-/// A pending step on the queue.
+/// A pending step on the queue. A transition carries what it needs past CREATED, so that
+/// only the step out of CREATED reads the order's slot: at 500 k open orders, a slot is a cache
+/// miss.
 #[derive(Clone, Copy, Debug)]
 enum Step {
     Arrival(Process),
-    Advance(OrderNo),
+    /// The transition out of `from`; `next_delay` is the delay of the stage after PICKING
+    /// when `from` is PICKING (the step out of CREATED reads both delays from the slot).
+    Advance {
+        order: OrderNo,
+        from: OrderStatus,
+        next_delay: StageDelay,
+    },
     Cancel(OrderNo),
 }
 
-/// An order that has not reached DELIVERED or CANCELLED: only what every lifecycle step needs,
-/// kept small (24 bytes) so that the slots of hundreds of thousands of open orders stay
-/// cache-friendly. The basket lives in `CreatedOrder` while it can still change.
+// A queue entry is its 16-byte key and a step: 8 bytes keep it at 24.
+const _: () = assert!(std::mem::size_of::<Step>() == 8);
+
+/// A stage delay in 3 bytes (a stage lasts at most 45 minutes, 2.7 M ms < 2^24), so that a
+/// `Step` carrying one stays 8 bytes.
+#[derive(Clone, Copy, Debug)]
+struct StageDelay([u8; 3]);
+
+impl StageDelay {
+    const ZERO: StageDelay = StageDelay([0; 3]);
+
+    fn from_ms(ms: u32) -> StageDelay {
+        debug_assert!(ms < 1 << 24);
+        let [a, b, c, _] = ms.to_le_bytes();
+        StageDelay([a, b, c])
+    }
+
+    fn ms(self) -> u32 {
+        let [a, b, c] = self.0;
+        u32::from_le_bytes([a, b, c, 0])
+    }
+}
+
+/// An order in CREATED or PICKING, the statuses a cancellation can come in: only what those
+/// steps need, kept small (16 bytes) so that the slots of hundreds of thousands of open orders
+/// stay cache-friendly. The basket lives in `CreatedOrder` while it can still change. An order
+/// gives up its slot on leaving PICKING: its last step carries all it needs.
 struct OpenOrder {
-    /// The queued transition out of the current status; a popped `Advance` with another
-    /// ticket is stale (the order was cancelled) and is dropped.
-    pending: Ticket,
     /// Delays of the stages after the current one, drawn at creation (so a cancellation time
     /// can be drawn inside CREATED + PICKING). At most 45 minutes: `u32` ms holds them.
     later_delays_ms: [u32; 2],
@@ -178,6 +217,10 @@ pub struct Simulation<'w> {
     modifications: ChaCha8Rng,
     quantities: QuantityDistribution,
     open_orders: OpenOrders<OpenOrder>,
+    /// Orders between CREATED and DELIVERED/CANCELLED (those in OUT_FOR_DELIVERY have no slot).
+    open_count: usize,
+    /// Cancelled orders whose queued `Advance` is stale and not popped yet.
+    cancelled: CancelledOrders,
     /// Orders in CREATED, in a deterministic order, for modifications to draw from.
     created: Vec<CreatedEntry>,
     /// Baskets of the orders in CREATED, in slots that are reused (`free_slots`).
@@ -223,6 +266,8 @@ impl<'w> Simulation<'w> {
             modifications: stream_rng(config.seed, stream::MODIFICATIONS),
             quantities: QuantityDistribution::default(),
             open_orders: OpenOrders::default(),
+            open_count: 0,
+            cancelled: CancelledOrders::default(),
             created: Vec::new(),
             created_orders: Vec::new(),
             free_slots: Vec::new(),
@@ -248,7 +293,7 @@ impl<'w> Simulation<'w> {
 
     /// Orders currently between CREATED and DELIVERED/CANCELLED.
     pub fn open_orders(&self) -> usize {
-        self.open_orders.len()
+        self.open_count
     }
 
     /// Modification arrivals that found no CREATED order to modify.
@@ -259,9 +304,11 @@ impl<'w> Simulation<'w> {
     /// The next event, or None when the duration is over.
     pub fn next_event(&mut self) -> Result<Option<Event>, SimError> {
         loop {
-            let open_orders = &self.open_orders;
-            let live = |ticket: Ticket, step: &Step| match *step {
-                Step::Advance(order) => open_orders.get(order).is_some_and(|o| o.pending == ticket),
+            let cancelled = &mut self.cancelled;
+            // A cancelled order's transition is the only stale step: exactly one per
+            // cancellation, so the bit goes when it pops.
+            let live = |_, step: &Step| match *step {
+                Step::Advance { order, .. } => !cancelled.remove(order),
                 Step::Arrival(_) | Step::Cancel(_) => true,
             };
             let Some((at, step)) = self.queue.pop_live(live) else {
@@ -275,7 +322,11 @@ impl<'w> Simulation<'w> {
                     self.schedule_arrival(process)?;
                     self.arrive(process)?
                 }
-                Step::Advance(order) => Some(self.advance(order)?),
+                Step::Advance {
+                    order,
+                    from,
+                    next_delay,
+                } => Some(self.advance(order, from, next_delay.ms())?),
                 Step::Cancel(order) => Some(self.cancel(order)?),
             };
             if let Some(action) = action {
@@ -351,16 +402,21 @@ impl<'w> Simulation<'w> {
             .random_bool(self.cancel_probability)
             .then(|| now.saturating_add_ms(life.random_range(0..created_ms + picking_ms)));
 
-        let pending = self
-            .queue
-            .schedule(now.saturating_add_ms(created_ms), Step::Advance(order))?;
+        self.queue.schedule(
+            now.saturating_add_ms(created_ms),
+            Step::Advance {
+                order,
+                from: OrderStatus::Created,
+                next_delay: StageDelay::ZERO,
+            },
+        )?;
         if let Some(at) = cancel_at {
             self.queue.schedule(at, Step::Cancel(order))?;
         }
+        self.open_count += 1;
         self.open_orders.push(
             order,
             OpenOrder {
-                pending,
                 later_delays_ms: [stage_ms(picking_ms), stage_ms(delivery_ms)],
                 created_slot: self.created.len() as u32,
                 status: OrderStatus::Created,
@@ -424,38 +480,59 @@ impl<'w> Simulation<'w> {
         }
     }
 
-    fn advance(&mut self, order: OrderNo) -> Result<Action, SimError> {
-        self.leave_created(order);
+    fn advance(
+        &mut self,
+        order: OrderNo,
+        from: OrderStatus,
+        next_delay_ms: u32,
+    ) -> Result<Action, SimError> {
         let now = self.queue.now();
-        let open = self
-            .open_orders
-            .get_mut(order)
-            .ok_or(SimError::OrderNotOpen(order))?;
-        let from = open.status;
         let to = from.next().unwrap_or(OrderStatus::Delivered);
-        open.status = to;
-        match to {
-            OrderStatus::Picking | OrderStatus::OutForDelivery => {
-                let delay = open.later_delays_ms[(to == OrderStatus::OutForDelivery) as usize];
-                open.pending = self.queue.schedule(
-                    now.saturating_add_ms(u64::from(delay)),
-                    Step::Advance(order),
-                )?;
+        let next = match from {
+            OrderStatus::Created => {
+                self.leave_created(order);
+                let open = self
+                    .open_orders
+                    .get_mut(order)
+                    .ok_or(SimError::OrderNotOpen(order))?;
+                open.status = to;
+                let [picking_ms, delivery_ms] = open.later_delays_ms;
+                Some((picking_ms, delivery_ms))
+            }
+            OrderStatus::Picking => {
+                // No cancellation can come after PICKING (it is drawn inside CREATED +
+                // PICKING), so the order needs no slot any more. `clear` only stores: the
+                // step carries the delay, so nothing waits for the slot's cache line.
+                self.open_orders.clear(order);
+                Some((next_delay_ms, 0))
             }
             _ => {
-                self.open_orders.remove(order);
+                self.open_count -= 1;
+                None
             }
+        };
+        if let Some((delay_ms, next_delay_ms)) = next {
+            self.queue.schedule(
+                now.saturating_add_ms(u64::from(delay_ms)),
+                Step::Advance {
+                    order,
+                    from: to,
+                    next_delay: StageDelay::from_ms(next_delay_ms),
+                },
+            )?;
         }
         Ok(Action::Transition { order, from, to })
     }
 
-    /// Closes the order; its queued transition, if any, is now stale and dropped when popped.
+    /// Closes the order; its queued transition is now stale and dropped when popped.
     fn cancel(&mut self, order: OrderNo) -> Result<Action, SimError> {
         self.leave_created(order);
         let open = self
             .open_orders
             .remove(order)
             .ok_or(SimError::OrderNotOpen(order))?;
+        self.open_count -= 1;
+        self.cancelled.insert(order);
         Ok(Action::Transition {
             order,
             from: open.status,
@@ -535,5 +612,86 @@ impl Iterator for Simulation<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_event().transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::builtin_world;
+
+    #[test]
+    fn round_to_u64_is_round_then_cast() {
+        use rand::{Rng, SeedableRng};
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            0.5,
+            0.49999999999999994,
+            1.5,
+            2.5,
+            -0.5,
+            -0.7,
+            -3.2,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            4503599627370495.5,
+            4503599627370497.0,
+            9007199254740993.0,
+            18446744073709549568.0,
+            18446744073709551616.0,
+        ];
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..1_000_000 {
+            cases.push(rng.random::<f64>() * 1e9);
+            cases.push((rng.random_range(0..1u64 << 40) as f64) + 0.5);
+            cases.push(f64::from_bits(rng.random::<u64>()));
+        }
+        for x in cases {
+            let next = f64::from_bits(x.to_bits().wrapping_add(1));
+            let prev = f64::from_bits(x.to_bits().wrapping_sub(1));
+            for y in [x, next, prev] {
+                assert_eq!(round_to_u64(y), y.round() as u64, "{y:e}");
+            }
+        }
+    }
+
+    /// The count includes orders OUT_FOR_DELIVERY, which have no slot any more, and every
+    /// cancellation finds its order (the stale steps are dropped, never turned into events).
+    #[test]
+    fn open_orders_follow_the_events() {
+        let world = builtin_world();
+        let config = SimConfig {
+            seed: 42,
+            profile: crate::profile::LoadProfile::named("stress").unwrap(),
+            start: chrono::DateTime::parse_from_rfc3339("2026-01-05T17:00:00Z").unwrap(),
+            duration: SimTime(3 * 3_600_000),
+        };
+        let mut sim = Simulation::new(&world, &config).unwrap();
+        let (mut open, mut most, mut cancelled, mut out_for_delivery) = (0usize, 0, 0, 0);
+        while let Some(event) = sim.next_event().unwrap() {
+            match event.action {
+                Action::NewOrder(_) => open += 1,
+                Action::Transition { from, to, .. } => {
+                    if to == OrderStatus::Cancelled {
+                        assert!(matches!(from, OrderStatus::Created | OrderStatus::Picking));
+                        cancelled += 1;
+                    }
+                    if to == OrderStatus::OutForDelivery {
+                        out_for_delivery += 1;
+                    }
+                    if matches!(to, OrderStatus::Delivered | OrderStatus::Cancelled) {
+                        open -= 1;
+                    }
+                }
+                _ => {}
+            }
+            assert_eq!(sim.open_orders(), open);
+            most = most.max(open);
+        }
+        assert!(most > 5_000, "{most}");
+        assert!(cancelled > 100 && out_for_delivery > 10_000);
     }
 }

@@ -1,4 +1,5 @@
-//! The orders between creation and delivery or cancellation, indexed by order number.
+//! The orders in CREATED or PICKING (the statuses a cancellation or a modification can find
+//! them in), indexed by order number.
 //!
 //! Orders are numbered in creation order and live at most 95 minutes (the longest lifecycle),
 //! so the open ones fill a sliding window of numbers: a ring buffer holds the window, with a
@@ -15,7 +16,6 @@ pub struct OpenOrders<T> {
     /// Number of the order in `slots[0]`.
     base: OrderNo,
     slots: VecDeque<Option<T>>,
-    len: usize,
 }
 
 impl<T> Default for OpenOrders<T> {
@@ -23,7 +23,6 @@ impl<T> Default for OpenOrders<T> {
         OpenOrders {
             base: 1,
             slots: VecDeque::new(),
-            len: 0,
         }
     }
 }
@@ -40,13 +39,13 @@ impl<T> OpenOrders<T> {
             "orders in sequence"
         );
         self.slots.push_back(Some(value));
-        self.len += 1;
     }
 
     fn index(&self, order: OrderNo) -> Option<usize> {
         order.checked_sub(self.base).map(|i| i as usize)
     }
 
+    #[cfg(test)]
     pub fn get(&self, order: OrderNo) -> Option<&T> {
         let i = self.index(order)?;
         self.slots.get(i)?.as_ref()
@@ -60,17 +59,33 @@ impl<T> OpenOrders<T> {
     pub fn remove(&mut self, order: OrderNo) -> Option<T> {
         let i = self.index(order)?;
         let value = self.slots.get_mut(i)?.take()?;
-        self.len -= 1;
-        // Slide the window past finished orders.
+        self.slide();
+        Some(value)
+    }
+
+    /// Removes `order` without reading its slot (a store, where `remove` is a load first); an
+    /// order outside the window is ignored.
+    pub fn clear(&mut self, order: OrderNo) {
+        let Some(i) = self.index(order) else {
+            return;
+        };
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = None;
+        }
+        self.slide();
+    }
+
+    /// Slides the window past finished orders.
+    fn slide(&mut self) {
         while matches!(self.slots.front(), Some(None)) {
             self.slots.pop_front();
             self.base += 1;
         }
-        Some(value)
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.len
+        self.slots.iter().flatten().count()
     }
 }
 
@@ -98,7 +113,10 @@ mod tests {
         assert_eq!(open.len(), 1);
         assert_eq!(open.get_mut(1), None, "before the window");
         assert_eq!(open.get_mut(99), None, "after the window");
-        assert_eq!(open.remove(5), Some(50));
+        open.clear(5);
+        assert_eq!(open.get(5), None, "cleared");
+        open.clear(5);
+        open.clear(99);
         assert_eq!(open.len(), 0);
         open.push(6, 60);
         assert_eq!(open.get_mut(6), Some(&mut 60));
