@@ -281,6 +281,52 @@ fn world_retries_dropped_connections() {
     assert!(!written["products"].as_array().expect("products").is_empty());
 }
 
+/// Connections dropped while `start` checks health and loads the world are retried: the run
+/// goes on (it used to exit 2, "bad input", at the first reset).
+#[test]
+fn start_carries_on_through_dropped_connections_while_it_loads_the_world() {
+    let rt = harness::runtime();
+    let stub = harness::stub(
+        &rt,
+        StubConfig {
+            reset_rate: 0.3,
+            seed: 5,
+            ..StubConfig::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = stub.url();
+    // 2 s of the demo profile at 09:00 sends next to nothing: the resets fall on the health
+    // checks and the world's pages.
+    let start = run(
+        dir.path(),
+        &[
+            "start",
+            "--api-url",
+            &url,
+            "--duration",
+            "2s",
+            "--seed",
+            "1",
+            "--start-at",
+            "2026-01-05T09:00:00Z",
+            "--retries",
+            "8",
+            "--report",
+            "r.json",
+        ],
+    );
+    start.expect_code(0);
+    assert!(start.stdout.contains("Loaded "), "{}", start.stdout);
+    let report = harness::json(&dir.path().join("r.json"));
+    let resets = stub.stats().resets;
+    let event_retries = harness::num(&report, "/retries");
+    assert!(
+        resets > event_retries,
+        "{resets} connections dropped, {event_retries} of them retried by events: none fell on the world load"
+    );
+}
+
 /// Every read of the world fails: `start` and `simulate --api-url` fail the run (exit 1,
 /// saying the connection was dropped), not "bad input" (exit 2) as they did.
 #[test]
