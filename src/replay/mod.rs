@@ -109,15 +109,6 @@ pub trait Observer: Send + 'static {
     fn completed(&mut self, _record: &EventRecord) {}
 }
 
-/// An observer that only prints window lines.
-pub struct OnWindow<F>(pub F);
-
-impl<F: FnMut(&WindowReport) + Send + 'static> Observer for OnWindow<F> {
-    fn window(&mut self, window: &WindowReport) {
-        (self.0)(window)
-    }
-}
-
 impl Observer for () {}
 
 /// Counters readable while the replay runs (progress bars).

@@ -35,23 +35,6 @@ impl Pacer {
             }
         }
     }
-
-    /// How long to wait, `elapsed` into the replay, before sending the event at `offset_ms`
-    /// (zero when it is already due or overdue).
-    pub fn wait(&self, elapsed: Duration, offset_ms: u64) -> Duration {
-        self.due(offset_ms)
-            .map_or(Duration::ZERO, |due| due.saturating_sub(elapsed))
-    }
-
-    /// The trace time (ms from the trace start) that corresponds to `elapsed` into the replay.
-    pub fn trace_position(&self, elapsed: Duration) -> Option<u64> {
-        match self.speed {
-            Speed::Max => None,
-            Speed::Factor(factor) => {
-                Some(self.origin_ms + (elapsed.as_secs_f64() * 1000.0 * factor) as u64)
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -91,34 +74,10 @@ mod tests {
     }
 
     #[test]
-    fn waits_are_absolute_not_deltas() {
-        // (elapsed, offset, wait) at 10x: each wait depends only on elapsed and offset.
-        let pacer = Pacer::new(Speed::Factor(10.0), 0);
-        let table = [
-            (ms(0), 10_000, ms(1_000)),
-            (ms(400), 10_000, ms(600)),
-            (ms(1_000), 10_000, ms(0)),
-            (ms(5_000), 10_000, ms(0)), // overdue: send now
-            (ms(999), 20_000, ms(1_001)),
-        ];
-        for (elapsed, offset, want) in table {
-            assert_eq!(pacer.wait(elapsed, offset), want, "{elapsed:?} {offset}");
-        }
-        assert_eq!(Pacer::new(Speed::Max, 0).wait(ms(0), 99_999), ms(0));
-    }
-
-    #[test]
     fn no_drift_over_a_long_schedule() {
         // A million events 1 ms apart at 1x are due exactly at their offsets.
         let pacer = Pacer::new(Speed::Factor(1.0), 0);
         assert_eq!(pacer.due(1_000_000), Some(ms(1_000_000)));
         assert_eq!(pacer.due(86_400_000), Some(ms(86_400_000)));
-    }
-
-    #[test]
-    fn trace_position_inverts_due() {
-        let pacer = Pacer::new(Speed::Factor(10.0), 5_000);
-        assert_eq!(pacer.trace_position(ms(1_000)), Some(15_000));
-        assert_eq!(Pacer::new(Speed::Max, 0).trace_position(ms(1)), None);
     }
 }

@@ -198,15 +198,6 @@ impl<R: Read> TraceReader<R> {
         }))
     }
 
-    /// Reads to the end, checking everything; returns the footer.
-    pub fn verify_rest(&mut self) -> Result<Footer, TraceError> {
-        while self.next_event()?.is_some() {}
-        self.footer.ok_or(TraceError::Truncated {
-            offset: self.src.offset,
-            expected: "the footer",
-        })
-    }
-
     fn read_footer(&mut self) -> Result<(), TraceError> {
         let footer_offset = self.src.offset;
         let bytes = self
