@@ -7,11 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rand::Rng;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use super::client::{backoff, classify_error, error_chain, sanitize};
+use super::client::{classify_error, error_chain, retry_transient};
 use super::requests::Write;
 use super::ClientOptions;
 use crate::outcome::FailureKind;
@@ -137,42 +136,38 @@ pub struct CleanupProgress {
     pub done: AtomicU64,
 }
 
-enum Try {
-    Done(DeleteOutcome),
-    Transient { kind: FailureKind, detail: String },
-}
-
-async fn try_delete(client: &reqwest::Client, base: &str, subject: &str) -> Try {
+/// One DELETE: deleted, already gone, or a failure (retried by the caller when transient).
+async fn try_delete(
+    client: &reqwest::Client,
+    base: &str,
+    subject: &str,
+) -> Result<DeleteOutcome, (FailureKind, String)> {
     let path = Write::Delete {
         subject: subject.to_string(),
     }
     .into_request()
     .path;
-    let resp = match client.delete(format!("{base}{path}")).send().await {
-        Ok(resp) => resp,
-        Err(e) => {
-            return Try::Transient {
-                kind: classify_error(&e),
-                detail: format!("DELETE {path}: {}", error_chain(&e)),
-            }
-        }
-    };
+    let resp = client
+        .delete(format!("{base}{path}"))
+        .send()
+        .await
+        .map_err(|e| {
+            (
+                classify_error(&e),
+                format!("DELETE {path}: {}", error_chain(&e)),
+            )
+        })?;
     let status = resp.status().as_u16();
     match status {
-        200..=299 => Try::Done(DeleteOutcome::Deleted),
-        404 => Try::Done(DeleteOutcome::AlreadyGone),
+        200..=299 => Ok(DeleteOutcome::Deleted),
+        404 => Ok(DeleteOutcome::AlreadyGone),
         _ => {
             let text = resp.text().await.unwrap_or_default();
-            let kind = FailureKind::of_status(status, &text);
             let detail = format!(
                 "DELETE {path} -> {status}: {}",
                 text.chars().take(300).collect::<String>()
             );
-            if status >= 500 {
-                Try::Transient { kind, detail }
-            } else {
-                Try::Done(DeleteOutcome::Failed { kind, detail })
-            }
+            Err((FailureKind::of_status(status, &text), detail))
         }
     }
 }
@@ -185,25 +180,9 @@ pub async fn delete_subject(
     subject: &str,
     options: &ClientOptions,
 ) -> (DeleteOutcome, u32) {
-    let mut retries = 0;
-    loop {
-        match try_delete(client, base, subject).await {
-            Try::Done(DeleteOutcome::Failed { kind, detail }) => {
-                let detail = sanitize(&detail, &options.secrets);
-                return (DeleteOutcome::Failed { kind, detail }, retries);
-            }
-            Try::Done(outcome) => return (outcome, retries),
-            Try::Transient { .. } if retries < options.retries => {
-                retries += 1;
-                let jitter = rand::rng().random::<f64>();
-                tokio::time::sleep(backoff(options, retries, jitter)).await;
-            }
-            Try::Transient { kind, detail } => {
-                let detail = sanitize(&detail, &options.secrets);
-                return (DeleteOutcome::Failed { kind, detail }, retries);
-            }
-        }
-    }
+    let (outcome, retries) = retry_transient(options, || try_delete(client, base, subject)).await;
+    let outcome = outcome.unwrap_or_else(|(kind, detail)| DeleteOutcome::Failed { kind, detail });
+    (outcome, retries)
 }
 
 /// Runs `job` on every item with at most `parallel` in flight, counting each finished one in

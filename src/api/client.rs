@@ -228,6 +228,34 @@ pub fn backoff(options: &ClientOptions, retry: u32, jitter: f64) -> Duration {
         .mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
 }
 
+/// Runs `once` until it succeeds, fails for good, or `options.retries` retries of transient
+/// failures (timeouts, connection trouble, 5xx) are spent, sleeping `backoff` with jitter
+/// between attempts, as the replay does. Returns the outcome (a failure's detail sanitised) and
+/// the retries it took. For the one-off writes of `cleanup`; the replay's own loop also hears
+/// the stop and records each retry's cause.
+pub async fn retry_transient<T, Fut>(
+    options: &ClientOptions,
+    mut once: impl FnMut() -> Fut,
+) -> (Result<T, (FailureKind, String)>, u32)
+where
+    Fut: std::future::Future<Output = Result<T, (FailureKind, String)>>,
+{
+    let mut retries = 0;
+    loop {
+        match once().await {
+            Err((kind, _)) if kind.is_transient() && retries < options.retries => {
+                retries += 1;
+                let jitter = rand::rng().random::<f64>();
+                tokio::time::sleep(backoff(options, retries, jitter)).await;
+            }
+            Err((kind, detail)) => {
+                return (Err((kind, sanitize(&detail, &options.secrets))), retries)
+            }
+            Ok(value) => return (Ok(value), retries),
+        }
+    }
+}
+
 /// The FreshMart executor: requests from `RequestContext`, sent with retries.
 pub struct FreshMartExecutor {
     client: reqwest::Client,
@@ -353,16 +381,15 @@ impl Executor for FreshMartExecutor {
             }
         }
         if let (Some((options, stats)), Some(expect)) = (&self.probes, expectation) {
-            let generation = stats.written(expect.subject(), expect.is_last_write());
-            let repeats = stats.repeats_earlier_state(&expect);
-            if sampled && repeats {
+            let written = stats.written(&expect);
+            if sampled && written.repeats_earlier_state {
                 stats.untimeable(expect.kind());
             } else if sampled {
                 probe::spawn(
                     self.client.clone(),
                     self.base_url.clone(),
                     expect,
-                    generation,
+                    written.generation,
                     // From the send of the event's first write: the server applies each of its
                     // writes after that, and a read may show any of them (a view can derive
                     // the total from the lines), while an instant taken after the answer

@@ -192,6 +192,17 @@ impl Target {
         }
     }
 
+    /// The state the write leaves for a read to see, where a later write can repeat it: an
+    /// order's total, a stock level (an order's status only moves forward; a customer is
+    /// created once).
+    fn state(&self) -> Option<u64> {
+        match self {
+            Target::Order(e) => e.total_cents,
+            Target::Stock { stock_level, .. } => Some(u64::from(*stock_level)),
+            Target::Customer { .. } => None,
+        }
+    }
+
     /// The subject whose later writes supersede this one.
     pub fn subject(&self) -> &str {
         match self {
@@ -339,14 +350,31 @@ pub struct ProbeStats {
     pub started: AtomicU64,
     pending: AtomicUsize,
     idle: Notify,
-    /// Successful writes per subject (only while probing), so a probe can tell that a later
-    /// write of its subject went out. An order's entry goes when it is delivered or cancelled;
-    /// an inventory item's stays (there are as many as the world has items).
-    generations: Mutex<HashMap<String, u64>>,
-    /// The states earlier writes left each subject in, as a read sees them (an order's totals,
-    /// an item's stock levels): a write that brings a subject back to one of them (A → B → A)
+    /// The successful writes of each subject (only while probing). An order's entry goes when
+    /// it is delivered or cancelled; an inventory item's stays (there are as many as the world
+    /// has items).
+    subjects: Mutex<HashMap<String, History>>,
+}
+
+/// What the writes of one subject so far tell a probe.
+#[derive(Debug, Default)]
+struct History {
+    /// Writes so far, so a probe can tell that a later write of its subject went out.
+    generation: u64,
+    /// The states the writes left the subject in, as a read sees them (an order's totals, an
+    /// item's stock levels): a write that brings the subject back to one of them (A → B → A)
     /// cannot be told apart from the earlier write by any read.
-    states: Mutex<HashMap<String, Vec<u64>>>,
+    states: Vec<u64>,
+}
+
+/// What recording one write learned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The write's generation (`FINAL` for a subject's last write, which nothing supersedes).
+    pub generation: u64,
+    /// An earlier write left the subject in the state this one does: a read showing that
+    /// state may show the earlier write, so this one cannot be timed.
+    pub repeats_earlier_state: bool,
 }
 
 impl Default for ProbeStats {
@@ -362,52 +390,39 @@ impl Default for ProbeStats {
             started: AtomicU64::new(0),
             pending: AtomicUsize::new(0),
             idle: Notify::new(),
-            generations: Mutex::new(HashMap::new()),
-            states: Mutex::new(HashMap::new()),
+            subjects: Mutex::new(HashMap::new()),
         }
     }
 }
 
 impl ProbeStats {
-    /// Records a successful write of `order_id`; returns its generation (`FINAL` for the
-    /// order's last write, which nothing can supersede).
-    pub fn written(&self, order_id: &str, last_write: bool) -> u64 {
-        let mut generations = self.generations.lock().unwrap_or_else(|p| p.into_inner());
-        if last_write {
-            generations.remove(order_id);
-            return FINAL;
-        }
-        let next = generations.get(order_id).map_or(1, |g| g + 1);
-        generations.insert(order_id.to_string(), next);
-        next
-    }
-
-    /// Records the state `target`'s write leaves for reads to see, and says whether an earlier
-    /// write of the subject left the same one: then a read showing it may show the earlier
-    /// write, so the write cannot be timed.
-    pub fn repeats_earlier_state(&self, target: &Target) -> bool {
-        let state = match target {
-            Target::Order(e) => e.total_cents,
-            Target::Stock { stock_level, .. } => Some(u64::from(*stock_level)),
-            Target::Customer { .. } => None,
-        };
-        let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+    /// Records a successful write of `target`'s subject.
+    pub fn written(&self, target: &Target) -> Written {
+        let mut subjects = self.subjects.lock().unwrap_or_else(|p| p.into_inner());
         if target.is_last_write() {
-            states.remove(target.subject());
-            return false;
+            subjects.remove(target.subject());
+            return Written {
+                generation: FINAL,
+                repeats_earlier_state: false,
+            };
         }
-        let Some(state) = state else {
-            return false;
+        let history = subjects.entry(target.subject().to_string()).or_default();
+        history.generation += 1;
+        let repeats_earlier_state = match target.state() {
+            Some(state) if history.states.contains(&state) => true,
+            Some(state) => {
+                history.states.push(state);
+                false
+            }
+            None => false,
         };
-        let seen = states.entry(target.subject().to_string()).or_default();
-        let repeated = seen.contains(&state);
-        if !repeated {
-            seen.push(state);
+        Written {
+            generation: history.generation,
+            repeats_earlier_state,
         }
-        repeated
     }
 
-    /// A sampled write that cannot be timed (see `repeats_earlier_state`): counted with the
+    /// A sampled write that cannot be timed (`Written::repeats_earlier_state`): counted with the
     /// superseded ones, which a read cannot time either.
     pub fn untimeable(&self, kind: ProbeKind) {
         for (started, superseded) in [
@@ -424,8 +439,10 @@ impl ProbeStats {
         if generation == FINAL {
             return false;
         }
-        let generations = self.generations.lock().unwrap_or_else(|p| p.into_inner());
-        generations.get(order_id).is_none_or(|g| *g > generation)
+        let subjects = self.subjects.lock().unwrap_or_else(|p| p.into_inner());
+        subjects
+            .get(order_id)
+            .is_none_or(|h| h.generation > generation)
     }
 
     pub fn kind(&self, kind: ProbeKind) -> &KindStats {
@@ -528,20 +545,21 @@ mod tests {
             stock_level: level,
         };
         // A → B → A: the second A is what the first already showed.
-        assert!(!stats.repeats_earlier_state(&order(800)));
-        assert!(!stats.repeats_earlier_state(&order(1_150)));
-        assert!(stats.repeats_earlier_state(&order(800)));
-        assert!(!stats.repeats_earlier_state(&stock(5)));
-        assert!(!stats.repeats_earlier_state(&stock(9)));
-        assert!(stats.repeats_earlier_state(&stock(5)));
+        let repeats = |target: &Target| stats.written(target).repeats_earlier_state;
+        assert!(!repeats(&order(800)));
+        assert!(!repeats(&order(1_150)));
+        assert!(repeats(&order(800)));
+        assert!(!repeats(&stock(5)));
+        assert!(!repeats(&stock(9)));
+        assert!(repeats(&stock(5)));
         // An order's last write forgets its history.
         let delivered = Target::Order(Expectation {
             order_id: "order:LG-x-000001".into(),
             status: Some("DELIVERED"),
             total_cents: None,
         });
-        assert!(!stats.repeats_earlier_state(&delivered));
-        assert!(!stats.repeats_earlier_state(&order(800)));
+        assert!(!repeats(&delivered));
+        assert!(!repeats(&order(800)));
         stats.untimeable(ProbeKind::Stock);
         assert_eq!(stats.superseded.load(Ordering::Relaxed), 1);
         assert_eq!(
@@ -661,12 +679,19 @@ mod tests {
     #[test]
     fn a_later_write_supersedes_an_earlier_one_but_not_the_last() {
         let stats = ProbeStats::default();
-        let first = stats.written("order:a", false);
+        let write = |status| {
+            Target::Order(Expectation {
+                order_id: "order:a".into(),
+                status: Some(status),
+                total_cents: None,
+            })
+        };
+        let first = stats.written(&write("PICKING")).generation;
         assert!(!stats.superseded("order:a", first));
-        let second = stats.written("order:a", false);
+        let second = stats.written(&write("OUT_FOR_DELIVERY")).generation;
         assert!(stats.superseded("order:a", first));
         assert!(!stats.superseded("order:a", second));
-        let last = stats.written("order:a", true);
+        let last = stats.written(&write("DELIVERED")).generation;
         assert_eq!(last, FINAL);
         assert!(
             stats.superseded("order:a", second),
@@ -674,7 +699,7 @@ mod tests {
         );
         assert!(!stats.superseded("order:a", last));
         assert!(
-            stats.generations.lock().unwrap().is_empty(),
+            stats.subjects.lock().unwrap().is_empty(),
             "finished orders are forgotten"
         );
     }

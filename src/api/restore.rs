@@ -5,11 +5,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rand::Rng;
 use serde::Serialize;
 
 use super::cleanup::{run_bounded, ChangedValue, CleanupProgress};
-use super::client::{attempt, backoff, sanitize, Attempt};
+use super::client::{attempt, retry_transient, Attempt};
 use super::requests::Write;
 use super::triples::{ObjectType, SubjectTriples};
 use super::ClientOptions;
@@ -113,20 +112,14 @@ async fn restore_one(
         restore.level.to_string(),
     );
     let request = Write::Put(triples).into_request();
-    let mut retries = 0;
-    loop {
+    let (outcome, retries) = retry_transient(options, || async {
         match attempt(client, base, &request).await {
-            Attempt::Success => return (None, retries),
-            Attempt::Failed { kind, .. } if kind.is_transient() && retries < options.retries => {
-                retries += 1;
-                let jitter = rand::rng().random::<f64>();
-                tokio::time::sleep(backoff(options, retries, jitter)).await;
-            }
-            Attempt::Failed { kind, detail } => {
-                return (Some((kind, sanitize(&detail, &options.secrets))), retries)
-            }
+            Attempt::Success => Ok(()),
+            Attempt::Failed { kind, detail } => Err((kind, detail)),
         }
-    }
+    })
+    .await;
+    (outcome.err(), retries)
 }
 
 /// Puts back every planned level with at most `parallel` requests in flight.
