@@ -49,9 +49,10 @@ impl OfferedLoad {
             duration_ms,
             ..OfferedLoad::default()
         };
+        let mut counter = contract.triple_counter();
         while let Some(event) = sim.next_event()? {
             let activity = event.action.activity();
-            let triples = contract.triple_count(&event);
+            let triples = counter.count(&event);
             load.events += 1;
             load.requests += u64::from(event.action.request_count());
             load.orders += u64::from(activity == Activity::NewOrder);

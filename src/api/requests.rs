@@ -48,6 +48,28 @@ pub struct RequestContext {
 
 const BATCH: &str = "/triples/batch?validate=true";
 
+/// Counts the triples events write (`RequestContext::triple_count`) without building every
+/// event's bodies: the count depends only on the kind of event and, for an order, its number
+/// of lines, so each shape is built once (`inspect` of a stress day built 1.4 M events' bodies).
+pub struct TripleCounter<'a> {
+    contract: &'a RequestContext,
+    known: std::collections::HashMap<(std::mem::Discriminant<Action>, usize), u64>,
+}
+
+impl TripleCounter<'_> {
+    pub fn count(&mut self, event: &Event) -> u64 {
+        let lines = match &event.action {
+            Action::NewOrder(order) => order.lines.len(),
+            _ => 0,
+        };
+        let shape = (std::mem::discriminant(&event.action), lines);
+        *self
+            .known
+            .entry(shape)
+            .or_insert_with(|| self.contract.triple_count(event))
+    }
+}
+
 impl RequestContext {
     fn run(&self) -> Option<&str> {
         self.run_id.as_deref()
@@ -141,6 +163,14 @@ impl RequestContext {
     /// DELETE carries none). This is the unit of the original tool's "triples per minute".
     pub fn triple_count(&self, event: &Event) -> u64 {
         self.writes_for(event).iter().map(Write::triples).sum()
+    }
+
+    /// A counter of the triples events write that builds each kind of event's writes once.
+    pub fn triple_counter(&self) -> TripleCounter<'_> {
+        TripleCounter {
+            contract: self,
+            known: std::collections::HashMap::new(),
+        }
     }
 
     fn store(&self, index: u32) -> String {
@@ -506,6 +536,26 @@ mod tests {
         };
         // The DELETE carries no triple; the PUT of the total one.
         assert_eq!(c.triple_count(&remove), 1);
+    }
+
+    #[test]
+    fn the_counter_agrees_with_the_contract_on_every_event_of_a_day() {
+        let world = crate::world::builtin_world();
+        let config = crate::sim::SimConfig {
+            seed: 3,
+            profile: crate::profile::LoadProfile::named("standard").unwrap(),
+            start: chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z").unwrap(),
+            duration: SimTime(6 * 3_600_000),
+        };
+        let c = ctx(None);
+        let mut counter = c.triple_counter();
+        let mut sim = crate::sim::Simulation::new(&world, &config).unwrap();
+        let mut events = 0;
+        while let Some(event) = sim.next_event().unwrap() {
+            assert_eq!(counter.count(&event), c.triple_count(&event), "{event:?}");
+            events += 1;
+        }
+        assert!(events > 1_000, "{events} events");
     }
 
     #[test]

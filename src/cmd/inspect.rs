@@ -26,12 +26,13 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         calendar: Calendar::new(header.start_instant()?),
         shift: chrono::Duration::zero(),
     };
+    let mut triples = contract.triple_counter();
     while let Some(event) = reader
         .next_event()
         .with_context(|| format!("trace {name}"))?
     {
         summary.add(&event);
-        summary.add_triples(event.at, contract.triple_count(&event));
+        summary.add_triples(event.at, triples.count(&event));
     }
     crate::out!("{}", render(&header, &summary)?);
     Ok(())
