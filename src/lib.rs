@@ -31,6 +31,7 @@
 #![warn(clippy::print_stdout)]
 
 pub mod api;
+pub mod causal;
 pub mod cli;
 pub mod cli_examples;
 pub mod cmd;

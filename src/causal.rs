@@ -1,0 +1,325 @@
+//! Causal roots: which chain of dependent events each trace event belongs to, and the stable
+//! partition of roots that splits a trace across dispatchers and machines.
+//!
+//! A root groups the events that depend on one another, so that sending a root's events in
+//! trace order (and never one after a failed event it depends on) keeps the API consistent,
+//! while different roots may run at once:
+//! * a customer the trace creates is the root of its creation and of every order it places
+//!   (and each such order's lines, modifications, transitions and cancellation);
+//! * an order placed by a customer of the world is its own root: the world's customers exist
+//!   before the run, so nothing in the trace precedes the order. (Rooting these orders on their
+//!   customer would put most of a stress day in the world's 100 customers: per-root ordering
+//!   would cap concurrency at 100, and no partition of 100 roots can be even);
+//! * an inventory item is the root of its updates.
+//!
+//! Events name their entity, not their root: an order's later events carry only the order
+//! number. `RootTracker` derives the root while it reads the trace from its first event,
+//! remembering only the open orders of customers the trace created.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Action, CustomerRef, Event, NewCustomerNo, OrderNo, OrderStatus};
+
+/// The chain of dependent events an event belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Root {
+    /// A customer the trace creates: its creation and all its orders.
+    NewCustomer(NewCustomerNo),
+    /// An order of a customer of the world.
+    Order(OrderNo),
+    /// An inventory item (index into `World::inventory`).
+    Item(u32),
+}
+
+impl Root {
+    /// The 64-bit key the partition function hashes: a tag in the high 32 bits (1 new
+    /// customer, 2 order, 3 item) and the number in the low 32.
+    pub fn key(self) -> u64 {
+        let (tag, id) = match self {
+            Root::NewCustomer(n) => (1u64, n),
+            Root::Order(n) => (2, n),
+            Root::Item(i) => (3, i),
+        };
+        (tag << 32) | u64::from(id)
+    }
+
+    /// Which of `count` partitions the root falls in: `floor(splitmix64(key) * count / 2^64)`,
+    /// with SplitMix64's finaliser (Steele, Lea and Flood 2014). Integer arithmetic only, so it
+    /// is the same on every platform and in every version; `count` 0 is treated as 1.
+    pub fn partition(self, count: u32) -> u32 {
+        let count = u64::from(count.max(1));
+        ((u128::from(splitmix64(self.key())) * u128::from(count)) >> 64) as u32
+    }
+}
+
+impl std::fmt::Display for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Root::NewCustomer(n) => write!(f, "new customer {n}"),
+            Root::Order(n) => write!(f, "order {n}"),
+            Root::Item(i) => write!(f, "inventory item {i}"),
+        }
+    }
+}
+
+/// SplitMix64's output function: a bijection of u64 that mixes every input bit into every
+/// output bit.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Derives each event's root while reading a trace in order, from its first event on (also
+/// the events a run does not send: an order placed before a `--from` window still needs its
+/// root known).
+#[derive(Debug, Default)]
+pub struct RootTracker {
+    /// Open orders of customers the trace created; forgotten when delivered or cancelled.
+    orders_of_new_customers: HashMap<OrderNo, NewCustomerNo>,
+}
+
+impl RootTracker {
+    pub fn new() -> RootTracker {
+        RootTracker::default()
+    }
+
+    /// The root of `event`, the next event of the trace.
+    pub fn root_of(&mut self, event: &Event) -> Root {
+        match &event.action {
+            Action::NewCustomer { customer, .. } => Root::NewCustomer(*customer),
+            Action::NewOrder(order) => match order.customer {
+                CustomerRef::New(customer) => {
+                    self.orders_of_new_customers.insert(order.order, customer);
+                    Root::NewCustomer(customer)
+                }
+                CustomerRef::Existing(_) => Root::Order(order.order),
+            },
+            Action::Transition { order, to, .. } => {
+                let root = self.order_root(*order);
+                if matches!(to, OrderStatus::Delivered | OrderStatus::Cancelled) {
+                    self.orders_of_new_customers.remove(order);
+                }
+                root
+            }
+            Action::AddLine { order, .. } | Action::RemoveLine { order, .. } => {
+                self.order_root(*order)
+            }
+            Action::InventoryUpdate { item, .. } => Root::Item(*item),
+        }
+    }
+
+    /// Open orders of created customers it remembers (bounded by the trace's open orders).
+    pub fn remembered(&self) -> usize {
+        self.orders_of_new_customers.len()
+    }
+
+    fn order_root(&self, order: OrderNo) -> Root {
+        match self.orders_of_new_customers.get(&order) {
+            Some(customer) => Root::NewCustomer(*customer),
+            None => Root::Order(order),
+        }
+    }
+}
+
+/// `--shard I/N`: partition `index` of `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+/// A shard that cannot be: `I` must be below `N`, `N` at least 1.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ShardError {
+    #[error("shard count must be at least 1")]
+    NoShards,
+    #[error("shard index {index} is not below the shard count {count} (indexes run from 0)")]
+    IndexOutOfRange { index: u32, count: u32 },
+    #[error("a shard is written INDEX/COUNT, e.g. 0/4, not {0:?}")]
+    Syntax(String),
+}
+
+impl Shard {
+    pub fn new(index: u32, count: u32) -> Result<Shard, ShardError> {
+        if count == 0 {
+            return Err(ShardError::NoShards);
+        }
+        if index >= count {
+            return Err(ShardError::IndexOutOfRange { index, count });
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether the events of `root` belong to this shard.
+    pub fn holds(self, root: Root) -> bool {
+        root.partition(self.count) == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = ShardError;
+
+    fn from_str(s: &str) -> Result<Shard, ShardError> {
+        let syntax = || ShardError::Syntax(s.to_string());
+        let (index, count) = s.split_once('/').ok_or_else(syntax)?;
+        let index = index.trim().parse().map_err(|_| syntax())?;
+        let count = count.trim().parse().map_err(|_| syntax())?;
+        Shard::new(index, count)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Line, NewOrder};
+    use crate::sim::time::SimTime;
+    use proptest::prelude::*;
+
+    fn at(action: Action) -> Event {
+        Event {
+            at: SimTime(0),
+            action,
+        }
+    }
+
+    fn new_order(order: OrderNo, customer: CustomerRef) -> Event {
+        at(Action::NewOrder(NewOrder {
+            order,
+            customer,
+            store: 0,
+            window_start_min: 60,
+            window_len_min: 60,
+            lines: vec![Line {
+                seq: 1,
+                product: 0,
+                quantity: 1,
+            }],
+            total_cents: 100,
+        }))
+    }
+
+    fn step(order: OrderNo, to: OrderStatus) -> Event {
+        at(Action::Transition {
+            order,
+            from: OrderStatus::Created,
+            to,
+        })
+    }
+
+    #[test]
+    fn an_order_of_a_created_customer_shares_its_root_until_it_ends() {
+        let mut roots = RootTracker::new();
+        let creation = at(Action::NewCustomer {
+            customer: 7,
+            home_store: 0,
+            persona: crate::world::names::Persona {
+                first: 0,
+                last: 0,
+                street: 0,
+                house_number: 1,
+            },
+        });
+        assert_eq!(roots.root_of(&creation), Root::NewCustomer(7));
+        assert_eq!(
+            roots.root_of(&new_order(3, CustomerRef::New(7))),
+            Root::NewCustomer(7)
+        );
+        let modification = at(Action::RemoveLine {
+            order: 3,
+            seq: 1,
+            total_cents: 0,
+        });
+        assert_eq!(roots.root_of(&modification), Root::NewCustomer(7));
+        assert_eq!(
+            roots.root_of(&step(3, OrderStatus::Picking)),
+            Root::NewCustomer(7)
+        );
+        assert_eq!(roots.remembered(), 1);
+        assert_eq!(
+            roots.root_of(&step(3, OrderStatus::Cancelled)),
+            Root::NewCustomer(7)
+        );
+        assert_eq!(roots.remembered(), 0, "an ended order is forgotten");
+    }
+
+    #[test]
+    fn orders_of_world_customers_and_items_are_their_own_roots() {
+        let mut roots = RootTracker::new();
+        assert_eq!(
+            roots.root_of(&new_order(4, CustomerRef::Existing(2))),
+            Root::Order(4)
+        );
+        assert_eq!(
+            roots.root_of(&step(4, OrderStatus::Picking)),
+            Root::Order(4)
+        );
+        assert_eq!(roots.remembered(), 0, "nothing to remember for them");
+        let update = at(Action::InventoryUpdate {
+            item: 9,
+            stock_level: 3,
+        });
+        assert_eq!(roots.root_of(&update), Root::Item(9));
+    }
+
+    /// Pinned: the partition of a root is part of the trace-splitting contract (shards of one
+    /// run on different machines and loadgen versions must agree), so these never change.
+    #[test]
+    fn partitions_are_pinned() {
+        let pinned: [(Root, u32, u32); 8] = [
+            (Root::NewCustomer(1), 4, PINNED[0]),
+            (Root::NewCustomer(1_000), 16, PINNED[1]),
+            (Root::Order(1), 4, PINNED[2]),
+            (Root::Order(123_456), 16, PINNED[3]),
+            (Root::Item(0), 4, PINNED[4]),
+            (Root::Item(7_599), 16, PINNED[5]),
+            (Root::Order(u32::MAX), 1_000, PINNED[6]),
+            (Root::Item(42), 1, 0),
+        ];
+        for (root, count, expected) in pinned {
+            assert_eq!(root.partition(count), expected, "{root} of {count}");
+        }
+        assert_eq!(
+            splitmix64(0),
+            0xE220_A839_7B1D_CDAF,
+            "SplitMix64's published first output"
+        );
+    }
+
+    // Computed independently of this code (a Python transcription of the formula above).
+    const PINNED: [u32; 7] = [0, 3, 3, 1, 1, 5, 321];
+
+    #[test]
+    fn shards_parse_and_refuse_what_cannot_be() {
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+        assert_eq!(
+            "4/4".parse::<Shard>(),
+            Err(ShardError::IndexOutOfRange { index: 4, count: 4 })
+        );
+        assert_eq!("0/0".parse::<Shard>(), Err(ShardError::NoShards));
+        assert!(matches!("x".parse::<Shard>(), Err(ShardError::Syntax(_))));
+        assert!(matches!("1/".parse::<Shard>(), Err(ShardError::Syntax(_))));
+    }
+
+    proptest! {
+        /// Every root falls in exactly one shard of any count, and always the same one.
+        #[test]
+        fn the_partition_is_total_and_stable(tag in 0u8..3, id in any::<u32>(), count in 1u32..5_000) {
+            let root = match tag { 0 => Root::NewCustomer(id), 1 => Root::Order(id), _ => Root::Item(id) };
+            let p = root.partition(count);
+            prop_assert!(p < count);
+            prop_assert_eq!(p, root.partition(count));
+            let holders = (0..count.min(64)).filter(|&i| Shard { index: i, count }.holds(root)).count();
+            prop_assert_eq!(holders, usize::from(p < 64));
+        }
+    }
+}
