@@ -8,23 +8,34 @@
 #   default), 1.33 (where it is GA) and 1.37;
 # * the Dockerfile passes hadolint, and builds with a Rust no older than Cargo.toml's
 #   rust-version.
+# `deploy/check.sh --update-example` renders example/ again (after a template changed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+render_example() {
+    env -u STORAGE_CLASS -u LEAD_TIME SHARDS=4 START_AT=2026-12-01T15:00:00Z RUN_ID=example \
+        API_URL=http://freshmart-stub:8080 IMAGE=loadgen:0.1.0 TRACE=/trace/day.trace \
+        MIN_SUCCESS=0.9 deploy/kubernetes/render.sh "$1" >/dev/null
+}
+if [[ ${1:-} == --update-example ]]; then
+    rm -rf deploy/kubernetes/example
+    render_example deploy/kubernetes/example
+    exit 0
+fi
+
 rendered=$(mktemp -d)
 trap 'rm -rf "$rendered"' EXIT
-env -u STORAGE_CLASS SHARDS=4 START_AT=2026-12-01T15:00:00Z RUN_ID=example \
-    API_URL=http://freshmart-stub:8080 IMAGE=loadgen:0.1.0 TRACE=/trace/day.trace \
-    MIN_SUCCESS=0.9 deploy/kubernetes/render.sh "$rendered" >/dev/null
+render_example "$rendered"
 if ! diff -ru deploy/kubernetes/example "$rendered"; then
-    echo "deploy/kubernetes/example/ is not the templates' output: render it again with" \
-        "deploy/check.sh's settings (deploy/kubernetes/README.md)" >&2
+    echo "deploy/kubernetes/example/ is not the templates' output:" \
+        "run deploy/check.sh --update-example" >&2
     exit 1
 fi
+manifests=("$rendered"/*.yaml)
 for version in 1.29.0 1.33.0 1.37.0; do
-    kubernetes-validate --quiet --strict --kubernetes-version "$version" "$rendered"/*.yaml
+    kubernetes-validate --quiet --strict --kubernetes-version "$version" "${manifests[@]}"
 done
-echo "manifests: $(ls "$rendered" | wc -l) files valid for Kubernetes 1.29, 1.33, 1.37"
+echo "manifests: ${#manifests[@]} files valid for Kubernetes 1.29, 1.33, 1.37"
 
 hadolint Dockerfile
 wanted=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)

@@ -51,13 +51,16 @@ for name in API_URL IMAGE TRACE MIN_SUCCESS STORAGE_CLASS_FIELD; do
 done
 
 mkdir -p "$out"
+written=()
 # Only these variables: the pods' shell scripts keep their own $names.
+# shellcheck disable=SC2016 # envsubst's list of names, not an expansion
 vars='${SHARDS} ${START_AT} ${RUN_ID} ${API_URL} ${IMAGE} ${TRACE} ${MIN_SUCCESS} ${STORAGE_CLASS_FIELD}'
 for template in "$here"/templates/*.yaml.in; do
     name=$(basename "$template" .in)
     envsubst "$vars" <"$template" >"$out/$name.tmp"
     mv "$out/$name.tmp" "$out/$name"
+    written+=("$name")
 done
-echo "rendered $(cd "$out" && ls ./*.yaml | tr '\n' ' ')into $out:"
+echo "rendered ${written[*]} into $out:"
 echo "  SHARDS=$SHARDS START_AT=$START_AT RUN_ID=$RUN_ID"
 echo "  API_URL=$API_URL IMAGE=$IMAGE TRACE=$TRACE MIN_SUCCESS=$MIN_SUCCESS"
