@@ -23,7 +23,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 export SHARDS=${SHARDS:-4}
 export START_AT=${START_AT:-$(date -u -d "+${LEAD_TIME:-3 min}" +%Y-%m-%dT%H:%M:%SZ)}
-export RUN_ID=${RUN_ID:-r-$(date -u -d "$START_AT" +%m%d%H%M)}
 export API_URL=${API_URL:-http://freshmart-stub:8080}
 export IMAGE=${IMAGE:-loadgen:0.1.0}
 export TRACE=${TRACE:-/trace/day.trace}
@@ -42,6 +41,7 @@ fail() {
 [[ $START_AT =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]] \
     || fail "START_AT=$START_AT: an RFC 3339 UTC instant, like 2026-12-01T15:00:00Z"
 date -u -d "$START_AT" >/dev/null 2>&1 || fail "START_AT=$START_AT: not a date"
+export RUN_ID=${RUN_ID:-r-$(date -u -d "$START_AT" +%m%d%H%M)}
 # Also a Kubernetes name and label value (lower case), and a loadgen run id (32 at most).
 [[ $RUN_ID =~ ^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$ ]] \
     || fail "RUN_ID=$RUN_ID: 1-32 lower-case letters, digits or '-', starting and ending with a letter or digit"
