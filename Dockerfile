@@ -29,6 +29,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D -m 0755 target/release/loadgen target/release/freshmart-stub -t /out/
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
+LABEL org.opencontainers.image.title="loadgen" \
+      org.opencontainers.image.description="loadgen (trace simulator and paced replayer) and freshmart-stub" \
+      org.opencontainers.image.licenses="MIT"
 # ca-certificates: for tools and mounted CAs; loadgen itself trusts the Mozilla roots built
 # into it (webpki-roots) plus any --ca-cert PEM.
 # hadolint ignore=DL3008
