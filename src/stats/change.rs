@@ -88,9 +88,7 @@ pub fn judge(base: f64, new: f64, p_value: f64, direction: Direction, rule: &Noi
     }
     let went_up = new > base;
     match (direction, went_up) {
-        (Direction::LowerIsBetter, true) | (Direction::HigherIsBetter, false) => {
-            Verdict::Regressed
-        }
+        (Direction::LowerIsBetter, true) | (Direction::HigherIsBetter, false) => Verdict::Regressed,
         _ => Verdict::Improved,
     }
 }
@@ -130,22 +128,61 @@ mod tests {
     fn a_change_needs_both_size_and_significance() {
         use Direction::*;
         // 10% slower and significant: a regression of a latency, an improvement of a rate.
-        assert_eq!(judge(100.0, 110.0, 0.01, LowerIsBetter, &RULE), Verdict::Regressed);
-        assert_eq!(judge(100.0, 110.0, 0.01, HigherIsBetter, &RULE), Verdict::Improved);
-        assert_eq!(judge(100.0, 90.0, 0.01, LowerIsBetter, &RULE), Verdict::Improved);
-        assert_eq!(judge(100.0, 90.0, 0.01, HigherIsBetter, &RULE), Verdict::Regressed);
+        assert_eq!(
+            judge(100.0, 110.0, 0.01, LowerIsBetter, &RULE),
+            Verdict::Regressed
+        );
+        assert_eq!(
+            judge(100.0, 110.0, 0.01, HigherIsBetter, &RULE),
+            Verdict::Improved
+        );
+        assert_eq!(
+            judge(100.0, 90.0, 0.01, LowerIsBetter, &RULE),
+            Verdict::Improved
+        );
+        assert_eq!(
+            judge(100.0, 90.0, 0.01, HigherIsBetter, &RULE),
+            Verdict::Regressed
+        );
         // Large but not significant (p at alpha is not below it).
-        assert_eq!(judge(100.0, 150.0, 0.05, LowerIsBetter, &RULE), Verdict::Unchanged);
+        assert_eq!(
+            judge(100.0, 150.0, 0.05, LowerIsBetter, &RULE),
+            Verdict::Unchanged
+        );
         // Significant but within the noise; exactly 5% is still noise.
-        assert_eq!(judge(100.0, 104.0, 1e-9, LowerIsBetter, &RULE), Verdict::Unchanged);
-        assert_eq!(judge(100.0, 105.0, 1e-9, LowerIsBetter, &RULE), Verdict::Unchanged);
-        assert_eq!(judge(100.0, 105.5, 1e-9, LowerIsBetter, &RULE), Verdict::Regressed);
+        assert_eq!(
+            judge(100.0, 104.0, 1e-9, LowerIsBetter, &RULE),
+            Verdict::Unchanged
+        );
+        assert_eq!(
+            judge(100.0, 105.0, 1e-9, LowerIsBetter, &RULE),
+            Verdict::Unchanged
+        );
+        assert_eq!(
+            judge(100.0, 105.5, 1e-9, LowerIsBetter, &RULE),
+            Verdict::Regressed
+        );
         // From zero any change is beyond the noise.
-        assert_eq!(judge(0.0, 1.0, 0.001, LowerIsBetter, &RULE), Verdict::Regressed);
-        assert_eq!(judge(0.0, 0.0, 0.001, LowerIsBetter, &RULE), Verdict::Unchanged);
-        let loose = NoiseRule { noise: 0.2, alpha: 0.1 };
-        assert_eq!(judge(100.0, 110.0, 0.01, LowerIsBetter, &loose), Verdict::Unchanged);
-        assert_eq!(judge(100.0, 130.0, 0.07, LowerIsBetter, &loose), Verdict::Regressed);
+        assert_eq!(
+            judge(0.0, 1.0, 0.001, LowerIsBetter, &RULE),
+            Verdict::Regressed
+        );
+        assert_eq!(
+            judge(0.0, 0.0, 0.001, LowerIsBetter, &RULE),
+            Verdict::Unchanged
+        );
+        let loose = NoiseRule {
+            noise: 0.2,
+            alpha: 0.1,
+        };
+        assert_eq!(
+            judge(100.0, 110.0, 0.01, LowerIsBetter, &loose),
+            Verdict::Unchanged
+        );
+        assert_eq!(
+            judge(100.0, 130.0, 0.07, LowerIsBetter, &loose),
+            Verdict::Regressed
+        );
     }
 
     #[test]
@@ -153,7 +190,9 @@ mod tests {
         // Per-bucket p50s (ms) of two runs, the second 20 ms slower in every bucket.
         let base: Vec<f64> = (0..30).map(|i| 100.0 + f64::from(i % 7)).collect();
         let slower: Vec<f64> = base.iter().map(|v| v + 20.0).collect();
-        let j = RULE.compare(&base, &slower, Direction::LowerIsBetter).unwrap();
+        let j = RULE
+            .compare(&base, &slower, Direction::LowerIsBetter)
+            .unwrap();
         assert_eq!((j.base, j.new), (103.0, 123.0));
         assert!((j.change.unwrap() - 20.0 / 103.0).abs() < 1e-12);
         assert!(j.test.p_value < 1e-6, "{}", j.test.p_value);
@@ -162,7 +201,9 @@ mod tests {
         // The same samples reordered: no change.
         let mut shuffled = base.clone();
         shuffled.reverse();
-        let j = RULE.compare(&base, &shuffled, Direction::LowerIsBetter).unwrap();
+        let j = RULE
+            .compare(&base, &shuffled, Direction::LowerIsBetter)
+            .unwrap();
         assert_eq!((j.change, j.verdict), (Some(0.0), Verdict::Unchanged));
         assert!(j.test.p_value > 0.9);
 

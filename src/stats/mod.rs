@@ -6,4 +6,4 @@ pub mod change;
 pub mod mann_whitney;
 
 pub use change::{judge, Direction, Judgement, NoiseRule, Verdict};
-pub use mann_whitney::{mann_whitney_u, Method, MannWhitney, StatsError};
+pub use mann_whitney::{mann_whitney_u, MannWhitney, Method, StatsError};
