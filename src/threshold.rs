@@ -110,7 +110,7 @@ impl Op {
         matches!(self, Op::Lt | Op::Le)
     }
 
-    fn from_ordering(self, ordering: std::cmp::Ordering) -> bool {
+    fn accepts(self, ordering: std::cmp::Ordering) -> bool {
         use std::cmp::Ordering::*;
         match self {
             Op::Lt => ordering == Less,
@@ -332,13 +332,13 @@ impl Threshold {
             (Check::Time { limit, .. }, Observed::Time(d)) => self.op.holds(d, limit),
             (Check::SuccessRate { limit }, Observed::SuccessRate { succeeded, ended }) => self
                 .op
-                .from_ordering(limit.compare_ratio(succeeded.into(), ended.into())),
+                .accepts(limit.compare_ratio(succeeded.into(), ended.into())),
             (Check::Throughput { limit }, Observed::Throughput { events, elapsed }) => {
                 let ordering = limit.compare_ratio(
                     u128::from(events) * 1_000_000_000,
                     elapsed.as_nanos().max(1),
                 );
-                self.op.from_ordering(ordering)
+                self.op.accepts(ordering)
             }
             _ => false,
         }
@@ -424,7 +424,7 @@ impl Threshold {
                 } else {
                     u128::from(o.succeeded) + u128::from(r)
                 };
-                self.op.from_ordering(limit.compare_ratio(best, total))
+                self.op.accepts(limit.compare_ratio(best, total))
             }
             Check::Throughput { .. } => true,
         }
@@ -1072,13 +1072,13 @@ mod tests {
             (v.passed, v.observed)
         };
         assert_eq!(check("p99<100ms"), (true, Some(Observed::Time(ms(99)))));
-        assert_eq!(check("p99<99ms").0, false);
-        assert_eq!(check("p99<=99ms").0, true);
+        assert!(!check("p99<99ms").0);
+        assert!(check("p99<=99ms").0);
         assert_eq!(check("p50<=50ms"), (true, Some(Observed::Time(ms(50)))));
-        assert_eq!(check("p50>50ms").0, false);
-        assert_eq!(check("p50>=50ms").0, true);
+        assert!(!check("p50>50ms").0);
+        assert!(check("p50>=50ms").0);
         assert_eq!(check("max<1s"), (true, Some(Observed::Time(ms(100)))));
-        assert_eq!(check("max<100ms").0, false);
+        assert!(!check("max<100ms").0);
         // p99.5 of 100 samples: rank ⌈99.5⌉ = 100.
         assert_eq!(check("p99.5<=99ms"), (false, Some(Observed::Time(ms(100)))));
         // Nothing recorded for that metric or scope: fails, nothing observed.
