@@ -119,10 +119,12 @@ fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
 }
 
 /// The y range of a chart whose values are counts or times: from 0 (or below, for negative
-/// values) to a little above the highest point.
-fn y_range(lo: f64, hi: f64) -> (f64, f64) {
+/// values) to above the highest point, with room at the top for the legend of `series` lines
+/// so that it does not hide the data.
+fn y_range(lo: f64, hi: f64, series: usize) -> (f64, f64) {
     let (lo, hi) = span(lo.min(0.0), hi);
-    (lo, hi + (hi - lo) * 0.05)
+    let headroom = 0.08 + 0.09 * series as f64;
+    (lo, hi + (hi - lo) * headroom)
 }
 
 fn error(title: &str, e: impl fmt::Display) -> ChartError {
@@ -137,7 +139,7 @@ fn error(title: &str, e: impl fmt::Display) -> ChartError {
 pub fn line_chart(labels: &Labels, series: &[Series]) -> Result<Svg, ChartError> {
     let ((x_lo, x_hi), (y_lo, y_hi)) = bounds(series);
     let (x_lo, x_hi) = span(x_lo, x_hi);
-    let (y_lo, y_hi) = y_range(y_lo, y_hi);
+    let (y_lo, y_hi) = y_range(y_lo, y_hi, series.len());
     draw(
         labels,
         x_lo..x_hi,
@@ -166,18 +168,19 @@ where
         let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| fail(&e))?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(&labels.title, (FONT, 20))
+            .caption(&labels.title, (FONT, 24))
             .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
+            .margin_right(36)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
             .build_cartesian_2d(x, y)
             .map_err(|e| fail(&e))?;
         chart
             .configure_mesh()
             .x_desc(labels.x.as_str())
             .y_desc(labels.y.as_str())
-            .axis_desc_style((FONT, 15))
-            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 18))
+            .label_style((FONT, 15))
             .light_line_style(RGBColor(240, 240, 240))
             .max_light_lines(2)
             .x_label_formatter(x_label)
@@ -195,7 +198,7 @@ where
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 13))
+            .label_font((FONT, 16))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(180, 180, 180))
             .draw()
@@ -266,7 +269,7 @@ pub fn percentile_chart(
         2.0
     };
     let x_hi = 10f64.powf(decades);
-    let (y_lo, y_hi) = y_range(y_lo, y_hi);
+    let (y_lo, y_hi) = y_range(y_lo, y_hi, positioned.len());
     draw(
         labels,
         (1.0..x_hi).log_scale(),
@@ -321,7 +324,10 @@ mod tests {
         assert_eq!(span(5.0, 5.0), (4.0, 6.0));
         assert_eq!(span(100.0, 100.0), (90.0, 110.0));
         assert_eq!(span(1.0, 3.0), (1.0, 3.0));
-        assert_eq!(y_range(2.0, 12.0), (0.0, 12.6));
+        // 8% above the highest point, and 9% more per legend line.
+        assert_eq!(y_range(2.0, 12.0, 0), (0.0, 12.96));
+        assert!((y_range(2.0, 12.0, 2).1 - 12.0 * 1.26).abs() < 1e-9);
+        assert_eq!(y_range(-3.0, -1.0, 0), (-3.0, -0.84));
     }
 
     #[test]

@@ -245,7 +245,7 @@ pub fn failure_table(caption: &str, rows: &[FailureRow]) -> Table {
 pub fn metadata_table(caption: &str, pairs: &[(String, String)]) -> Table {
     Table {
         caption: caption.to_string(),
-        head: ["", ""].map(String::from).to_vec(),
+        head: ["property", "value"].map(String::from).to_vec(),
         rows: pairs
             .iter()
             .map(|(k, v)| vec![Cell::text(k), Cell::text(v)])
