@@ -224,6 +224,26 @@ impl Distribution {
             points,
         }
     }
+
+    /// The percentile distribution of an HDR histogram, as HDR's own tools print it: five
+    /// points per halving of the distance to 100%, each value divided by `per_unit` (1000 turns
+    /// the project's microseconds into milliseconds).
+    pub fn from_histogram(
+        name: impl Into<String>,
+        histogram: &hdrhistogram::Histogram<u64>,
+        per_unit: f64,
+    ) -> Distribution {
+        let points = histogram
+            .iter_quantiles(5)
+            .map(|v| {
+                (
+                    v.quantile_iterated_to(),
+                    v.value_iterated_to() as f64 / per_unit,
+                )
+            })
+            .collect();
+        Distribution::new(name, points)
+    }
 }
 
 /// Where the percentile plot puts quantile `q`: 1 / (1 − q), so that 90%, 99% and 99.9% are
@@ -307,6 +327,27 @@ mod tests {
         assert_eq!(percentile_label(1_000.0), "99.9%");
         assert_eq!(percentile_label(100_000.0), "99.999%");
         assert_eq!(percentile_label(percentile_position(0.999)), "99.9%");
+    }
+
+    #[test]
+    fn a_histogram_becomes_its_percentile_distribution() {
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for us in 1..=10_000u64 {
+            h.record(us).unwrap();
+        }
+        let d = Distribution::from_histogram("run", &h, 1000.0);
+        assert_eq!(d.name, "run");
+        assert!(d.points.len() > 40, "{}", d.points.len());
+        assert!(d
+            .points
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+        let median = d.points.iter().find(|(q, _)| *q >= 0.5).unwrap();
+        assert!((median.1 - 5.0).abs() < 0.01, "{median:?}");
+        let last = d.points.last().unwrap();
+        assert_eq!(*last, (1.0, h.highest_equivalent(10_000) as f64 / 1000.0));
+        let p999 = d.points.iter().find(|(q, _)| *q >= 0.999).unwrap();
+        assert!((p999.1 - 9.99).abs() < 0.01, "{p999:?}");
     }
 
     #[test]
