@@ -573,9 +573,17 @@ pub fn parse_threshold(expr: &str) -> Result<Threshold, ExprError> {
     Parser { expr, pos: 0 }.threshold()
 }
 
-const NAME_HINT: &str = "expected a statistic (p50, p99.9, max), success, throughput, a metric \
-     (latency, service, lateness, visible) or an activity (new_order, status_transition, \
-     order_modification, customer_creation, inventory_update, cancellation)";
+/// What may start an expression, for the error that finds none of it.
+fn name_hint() -> String {
+    let activities: Vec<&str> = Activity::ALL.iter().map(|a| a.key()).collect();
+    let metrics: Vec<&str> = Metric::ALL.iter().map(|m| m.key()).collect();
+    format!(
+        "expected a statistic (p50, p99.9, max), success, throughput, a metric ({}) or an \
+         activity ({})",
+        metrics.join(", "),
+        activities.join(", ")
+    )
+}
 
 struct Parser<'a> {
     expr: &'a str,
@@ -712,14 +720,14 @@ impl<'a> Parser<'a> {
             "max" => return Ok(Stat::Quantile(1.0)),
             "success" => return Ok(Stat::Success),
             "throughput" => return Ok(Stat::Throughput),
-            "" => return Err(self.error_at(start, NAME_HINT)),
+            "" => return Err(self.error_at(start, name_hint())),
             _ => {}
         }
         let digits = word
             .strip_prefix('p')
             .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
         let Some(_) = digits else {
-            return Err(self.error_at(start, format!("unknown `{word}`: {NAME_HINT}")));
+            return Err(self.error_at(start, format!("unknown `{word}`: {}", name_hint())));
         };
         // `p99.9`: the name stopped at the dot.
         if self.rest().starts_with('.')
@@ -1059,6 +1067,17 @@ mod tests {
                 e.to_string(),
                 format!("threshold `{expr}`, column {column}: {}", e.why)
             );
+        }
+    }
+
+    #[test]
+    fn an_unknown_name_lists_what_is_allowed() {
+        let why = err("q99<1s").why;
+        for name in Activity::ALL.map(Activity::key) {
+            assert!(why.contains(name), "{name} not in {why}");
+        }
+        for name in Metric::ALL.map(Metric::key) {
+            assert!(why.contains(name), "{name} not in {why}");
         }
     }
 
