@@ -9,4 +9,5 @@ pub use compare::{
     compare_order, compare_rest, order_number_of, Finding, FindingKind, Observed, ObservedCustomer,
     ObservedLine, ObservedOrder,
 };
-pub use expected::{ExpectedLine, ExpectedOrder, ExpectedState, Subjects};
+pub use crate::contract::Subjects;
+pub use expected::{ExpectedLine, ExpectedOrder, ExpectedState};
