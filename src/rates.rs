@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::contract::RequestContext;
 use crate::event::Activity;
 use crate::profile::LoadProfile;
-use crate::time::{Calendar, SimTime};
 use crate::sim::{SimConfig, SimError, Simulation};
+use crate::time::{Calendar, SimTime};
 use crate::world::World;
 
 /// What a simulated span offers, counted event by event.

@@ -649,7 +649,9 @@ mod tests {
         };
         let first = stats.written(&write(OrderStatus::Picking)).generation;
         assert!(!stats.superseded("order:a", first));
-        let second = stats.written(&write(OrderStatus::OutForDelivery)).generation;
+        let second = stats
+            .written(&write(OrderStatus::OutForDelivery))
+            .generation;
         assert!(stats.superseded("order:a", first));
         assert!(!stats.superseded("order:a", second));
         let last = stats.written(&write(OrderStatus::Delivered)).generation;

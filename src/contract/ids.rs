@@ -173,7 +173,10 @@ mod tests {
         assert_eq!(order_of_subject("order:LG-r2-000042", Some("r1")), None);
         assert_eq!(order_of_subject("order:LG-r1-42", Some("r1")), None);
         assert_eq!(order_of_subject("order:LG-000042", Some("r1")), None);
-        assert_eq!(order_of_subject("orderline:LG-r1-000042-01", Some("r1")), None);
+        assert_eq!(
+            order_of_subject("orderline:LG-r1-000042-01", Some("r1")),
+            None
+        );
     }
 
     #[test]

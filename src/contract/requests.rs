@@ -393,11 +393,7 @@ impl RequestContext {
 /// `cleanup --restore-stock` sends back.
 pub fn set_stock_level(subject: &str, level: u32) -> Write {
     let mut triples = Vec::with_capacity(1);
-    SubjectTriples::new(subject, &mut triples).add(
-        STOCK_LEVEL,
-        ObjectType::Int,
-        level.to_string(),
-    );
+    SubjectTriples::new(subject, &mut triples).add(STOCK_LEVEL, ObjectType::Int, level.to_string());
     Write::Put(triples)
 }
 
@@ -789,7 +785,8 @@ mod tests {
                     event.action.request_count(),
                     "{event:?}"
                 );
-                let planned: Vec<Method> = steps(&event.action).iter().map(|s| s.method()).collect();
+                let planned: Vec<Method> =
+                    steps(&event.action).iter().map(|s| s.method()).collect();
                 let sent: Vec<Method> = requests.iter().map(|r| r.method).collect();
                 assert_eq!(planned, sent, "{event:?}");
             }
@@ -814,7 +811,9 @@ mod tests {
         assert_eq!(req.path, "/triples/batch?validate=true");
         assert_eq!(
             req.body.as_deref(),
-            Some(r#"[{"subject_id":"inventory:INV-000005","predicate":"stock_level","object_value":"12","object_type":"int"}]"#)
+            Some(
+                r#"[{"subject_id":"inventory:INV-000005","predicate":"stock_level","object_value":"12","object_type":"int"}]"#
+            )
         );
     }
 }

@@ -100,7 +100,13 @@ mod tests {
         let strings: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_api()).collect();
         assert_eq!(
             strings,
-            ["CREATED", "PICKING", "OUT_FOR_DELIVERY", "DELIVERED", "CANCELLED"]
+            [
+                "CREATED",
+                "PICKING",
+                "OUT_FOR_DELIVERY",
+                "DELIVERED",
+                "CANCELLED"
+            ]
         );
         for status in OrderStatus::ALL {
             assert_eq!(OrderStatus::from_api(status.as_api()), Some(status));
@@ -118,6 +124,9 @@ mod tests {
             .filter(|s| s.is_final())
             .collect();
         assert_eq!(finals, [OrderStatus::Delivered, OrderStatus::Cancelled]);
-        assert_eq!(OrderStatus::Cancelled.stage(), OrderStatus::Delivered.stage());
+        assert_eq!(
+            OrderStatus::Cancelled.stage(),
+            OrderStatus::Delivered.stage()
+        );
     }
 }

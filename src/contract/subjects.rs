@@ -63,11 +63,17 @@ impl<'a> Subjects<'a> {
     }
 
     pub fn find_product(&self, index: u32) -> Option<&'a str> {
-        self.world.products.get(index as usize).map(|p| p.id.as_str())
+        self.world
+            .products
+            .get(index as usize)
+            .map(|p| p.id.as_str())
     }
 
     pub fn find_inventory(&self, index: u32) -> Option<&'a str> {
-        self.world.inventory.get(index as usize).map(|i| i.id.as_str())
+        self.world
+            .inventory
+            .get(index as usize)
+            .map(|i| i.id.as_str())
     }
 
     /// The store an inventory item is stocked in.
@@ -107,7 +113,10 @@ mod tests {
             run: Some("r1"),
         };
         assert_eq!(s.customer(CustomerRef::Existing(41)), "customer:00042");
-        assert_eq!(s.customer(CustomerRef::Existing(100_000)), "customer:?100000");
+        assert_eq!(
+            s.customer(CustomerRef::Existing(100_000)),
+            "customer:?100000"
+        );
         assert_eq!(s.customer(CustomerRef::New(3)), "customer:LG-r1-000003");
         assert_eq!(s.store(2), "store:MAN-01");
         assert_eq!(s.product(0), "product:prod0001");

@@ -108,10 +108,7 @@ pub fn export_row(world: &World, calendar: &Calendar, seq: u64, event: &Event) -
         } => {
             row.subject = subjects.line(*order, *seq);
             row.amount = Some(dollars(*total_cents));
-            row.detail = Some(format!(
-                "remove line {seq} from {}",
-                subjects.order(*order)
-            ));
+            row.detail = Some(format!("remove line {seq} from {}", subjects.order(*order)));
         }
         Action::InventoryUpdate { item, stock_level } => {
             row.subject = subjects.inventory(*item).to_string();

@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::contract::ids;
 
 pub use builtin::{
-    builtin_world, builtin_world_ref, builtin_world_sha256, world_sha256,
-    BUILTIN_WORLD_NAME,
+    builtin_world, builtin_world_ref, builtin_world_sha256, world_sha256, BUILTIN_WORLD_NAME,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
