@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::contract::rows::{CustomerRow, InventoryRow, OrderRow};
+use crate::contract::rows::{self, CustomerRow, InventoryRow, OrderRow};
 use crate::contract::{ids, OrderStatus, RequestContext};
 use crate::event::{Action, Event};
 
@@ -226,13 +226,13 @@ async fn get_json<T: serde::de::DeserializeOwned>(
 async fn shows(client: &reqwest::Client, base_url: &str, target: &Target) -> bool {
     match target {
         Target::Order(expect) => {
-            let url = format!("{base_url}/freshmart/orders/{}", expect.order_id);
+            let url = format!("{base_url}{}", rows::order_path(&expect.order_id));
             get_json::<OrderRow>(client, &url)
                 .await
                 .is_some_and(|row| expect.met_by(&row))
         }
         Target::Customer { customer_id } => {
-            let url = format!("{base_url}/freshmart/customers");
+            let url = format!("{base_url}{}", rows::CUSTOMERS);
             get_json::<Vec<CustomerRow>>(client, &url)
                 .await
                 .is_some_and(|rows| rows.iter().any(|r| &r.customer_id == customer_id))
@@ -244,7 +244,8 @@ async fn shows(client: &reqwest::Client, base_url: &str, target: &Target) -> boo
         } => {
             for page in 0..INVENTORY_PAGES {
                 let url = format!(
-                    "{base_url}/freshmart/stores/inventory?store_id={store_id}&limit={INVENTORY_PAGE}&offset={}",
+                    "{base_url}{}?store_id={store_id}&limit={INVENTORY_PAGE}&offset={}",
+                    rows::INVENTORY,
                     page * INVENTORY_PAGE
                 );
                 let Some(rows) = get_json::<Vec<InventoryRow>>(client, &url).await else {

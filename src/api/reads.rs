@@ -3,7 +3,7 @@
 
 pub use super::fetch::{ApiReader, ReadError};
 use crate::contract::ids;
-use crate::contract::rows::{CustomerRow, InventoryRow, LineRow, OrderRow};
+use crate::contract::rows::{self, CustomerRow, InventoryRow, LineRow, OrderRow};
 use crate::verify::{Observed, ObservedCustomer, ObservedLine, ObservedOrder};
 
 /// Page size of list endpoints (the API's maximum).
@@ -55,14 +55,11 @@ pub async fn list<T: serde::de::DeserializeOwned>(
 
 /// One order and its lines; `None` when the API does not know it.
 pub async fn read_order(reader: &ApiReader, id: &str) -> Result<Option<ObservedOrder>, ReadError> {
-    let Some(order) = reader
-        .get::<OrderRow>(&format!("/freshmart/orders/{id}"))
-        .await?
-    else {
+    let Some(order) = reader.get::<OrderRow>(&rows::order_path(id)).await? else {
         return Ok(None);
     };
     let lines: Vec<LineRow> = reader
-        .get(&format!("/freshmart/orders/{id}/line-items"))
+        .get(&rows::order_lines_path(id))
         .await?
         .unwrap_or_default();
     Ok(Some(ObservedOrder {
@@ -101,7 +98,7 @@ pub async fn read_orders<K: Send + 'static>(
         Ok((key, result)) => result.map(|order| each(key, order)),
         // A read task cannot panic short of a bug; count it as a failed read of the API.
         Err(join) => Err(ReadError::Unreachable {
-            path: "/freshmart/orders".into(),
+            path: rows::ORDERS.into(),
             cause: format!("read task failed: {join}"),
             attempts: 1,
         }),
@@ -134,7 +131,7 @@ pub async fn observe_rest(
 ) -> Result<Observed, ReadError> {
     let mut observed = Observed::default();
     let order_prefix = ids::run_orders_prefix(run_id);
-    list_each(reader, "/freshmart/orders", |o: OrderRow| {
+    list_each(reader, rows::ORDERS, |o: OrderRow| {
         if o.order_id.starts_with(&order_prefix) {
             observed.run_orders.push(o.order_id);
         }
@@ -144,10 +141,7 @@ pub async fn observe_rest(
     observed.run_orders.dedup();
 
     let customer_prefix = ids::run_customers_prefix(run_id);
-    let rows: Vec<CustomerRow> = reader
-        .get("/freshmart/customers")
-        .await?
-        .unwrap_or_default();
+    let rows: Vec<CustomerRow> = reader.get(rows::CUSTOMERS).await?.unwrap_or_default();
     for c in rows {
         if c.customer_id.starts_with(&customer_prefix) {
             observed.run_customers.push(c.customer_id.clone());
@@ -167,7 +161,7 @@ pub async fn observe_rest(
 
     if !inventory.is_empty() {
         let wanted: std::collections::BTreeSet<&str> = inventory.iter().copied().collect();
-        list_each(reader, "/freshmart/stores/inventory", |i: InventoryRow| {
+        list_each(reader, rows::INVENTORY, |i: InventoryRow| {
             if wanted.contains(i.inventory_id.as_str()) {
                 let level = i.stock_level();
                 observed.stock_levels.insert(i.inventory_id, level);

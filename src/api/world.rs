@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::reads::{self, ApiReader, ReadError};
 use crate::contract::money::json_cents;
-use crate::contract::rows::{CustomerRow, InventoryRow, ProductRow, StoreRow};
+use crate::contract::rows::{self, CustomerRow, InventoryRow, ProductRow, StoreRow};
 use crate::world::{Customer, InventoryItem, Product, Store, World};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,11 +44,10 @@ fn price_cents(value: &serde_json::Value) -> Option<u32> {
 pub async fn snapshot(reader: &ApiReader) -> Result<World, SnapshotError> {
     // Stores, products and customers come whole (the API ignores `limit` there); inventory
     // pages (100 items by default, at most 1000).
-    let mut stores: Vec<StoreRow> = reads::get_all(reader, "/freshmart/stores").await?;
-    let mut products: Vec<ProductRow> = reads::get_all(reader, "/freshmart/products").await?;
-    let mut customers: Vec<CustomerRow> = reads::get_all(reader, "/freshmart/customers").await?;
-    let mut inventory: Vec<InventoryRow> =
-        reads::list(reader, "/freshmart/stores/inventory").await?;
+    let mut stores: Vec<StoreRow> = reads::get_all(reader, rows::STORES).await?;
+    let mut products: Vec<ProductRow> = reads::get_all(reader, rows::PRODUCTS).await?;
+    let mut customers: Vec<CustomerRow> = reads::get_all(reader, rows::CUSTOMERS).await?;
+    let mut inventory: Vec<InventoryRow> = reads::list(reader, rows::INVENTORY).await?;
     stores.sort_by(|a, b| a.store_id.cmp(&b.store_id));
     stores.dedup_by(|a, b| a.store_id == b.store_id);
     products.sort_by(|a, b| a.product_id.cmp(&b.product_id));
@@ -73,7 +72,7 @@ pub async fn snapshot(reader: &ApiReader) -> Result<World, SnapshotError> {
         .map(|p| {
             let price = p.unit_price.as_ref().and_then(price_cents).ok_or_else(|| {
                 SnapshotError::Price {
-                    path: "/freshmart/products".into(),
+                    path: rows::PRODUCTS.into(),
                     product: p.product_id.clone(),
                     price: p
                         .unit_price

@@ -1,10 +1,32 @@
-//! The API's records as its `/freshmart/*` views return them: one row type per kind, with
-//! the fields loadgen reads (missing optional fields are `None`; unknown ones are ignored).
+//! The API's records as its `/freshmart/*` views return them: the views' paths, and one row
+//! type per kind with the fields loadgen reads (missing optional fields are `None`; unknown
+//! ones are ignored).
 
 use serde::Deserialize;
 
 use super::money::json_cents;
 use super::statuses::OrderStatus;
+
+/// Every order (paged); `order_path` reads one.
+pub const ORDERS: &str = "/freshmart/orders";
+/// Every customer (not paged).
+pub const CUSTOMERS: &str = "/freshmart/customers";
+/// Every store (not paged).
+pub const STORES: &str = "/freshmart/stores";
+/// Every product (not paged).
+pub const PRODUCTS: &str = "/freshmart/products";
+/// Every inventory item (paged; `?store_id=` narrows it to one store's).
+pub const INVENTORY: &str = "/freshmart/stores/inventory";
+
+/// One order, by its subject id (404 if the API does not know it).
+pub fn order_path(order_id: &str) -> String {
+    format!("{ORDERS}/{order_id}")
+}
+
+/// The lines of one order.
+pub fn order_lines_path(order_id: &str) -> String {
+    format!("{ORDERS}/{order_id}/line-items")
+}
 
 /// `GET /freshmart/orders`, `GET /freshmart/orders/{id}`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -129,6 +151,28 @@ fn integer(v: &Option<serde_json::Value>) -> Option<i64> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_views_paths() {
+        assert_eq!(
+            order_path("order:LG-r1-000001"),
+            "/freshmart/orders/order:LG-r1-000001"
+        );
+        assert_eq!(
+            order_lines_path("order:LG-r1-000001"),
+            "/freshmart/orders/order:LG-r1-000001/line-items"
+        );
+        assert_eq!(
+            [ORDERS, CUSTOMERS, STORES, PRODUCTS, INVENTORY],
+            [
+                "/freshmart/orders",
+                "/freshmart/customers",
+                "/freshmart/stores",
+                "/freshmart/products",
+                "/freshmart/stores/inventory"
+            ]
+        );
+    }
 
     #[test]
     fn an_order_row_reads_its_status_and_total() {
