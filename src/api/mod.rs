@@ -10,7 +10,6 @@ pub mod probe;
 pub mod reads;
 pub mod requests;
 pub mod restore;
-pub mod triples;
 pub mod world;
 
 pub use client::{ClientOptions, FreshMartExecutor};

@@ -1,3 +1,0 @@
-//! Triples as the API takes them: defined in `contract::triples`.
-
-pub use crate::contract::triples::*;
