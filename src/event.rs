@@ -1,9 +1,11 @@
 //! The events a simulation produces and a trace stores: compact, semantic records that point
-//! into the world by index. Requests are built from them only at replay time (`api`).
+//! into the world by index. Their subject ids, and the requests they become (with
+//! `Action::request_count`), are the FreshMart contract's (`contract`), built only when needed.
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::time::SimTime;
+pub use crate::contract::statuses::OrderStatus;
+use crate::time::SimTime;
 use crate::world::names::Persona;
 
 /// Number of an order the simulation created, from 1; rendered as `order:LG-000001`.
@@ -17,52 +19,6 @@ pub enum CustomerRef {
     /// Index into `World::customers`.
     Existing(u32),
     New(NewCustomerNo),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum OrderStatus {
-    Created,
-    Picking,
-    OutForDelivery,
-    Delivered,
-    Cancelled,
-}
-
-impl OrderStatus {
-    pub const ALL: [OrderStatus; 5] = [
-        OrderStatus::Created,
-        OrderStatus::Picking,
-        OrderStatus::OutForDelivery,
-        OrderStatus::Delivered,
-        OrderStatus::Cancelled,
-    ];
-
-    /// The value FreshMart stores in `order_status`.
-    pub fn as_api(self) -> &'static str {
-        match self {
-            OrderStatus::Created => "CREATED",
-            OrderStatus::Picking => "PICKING",
-            OrderStatus::OutForDelivery => "OUT_FOR_DELIVERY",
-            OrderStatus::Delivered => "DELIVERED",
-            OrderStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    /// The next stage of the happy path, if any.
-    pub fn next(self) -> Option<OrderStatus> {
-        match self {
-            OrderStatus::Created => Some(OrderStatus::Picking),
-            OrderStatus::Picking => Some(OrderStatus::OutForDelivery),
-            OrderStatus::OutForDelivery => Some(OrderStatus::Delivered),
-            OrderStatus::Delivered | OrderStatus::Cancelled => None,
-        }
-    }
-}
-
-impl std::fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_api())
-    }
 }
 
 /// One line of an order.
@@ -198,15 +154,6 @@ impl Action {
         }
     }
 
-    /// HTTP requests the action becomes (see `api`): a modification is a write of the line
-    /// plus a PUT of the order's total; everything else is one request.
-    pub fn request_count(&self) -> u32 {
-        match self {
-            Action::AddLine { .. } | Action::RemoveLine { .. } => 2,
-            _ => 1,
-        }
-    }
-
     pub fn entity(&self) -> Entity {
         match self {
             Action::NewCustomer { customer, .. } => Entity::NewCustomer(*customer),
@@ -226,67 +173,9 @@ pub struct Event {
     pub action: Action,
 }
 
-/// Subject ids of the entities a trace creates, before any per-run namespace.
-pub mod ids {
-    use super::{CustomerRef, NewCustomerNo, OrderNo};
-    use crate::world::World;
-
-    /// `LG-000042`: the order number, also the id part of the order's subject.
-    pub fn order_number(order: OrderNo, run: Option<&str>) -> String {
-        match run {
-            Some(run) => format!("LG-{run}-{order:06}"),
-            None => format!("LG-{order:06}"),
-        }
-    }
-
-    pub fn order_subject(order: OrderNo, run: Option<&str>) -> String {
-        format!("order:{}", order_number(order, run))
-    }
-
-    pub fn line_subject(order: OrderNo, seq: u8, run: Option<&str>) -> String {
-        format!("orderline:{}-{seq:02}", order_number(order, run))
-    }
-
-    pub fn new_customer_subject(customer: NewCustomerNo, run: Option<&str>) -> String {
-        match run {
-            Some(run) => format!("customer:LG-{run}-{customer:06}"),
-            None => format!("customer:LG-{customer:06}"),
-        }
-    }
-
-    pub fn customer_subject(world: &World, customer: CustomerRef, run: Option<&str>) -> String {
-        match customer {
-            CustomerRef::Existing(i) => world
-                .customers
-                .get(i as usize)
-                .map(|c| c.id.clone())
-                .unwrap_or_else(|| format!("customer:?{i}")),
-            CustomerRef::New(n) => new_customer_subject(n, run),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lifecycle_runs_created_to_delivered() {
-        let mut path = vec![OrderStatus::Created];
-        while let Some(next) = path.last().unwrap().next() {
-            path.push(next);
-        }
-        assert_eq!(
-            path,
-            vec![
-                OrderStatus::Created,
-                OrderStatus::Picking,
-                OrderStatus::OutForDelivery,
-                OrderStatus::Delivered
-            ]
-        );
-        assert_eq!(OrderStatus::Cancelled.next(), None);
-    }
 
     #[test]
     fn cancellation_is_its_own_activity() {
@@ -303,15 +192,5 @@ mod tests {
         };
         assert_eq!(step.activity(), Activity::StatusTransition);
         assert_eq!(step.entity(), Entity::Order(1));
-    }
-
-    #[test]
-    fn ids_never_collide_with_stock_ids() {
-        assert_eq!(ids::order_subject(42, None), "order:LG-000042");
-        assert_eq!(ids::order_subject(42, Some("r1")), "order:LG-r1-000042");
-        assert_eq!(ids::line_subject(42, 3, None), "orderline:LG-000042-03");
-        assert_eq!(ids::new_customer_subject(7, None), "customer:LG-000007");
-        // Stock installs use order:FM-…, customer:00001 …
-        assert!(!ids::new_customer_subject(1, None).starts_with("customer:0"));
     }
 }

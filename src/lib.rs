@@ -4,14 +4,17 @@
 //! * `profile`: the load profiles (built-in and from TOML files) and their validation.
 //! * `world`: stores, products, customers and inventory items that events point into.
 //! * `event`: the semantic events a simulation produces and a trace stores.
-//! * `sim`: the deterministic discrete-event simulator (virtual clock, event queue, model).
+//! * `time`: virtual time (`SimTime`) and the calendar that maps it to a local time of day.
+//! * `contract`: the FreshMart contract, pure: subject ids and a run's namespace, order
+//!   statuses, money, the API's rows, and which requests an event becomes.
+//! * `sim`: the deterministic discrete-event simulator (event queue, model).
 //! * `trace`: the versioned, checksummed, streaming trace file format, reading a trace once
 //!   from a file or a pipe, and its summaries.
 //! * `replay`: the replayer core (pacer, the clock that waits for due times, per-entity
 //!   ordering, concurrency, shutdown, checkpoints and their lock, the saved measurements of a
 //!   resumed run's segments), which knows nothing of HTTP.
-//! * `api`: the FreshMart contract: events to requests, the client with retries, health,
-//!   world snapshots, reads for `verify`, propagation probes, `cleanup` of a run's subjects.
+//! * `api`: talking to FreshMart over HTTP: the client with retries, health, world
+//!   snapshots, reads for `verify`, propagation probes, `cleanup` of a run's subjects.
 //! * `mix`: the activity counts the model produces from a profile (`loadgen profiles`).
 //! * `outcome`: the closed set of failure kinds, and how each is counted.
 //! * `metrics`, `report`: histograms and counts; console and JSON output.
@@ -24,8 +27,8 @@
 //! * `console`: standard output that a closed pipe silences instead of crashing the command.
 //! * `output`: output files: never an input, written atomically, no temporary file left.
 //!
-//! `sim`, `trace`, `world`, `profile`, `event`, `metrics`, `verify` and `replay::pacer` are
-//! synchronous and know nothing of tokio, reqwest or clap.
+//! `sim`, `time`, `contract`, `trace`, `world`, `profile`, `event`, `metrics`, `verify` and
+//! `replay::pacer` are synchronous and know nothing of tokio, reqwest or clap.
 
 // Standard output goes through `console` (`out!`/`outln!`), which survives a closed pipe.
 #![warn(clippy::print_stdout)]
@@ -36,6 +39,7 @@ pub mod cli;
 pub mod cli_examples;
 pub mod cmd;
 pub mod console;
+pub mod contract;
 pub mod error;
 pub mod event;
 pub mod html;
@@ -50,6 +54,7 @@ pub mod report;
 pub mod sim;
 pub mod stats;
 pub mod threshold;
+pub mod time;
 pub mod trace;
 pub mod units;
 pub mod verify;

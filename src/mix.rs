@@ -9,7 +9,7 @@
 use crate::event::{Activity, OrderStatus};
 use crate::profile::LoadProfile;
 use crate::sim::model::stage_bounds_minutes;
-use crate::sim::time::{peak_multiplier, Calendar, SimTime, MS_PER_MINUTE};
+use crate::time::{peak_multiplier, Calendar, SimTime, MS_PER_MINUTE};
 
 /// Expected events of each activity, indexed by `Activity::index`.
 pub type Counts = [f64; 6];

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use crate::api::RequestContext;
+use crate::contract::RequestContext;
 use crate::event::Activity;
 use crate::profile::LoadProfile;
-use crate::sim::time::{Calendar, SimTime};
 use crate::sim::{SimConfig, SimError, Simulation};
+use crate::time::{Calendar, SimTime};
 use crate::world::World;
 
 /// What a simulated span offers, counted event by event.

@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use loadgen::contract::money::dollars;
 use loadgen::event::{Action, Activity, Event};
-use loadgen::trace::export::dollars;
 use loadgen::trace::summary::TraceSummary;
 
 use common::{assert_exit, loadgen_in, loadgen_tz, stderr, stdout, DEFAULT_START};

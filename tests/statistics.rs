@@ -10,7 +10,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
-use loadgen::event::{ids, Action, Activity, CustomerRef, Event, Line, OrderNo, OrderStatus};
+use loadgen::contract::ids;
+use loadgen::event::{Action, Activity, CustomerRef, Event, Line, OrderNo, OrderStatus};
 use loadgen::profile::LoadProfile;
 use loadgen::sim::time::{SimTime, MS_PER_HOUR, MS_PER_MINUTE};
 use loadgen::sim::{SimConfig, Simulation};

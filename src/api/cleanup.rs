@@ -11,8 +11,9 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::client::{classify_error, error_chain, retry_transient};
-use super::requests::Write;
 use super::ClientOptions;
+use crate::contract::ids::Class;
+use crate::contract::Write;
 use crate::outcome::FailureKind;
 
 /// What a run did to the API, in subjects.
@@ -92,10 +93,10 @@ impl RunFootprint {
 }
 
 fn deletion_rank(subject: &str) -> u8 {
-    match subject.split_once(':').map(|(prefix, _)| prefix) {
-        Some("orderline") => 0,
-        Some("order") => 1,
-        Some("customer") => 2,
+    match Class::of(subject) {
+        Some(Class::OrderLine) => 0,
+        Some(Class::Order) => 1,
+        Some(Class::Customer) => 2,
         _ => 3,
     }
 }
@@ -275,9 +276,9 @@ pub async fn delete_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::RequestContext;
+    use crate::contract::RequestContext;
     use crate::event::{Action, CustomerRef, Event, Line, NewOrder};
-    use crate::sim::time::{Calendar, SimTime};
+    use crate::time::{Calendar, SimTime};
     use crate::world::builtin_world;
 
     fn ctx() -> RequestContext {

@@ -1,6 +1,6 @@
-//! The FreshMart API contract, and the only module that knows it: how an event becomes
-//! requests (triples, endpoints), how responses are read and classified, health checks.
-//! See `docs/freshmart-api.md`. Every read goes through `fetch::ApiReader` (retries).
+//! FreshMart over HTTP: sending the requests `contract` builds (with retries), reading and
+//! classifying responses, health checks, world snapshots, reads for `verify`, probes and
+//! cleanup. See `docs/freshmart-api.md`. Every read goes through `fetch::ApiReader` (retries).
 
 pub mod cleanup;
 pub mod client;
@@ -10,7 +10,6 @@ pub mod probe;
 pub mod reads;
 pub mod requests;
 pub mod restore;
-pub mod triples;
 pub mod world;
 
 pub use client::{ClientOptions, FreshMartExecutor};

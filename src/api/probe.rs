@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Deserialize;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::RequestContext;
-use crate::event::{ids, Action, Event};
+use crate::contract::rows::{self, CustomerRow, InventoryRow, OrderRow};
+use crate::contract::{ids, OrderStatus, RequestContext};
+use crate::event::{Action, Event};
 
 #[derive(Clone, Debug)]
 pub struct ProbeOptions {
@@ -51,7 +51,7 @@ pub fn is_sampled(run_id: &str, seq: u64, fraction: f64) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expectation {
     pub order_id: String,
-    pub status: Option<&'static str>,
+    pub status: Option<OrderStatus>,
     pub total_cents: Option<u64>,
 }
 
@@ -59,8 +59,8 @@ impl Expectation {
     /// The read that shows `event`, if it is a probed kind.
     pub fn of(event: &Event, run: Option<&str>) -> Option<Expectation> {
         let (order, status, total) = match &event.action {
-            Action::NewOrder(o) => (o.order, Some("CREATED"), Some(o.total_cents)),
-            Action::Transition { order, to, .. } => (*order, Some(to.as_api()), None),
+            Action::NewOrder(o) => (o.order, Some(OrderStatus::Created), Some(o.total_cents)),
+            Action::Transition { order, to, .. } => (*order, Some(*to), None),
             Action::AddLine {
                 order, total_cents, ..
             }
@@ -78,7 +78,7 @@ impl Expectation {
 
     /// A delivery or cancellation: nothing is written to the order after it.
     pub fn is_last_write(&self) -> bool {
-        matches!(self.status, Some("DELIVERED" | "CANCELLED"))
+        self.status.is_some_and(OrderStatus::is_final)
     }
 
     /// Whether the read shows this write, or a later write of the same order (which, with
@@ -86,30 +86,15 @@ impl Expectation {
     /// shown by that status or any later stage; a total by that total, or by the order having
     /// left CREATED (no modification can follow).
     fn met_by(&self, row: &OrderRow) -> bool {
-        let seen = row.order_status.as_deref().map(stage).unwrap_or(-1);
-        let status_ok = self.status.is_none_or(|want| seen >= stage(want));
+        // A row without a status loadgen knows shows nothing.
+        let Some(seen) = row.status().map(OrderStatus::stage) else {
+            return false;
+        };
+        let status_ok = self.status.is_none_or(|want| seen >= want.stage());
         let total_ok = self.total_cents.is_none_or(|want| {
-            let got = match &row.order_total_amount {
-                Some(serde_json::Value::String(s)) => crate::world::parse_cents(s).map(u64::from),
-                Some(serde_json::Value::Number(n)) => {
-                    n.as_f64().map(|f| (f * 100.0).round() as u64)
-                }
-                _ => None,
-            };
-            got == Some(want) || seen > stage("CREATED")
+            row.total_cents() == Some(want) || seen > OrderStatus::Created.stage()
         });
-        seen >= 0 && status_ok && total_ok
-    }
-}
-
-/// Position of a status in the lifecycle; a cancellation ends it like a delivery.
-fn stage(status: &str) -> i32 {
-    match status {
-        "CREATED" => 0,
-        "PICKING" => 1,
-        "OUT_FOR_DELIVERY" => 2,
-        "DELIVERED" | "CANCELLED" => 3,
-        _ => -1,
+        status_ok && total_ok
     }
 }
 
@@ -172,11 +157,10 @@ impl Target {
                 customer_id: ids::new_customer_subject(*customer, run),
             }),
             Action::InventoryUpdate { item, stock_level } => {
-                let item = context.world.inventory.get(*item as usize)?;
-                let store = context.world.stores.get(item.store as usize)?;
+                let subjects = context.subjects();
                 Some(Target::Stock {
-                    inventory_id: item.id.clone(),
-                    store_id: store.id.clone(),
+                    inventory_id: subjects.find_inventory(*item)?.to_string(),
+                    store_id: subjects.inventory_store(*item)?.to_string(),
                     stock_level: *stock_level,
                 })
             }
@@ -223,18 +207,6 @@ impl Target {
     }
 }
 
-#[derive(Deserialize)]
-struct CustomerRow {
-    customer_id: String,
-}
-
-#[derive(Deserialize)]
-struct InventoryRow {
-    inventory_id: String,
-    #[serde(default)]
-    stock_level: Option<serde_json::Value>,
-}
-
 /// Page size of the inventory list (the API's maximum) and pages read at most per probe read.
 const INVENTORY_PAGE: usize = 1000;
 const INVENTORY_PAGES: usize = 20;
@@ -254,13 +226,13 @@ async fn get_json<T: serde::de::DeserializeOwned>(
 async fn shows(client: &reqwest::Client, base_url: &str, target: &Target) -> bool {
     match target {
         Target::Order(expect) => {
-            let url = format!("{base_url}/freshmart/orders/{}", expect.order_id);
+            let url = format!("{base_url}{}", rows::order_path(&expect.order_id));
             get_json::<OrderRow>(client, &url)
                 .await
                 .is_some_and(|row| expect.met_by(&row))
         }
         Target::Customer { customer_id } => {
-            let url = format!("{base_url}/freshmart/customers");
+            let url = format!("{base_url}{}", rows::CUSTOMERS);
             get_json::<Vec<CustomerRow>>(client, &url)
                 .await
                 .is_some_and(|rows| rows.iter().any(|r| &r.customer_id == customer_id))
@@ -272,19 +244,15 @@ async fn shows(client: &reqwest::Client, base_url: &str, target: &Target) -> boo
         } => {
             for page in 0..INVENTORY_PAGES {
                 let url = format!(
-                    "{base_url}/freshmart/stores/inventory?store_id={store_id}&limit={INVENTORY_PAGE}&offset={}",
+                    "{base_url}{}?store_id={store_id}&limit={INVENTORY_PAGE}&offset={}",
+                    rows::INVENTORY,
                     page * INVENTORY_PAGE
                 );
                 let Some(rows) = get_json::<Vec<InventoryRow>>(client, &url).await else {
                     return false;
                 };
                 if let Some(row) = rows.iter().find(|r| &r.inventory_id == inventory_id) {
-                    let level = match &row.stock_level {
-                        Some(serde_json::Value::Number(n)) => n.as_u64(),
-                        Some(serde_json::Value::String(s)) => s.parse().ok(),
-                        _ => None,
-                    };
-                    return level == Some(u64::from(*stock_level));
+                    return row.stock_level() == Some(i64::from(*stock_level));
                 }
                 if rows.len() < INVENTORY_PAGE {
                     break;
@@ -293,14 +261,6 @@ async fn shows(client: &reqwest::Client, base_url: &str, target: &Target) -> boo
             false
         }
     }
-}
-
-#[derive(Deserialize)]
-struct OrderRow {
-    #[serde(default)]
-    order_status: Option<String>,
-    #[serde(default)]
-    order_total_amount: Option<serde_json::Value>,
 }
 
 /// Generation of an order's last write.
@@ -555,7 +515,7 @@ mod tests {
         // An order's last write forgets its history.
         let delivered = Target::Order(Expectation {
             order_id: "order:LG-x-000001".into(),
-            status: Some("DELIVERED"),
+            status: Some(OrderStatus::Delivered),
             total_cents: None,
         });
         assert!(!repeats(&delivered));
@@ -567,8 +527,7 @@ mod tests {
             1
         );
     }
-    use crate::event::OrderStatus;
-    use crate::sim::time::SimTime;
+    use crate::time::SimTime;
 
     #[test]
     fn expectations_follow_the_write() {
@@ -582,10 +541,13 @@ mod tests {
         };
         let e = Expectation::of(&t, Some("r")).unwrap();
         assert_eq!(e.order_id, "order:LG-r-000004");
-        assert_eq!(e.status, Some("PICKING"));
+        assert_eq!(e.status, Some(OrderStatus::Picking));
         let row = |status: &str, total: &str| OrderRow {
+            order_id: "order:LG-r-000004".into(),
             order_status: Some(status.into()),
             order_total_amount: Some(serde_json::Value::String(total.into())),
+            customer_id: None,
+            store_id: None,
         };
         assert!(e.met_by(&row("PICKING", "1.00")));
         assert!(!e.met_by(&row("CREATED", "1.00")));
@@ -618,7 +580,7 @@ mod tests {
         let context = RequestContext {
             world: Arc::new(crate::world::builtin_world()),
             run_id: Some("r".into()),
-            calendar: crate::sim::time::Calendar::new(
+            calendar: crate::time::Calendar::new(
                 chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z").unwrap(),
             ),
             shift: chrono::Duration::zero(),
@@ -686,12 +648,14 @@ mod tests {
                 total_cents: None,
             })
         };
-        let first = stats.written(&write("PICKING")).generation;
+        let first = stats.written(&write(OrderStatus::Picking)).generation;
         assert!(!stats.superseded("order:a", first));
-        let second = stats.written(&write("OUT_FOR_DELIVERY")).generation;
+        let second = stats
+            .written(&write(OrderStatus::OutForDelivery))
+            .generation;
         assert!(stats.superseded("order:a", first));
         assert!(!stats.superseded("order:a", second));
-        let last = stats.written(&write("DELIVERED")).generation;
+        let last = stats.written(&write(OrderStatus::Delivered)).generation;
         assert_eq!(last, FINAL);
         assert!(
             stats.superseded("order:a", second),

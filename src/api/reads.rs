@@ -1,71 +1,15 @@
 //! Reading back what a run wrote, for `verify`: orders and their lines one by one, customers
 //! and inventory in bulk, and the ids of the run's namespace for "unexpected" entities.
 
-use serde::Deserialize;
-
 pub use super::fetch::{ApiReader, ReadError};
+use crate::contract::ids;
+use crate::contract::rows::{self, CustomerRow, InventoryRow, LineRow, OrderRow};
 use crate::verify::{Observed, ObservedCustomer, ObservedLine, ObservedOrder};
 
 /// Page size of list endpoints (the API's maximum).
 const PAGE: usize = 1000;
 /// List pages read at most (a million rows): a bound on a runaway read, not a limit in practice.
 const MAX_PAGES: usize = 1000;
-
-#[derive(Deserialize)]
-struct OrderRow {
-    order_id: String,
-    #[serde(default)]
-    order_status: Option<String>,
-    #[serde(default)]
-    order_total_amount: Option<serde_json::Value>,
-    #[serde(default)]
-    customer_id: Option<String>,
-    #[serde(default)]
-    store_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct LineRow {
-    line_id: String,
-    #[serde(default)]
-    product_id: Option<String>,
-    #[serde(default)]
-    quantity: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct CustomerRow {
-    customer_id: String,
-    #[serde(default)]
-    customer_name: Option<String>,
-    #[serde(default)]
-    customer_email: Option<String>,
-    #[serde(default)]
-    customer_address: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct InventoryRow {
-    inventory_id: String,
-    #[serde(default)]
-    stock_level: Option<serde_json::Value>,
-}
-
-fn text(v: &Option<serde_json::Value>) -> String {
-    match v {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    }
-}
-
-fn integer(v: &Option<serde_json::Value>) -> Option<i64> {
-    match v {
-        Some(serde_json::Value::Number(n)) => n.as_i64(),
-        Some(serde_json::Value::String(s)) => s.parse().ok(),
-        _ => None,
-    }
-}
 
 /// A whole list from an endpoint that does not page; a 404 is an error here.
 pub async fn get_all<T: serde::de::DeserializeOwned>(
@@ -111,32 +55,27 @@ pub async fn list<T: serde::de::DeserializeOwned>(
 
 /// One order and its lines; `None` when the API does not know it.
 pub async fn read_order(reader: &ApiReader, id: &str) -> Result<Option<ObservedOrder>, ReadError> {
-    let Some(order) = reader
-        .get::<OrderRow>(&format!("/freshmart/orders/{id}"))
-        .await?
-    else {
+    let Some(order) = reader.get::<OrderRow>(&rows::order_path(id)).await? else {
         return Ok(None);
     };
     let lines: Vec<LineRow> = reader
-        .get(&format!("/freshmart/orders/{id}/line-items"))
+        .get(&rows::order_lines_path(id))
         .await?
         .unwrap_or_default();
     Ok(Some(ObservedOrder {
+        total: order.total_text(),
         status: order.order_status.unwrap_or_default(),
-        total: text(&order.order_total_amount),
         customer_id: order.customer_id.unwrap_or_default(),
         store_id: order.store_id.unwrap_or_default(),
         lines: lines
             .into_iter()
             .map(|l| {
+                let quantity = l.quantity().unwrap_or(-1).try_into().unwrap_or(u32::MAX);
                 (
                     l.line_id,
                     ObservedLine {
                         product_id: l.product_id.unwrap_or_default(),
-                        quantity: integer(&l.quantity)
-                            .unwrap_or(-1)
-                            .try_into()
-                            .unwrap_or(u32::MAX),
+                        quantity,
                     },
                 )
             })
@@ -159,7 +98,7 @@ pub async fn read_orders<K: Send + 'static>(
         Ok((key, result)) => result.map(|order| each(key, order)),
         // A read task cannot panic short of a bug; count it as a failed read of the API.
         Err(join) => Err(ReadError::Unreachable {
-            path: "/freshmart/orders".into(),
+            path: rows::ORDERS.into(),
             cause: format!("read task failed: {join}"),
             attempts: 1,
         }),
@@ -191,8 +130,8 @@ pub async fn observe_rest(
     inventory: &[&str],
 ) -> Result<Observed, ReadError> {
     let mut observed = Observed::default();
-    let order_prefix = format!("order:LG-{run_id}-");
-    list_each(reader, "/freshmart/orders", |o: OrderRow| {
+    let order_prefix = ids::run_orders_prefix(run_id);
+    list_each(reader, rows::ORDERS, |o: OrderRow| {
         if o.order_id.starts_with(&order_prefix) {
             observed.run_orders.push(o.order_id);
         }
@@ -201,11 +140,8 @@ pub async fn observe_rest(
     observed.run_orders.sort();
     observed.run_orders.dedup();
 
-    let customer_prefix = format!("customer:LG-{run_id}-");
-    let rows: Vec<CustomerRow> = reader
-        .get("/freshmart/customers")
-        .await?
-        .unwrap_or_default();
+    let customer_prefix = ids::run_customers_prefix(run_id);
+    let rows: Vec<CustomerRow> = reader.get(rows::CUSTOMERS).await?.unwrap_or_default();
     for c in rows {
         if c.customer_id.starts_with(&customer_prefix) {
             observed.run_customers.push(c.customer_id.clone());
@@ -225,9 +161,9 @@ pub async fn observe_rest(
 
     if !inventory.is_empty() {
         let wanted: std::collections::BTreeSet<&str> = inventory.iter().copied().collect();
-        list_each(reader, "/freshmart/stores/inventory", |i: InventoryRow| {
+        list_each(reader, rows::INVENTORY, |i: InventoryRow| {
             if wanted.contains(i.inventory_id.as_str()) {
-                let level = integer(&i.stock_level);
+                let level = i.stock_level();
                 observed.stock_levels.insert(i.inventory_id, level);
             }
         })

@@ -9,14 +9,10 @@ use serde::Serialize;
 
 use super::cleanup::{run_bounded, ChangedValue, CleanupProgress};
 use super::client::{attempt, retry_transient, Attempt};
-use super::requests::Write;
-use super::triples::{ObjectType, SubjectTriples};
 use super::ClientOptions;
+use crate::contract::requests::{set_stock_level, STOCK_LEVEL};
 use crate::outcome::FailureKind;
 use crate::world::World;
-
-/// The predicate a run writes on entities it did not create, and the only one restored.
-const STOCK_LEVEL: &str = "stock_level";
 
 /// One level to put back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,13 +101,7 @@ async fn restore_one(
     restore: &Restore,
     options: &ClientOptions,
 ) -> (Option<(FailureKind, String)>, u32) {
-    let mut triples = Vec::with_capacity(1);
-    SubjectTriples::new(&restore.subject, &mut triples).add(
-        STOCK_LEVEL,
-        ObjectType::Int,
-        restore.level.to_string(),
-    );
-    let request = Write::Put(triples).into_request();
+    let request = set_stock_level(&restore.subject, restore.level).into_request();
     let (outcome, retries) = retry_transient(options, || async {
         match attempt(client, base, &request).await {
             Attempt::Success => Ok(()),

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
-
 use super::reads::{self, ApiReader, ReadError};
+use crate::contract::money::json_cents;
+use crate::contract::rows::{self, CustomerRow, InventoryRow, ProductRow, StoreRow};
 use crate::world::{Customer, InventoryItem, Product, Store, World};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,44 +24,6 @@ pub enum SnapshotError {
     World(#[from] crate::world::WorldError),
 }
 
-#[derive(Deserialize)]
-struct StoreRow {
-    store_id: String,
-    #[serde(default)]
-    store_zone: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ProductRow {
-    product_id: String,
-    #[serde(default)]
-    product_name: Option<String>,
-    #[serde(default)]
-    category: Option<String>,
-    /// A JSON string on the real API (`"3.19"`); numbers are accepted too.
-    #[serde(default)]
-    unit_price: Option<serde_json::Value>,
-    #[serde(default)]
-    perishable: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct CustomerRow {
-    customer_id: String,
-}
-
-#[derive(Deserialize)]
-struct InventoryRow {
-    inventory_id: String,
-    #[serde(default)]
-    store_id: Option<String>,
-    #[serde(default)]
-    product_id: Option<String>,
-    /// An int on the API; kept as it came so one odd value does not fail the snapshot.
-    #[serde(default)]
-    stock_level: Option<serde_json::Value>,
-}
-
 /// A level `cleanup --restore-stock` can PUT back as the API's `int`: a whole number in
 /// `u32` (or such a number as a string). Anything else (null, negative, fractional) is not
 /// recorded, and a restore of that item is refused rather than guessed.
@@ -73,23 +35,19 @@ fn stock_level(value: &serde_json::Value) -> Option<u32> {
     }
 }
 
+/// A price in `u32` cents (a number beyond it saturates, as a float's cast would).
 fn price_cents(value: &serde_json::Value) -> Option<u32> {
-    match value {
-        serde_json::Value::String(s) => crate::world::parse_cents(s),
-        serde_json::Value::Number(n) => n.as_f64().map(|f| (f * 100.0).round() as u32),
-        _ => None,
-    }
+    json_cents(value).map(|cents| u32::try_from(cents).unwrap_or(u32::MAX))
 }
 
 /// Reads the four views and builds a world named after the API (credentials redacted).
 pub async fn snapshot(reader: &ApiReader) -> Result<World, SnapshotError> {
     // Stores, products and customers come whole (the API ignores `limit` there); inventory
     // pages (100 items by default, at most 1000).
-    let mut stores: Vec<StoreRow> = reads::get_all(reader, "/freshmart/stores").await?;
-    let mut products: Vec<ProductRow> = reads::get_all(reader, "/freshmart/products").await?;
-    let mut customers: Vec<CustomerRow> = reads::get_all(reader, "/freshmart/customers").await?;
-    let mut inventory: Vec<InventoryRow> =
-        reads::list(reader, "/freshmart/stores/inventory").await?;
+    let mut stores: Vec<StoreRow> = reads::get_all(reader, rows::STORES).await?;
+    let mut products: Vec<ProductRow> = reads::get_all(reader, rows::PRODUCTS).await?;
+    let mut customers: Vec<CustomerRow> = reads::get_all(reader, rows::CUSTOMERS).await?;
+    let mut inventory: Vec<InventoryRow> = reads::list(reader, rows::INVENTORY).await?;
     stores.sort_by(|a, b| a.store_id.cmp(&b.store_id));
     stores.dedup_by(|a, b| a.store_id == b.store_id);
     products.sort_by(|a, b| a.product_id.cmp(&b.product_id));
@@ -114,7 +72,7 @@ pub async fn snapshot(reader: &ApiReader) -> Result<World, SnapshotError> {
         .map(|p| {
             let price = p.unit_price.as_ref().and_then(price_cents).ok_or_else(|| {
                 SnapshotError::Price {
-                    path: "/freshmart/products".into(),
+                    path: rows::PRODUCTS.into(),
                     product: p.product_id.clone(),
                     price: p
                         .unit_price

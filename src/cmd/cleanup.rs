@@ -14,6 +14,7 @@ use crate::api::cleanup::{delete_all, CleanupProgress, RunFootprint};
 use crate::api::restore::{restore_all, Restore};
 use crate::api::RequestContext;
 use crate::cli::CleanupArgs;
+use crate::contract::ids;
 use crate::replay::window::{TraceWindow, WindowFilter};
 use crate::sim::time::Calendar;
 use crate::trace::TraceReader;
@@ -49,9 +50,9 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
         args.trace.display(),
         crate::units::redact_url(&args.api.api_url),
         subjects.len(),
-        count("order:"),
-        count("orderline:"),
-        count("customer:"),
+        count(ids::ORDER),
+        count(ids::ORDER_LINE),
+        count(ids::CUSTOMER),
         footprint.removed_by_run(),
     )?;
     // A long run touches thousands of items: a real run shows a few, a dry run all of them.

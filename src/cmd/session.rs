@@ -201,14 +201,12 @@ pub fn subject_renderer(
     world: Arc<crate::world::World>,
     run_id: String,
 ) -> impl Fn(Entity) -> String {
-    move |entity| match entity {
-        Entity::Order(n) => crate::event::ids::order_subject(n, Some(&run_id)),
-        Entity::NewCustomer(n) => crate::event::ids::new_customer_subject(n, Some(&run_id)),
-        Entity::Inventory(i) => world
-            .inventory
-            .get(i as usize)
-            .map(|item| item.id.clone())
-            .unwrap_or_else(|| format!("inventory #{i}")),
+    move |entity| {
+        crate::contract::Subjects {
+            world: &world,
+            run: Some(&run_id),
+        }
+        .entity(entity)
     }
 }
 

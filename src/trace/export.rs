@@ -18,8 +18,10 @@
 
 use serde::Serialize;
 
-use crate::event::{ids, Action, Event};
-use crate::sim::time::Calendar;
+use crate::contract::money::dollars;
+use crate::contract::{OrderStatus, Subjects};
+use crate::event::{Action, Event};
+use crate::time::Calendar;
 use crate::world::World;
 
 #[derive(Debug, Default, Serialize, PartialEq)]
@@ -41,11 +43,6 @@ pub struct ExportRow {
     pub detail: Option<String>,
 }
 
-/// Dollars with exactly two decimals, from cents.
-pub fn dollars(cents: u64) -> String {
-    format!("{}.{:02}", cents / 100, cents % 100)
-}
-
 pub fn export_row(world: &World, calendar: &Calendar, seq: u64, event: &Event) -> ExportRow {
     let mut row = ExportRow {
         seq,
@@ -56,15 +53,17 @@ pub fn export_row(world: &World, calendar: &Calendar, seq: u64, event: &Event) -
         activity: event.action.activity().key(),
         ..ExportRow::default()
     };
-    let store_id = |i: u32| world.stores.get(i as usize).map(|s| s.id.clone());
-    let product_id = |i: u32| world.products.get(i as usize).map(|p| p.id.clone());
+    // As the trace has them: the run namespace is the replay's.
+    let subjects = Subjects { world, run: None };
+    let store_id = |i: u32| subjects.find_store(i).map(str::to_string);
+    let product_id = |i: u32| subjects.find_product(i).map(str::to_string);
     match &event.action {
         Action::NewCustomer {
             customer,
             home_store,
             persona,
         } => {
-            row.subject = ids::new_customer_subject(*customer, None);
+            row.subject = subjects.new_customer(*customer);
             row.store = store_id(*home_store);
             row.detail = Some(format!(
                 "{} <{}>, {}",
@@ -74,16 +73,16 @@ pub fn export_row(world: &World, calendar: &Calendar, seq: u64, event: &Event) -
             ));
         }
         Action::NewOrder(order) => {
-            row.subject = ids::order_subject(order.order, None);
-            row.status_to = Some("CREATED");
-            row.customer = Some(ids::customer_subject(world, order.customer, None));
+            row.subject = subjects.order(order.order);
+            row.status_to = Some(OrderStatus::Created.as_api());
+            row.customer = Some(subjects.customer(order.customer));
             row.store = store_id(order.store);
             row.quantity = Some(order.lines.iter().map(|l| u32::from(l.quantity)).sum());
             row.amount = Some(dollars(order.total_cents));
             row.lines = Some(order.lines.len() as u32);
         }
         Action::Transition { order, from, to } => {
-            row.subject = ids::order_subject(*order, None);
+            row.subject = subjects.order(*order);
             row.status_from = Some(from.as_api());
             row.status_to = Some(to.as_api());
         }
@@ -92,14 +91,14 @@ pub fn export_row(world: &World, calendar: &Calendar, seq: u64, event: &Event) -
             line,
             total_cents,
         } => {
-            row.subject = ids::line_subject(*order, line.seq, None);
+            row.subject = subjects.line(*order, line.seq);
             row.product = product_id(line.product);
             row.quantity = Some(u32::from(line.quantity));
             row.amount = Some(dollars(*total_cents));
             row.detail = Some(format!(
                 "add line {} to {}",
                 line.seq,
-                ids::order_subject(*order, None)
+                subjects.order(*order)
             ));
         }
         Action::RemoveLine {
@@ -107,32 +106,16 @@ pub fn export_row(world: &World, calendar: &Calendar, seq: u64, event: &Event) -
             seq,
             total_cents,
         } => {
-            row.subject = ids::line_subject(*order, *seq, None);
+            row.subject = subjects.line(*order, *seq);
             row.amount = Some(dollars(*total_cents));
-            row.detail = Some(format!(
-                "remove line {seq} from {}",
-                ids::order_subject(*order, None)
-            ));
+            row.detail = Some(format!("remove line {seq} from {}", subjects.order(*order)));
         }
         Action::InventoryUpdate { item, stock_level } => {
-            let inv = world.inventory.get(*item as usize);
-            row.subject = inv.map(|i| i.id.clone()).unwrap_or_default();
-            row.store = inv.and_then(|i| store_id(i.store));
-            row.product = inv.and_then(|i| product_id(i.product));
+            row.subject = subjects.inventory(*item).to_string();
+            row.store = subjects.inventory_store(*item).map(str::to_string);
+            row.product = subjects.inventory_product(*item).map(str::to_string);
             row.stock_level = Some(*stock_level);
         }
     }
     row
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dollars_have_two_decimals() {
-        assert_eq!(dollars(5352), "53.52");
-        assert_eq!(dollars(5), "0.05");
-        assert_eq!(dollars(100), "1.00");
-    }
 }

@@ -11,7 +11,7 @@ use super::format::{
     MAX_DURATION_MS, MAX_HEADER_LEN, MAX_RECORD_LEN, PREAMBLE_LEN,
 };
 use crate::event::{Action, Event};
-use crate::sim::time::SimTime;
+use crate::time::SimTime;
 
 pub struct TraceReader<R: Read> {
     src: Source<R>,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::event::{Action, Activity, Event, OrderNo, OrderStatus};
-use crate::sim::time::{SimTime, MS_PER_HOUR, MS_PER_MINUTE};
+use crate::time::{SimTime, MS_PER_HOUR, MS_PER_MINUTE};
 
 /// Min / mean / max of a duration, in ms.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::expected::{ExpectedOrder, ExpectedState, Subjects};
+use super::expected::{ExpectedOrder, ExpectedState};
+use crate::contract::money::{dollars, parse_cents};
+use crate::contract::{ids, Subjects};
 use crate::event::OrderNo;
-use crate::trace::export::dollars;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObservedLine {
@@ -58,14 +59,12 @@ pub struct Finding {
 }
 
 fn cents(text: &str) -> Option<u64> {
-    crate::world::parse_cents(text).map(u64::from)
+    parse_cents(text).map(u64::from)
 }
 
 /// The order number of `id` when it is an order subject of this run.
 pub fn order_number_of(subjects: &Subjects, id: &str) -> Option<OrderNo> {
-    let digits = id.rsplit('-').next()?;
-    let number: OrderNo = digits.parse().ok()?;
-    (subjects.order(number) == id).then_some(number)
+    ids::order_of_subject(id, subjects.run)
 }
 
 /// One order: what the trace implies against what the API returned (`None`: not found).

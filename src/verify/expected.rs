@@ -1,10 +1,11 @@
 //! Folding a trace's events into the final state they imply, kept compact (numbers and world
 //! indices, never rendered ids) so that a multi-day trace fits in memory: about 100 bytes per
-//! order (BENCHMARKS.md). Ids are rendered by `Subjects` when the API is read and compared.
+//! order (BENCHMARKS.md). Ids are rendered by `contract::Subjects` when the API is read and
+//! compared.
 
 use std::collections::BTreeMap;
 
-use crate::event::{ids, Action, CustomerRef, Event, NewCustomerNo, OrderNo, OrderStatus};
+use crate::event::{Action, CustomerRef, Event, NewCustomerNo, OrderNo, OrderStatus};
 use crate::world::names::Persona;
 use crate::world::World;
 
@@ -34,52 +35,6 @@ pub struct ExpectedState {
     pub customers: BTreeMap<NewCustomerNo, Persona>,
     /// By index into `World::inventory`.
     pub stock_levels: BTreeMap<u32, u32>,
-}
-
-/// Renders the ids a run used: the world's ids, and the run's namespace for what it created.
-#[derive(Clone, Copy)]
-pub struct Subjects<'a> {
-    pub world: &'a World,
-    pub run: Option<&'a str>,
-}
-
-impl Subjects<'_> {
-    pub fn order(&self, order: OrderNo) -> String {
-        ids::order_subject(order, self.run)
-    }
-
-    pub fn line(&self, order: OrderNo, seq: u8) -> String {
-        ids::line_subject(order, seq, self.run)
-    }
-
-    pub fn customer(&self, customer: CustomerRef) -> String {
-        ids::customer_subject(self.world, customer, self.run)
-    }
-
-    pub fn new_customer(&self, customer: NewCustomerNo) -> String {
-        ids::new_customer_subject(customer, self.run)
-    }
-
-    pub fn product(&self, index: u32) -> &str {
-        self.world
-            .products
-            .get(index as usize)
-            .map_or("", |p| p.id.as_str())
-    }
-
-    pub fn store(&self, index: u32) -> &str {
-        self.world
-            .stores
-            .get(index as usize)
-            .map_or("", |s| s.id.as_str())
-    }
-
-    pub fn inventory(&self, index: u32) -> &str {
-        self.world
-            .inventory
-            .get(index as usize)
-            .map_or("", |i| i.id.as_str())
-    }
 }
 
 impl ExpectedState {

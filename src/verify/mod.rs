@@ -5,8 +5,9 @@
 pub mod compare;
 pub mod expected;
 
+pub use crate::contract::Subjects;
 pub use compare::{
     compare_order, compare_rest, order_number_of, Finding, FindingKind, Observed, ObservedCustomer,
     ObservedLine, ObservedOrder,
 };
-pub use expected::{ExpectedLine, ExpectedOrder, ExpectedState, Subjects};
+pub use expected::{ExpectedLine, ExpectedOrder, ExpectedState};

@@ -2,6 +2,8 @@
 //! 7,600 inventory items, 100 customers).
 
 use super::{Customer, InventoryItem, Product, Store, World};
+use crate::contract::ids;
+use crate::contract::money::parse_cents;
 
 /// The stock catalogue, copied from the FreshMart seed data.
 const PRODUCTS_CSV: &str = include_str!("products.csv");
@@ -10,29 +12,6 @@ const PRODUCTS_CSV: &str = include_str!("products.csv");
 const ZONES: [&str; 5] = ["BK", "MAN", "QNS", "BX", "SI"];
 const STORES_PER_ZONE: usize = 2;
 const STOCK_CUSTOMERS: usize = 100;
-
-/// Parses a price such as `5.99` into cents without going through a float.
-pub fn parse_cents(text: &str) -> Option<u32> {
-    let text = text.trim();
-    let (whole, frac) = match text.split_once('.') {
-        Some((w, f)) => (w, f),
-        None => (text, ""),
-    };
-    if whole.is_empty() && frac.is_empty() || frac.len() > 2 {
-        return None;
-    }
-    let whole: u32 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
-    let frac: u32 = match frac.len() {
-        0 => 0,
-        1 => frac.parse::<u32>().ok()? * 10,
-        _ => frac.parse().ok()?,
-    };
-    whole.checked_mul(100)?.checked_add(frac)
-}
 
 fn stock_products() -> Vec<Product> {
     let mut reader = csv::Reader::from_reader(PRODUCTS_CSV.as_bytes());
@@ -89,7 +68,7 @@ fn build_builtin_world() -> World {
         .iter()
         .flat_map(|zone| {
             (1..=STORES_PER_ZONE).map(move |n| Store {
-                id: format!("store:{zone}-{n:02}"),
+                id: ids::stock_store(zone, n),
                 zone: zone.to_string(),
             })
         })
@@ -99,7 +78,7 @@ fn build_builtin_world() -> World {
         .flat_map(|s| (0..products.len()).map(move |p| (s, p)))
         .enumerate()
         .map(|(i, (s, p))| InventoryItem {
-            id: format!("inventory:INV-{:06}", i + 1),
+            id: ids::stock_inventory(i + 1),
             store: s as u32,
             product: p as u32,
             // A stock install draws its levels at random: the built-in world cannot know them.
@@ -108,7 +87,7 @@ fn build_builtin_world() -> World {
         .collect();
     let customers = (1..=STOCK_CUSTOMERS)
         .map(|n| Customer {
-            id: format!("customer:{n:05}"),
+            id: ids::stock_customer(n),
         })
         .collect();
     World {
@@ -156,15 +135,5 @@ mod tests {
         assert_eq!(world.customers.len(), 100);
         assert_eq!(world.customers[0].id, "customer:00001");
         assert_eq!(world.customers[99].id, "customer:00100");
-    }
-
-    #[test]
-    fn prices_parse_exactly() {
-        assert_eq!(parse_cents("5.99"), Some(599));
-        assert_eq!(parse_cents("12"), Some(1200));
-        assert_eq!(parse_cents("0.5"), Some(50));
-        assert_eq!(parse_cents("1.234"), None);
-        assert_eq!(parse_cents("abc"), None);
-        assert_eq!(parse_cents(""), None);
     }
 }

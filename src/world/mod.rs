@@ -8,9 +8,10 @@ pub mod names;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::ids;
+
 pub use builtin::{
-    builtin_world, builtin_world_ref, builtin_world_sha256, parse_cents, world_sha256,
-    BUILTIN_WORLD_NAME,
+    builtin_world, builtin_world_ref, builtin_world_sha256, world_sha256, BUILTIN_WORLD_NAME,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,25 +135,25 @@ impl World {
         check_ids(
             &self.name,
             "store",
-            "store:",
+            ids::STORE,
             self.stores.iter().map(|s| s.id.as_str()),
         )?;
         check_ids(
             &self.name,
             "product",
-            "product:",
+            ids::PRODUCT,
             self.products.iter().map(|p| p.id.as_str()),
         )?;
         check_ids(
             &self.name,
             "customer",
-            "customer:",
+            ids::CUSTOMER,
             self.customers.iter().map(|c| c.id.as_str()),
         )?;
         check_ids(
             &self.name,
             "inventory",
-            "inventory:",
+            ids::INVENTORY,
             self.inventory.iter().map(|i| i.id.as_str()),
         )?;
         Ok(())
