@@ -90,7 +90,7 @@ impl Fake {
 }
 
 impl Executor for Fake {
-    async fn execute(&self, seq: u64, event: Event, _stop: StopFlag) -> Execution {
+    async fn execute(&self, seq: u64, _event: Event, _stop: StopFlag) -> Execution {
         let start = Instant::now();
         let index = {
             let mut calls = self.calls.lock().unwrap();
