@@ -1,6 +1,10 @@
 //! The replayer core: paces trace events against an executor on an absolute schedule, open
-//! loop, bounded by a concurrency limit, keeping each entity's events in trace order, and
-//! measures every event (service time, latency from the intended time, lateness).
+//! loop, bounded by a concurrency limit, keeping each causal root's events in trace order
+//! (and never sending one after a failed event it depends on), and measures every event
+//! (service time, latency from the intended time, lateness).
+//!
+//! `run` splits the roots over `threads` dispatchers (`dispatcher`), one per partition of
+//! `Root::partition`; they share the schedule, the stop and one aggregator of the records.
 //!
 //! It knows nothing of HTTP or triples: an `Executor` turns an event into requests
 //! (`api::FreshMartExecutor` for the real thing, fakes in tests). Shutdown is a future passed
