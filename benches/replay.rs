@@ -77,9 +77,11 @@ fn replay(
     let (tx, rx) = tokio::sync::mpsc::channel(8192);
     let source = events.clone();
     let feeder = std::thread::spawn(move || {
+        let mut roots = loadgen::causal::RootTracker::new();
         for (seq, event) in source.iter().enumerate() {
             let item = Sequenced {
                 seq: seq as u64,
+                root: roots.root_of(event),
                 event: event.clone(),
             };
             if tx.blocking_send(item).is_err() {
@@ -91,6 +93,7 @@ fn replay(
         speed: Speed::Max,
         origin_ms: 0,
         concurrency,
+        threads: 1,
         drain_timeout: Duration::from_secs(30),
         window: Duration::from_secs(60),
         tap: None,

@@ -207,6 +207,11 @@ pub struct StartArgs {
     /// Events in flight at once, 1 to 100000 (default: the profile's concurrent workflows)
     #[arg(long, value_parser = units::parse_concurrency)]
     pub concurrency: Option<usize>,
+    /// Dispatchers, 1 to 1024 (default: the machine's available parallelism); each sends the
+    /// events of its own partition of the causal roots, and --concurrency is their total,
+    /// split evenly (so there are never more dispatchers than --concurrency)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// Namespace for the ids this run creates (default: derived from the clock, printed)
     #[arg(long)]
     pub run_id: Option<String>,
@@ -343,6 +348,11 @@ pub struct ReplayArgs {
     /// Events in flight at once, 1 to 100000 (default: the trace profile's concurrent workflows)
     #[arg(long, value_parser = units::parse_concurrency)]
     pub concurrency: Option<usize>,
+    /// Dispatchers, 1 to 1024 (default: the machine's available parallelism); each sends the
+    /// events of its own partition of the causal roots, and --concurrency is their total,
+    /// split evenly (so there are never more dispatchers than --concurrency)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// Start at this local time of day of the trace (HH:MM); orders created earlier are skipped
     #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day, long_help = window_help("Start at this local time of day of the trace (HH:MM); orders created earlier are skipped."))]
     pub from: Option<chrono::NaiveTime>,

@@ -10,9 +10,12 @@
 //! * `sim`: the deterministic discrete-event simulator (event queue, model).
 //! * `trace`: the versioned, checksummed, streaming trace file format, reading a trace once
 //!   from a file or a pipe, and its summaries.
-//! * `replay`: the replayer core (pacer, the clock that waits for due times, per-entity
-//!   ordering, concurrency, shutdown, checkpoints and their lock, the saved measurements of a
-//!   resumed run's segments), which knows nothing of HTTP.
+//! * `causal`: causal roots (which chain of dependent events each event belongs to) and the
+//!   stable partition of roots that dispatchers and shards split a trace by.
+//! * `replay`: the replayer core (pacer, the clock that waits for due times, dispatchers that
+//!   each own a partition of the causal roots and keep each root's events in order,
+//!   concurrency, shutdown, checkpoints and their lock, the saved measurements of a resumed
+//!   run's segments), which knows nothing of HTTP.
 //! * `api`: talking to FreshMart over HTTP: the client with retries, health, world
 //!   snapshots, reads for `verify`, propagation probes, `cleanup` of a run's subjects.
 //! * `mix`: the activity counts the model produces from a profile (`loadgen profiles`).

@@ -26,7 +26,8 @@ pub enum FailureKind {
     BadResponse,
     /// Still in flight when the drain after a stop ran out.
     Interrupted,
-    /// Not sent because an earlier event of the same entity failed.
+    /// Not sent because an earlier event it depends on failed: one of the same entity, or the
+    /// creation of the customer whose order it is.
     Blocked,
 }
 

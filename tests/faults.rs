@@ -187,7 +187,7 @@ fn an_outage_without_retries_fails_events_and_verify_disagrees() {
         keys.iter().all(|k| k == "timeout" || k == BLOCKED),
         "{keys:?}"
     );
-    assert_blocked_follow_failures(r);
+    assert_blocked_follow_failures(r, &o.dir.path().join("t.trace"));
     // The summary says the same as the report.
     assert!(o.run.stdout.contains(&format!(
         "Success rate: {:.1}%",
@@ -407,7 +407,7 @@ fn validation_400s_are_reported_by_error_type_and_sent_once() {
     .collect();
     assert_eq!(keys, expected, "{:#}", r["errors"]);
     assert_eq!(num(&r, "/retries"), 0, "4xx are never retried");
-    assert_blocked_follow_failures(&r);
+    assert_blocked_follow_failures(&r, &dir.path().join("t.trace"));
 
     // The stub answered exactly the 400s the report counts, by error type.
     let count = |k: &str| num(&r, &format!("/errors/{k}/count"));

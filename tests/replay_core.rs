@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use loadgen::causal::Root;
 use loadgen::event::{Action, Event};
 use loadgen::metrics::{EventResult, Percentiles};
 use loadgen::outcome::FailureKind;
@@ -153,6 +154,7 @@ impl Executor for Fake {
 fn event(seq: u32, entity: u32, at_ms: u64) -> Sequenced {
     Sequenced {
         seq: u64::from(seq),
+        root: Root::Item(entity),
         event: Event {
             at: SimTime(at_ms),
             action: Action::InventoryUpdate {
@@ -168,6 +170,7 @@ fn options(speed: Speed, concurrency: usize) -> ReplayOptions {
         speed,
         origin_ms: 0,
         concurrency,
+        threads: 1,
         drain_timeout: Duration::from_secs(10),
         window: Duration::from_secs(3600),
         tap: None,

@@ -18,14 +18,28 @@ use anyhow::Context;
 
 use crate::cli::{Cli, Command};
 
-/// A runtime for the commands that talk to the API: one worker thread for the requests, plus
-/// the calling thread, which runs the dispatcher. On 2 cores a second worker only added thread
-/// hand-offs: 54–63 µs of client CPU per request against 42–48 µs with one (BENCHMARKS.md).
+/// A runtime for the commands that talk to the API but do not replay: one worker thread for
+/// the requests, plus the calling thread.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    runtime_for(1)
+}
+
+/// The runtime of a replay with `threads` dispatchers: a worker per dispatcher, plus the
+/// calling thread (which runs the only dispatcher of `--threads 1`, or routes the source to
+/// the dispatchers). On 2 cores a second worker under one dispatcher only added thread
+/// hand-offs: 54–63 µs of client CPU per request against 42–48 µs with one (BENCHMARKS.md).
+pub fn runtime_for(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(threads.max(1))
         .enable_all()
         .build()?)
+}
+
+/// `--threads`, or the machine's available parallelism.
+pub fn threads(chosen: Option<u16>) -> usize {
+    chosen
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// `[12:34:56] ` in local wall-clock time, as the spec's console lines start.

@@ -330,6 +330,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         .concurrency
         .unwrap_or(header.profile.concurrent_workflows as usize)
         .max(1);
+    let threads = super::threads(args.threads);
     let replay_start = chrono::Utc::now();
     let shift = match &resume {
         // The bodies a resumed run sends are the ones the first run sent.
@@ -458,6 +459,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
             speed,
             origin_ms,
             concurrency,
+            threads,
             drain_timeout: args.api.timeout(),
             window: args.status_every,
             tap: None,
@@ -476,9 +478,11 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         let mut offered = 0u64;
         let mut listening = true;
         let mut seq = 0u64;
+        let mut roots = crate::causal::RootTracker::new();
         while let Some(event) = reader.next_event()? {
             seq += 1;
-            // The filter must see every event (it tracks which orders are in the window).
+            // The filter and the roots must see every event (they track orders).
+            let root = roots.root_of(&event);
             if !filter.admit(&event) || done.as_ref().is_some_and(|d| d.contains(seq - 1)) {
                 continue;
             }
@@ -487,6 +491,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
                 && events
                     .blocking_send(Sequenced {
                         seq: seq - 1,
+                        root,
                         event,
                     })
                     .is_err()
@@ -497,7 +502,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         Ok(offered)
     };
 
-    let outcome = super::runtime()?.block_on(async {
+    let outcome = super::runtime_for(threads)?.block_on(async {
         // Reachability first: an API that is not there is exit 1, not a storm of failures.
         crate::outln!("\n{} Checking API health...", super::stamp());
         session::health_gate(&args.api).await?;

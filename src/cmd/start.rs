@@ -101,6 +101,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         .concurrency
         .unwrap_or(profile.concurrent_workflows as usize)
         .max(1);
+    let threads = super::threads(args.threads);
     let minutes = duration_ms.map(|ms| ms as f64 / 60_000.0);
 
     if args.dry_run {
@@ -137,7 +138,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     );
 
     let run_id_for_report = run_id.clone();
-    let runtime = super::runtime()?;
+    let runtime = super::runtime_for(threads)?;
     let started_at = chrono::Utc::now();
     let outcome = runtime.block_on(async {
         crate::outln!("\n{} Initializing load orchestrator...", super::stamp());
@@ -205,6 +206,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
                 speed: Speed::Factor(1.0),
                 origin_ms: 0,
                 concurrency,
+                threads,
                 drain_timeout: args.api.timeout(),
                 window: Duration::from_secs(60),
                 tap,
@@ -224,10 +226,12 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         let feed = move |events: tokio::sync::mpsc::Sender<Sequenced>| -> anyhow::Result<u64> {
             let mut sim = Simulation::new(&world, &config)?;
             let mut offered = 0;
+            let mut roots = crate::causal::RootTracker::new();
             while let Some(event) = sim.next_event()? {
                 if events
                     .blocking_send(Sequenced {
                         seq: offered,
+                        root: roots.root_of(&event),
                         event,
                     })
                     .is_err()

@@ -1,6 +1,10 @@
 //! The replayer core: paces trace events against an executor on an absolute schedule, open
-//! loop, bounded by a concurrency limit, keeping each entity's events in trace order, and
-//! measures every event (service time, latency from the intended time, lateness).
+//! loop, bounded by a concurrency limit, keeping each causal root's events in trace order
+//! (and never sending one after a failed event it depends on), and measures every event
+//! (service time, latency from the intended time, lateness).
+//!
+//! `run` splits the roots over `threads` dispatchers (`dispatcher`), one per partition of
+//! `Root::partition`; they share the schedule, the stop and one aggregator of the records.
 //!
 //! It knows nothing of HTTP or triples: an `Executor` turns an event into requests
 //! (`api::FreshMartExecutor` for the real thing, fakes in tests). Shutdown is a future passed
@@ -8,25 +12,26 @@
 
 pub mod checkpoint;
 pub mod clock;
+mod dispatcher;
 pub mod pacer;
 pub mod segments;
 pub mod window;
 
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::event::{Activity, Entity, Event};
+use crate::causal::Root;
+use crate::event::Event;
 use crate::metrics::{EventRecord, EventResult, Metrics};
-use crate::outcome::{FailureKind, RetryCause};
+use crate::outcome::RetryCause;
 use crate::units::Speed;
 use clock::{Clock as _, ClockChoice, PacingClock};
+use dispatcher::{dispatch, Shared, Tally};
 use pacer::Pacer;
 
 /// Set once a replay is stopping: executors must not start retries after it, and a backoff
@@ -77,8 +82,12 @@ pub struct ReplayOptions {
     pub speed: Speed,
     /// The trace offset that maps to the replay start.
     pub origin_ms: u64,
-    /// Events in flight at once (each entity's events run one after another).
+    /// Events in flight at once, over all dispatchers (each root's events run one after
+    /// another).
     pub concurrency: usize,
+    /// Dispatchers, each owning the roots of one partition (`Root::partition`), with an even
+    /// share of `concurrency`; never more than `concurrency`.
+    pub threads: usize,
     /// After a shutdown, how long in-flight events may take to finish.
     pub drain_timeout: Duration,
     /// How often `on_window` is called.
@@ -93,10 +102,12 @@ pub struct ReplayOptions {
 }
 
 /// An event with its position in the trace (0-based), which identifies it in checkpoints and
-/// failure lists.
+/// failure lists, and its causal root (from a `causal::RootTracker` that saw every event of
+/// the trace before it, sent or not).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sequenced {
     pub seq: u64,
+    pub root: Root,
     pub event: Event,
 }
 
@@ -155,63 +166,21 @@ pub struct ReplayOutcome {
     pub elapsed: Duration,
 }
 
-struct Job {
-    seq: u64,
-    event: Event,
-    due: Instant,
-}
-
-/// Events of one entity: the one being sent (if any) and those waiting behind it.
-struct Lane {
-    running: Option<(u64, Activity, u64)>,
-    queued: VecDeque<Job>,
-}
-
-/// Busy entities, and entities whose events are no longer sent because one of them failed:
-/// sending the rest would apply them out of order (a status change for an order the API never
-/// received), and a resumed run resends from the failed event on, in order.
-#[derive(Default)]
-struct LaneMap {
-    busy: HashMap<Entity, Lane>,
-    blocked: HashSet<Entity>,
-}
-
-type Lanes = Arc<Mutex<LaneMap>>;
-
-fn blocked_record(job: &Job, entity: Entity, finished_at: Duration) -> EventRecord {
-    EventRecord::unanswered(
-        job.seq,
-        entity,
-        job.event.at.as_ms(),
-        job.event.action.activity(),
-        finished_at,
-        FailureKind::Blocked,
-        "not sent: an earlier event of the same entity failed",
-    )
-}
-
-fn lock(lanes: &Lanes) -> MutexGuard<'_, LaneMap> {
-    // A panicking lane task cannot leave the map inconsistent (each update is one statement),
-    // so a poisoned lock is still usable.
-    lanes.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Replays `events` (in trace order) through `executor` until the source ends or `shutdown`
 /// fires; then drains in-flight events for at most `drain_timeout`.
+///
+/// `options.threads` dispatchers each take the roots of one partition (`Root::partition`) and
+/// share the schedule, the stop and one aggregator (so the metrics are one, exact); their
+/// counts are summed.
 pub async fn run<X: Executor>(
     executor: Arc<X>,
-    mut events: mpsc::Receiver<Sequenced>,
+    events: mpsc::Receiver<Sequenced>,
     options: ReplayOptions,
     shutdown: impl Future<Output = ()>,
     progress: Arc<Progress>,
     observer: impl Observer,
 ) -> ReplayOutcome {
     let start = Instant::now();
-    let pacer = Pacer::new(options.speed, options.origin_ms);
-    let clock = PacingClock::for_run(options.clock, options.speed);
-    let stop = StopFlag::default();
-    let lanes: Lanes = Arc::default();
-    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let (records_tx, records_rx) = mpsc::unbounded_channel::<EventRecord>();
     let aggregator = tokio::spawn(aggregate(
         records_rx,
@@ -220,231 +189,175 @@ pub async fn run<X: Executor>(
         progress.clone(),
         observer,
     ));
-    let mut tasks = JoinSet::new();
-    let mut not_sent = 0u64;
-    let mut taken = 0u64;
-    let mut stopped_early = false;
-    tokio::pin!(shutdown);
-
-    loop {
-        let Sequenced { seq, event } = tokio::select! {
+    let split = Split::of(options.threads, options.concurrency);
+    let shared = Arc::new(Shared {
+        start,
+        pacer: Pacer::new(options.speed, options.origin_ms),
+        clock: PacingClock::for_run(options.clock, options.speed),
+        stop: StopFlag::default(),
+        progress,
+        records: records_tx,
+        drain_timeout: options.drain_timeout,
+        hold_until_ms: options.hold_until_ms,
+    });
+    let tallies = {
+        let work = async {
+            if split.dispatchers == 1 {
+                // One partition: the dispatcher reads the source itself, on the calling task.
+                let tap = options.tap.clone();
+                let tally = dispatch(executor, events, shared.clone(), split.limit(0), tap).await;
+                vec![tally]
+            } else {
+                dispatch_partitions(executor, events, &shared, split, options.tap.clone()).await
+            }
+        };
+        tokio::pin!(work);
+        // The shutdown first: once it has fired, no dispatcher starts anything more.
+        tokio::select! {
             biased;
-            _ = &mut shutdown => { stopped_early = true; break; }
+            _ = shutdown => {
+                shared.stop.set();
+                work.await
+            }
+            tallies = &mut work => tallies,
+        }
+    };
+    let mut outcome = ReplayOutcome {
+        metrics: Metrics::default(),
+        received: 0,
+        interrupted: 0,
+        not_sent: 0,
+        due_in_source: 0,
+        stopped_early: false,
+        elapsed: Duration::ZERO,
+    };
+    let mut taken = 0;
+    for tally in tallies {
+        taken += tally.taken;
+        outcome.not_sent += tally.not_sent;
+        outcome.interrupted += tally.interrupted;
+        outcome.due_in_source += tally.due_in_source;
+        outcome.stopped_early |= tally.stopped_early;
+    }
+    // The shutdown may have fired after every dispatcher had finished its source.
+    outcome.stopped_early |= shared.stop.is_set();
+    let elapsed = start.elapsed();
+    drop(shared);
+    outcome.metrics = aggregator.await.unwrap_or_default();
+    outcome.received = taken - outcome.not_sent;
+    debug_assert_eq!(outcome.received, outcome.metrics.total());
+    outcome.elapsed = elapsed;
+    outcome
+}
+
+/// How a run's roots and its concurrency are split over its dispatchers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// Dispatchers: `--threads`, but never more than the concurrency (each needs a slot).
+    pub dispatchers: u32,
+    pub concurrency: usize,
+}
+
+impl Split {
+    pub fn of(threads: usize, concurrency: usize) -> Split {
+        let concurrency = concurrency.max(1);
+        let dispatchers = threads.clamp(1, concurrency).min(u32::MAX as usize) as u32;
+        Split {
+            dispatchers,
+            concurrency,
+        }
+    }
+
+    /// Dispatcher `index`'s share of the concurrency: an even split, the remainder going to
+    /// the first ones, so the shares add up to the whole.
+    pub fn limit(self, index: u32) -> usize {
+        let n = self.dispatchers as usize;
+        self.concurrency / n + usize::from((index as usize) < self.concurrency % n)
+    }
+}
+
+/// Several dispatchers, each on its own task, fed by this task routing the source by root.
+async fn dispatch_partitions<X: Executor>(
+    executor: Arc<X>,
+    mut events: mpsc::Receiver<Sequenced>,
+    shared: &Arc<Shared>,
+    split: Split,
+    tap: Option<std::sync::mpsc::Sender<Event>>,
+) -> Vec<Tally> {
+    let mut feeds = Vec::with_capacity(split.dispatchers as usize);
+    let mut tasks = Vec::with_capacity(split.dispatchers as usize);
+    for index in 0..split.dispatchers {
+        let (tx, rx) = mpsc::channel(PARTITION_FEED);
+        feeds.push(tx);
+        tasks.push(tokio::spawn(dispatch(
+            executor.clone(),
+            rx,
+            shared.clone(),
+            split.limit(index),
+            None,
+        )));
+    }
+    let stop = shared.stop.clone();
+    let stopped = stop.stopped();
+    tokio::pin!(stopped);
+    let mut held = None;
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = &mut stopped => break,
             next = events.recv() => match next { Some(e) => e, None => break },
         };
-        progress.received.fetch_add(1, Ordering::Relaxed);
-        taken += 1;
-        let due = match pacer.due(event.at.as_ms()) {
-            Some(offset) => start + offset,
-            None => Instant::now(),
-        };
+        if let Some(tap) = &tap {
+            // A recording is in trace order and holds only events whose time came, so the
+            // router taps them at their due time (the dispatchers then find them due).
+            if let Some(due) = shared.due(next.event.at.as_ms()) {
+                tokio::select! {
+                    biased;
+                    _ = &mut stopped => { held = Some(next); break; }
+                    _ = shared.clock.synchronize(due) => {}
+                }
+            }
+            let _ = tap.send(next.event.clone());
+        }
+        let feed = &feeds[next.root.partition(split.dispatchers) as usize];
         tokio::select! {
             biased;
-            _ = &mut shutdown => { stopped_early = true; not_sent += 1; break; }
-            _ = clock.synchronize(due) => {}
-        }
-        progress
-            .trace_pos_ms
-            .store(event.at.as_ms(), Ordering::Relaxed);
-        if let Some(tap) = &options.tap {
-            let _ = tap.send(event.clone());
-        }
-        let entity = event.action.entity();
-        let job = Job { seq, event, due };
-        {
-            let mut map = lock(&lanes);
-            if map.blocked.contains(&entity) {
-                let _ = records_tx.send(blocked_record(&job, entity, start.elapsed()));
-                progress.dispatched.fetch_add(1, Ordering::Relaxed);
-                progress.completed.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            if let Some(lane) = map.busy.get_mut(&entity) {
-                lane.queued.push_back(job);
-                progress.dispatched.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-        }
-        // Only this loop creates lanes, so the entity cannot become busy while we wait here.
-        let permit = tokio::select! {
-            biased;
-            _ = &mut shutdown => { stopped_early = true; not_sent += 1; break; }
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => { not_sent += 1; break; } // the semaphore is never closed
+            _ = &mut stopped => { held = Some(next); break; }
+            slot = feed.reserve() => match slot {
+                Ok(slot) => slot.send(next),
+                Err(_) => break, // the dispatcher stopped listening: it is stopping
             },
-        };
-        lock(&lanes).busy.insert(
-            entity,
-            Lane {
-                running: Some((job.seq, job.event.action.activity(), job.event.at.as_ms())),
-                queued: VecDeque::new(),
-            },
-        );
-        progress.dispatched.fetch_add(1, Ordering::Relaxed);
-        tasks.spawn(run_lane(
-            executor.clone(),
-            lanes.clone(),
-            entity,
-            job,
-            permit,
-            records_tx.clone(),
-            stop.clone(),
-            start,
-            progress.clone(),
-        ));
-        while tasks.try_join_next().is_some() {}
+        }
     }
-    let mut due_in_source = 0u64;
-    if stopped_early {
-        // Events are in trace order: count those already due, up to the first that is not.
+    drop(feeds);
+    let mut due_in_source = 0;
+    if stop.is_set() {
+        // What the router still held or the source still had, whose time had come.
         let now = Instant::now();
-        while let Ok(next) = events.try_recv() {
-            match pacer.due(next.event.at.as_ms()) {
-                Some(offset) if start + offset > now => break,
-                _ => due_in_source += 1,
-            }
-        }
+        let is_due = |e: &Sequenced| shared.due(e.event.at.as_ms()).is_none_or(|d| d <= now);
+        let mut rest = held
+            .into_iter()
+            .chain(std::iter::from_fn(|| events.try_recv().ok()));
+        due_in_source = rest.by_ref().take_while(is_due).count() as u64;
     }
-    // Let the source see that nobody listens any more.
     drop(events);
-
-    if !stopped_early {
-        // The source is exhausted, but a shutdown must still cut the tail short; a run with a
-        // set length lasts it out.
-        let hold = options
-            .hold_until_ms
-            .and_then(|ms| pacer.due(ms))
-            .map(|offset| start + offset);
-        tokio::select! {
-            biased;
-            _ = &mut shutdown => stopped_early = true,
-            _ = async {
-                while tasks.join_next().await.is_some() {}
-                if let Some(hold) = hold {
-                    tokio::time::sleep_until(hold).await;
-                }
-            } => {}
-        }
+    let mut tallies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        // A dispatcher does not panic (an executor's panic is caught per event); if one did,
+        // its events would go missing from the counts, so say so loudly in debug builds.
+        let tally = task.await;
+        debug_assert!(tally.is_ok(), "a dispatcher panicked");
+        tallies.push(tally.unwrap_or_default());
     }
-    if stopped_early {
-        stop.set();
-        let drained = tokio::time::timeout(options.drain_timeout, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
-        }
-    } else {
-        while tasks.join_next().await.is_some() {}
-    }
-
-    // Whatever is left in a lane was either cut off mid-flight or never started.
-    let mut interrupted = 0u64;
-    let finished_at = start.elapsed();
-    for (entity, lane) in lock(&lanes).busy.iter() {
-        if let Some((seq, activity, offset_ms)) = lane.running {
-            interrupted += 1;
-            let _ = records_tx.send(EventRecord::unanswered(
-                seq,
-                *entity,
-                offset_ms,
-                activity,
-                finished_at,
-                FailureKind::Interrupted,
-                "still in flight when the drain timeout expired",
-            ));
-        }
-        not_sent += lane.queued.len() as u64;
-    }
-    drop(records_tx);
-    let metrics = aggregator.await.unwrap_or_default();
-    debug_assert_eq!(taken - not_sent, metrics.total());
-    ReplayOutcome {
-        metrics,
-        received: taken - not_sent,
-        interrupted,
-        not_sent,
+    tallies.push(Tally {
         due_in_source,
-        stopped_early,
-        elapsed: start.elapsed(),
-    }
+        ..Tally::default()
+    });
+    tallies
 }
 
-/// Sends one entity's events one after another, then frees the lane.
-#[allow(clippy::too_many_arguments)]
-async fn run_lane<X: Executor>(
-    executor: Arc<X>,
-    lanes: Lanes,
-    entity: Entity,
-    first: Job,
-    _permit: OwnedSemaphorePermit,
-    records: mpsc::UnboundedSender<EventRecord>,
-    stop: StopFlag,
-    start: Instant,
-    progress: Arc<Progress>,
-) {
-    let mut job = first;
-    loop {
-        let activity = job.event.action.activity();
-        let offset_ms = job.event.at.as_ms();
-        let execution = executor.execute(job.seq, job.event, stop.clone()).await;
-        let finished = Instant::now();
-        let first_sent = execution.first_sent.max(job.due);
-        let failed = execution.result != EventResult::Success;
-        let _ = records.send(EventRecord {
-            seq: job.seq,
-            entity,
-            offset_ms,
-            activity,
-            finished_at: finished - start,
-            lateness: first_sent - job.due,
-            service: finished - first_sent,
-            latency: finished - job.due,
-            requests: execution.requests,
-            retries: execution.retries,
-            retry_causes: execution.retry_causes,
-            result: execution.result,
-        });
-        progress.completed.fetch_add(1, Ordering::Relaxed);
-        let mut map = lock(&lanes);
-        if failed {
-            map.blocked.insert(entity);
-            if let Some(lane) = map.busy.remove(&entity) {
-                for waiting in &lane.queued {
-                    let _ = records.send(blocked_record(waiting, entity, start.elapsed()));
-                    progress.completed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            return;
-        }
-        let Some(lane) = map.busy.get_mut(&entity) else {
-            return;
-        };
-        match lane.queued.pop_front() {
-            Some(next) if !stop.is_set() => {
-                lane.running = Some((
-                    next.seq,
-                    next.event.action.activity(),
-                    next.event.at.as_ms(),
-                ));
-                job = next;
-            }
-            Some(next) => {
-                // Stopping: what waits behind stays unsent (and is counted as such).
-                lane.queued.push_front(next);
-                lane.running = None;
-                return;
-            }
-            None => {
-                map.busy.remove(&entity);
-                return;
-            }
-        }
-    }
-}
+/// Events buffered between the router and each dispatcher.
+const PARTITION_FEED: usize = 1024;
 
 /// The single consumer of event records: builds the metrics and the periodic window reports.
 async fn aggregate(

@@ -410,22 +410,36 @@ pub fn assert_accounted(report: &Value, to_send: u64, trace_events: u64) {
     }
 }
 
-/// Checks that every `blocked_by_earlier_failure` row follows an earlier failed event of the
-/// same subject that was really sent (not itself blocked).
-pub fn assert_blocked_follow_failures(report: &Value) {
+/// Checks that every `blocked_by_earlier_failure` row follows an earlier failed event that was
+/// really sent (not itself blocked) and that it depends on: one of the same subject, or the
+/// creation of the customer whose order it is (`trace`, read with the causal roots, tells
+/// which customer that is).
+pub fn assert_blocked_follow_failures(report: &Value, trace: &Path) {
+    let mut reader = TraceReader::open(trace).expect("trace opens");
+    let mut roots = loadgen::causal::RootTracker::new();
+    let (mut root_of, mut created_at) = (Vec::new(), std::collections::HashMap::new());
+    while let Some(event) = reader.next_event().expect("trace reads") {
+        let root = roots.root_of(&event);
+        if let Action::NewCustomer { .. } = event.action {
+            created_at.insert(root, root_of.len() as u64);
+        }
+        root_of.push(root);
+    }
     let rows = report["failed_events"].as_array().expect("failed_events");
+    let sent_failure = |r: &&Value| r["category"] != "blocked_by_earlier_failure";
     for row in rows
         .iter()
         .filter(|r| r["category"] == "blocked_by_earlier_failure")
     {
-        let cause = rows.iter().find(|r| {
-            r["subject"] == row["subject"]
-                && r["category"] != "blocked_by_earlier_failure"
-                && num(r, "/seq") < num(row, "/seq")
+        let seq = num(row, "/seq");
+        let creation = created_at.get(&root_of[seq as usize]).copied();
+        let cause = rows.iter().filter(sent_failure).find(|r| {
+            let earlier = num(r, "/seq") < seq;
+            earlier && (r["subject"] == row["subject"] || Some(num(r, "/seq")) == creation)
         });
         assert!(
             cause.is_some(),
-            "blocked event {row} has no earlier failure of its subject"
+            "blocked event {row} has no earlier failure of its subject or its customer's creation"
         );
     }
 }

@@ -1,0 +1,466 @@
+//! One dispatcher: paces the events of its partition of causal roots, keeps each root's
+//! events in trace order (one at a time), blocks what depends on a failed event, and owns all
+//! of that state alone.
+//!
+//! Each event runs as its own task and reports back over a channel (`Done`): the dispatcher is
+//! the only one that reads or changes the lanes, so nothing is locked on the hot path, and an
+//! event's requests are prepared on whichever worker runs its task, not on the dispatching
+//! one. (A fixed pool of workers taking per-root ready queues was the alternative: it needs a
+//! shared ready queue again, and the same per-root bookkeeping to keep a root's events in
+//! order.)
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::clock::{Clock as _, PacingClock};
+use super::pacer::Pacer;
+use super::{Executor, Progress, Sequenced, StopFlag};
+use crate::causal::Root;
+use crate::event::{Activity, Entity, Event};
+use crate::metrics::{EventRecord, EventResult};
+use crate::outcome::FailureKind;
+
+/// What every dispatcher of a run shares: the schedule, the clock, the stop, the counters and
+/// the way to the aggregator.
+pub(super) struct Shared {
+    pub start: Instant,
+    pub pacer: Pacer,
+    pub clock: PacingClock,
+    /// Set when the replay stops: no new event starts, executors give up their retries.
+    pub stop: StopFlag,
+    pub progress: Arc<Progress>,
+    pub records: mpsc::UnboundedSender<EventRecord>,
+    pub drain_timeout: Duration,
+    pub hold_until_ms: Option<u64>,
+}
+
+impl Shared {
+    /// When the event at `offset_ms` is due (`None`: at once, `--speed max`).
+    pub fn due(&self, offset_ms: u64) -> Option<Instant> {
+        self.pacer.due(offset_ms).map(|offset| self.start + offset)
+    }
+}
+
+/// What one dispatcher accounts for; the run sums these over its dispatchers.
+#[derive(Debug, Default)]
+pub(super) struct Tally {
+    pub taken: u64,
+    pub not_sent: u64,
+    pub interrupted: u64,
+    pub due_in_source: u64,
+    pub stopped_early: bool,
+}
+
+struct Job {
+    seq: u64,
+    root: Root,
+    event: Event,
+    due: Instant,
+}
+
+impl Job {
+    fn entity(&self) -> Entity {
+        self.event.action.entity()
+    }
+}
+
+/// The event of a lane being sent, and its task (aborted at the drain timeout).
+struct Running {
+    seq: u64,
+    entity: Entity,
+    activity: Activity,
+    offset_ms: u64,
+    task: JoinHandle<()>,
+}
+
+/// A root with an event in flight, and its events waiting behind it in trace order.
+struct Lane {
+    running: Option<Running>,
+    queued: VecDeque<Job>,
+}
+
+/// An event's task has ended.
+struct Done {
+    root: Root,
+    record: EventRecord,
+}
+
+/// The dispatcher's own state: nothing else reads or writes it.
+struct Lanes {
+    busy: HashMap<Root, Lane>,
+    /// Lanes with an event in flight (after a stop, lanes may hold only unsent events).
+    running: usize,
+    /// Entities with a failed event: the rest of their events is not sent (it would reach the
+    /// API out of order; a resumed run resends from the failed event on, in order).
+    blocked_entities: HashSet<Entity>,
+    /// Roots whose customer creation failed: nothing of theirs is sent (their orders would
+    /// name a customer the API does not have).
+    blocked_roots: HashSet<Root>,
+    /// Events that ended interrupted without being cut off (an executor that panicked).
+    interrupted: u64,
+    done_tx: mpsc::UnboundedSender<Done>,
+}
+
+fn blocked_record(job: &Job, finished_at: Duration, why: &str) -> EventRecord {
+    EventRecord::unanswered(
+        job.seq,
+        job.entity(),
+        job.event.at.as_ms(),
+        job.event.action.activity(),
+        finished_at,
+        FailureKind::Blocked,
+        why,
+    )
+}
+
+impl Lanes {
+    /// Why `job` must not be sent, if it must not.
+    fn blocked(&self, job: &Job) -> Option<&'static str> {
+        if self.blocked_roots.contains(&job.root) {
+            Some("not sent: the creation of its customer failed")
+        } else if self.blocked_entities.contains(&job.entity()) {
+            Some("not sent: an earlier event of the same entity failed")
+        } else {
+            None
+        }
+    }
+
+    fn spawn<X: Executor>(&mut self, executor: &Arc<X>, shared: &Shared, job: Job) -> Running {
+        let running = Running {
+            seq: job.seq,
+            entity: job.entity(),
+            activity: job.event.action.activity(),
+            offset_ms: job.event.at.as_ms(),
+            task: tokio::spawn(execute(
+                executor.clone(),
+                job,
+                shared.stop.clone(),
+                shared.start,
+                self.done_tx.clone(),
+            )),
+        };
+        self.running += 1;
+        running
+    }
+
+    /// Starts `job` in a new lane of its root (the caller checked that a slot is free).
+    fn open<X: Executor>(&mut self, executor: &Arc<X>, shared: &Shared, job: Job) {
+        let root = job.root;
+        let running = self.spawn(executor, shared, job);
+        self.busy.insert(
+            root,
+            Lane {
+                running: Some(running),
+                queued: VecDeque::new(),
+            },
+        );
+    }
+
+    /// An event ended: record it, block what depended on it if it failed, and start the next
+    /// event of its root unless the replay is stopping.
+    fn complete<X: Executor>(&mut self, executor: &Arc<X>, shared: &Shared, done: Done) {
+        let Done { root, record } = done;
+        let failed = record.result != EventResult::Success;
+        if record.result.kind() == Some(&FailureKind::Interrupted) {
+            self.interrupted += 1;
+        }
+        if failed {
+            self.blocked_entities.insert(record.entity);
+            if record.activity == Activity::CustomerCreation {
+                self.blocked_roots.insert(root);
+            }
+        }
+        let _ = shared.records.send(record);
+        shared.progress.completed.fetch_add(1, Ordering::Relaxed);
+        self.running -= 1;
+        let Some(mut lane) = self.busy.remove(&root) else {
+            debug_assert!(false, "a completion for a root without a lane");
+            return;
+        };
+        lane.running = None;
+        if failed {
+            // What waits behind a failed event is settled now, as it would be on arrival.
+            let finished_at = shared.start.elapsed();
+            lane.queued.retain(|job| match self.blocked(job) {
+                Some(why) => {
+                    let _ = shared.records.send(blocked_record(job, finished_at, why));
+                    shared.progress.completed.fetch_add(1, Ordering::Relaxed);
+                    false
+                }
+                None => true,
+            });
+        }
+        if shared.stop.is_set() {
+            // Stopping: what waits behind stays unsent (and is counted as such).
+            if !lane.queued.is_empty() {
+                self.busy.insert(root, lane);
+            }
+            return;
+        }
+        if let Some(next) = lane.queued.pop_front() {
+            lane.running = Some(self.spawn(executor, shared, next));
+            self.busy.insert(root, lane);
+        }
+    }
+}
+
+/// Sends one event and reports how it went.
+async fn execute<X: Executor>(
+    executor: Arc<X>,
+    job: Job,
+    stop: StopFlag,
+    start: Instant,
+    done: mpsc::UnboundedSender<Done>,
+) {
+    let (seq, root, due) = (job.seq, job.root, job.due);
+    let entity = job.entity();
+    let activity = job.event.action.activity();
+    let offset_ms = job.event.at.as_ms();
+    let mut report = Report {
+        done: Some(done),
+        root,
+        unanswered: (seq, entity, offset_ms, activity, start),
+    };
+    let execution = executor.execute(seq, job.event, stop).await;
+    let finished = Instant::now();
+    let first_sent = execution.first_sent.max(due);
+    report.send(EventRecord {
+        seq,
+        entity,
+        offset_ms,
+        activity,
+        finished_at: finished - start,
+        lateness: first_sent - due,
+        service: finished - first_sent,
+        latency: finished - due,
+        requests: execution.requests,
+        retries: execution.retries,
+        retry_causes: execution.retry_causes,
+        result: execution.result,
+    });
+}
+
+/// An event's report to its dispatcher, sent even if the executor panics (the lane would
+/// otherwise wait forever); an aborted task reports nothing (the drain counts it).
+struct Report {
+    done: Option<mpsc::UnboundedSender<Done>>,
+    root: Root,
+    unanswered: (u64, Entity, u64, Activity, Instant),
+}
+
+impl Report {
+    fn send(&mut self, record: EventRecord) {
+        if let Some(done) = self.done.take() {
+            // Only the dispatcher's own end drops the receiver, after every lane is settled.
+            let _ = done.send(Done {
+                root: self.root,
+                record,
+            });
+        }
+    }
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let (seq, entity, offset_ms, activity, start) = self.unanswered;
+            self.send(EventRecord::unanswered(
+                seq,
+                entity,
+                offset_ms,
+                activity,
+                start.elapsed(),
+                FailureKind::Interrupted,
+                "the executor panicked",
+            ));
+        }
+    }
+}
+
+/// Dispatches `events` (one partition of the trace, in trace order) until the source ends or
+/// the replay stops, with at most `concurrency` roots in flight; then drains.
+pub(super) async fn dispatch<X: Executor>(
+    executor: Arc<X>,
+    mut events: mpsc::Receiver<Sequenced>,
+    shared: Arc<Shared>,
+    concurrency: usize,
+    tap: Option<std::sync::mpsc::Sender<Event>>,
+) -> Tally {
+    let concurrency = concurrency.max(1);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let mut lanes = Lanes {
+        busy: HashMap::new(),
+        running: 0,
+        blocked_entities: HashSet::new(),
+        blocked_roots: HashSet::new(),
+        interrupted: 0,
+        done_tx,
+    };
+    let stop = shared.stop.clone();
+    let stopped = stop.stopped();
+    tokio::pin!(stopped);
+    let progress = &shared.progress;
+    let mut tally = Tally::default();
+
+    'feed: loop {
+        let Sequenced { seq, root, event } = tokio::select! {
+            biased;
+            _ = &mut stopped => { tally.stopped_early = true; break; }
+            Some(done) = done_rx.recv() => {
+                lanes.complete(&executor, &shared, done);
+                continue;
+            }
+            next = events.recv() => match next { Some(e) => e, None => break },
+        };
+        progress.received.fetch_add(1, Ordering::Relaxed);
+        tally.taken += 1;
+        let due = match shared.due(event.at.as_ms()) {
+            Some(due) => {
+                let synchronized = shared.clock.synchronize(due);
+                tokio::pin!(synchronized);
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = &mut stopped => {
+                            tally.stopped_early = true;
+                            tally.not_sent += 1;
+                            break 'feed;
+                        }
+                        Some(done) = done_rx.recv() => lanes.complete(&executor, &shared, done),
+                        _ = &mut synchronized => break,
+                    }
+                }
+                due
+            }
+            None => Instant::now(),
+        };
+        progress
+            .trace_pos_ms
+            .fetch_max(event.at.as_ms(), Ordering::Relaxed);
+        if let Some(tap) = &tap {
+            let _ = tap.send(event.clone());
+        }
+        let job = Job {
+            seq,
+            root,
+            event,
+            due,
+        };
+        if let Some(why) = lanes.blocked(&job) {
+            progress.dispatched.fetch_add(1, Ordering::Relaxed);
+            let _ = shared
+                .records
+                .send(blocked_record(&job, shared.start.elapsed(), why));
+            progress.completed.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        if let Some(lane) = lanes.busy.get_mut(&root) {
+            lane.queued.push_back(job);
+            progress.dispatched.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        // A new lane needs a slot. Only this loop opens lanes, and completions of other roots
+        // cannot block this one, so the job stays valid while we wait.
+        while lanes.busy.len() >= concurrency {
+            tokio::select! {
+                biased;
+                _ = &mut stopped => {
+                    tally.stopped_early = true;
+                    tally.not_sent += 1;
+                    break 'feed;
+                }
+                Some(done) = done_rx.recv() => lanes.complete(&executor, &shared, done),
+            }
+        }
+        progress.dispatched.fetch_add(1, Ordering::Relaxed);
+        lanes.open(&executor, &shared, job);
+    }
+
+    if tally.stopped_early {
+        // Events are in trace order: count those already due, up to the first that is not.
+        let now = Instant::now();
+        while let Ok(next) = events.try_recv() {
+            match shared.due(next.event.at.as_ms()) {
+                Some(due) if due > now => break,
+                _ => tally.due_in_source += 1,
+            }
+        }
+    }
+    // Let the source see that nobody listens any more.
+    drop(events);
+
+    if !tally.stopped_early {
+        // The source is exhausted, but a stop must still cut the tail short; a run with a set
+        // length lasts it out.
+        let hold = shared.hold_until_ms.and_then(|ms| shared.due(ms));
+        let rest = async {
+            while !lanes.busy.is_empty() {
+                match done_rx.recv().await {
+                    Some(done) => lanes.complete(&executor, &shared, done),
+                    None => break, // cannot happen: `lanes` holds a sender
+                }
+            }
+            if let Some(hold) = hold {
+                tokio::time::sleep_until(hold).await;
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = &mut stopped => tally.stopped_early = true,
+            _ = rest => {}
+        }
+    }
+    if tally.stopped_early {
+        let drained = tokio::time::timeout(shared.drain_timeout, async {
+            while lanes.running > 0 {
+                match done_rx.recv().await {
+                    Some(done) => lanes.complete(&executor, &shared, done),
+                    None => break,
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            // Cut off what is still in flight; a task that ended meanwhile has reported.
+            for lane in lanes.busy.values_mut() {
+                if let Some(running) = &lane.running {
+                    running.task.abort();
+                }
+            }
+            for lane in lanes.busy.values_mut() {
+                if let Some(running) = lane.running.as_mut() {
+                    let _ = (&mut running.task).await;
+                }
+            }
+            while let Ok(done) = done_rx.try_recv() {
+                lanes.complete(&executor, &shared, done);
+            }
+        }
+    }
+
+    // Whatever is left in a lane was either cut off mid-flight or never started.
+    tally.interrupted = lanes.interrupted;
+    let finished_at = shared.start.elapsed();
+    for lane in lanes.busy.values() {
+        if let Some(running) = &lane.running {
+            tally.interrupted += 1;
+            let _ = shared.records.send(EventRecord::unanswered(
+                running.seq,
+                running.entity,
+                running.offset_ms,
+                running.activity,
+                finished_at,
+                FailureKind::Interrupted,
+                "still in flight when the drain timeout expired",
+            ));
+        }
+        tally.not_sent += lane.queued.len() as u64;
+    }
+    tally
+}
