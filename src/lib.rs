@@ -44,6 +44,7 @@ pub mod outcome;
 pub mod output;
 pub mod profile;
 pub mod rates;
+pub mod selection;
 pub mod replay;
 pub mod report;
 pub mod sim;
