@@ -263,7 +263,7 @@ mod tests {
                     },
                 },
             ), // 1
-            order(300, 5, CustomerRef::New(2)), // 2
+            order(300, 5, CustomerRef::New(2)),      // 2
             at(
                 400,
                 Action::InventoryUpdate {
@@ -271,12 +271,12 @@ mod tests {
                     stock_level: 9,
                 },
             ), // 3
-            step(500, 3, OrderStatus::Picking), // 4: its order was created before the window
-            step(600, 5, OrderStatus::Picking), // 5
+            step(500, 3, OrderStatus::Picking),      // 4: its order was created before the window
+            step(600, 5, OrderStatus::Picking),      // 5
             order(700, 4, CustomerRef::Existing(1)), // 6
-            step(800, 3, OrderStatus::Delivered), // 7
-            step(900, 5, OrderStatus::Cancelled), // 8
-            step(1_000, 4, OrderStatus::Picking), // 9: after the window
+            step(800, 3, OrderStatus::Delivered),    // 7
+            step(900, 5, OrderStatus::Cancelled),    // 8
+            step(1_000, 4, OrderStatus::Picking),    // 9: after the window
         ]
     }
 

@@ -30,7 +30,7 @@ pub fn run(args: CleanupArgs) -> anyhow::Result<()> {
 }
 
 fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
-    super::replay::validate_run_id(&args.run_id)?;
+    crate::plan::validate_run_id(&args.run_id)?;
     let (footprint, world) = footprint(&args)?;
     let subjects = footprint.to_delete();
     let changed = footprint.changed();

@@ -8,10 +8,12 @@ mod health;
 mod inspect;
 mod profiles;
 mod replay;
+
 mod session;
 mod simulate;
 mod start;
 mod verify;
+mod whole_run;
 mod world;
 
 use anyhow::Context;

@@ -95,8 +95,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     let run_id = args
         .run_id
         .clone()
-        .unwrap_or_else(super::replay::default_run_id);
-    super::replay::validate_run_id(&run_id)?;
+        .unwrap_or_else(|| crate::plan::default_run_id(chrono::Utc::now()));
+    crate::plan::validate_run_id(&run_id)?;
     let concurrency = args
         .concurrency
         .unwrap_or(profile.concurrent_workflows as usize)

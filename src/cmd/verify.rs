@@ -46,7 +46,7 @@ fn progress(len: Option<u64>, template: &str) -> indicatif::ProgressBar {
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
-    super::replay::validate_run_id(&args.run_id)?;
+    crate::plan::validate_run_id(&args.run_id)?;
     let mut inputs = vec![("the trace", args.trace.as_path())];
     if let Some(path) = &args.auth.ca_cert {
         inputs.push(("--ca-cert", path.as_path()));
