@@ -9,11 +9,11 @@ mod inspect;
 mod profiles;
 mod replay;
 
+mod segment;
 mod session;
 mod simulate;
 mod start;
 mod verify;
-mod whole_run;
 mod world;
 
 use anyhow::Context;
@@ -211,5 +211,26 @@ pub fn executor(
             "cannot set up the HTTP client: {}",
             crate::api::client::error_chain(&e)
         )
+    })
+}
+
+/// `executor`, with the propagation probes `probes` asks for, and what they see.
+pub fn executor_with_probes(
+    api: &crate::cli::ApiArgs,
+    context: crate::api::RequestContext,
+    concurrency: usize,
+    verbose: bool,
+    probes: Option<crate::api::probe::ProbeOptions>,
+) -> anyhow::Result<(
+    crate::api::FreshMartExecutor,
+    Option<std::sync::Arc<crate::api::probe::ProbeStats>>,
+)> {
+    let executor = executor(api, context, concurrency, verbose)?;
+    Ok(match probes {
+        Some(options) => {
+            let (executor, stats) = executor.with_probes(options);
+            (executor, Some(stats))
+        }
+        None => (executor, None),
     })
 }

@@ -45,6 +45,20 @@ pub async fn gate(reader: &crate::api::fetch::ApiReader) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The health gate, then (`--start-at` still to come) the wait for the start.
+pub async fn gate_then_wait(
+    api: &crate::cli::ApiArgs,
+    start_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+) -> anyhow::Result<()> {
+    // Reachability first: an API that is not there is exit 1, not a storm of failures.
+    crate::outln!("\n{} Checking API health...", super::stamp());
+    health_gate(api).await?;
+    match start_at {
+        Some(at) if at > chrono::Utc::now() => wait_for_start(at).await,
+        _ => Ok(()),
+    }
+}
+
 /// Waits until `at` (`--start-at`) with a countdown: on a terminal a line that counts down,
 /// otherwise a line every `LOG_EVERY` and at the start. SIGINT or SIGTERM ends the wait
 /// (nothing has been sent; exit 130 or 143).
@@ -106,6 +120,23 @@ pub async fn wait_for_start(at: chrono::DateTime<chrono::FixedOffset>) -> anyhow
         eprintln!();
     }
     Ok(())
+}
+
+/// Appends each event that succeeded to the checkpoint's completion log, if the run keeps
+/// one; a failed write is reported once (a resume may then resend events).
+pub fn completion_recorder(
+    mut log: Option<crate::replay::checkpoint::CompletionLog>,
+) -> impl FnMut(&EventRecord) + Send + 'static {
+    let mut failed = false;
+    move |record: &EventRecord| {
+        let success = record.result == crate::metrics::EventResult::Success;
+        if let (true, Some(log)) = (success, log.as_mut()) {
+            if let (Err(err), false) = (log.append(record.seq), failed) {
+                eprintln!("warning: checkpoint log: {err}; a resume may resend events");
+                failed = true;
+            }
+        }
+    }
 }
 
 /// What the propagation probes saw, once the last of them gave up or succeeded.

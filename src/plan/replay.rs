@@ -12,6 +12,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 
 use super::{Env, PlanError};
+use crate::api::probe::ProbeOptions;
 use crate::causal::Shard;
 use crate::cli::{ApiArgs, ReplayArgs};
 use crate::replay::checkpoint::{
@@ -20,6 +21,7 @@ use crate::replay::checkpoint::{
 };
 use crate::replay::segments::SegmentSummary;
 use crate::replay::window::TraceWindow;
+use crate::replay::ReplayOptions;
 use crate::selection::{SelectionSpec, Survey};
 use crate::sim::time::{Calendar, SimTime};
 use crate::trace::format::TraceError;
@@ -313,6 +315,43 @@ impl ReplayPlan {
             },
             started_at: now,
         })
+    }
+
+    /// What the requests carry: the world's ids in the run's namespace, shifted timestamps.
+    pub fn request_context(
+        &self,
+        world: Arc<crate::world::World>,
+        schedule: &Schedule,
+    ) -> crate::api::RequestContext {
+        crate::api::RequestContext {
+            world,
+            run_id: Some(self.run_id.clone()),
+            calendar: schedule.calendar.clone(),
+            shift: schedule.shift,
+        }
+    }
+
+    /// The propagation probes, if `--probe-reads` asks for any.
+    pub fn probes(&self) -> Option<ProbeOptions> {
+        (self.probe_reads > 0.0).then_some(ProbeOptions {
+            fraction: self.probe_reads,
+            interval: Duration::from_millis(50),
+            give_up: self.probe_timeout,
+        })
+    }
+
+    /// The replayer core's options, for a run whose schedule starts at trace time `origin_ms`.
+    pub fn options(&self, schedule: &Schedule, origin_ms: u64) -> ReplayOptions {
+        ReplayOptions {
+            speed: self.speed,
+            origin_ms,
+            concurrency: schedule.concurrency,
+            drain_timeout: self.api.timeout(),
+            window: self.status_every,
+            tap: None,
+            hold_until_ms: None,
+            clock: crate::replay::clock::ClockChoice::Precise,
+        }
     }
 
     /// The settings a further resume continues with.

@@ -193,20 +193,25 @@ impl Checkpoint {
     }
 }
 
-/// Starts a new run on the checkpoint at `path`: takes the lock (creating the file), removes
-/// what an earlier run left beside it (its completion log and the files in `stale`), writes
-/// the checkpoint and opens the new log.
-pub fn start_new(
+/// Writes the checkpoint at `path` before the first request and opens its completion log. A
+/// resume (which holds the lock already) appends to its log; a new run takes the lock
+/// (creating the file) and removes what an earlier run left beside it (its log and the files
+/// in `stale`).
+pub fn begin(
     path: &Path,
     checkpoint: &Checkpoint,
+    resumed: bool,
     stale: &[PathBuf],
-) -> Result<(CheckpointLock, CompletionLog), CheckpointError> {
+) -> Result<(Option<CheckpointLock>, CompletionLog), CheckpointError> {
+    if resumed {
+        return Ok((None, checkpoint.create(path)?));
+    }
     let held = lock(path, true)?;
     let _ = std::fs::remove_file(Checkpoint::log_path(path));
     for file in stale {
         let _ = std::fs::remove_file(file);
     }
-    Ok((held, checkpoint.create(path)?))
+    Ok((Some(held), checkpoint.create(path)?))
 }
 
 impl Checkpoint {

@@ -1,13 +1,51 @@
-//! A resumed replay's report covers the whole run: this segment, the successes of earlier
-//! ones (the completion log says which events succeeded) and what they measured (saved
-//! beside the checkpoint, `replay::segments`).
+//! One segment of a replay (the first run, or a resume): its checkpoint written before the
+//! first request, and its report covering the whole run: this segment, the successes of
+//! earlier ones (the completion log says which events succeeded) and what they measured
+//! (saved beside the checkpoint, `replay::segments`).
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::plan::replay::Prepared;
+use crate::replay::checkpoint::{self, CheckpointLock, CompletionLog};
+
 use crate::replay::segments::{SegmentSummary, Segments};
 use crate::replay::ReplayOutcome;
 use crate::selection::Survey;
+
+/// What a segment starts with.
+pub struct Begun {
+    /// What the earlier segments measured (a resume).
+    pub earlier: Option<Segments>,
+    pub completion_log: Option<CompletionLog>,
+    /// Held until the run ends.
+    pub lock: Option<CheckpointLock>,
+}
+
+/// Writes the checkpoint (from here on a killed run can be resumed) and reads what earlier
+/// segments measured.
+pub fn begin(prepared: &mut Prepared) -> anyhow::Result<Begun> {
+    let resumed = prepared.plan.resume.is_some();
+    let mut lock = prepared.lock.take();
+    let Some((path, saved)) = &prepared.checkpoint else {
+        return Ok(Begun {
+            earlier: None,
+            completion_log: None,
+            lock,
+        });
+    };
+    let earlier = match resumed {
+        true => Segments::load(&Segments::path(path))?,
+        false => None,
+    };
+    let (held, log) = checkpoint::begin(path, saved, resumed, &[Segments::path(path)])?;
+    lock = lock.or(held);
+    Ok(Begun {
+        earlier,
+        completion_log: Some(log),
+        lock,
+    })
+}
 
 /// The whole run so far.
 pub struct WholeRun {
