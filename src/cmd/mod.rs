@@ -7,6 +7,7 @@ mod export;
 mod health;
 mod inspect;
 mod profiles;
+mod recording;
 mod replay;
 
 mod segment;

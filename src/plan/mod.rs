@@ -5,6 +5,7 @@
 
 pub mod replay;
 pub mod shard;
+pub mod start;
 
 use crate::output::OutputError;
 use crate::replay::checkpoint::CheckpointError;
