@@ -481,6 +481,16 @@ pub struct SimulateArgs {
 pub struct InspectArgs {
     /// Trace file to summarise (- for standard input)
     pub trace: PathBuf,
+    /// Summarise only what a replay with this --from sends (HH:MM)
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day, long_help = window_help("Summarise only what a replay with this --from sends (HH:MM)."))]
+    pub from: Option<chrono::NaiveTime>,
+    /// Summarise only what a replay with this --to sends (HH:MM)
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    pub to: Option<chrono::NaiveTime>,
+    /// Summarise only what `replay --shard I/N` sends: the events whose causal root falls in
+    /// partition I of N
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::causal::Shard>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,8 @@ use anyhow::Context;
 use crate::api::RequestContext;
 use crate::cli::InspectArgs;
 use crate::event::Activity;
+use crate::replay::window::TraceWindow;
+use crate::selection::SelectionSpec;
 use crate::sim::time::{Calendar, SimTime, MS_PER_HOUR};
 use crate::trace::input::TraceInput;
 use crate::trace::summary::{TraceSummary, STAGES};
@@ -18,23 +20,42 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let name = input.name();
     let mut reader = input.read_once().with_context(|| format!("trace {name}"))?;
     let header = reader.header().clone();
+    let calendar = Calendar::new(header.start_instant()?);
+    let window = TraceWindow::resolve(&calendar, args.from, args.to, header.duration_ms)
+        .with_context(|| format!("trace {name}"))?;
+    let spec = SelectionSpec {
+        window,
+        shard: args.shard,
+        done: None,
+    };
     let mut summary = TraceSummary::new(header.duration_ms);
     // Triples are counted from the requests the contract makes of each event.
     let contract = RequestContext {
         world: std::sync::Arc::new(header.world.clone()),
         run_id: None,
-        calendar: Calendar::new(header.start_instant()?),
+        calendar,
         shift: chrono::Duration::zero(),
     };
     let mut triples = contract.triple_counter();
-    while let Some(event) = reader
-        .next_event()
-        .with_context(|| format!("trace {name}"))?
-    {
-        summary.add(&event);
-        summary.add_triples(event.at, triples.count(&event));
-    }
+    spec.start()
+        .read(&mut reader, |verdict, event| {
+            if verdict.selected() {
+                summary.add(&event);
+                summary.add_triples(event.at, triples.count(&event));
+            }
+        })
+        .with_context(|| format!("trace {name}"))?;
     crate::out!("{}", render(&header, &summary)?);
+    if args.from.is_some() || args.to.is_some() || args.shard.is_some() {
+        let shard = args
+            .shard
+            .map(|s| format!(", shard {s}"))
+            .unwrap_or_default();
+        crate::outln!(
+            "\nOnly what a replay of {}{shard} sends",
+            window.describe(&contract.calendar)
+        );
+    }
     Ok(())
 }
 

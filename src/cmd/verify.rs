@@ -7,7 +7,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::VerifyArgs;
-use crate::replay::window::{TraceWindow, WindowFilter};
+use crate::replay::window::TraceWindow;
+use crate::selection::SelectionSpec;
 use crate::sim::time::Calendar;
 use crate::trace::input::TraceInput;
 use crate::verify::{compare_order, compare_rest, ExpectedState, Finding, FindingKind, Subjects};
@@ -70,22 +71,28 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
             .with_context(context)?;
     let runtime = super::runtime()?;
     runtime.block_on(super::session::gate(&reader))?;
-    let mut filter = WindowFilter::new(window);
+    // Every shard of a sharded run sent its part: the whole trace (in the window) is checked.
+    let spec = SelectionSpec {
+        window,
+        shard: None,
+        done: None,
+    };
     let mut expected = ExpectedState::default();
     let bar = progress(None, "{spinner} reading the trace: {pos} events");
-    let (mut seen, mut selected, mut span) = (0u64, 0u64, None::<(u64, u64)>);
-    while let Some(event) = trace.next_event().with_context(context)? {
-        let at = event.at.as_ms();
-        span = Some((span.map_or(at, |(first, _)| first), at));
-        if filter.admit(&event) {
-            selected += 1;
-            expected.apply(&header.world, &event);
-        }
-        seen += 1;
-        if seen.is_multiple_of(PROGRESS_EVERY) {
-            bar.set_position(seen);
-        }
-    }
+    let (mut selected, mut span) = (0u64, None::<(u64, u64)>);
+    spec.start()
+        .read(&mut trace, |verdict, event| {
+            let at = event.at.as_ms();
+            span = Some((span.map_or(at, |(first, _)| first), at));
+            if verdict.selected() {
+                selected += 1;
+                expected.apply(&header.world, &event);
+            }
+            if (verdict.seq + 1).is_multiple_of(PROGRESS_EVERY) {
+                bar.set_position(verdict.seq + 1);
+            }
+        })
+        .with_context(context)?;
     bar.finish_and_clear();
     if selected == 0 {
         return Err(window.no_events(&calendar, span)).with_context(context);
