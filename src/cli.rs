@@ -39,7 +39,8 @@ Exit codes:
      is under --min-success
   2  bad usage or bad input (arguments, profile file, trace file, checkpoint)
   130, 143  a second SIGINT (Ctrl+C) or SIGTERM: stopped at once (the first one stops
-     gracefully, with the summary and the report)";
+     gracefully, with the summary and the report); or one while replay waits for
+     --start-at (nothing sent)";
     pub const HEALTH: &str = "\
 Exit codes:
   0  the API is healthy

@@ -75,7 +75,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let whole = super::segment::combine(
         segment,
         begun.earlier,
-        &survey,
+        survey,
         resumed,
         schedule.started_at,
         kept,

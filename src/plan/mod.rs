@@ -46,6 +46,9 @@ impl PlanError {
     }
 }
 
+/// Files by role (`output::check_paths`): the inputs, and the outputs that must not be one.
+pub type Paths<P> = (Vec<(&'static str, P)>, Vec<(&'static str, P)>);
+
 /// What a plan takes from the process's surroundings, captured once, so that plans are pure
 /// functions of it (tests pass their own).
 #[derive(Clone, Debug)]

@@ -190,7 +190,7 @@ impl ReplayPlan {
     }
 
     /// The inputs and outputs, each role with its path, for `output::check_paths`.
-    pub fn paths(&self) -> (Vec<(&'static str, PathBuf)>, Vec<(&'static str, PathBuf)>) {
+    pub fn paths(&self) -> super::Paths<PathBuf> {
         let mut inputs = vec![("the trace", self.trace.clone())];
         if let Some(path) = &self.api.auth.ca_cert {
             inputs.push(("--ca-cert", path.clone()));
@@ -626,9 +626,8 @@ pub fn prepare(args: ReplayArgs, env: &Env) -> Result<Prepared, PlanError> {
         // Standard input or a pipe cannot be opened again by path: the user has to give the
         // same bytes again (the checkpoint checks they are the same trace).
         let trace = &plan.trace;
-        if !(std::fs::metadata(trace).is_ok_and(|m| m.is_file())
-            && !crate::output::is_std_stream(trace))
-        {
+        let regular = std::fs::metadata(trace).is_ok_and(|m| m.is_file());
+        if !regular || crate::output::is_std_stream(trace) {
             return Err(PlanError::usage(format!(
                 "the checkpoint {} was made for a trace read from {}, which cannot be read \
                  again by name: give the trace again, e.g. `loadgen simulate … -o - | loadgen \

@@ -51,7 +51,7 @@ pub struct StartPlan {
 }
 
 /// The files `start` reads and writes, by role, for `output::check_paths`.
-pub fn paths(args: &StartArgs) -> (Vec<(&'static str, &Path)>, Vec<(&'static str, &Path)>) {
+pub fn paths(args: &StartArgs) -> super::Paths<&Path> {
     let mut inputs = Vec::new();
     inputs.extend(
         args.profile
