@@ -7,9 +7,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::VerifyArgs;
-use crate::replay::window::TraceWindow;
-use crate::selection::SelectionSpec;
-use crate::sim::time::Calendar;
+use crate::plan::verify::VerifyPlan;
 use crate::trace::input::TraceInput;
 use crate::verify::{compare_order, compare_rest, ExpectedState, Finding, FindingKind, Subjects};
 
@@ -47,14 +45,10 @@ fn progress(len: Option<u64>, template: &str) -> indicatif::ProgressBar {
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
-    crate::plan::validate_run_id(&args.run_id)?;
-    let mut inputs = vec![("the trace", args.trace.as_path())];
-    if let Some(path) = &args.auth.ca_cert {
-        inputs.push(("--ca-cert", path.as_path()));
-    }
-    if let Some(path) = &args.report {
-        crate::output::check_paths(&inputs, &[("--report", path)])?;
-    }
+    let plan = VerifyPlan::new(args)?;
+    let (inputs, outputs) = plan.paths();
+    crate::output::check_paths(&inputs, &outputs)?;
+    let args = &plan.args;
     let reader = super::api_reader(&args.auth, &args.api_url, args.timeout, args.retries)?;
     let api_url = reader.shown_url().to_string();
     // The header and the window are checked first (usage and input errors, exit 2); then the
@@ -65,18 +59,10 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let context = || format!("trace {name}");
     let mut trace = input.read_once().with_context(context)?;
     let header = trace.header().clone();
-    let calendar = Calendar::new(header.start_instant()?);
-    let window: TraceWindow =
-        TraceWindow::resolve(&calendar, args.from, args.to, header.duration_ms)
-            .with_context(context)?;
+    let (calendar, spec) = plan.selection(&header, &name)?;
+    let window = spec.window;
     let runtime = super::runtime()?;
     runtime.block_on(super::session::gate(&reader))?;
-    // Every shard of a sharded run sent its part: the whole trace (in the window) is checked.
-    let spec = SelectionSpec {
-        window,
-        shard: None,
-        done: None,
-    };
     let mut expected = ExpectedState::default();
     let bar = progress(None, "{spinner} reading the trace: {pos} events");
     let (mut selected, mut span) = (0u64, None::<(u64, u64)>);

@@ -6,6 +6,7 @@
 pub mod replay;
 pub mod shard;
 pub mod start;
+pub mod verify;
 
 use crate::output::OutputError;
 use crate::replay::checkpoint::CheckpointError;
