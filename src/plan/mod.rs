@@ -5,6 +5,7 @@
 
 pub mod replay;
 pub mod shard;
+pub mod simulate;
 pub mod start;
 pub mod verify;
 
