@@ -312,3 +312,33 @@ fn inspect_shows_what_each_shard_holds() {
     }
     assert_eq!(shards.iter().sum::<u64>(), whole);
 }
+
+#[test]
+fn a_shard_of_a_piped_trace_sends_its_partition() {
+    let s = setup();
+    let expected = partition(&s.path("t.trace"), 2);
+    let bytes = std::fs::read(s.path("t.trace")).unwrap();
+    let url = s.stub.url();
+    let args = [
+        "replay",
+        "-",
+        "--api-url",
+        &url,
+        "--shard",
+        "1/2",
+        "--run-id",
+        "pipe",
+        "--speed",
+        "max",
+        "--checkpoint",
+        "c",
+    ];
+    let run =
+        harness::start_with_stdin(s.dir.path(), &args, &[], bytes).wait(harness::PROCESS_LIMIT);
+    run.expect_code(0);
+    let sent: BTreeSet<u64> = harness::logged(&s.path("c.log")).into_iter().collect();
+    assert_eq!(
+        sent, expected[1],
+        "read once from the pipe, the survey and the feed agree"
+    );
+}
