@@ -39,7 +39,8 @@ Exit codes:
      is under --min-success
   2  bad usage or bad input (arguments, profile file, trace file, checkpoint)
   130, 143  a second SIGINT (Ctrl+C) or SIGTERM: stopped at once (the first one stops
-     gracefully, with the summary and the report)";
+     gracefully, with the summary and the report); or one while replay waits for
+     --start-at (nothing sent)";
     pub const HEALTH: &str = "\
 Exit codes:
   0  the API is healthy
@@ -279,7 +280,7 @@ pub struct WorldArgs {
 
 pub const DEFAULT_API_URL: &str = "http://localhost:8080";
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct ApiArgs {
     /// FreshMart API base URL [precedence: flag, then LOADGEN_API_URL, then the default]
     #[arg(long, env = "LOADGEN_API_URL", default_value = DEFAULT_API_URL, value_parser = units::parse_api_url)]
@@ -335,7 +336,9 @@ pub struct ReplayArgs {
     /// (events that failed or timed out are); the run id, window and timestamps are the first
     /// run's, and so are --speed, --concurrency, --retries, --timeout, --probe-reads,
     /// --probe-timeout and --min-success unless given again. The report covers the whole run.
-    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["run_id", "from", "to", "keep_timestamps", "checkpoint"])]
+    /// A resumed shard (see --shard) keeps its shard: a --shard or --shard-count naming
+    /// another is refused.
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["run_id", "from", "to", "keep_timestamps", "checkpoint", "start_at"])]
     pub resume: Option<PathBuf>,
     /// Where to keep the checkpoint (default: beside --report, as REPORT.checkpoint)
     #[arg(long, value_name = "FILE")]
@@ -366,6 +369,25 @@ pub struct ReplayArgs {
     /// Send timestamps as recorded instead of shifting the trace start to the replay start
     #[arg(long)]
     pub keep_timestamps: bool,
+    /// Send only the events whose causal root falls in partition I of N (0/4 to 3/4): this
+    /// process is one of N replaying the trace together, each entity's events all on one of
+    /// them, in trace order. Needs --run-id (the same on every shard) and, for the shards to
+    /// keep one schedule, --start-at
+    #[arg(long, value_name = "I/N", conflicts_with = "shard_count")]
+    pub shard: Option<crate::causal::Shard>,
+    /// --shard with the index taken from JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shard_count: Option<u32>,
+    /// The wall-clock instant (RFC 3339) the start of the window is sent at: waits for it
+    /// (with a countdown; Ctrl+C or SIGTERM ends the wait, nothing sent), and refuses one more
+    /// than --start-slack in the past. Shards given the same instant keep the single-machine
+    /// schedule, and shift the body timestamps alike (default: start at once)
+    #[arg(long, value_name = "RFC3339")]
+    pub start_at: Option<String>,
+    /// How far in the past --start-at may be (a late process sends the events already due
+    /// at once)
+    #[arg(long, default_value = "10s", value_parser = units::parse_timeout, value_name = "DURATION")]
+    pub start_slack: std::time::Duration,
     /// Write a machine-readable report (JSON) here
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -470,6 +492,16 @@ pub struct SimulateArgs {
 pub struct InspectArgs {
     /// Trace file to summarise (- for standard input)
     pub trace: PathBuf,
+    /// Summarise only what a replay with this --from sends (HH:MM)
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day, long_help = window_help("Summarise only what a replay with this --from sends (HH:MM)."))]
+    pub from: Option<chrono::NaiveTime>,
+    /// Summarise only what a replay with this --to sends (HH:MM)
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    pub to: Option<chrono::NaiveTime>,
+    /// Summarise only what `replay --shard I/N` sends: the events whose causal root falls in
+    /// partition I of N
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::causal::Shard>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -34,7 +34,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   loadgen replay day.trace --speed max --concurrency 64                  # as fast as it goes
   loadgen replay day.trace --from 17:00 --to 20:00 --speed 5x            # the evening peak
   loadgen replay --resume run.json.checkpoint                            # after Ctrl+C or a crash
-  loadgen replay day.trace --probe-reads 1% --report run.json            # write -> visible",
+  loadgen replay day.trace --probe-reads 1% --report run.json            # write -> visible
+  loadgen replay day.trace --shard 0/4 --run-id big --start-at 2026-12-01T10:00:00Z  # 1 of 4 machines",
     ),
     (
         "health",

@@ -1,6 +1,8 @@
 //! The one classification of a command's failure, by who has to act: the user (bad usage or
 //! bad input) or the run (the API, the results). `main` alone turns it into an exit code.
 
+use crate::plan::PlanError;
+
 /// Why a command did not succeed. Errors that carry none of these (a corrupt trace, a profile
 /// file with a bad field, ...) are input errors: every core error about a file is one.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +17,25 @@ pub enum CommandError {
     /// `verify` found disagreements, the success rate was under `--min-success`.
     #[error("{0}")]
     RunFailed(String),
+    /// A signal ended the command before it had done anything (a `--start-at` wait).
+    #[error("stopped by {0} before the start: nothing was sent")]
+    Stopped(StopSignal),
+}
+
+/// The signals that stop a command gracefully.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopSignal {
+    Interrupt,
+    Terminate,
+}
+
+impl std::fmt::Display for StopSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+        })
+    }
 }
 
 /// The class of an error chain, as `main` maps it.
@@ -23,16 +44,25 @@ pub enum ErrorClass {
     Usage,
     Input,
     RunFailed,
+    Stopped(StopSignal),
 }
 
 impl CommandError {
-    /// The class of `err`: the outermost `CommandError` in its chain decides; none means input.
+    /// The class of `err`: the outermost `CommandError` (or a plan's usage error) in its
+    /// chain decides; none means input.
     pub fn class_of(err: &anyhow::Error) -> ErrorClass {
-        match err.chain().find_map(|c| c.downcast_ref::<CommandError>()) {
-            Some(CommandError::Usage(_)) => ErrorClass::Usage,
-            Some(CommandError::RunFailed(_)) => ErrorClass::RunFailed,
-            Some(CommandError::Input(_)) | None => ErrorClass::Input,
-        }
+        let class = err.chain().find_map(|c| {
+            if let Some(PlanError::Usage(_)) = c.downcast_ref::<PlanError>() {
+                return Some(ErrorClass::Usage);
+            }
+            c.downcast_ref::<CommandError>().map(|e| match e {
+                CommandError::Usage(_) => ErrorClass::Usage,
+                CommandError::RunFailed(_) => ErrorClass::RunFailed,
+                CommandError::Input(_) => ErrorClass::Input,
+                CommandError::Stopped(signal) => ErrorClass::Stopped(*signal),
+            })
+        });
+        class.unwrap_or(ErrorClass::Input)
     }
 
     /// A run failure whose message is `err`'s whole chain.
@@ -57,6 +87,13 @@ mod tests {
         assert_eq!(
             CommandError::class_of(&anyhow::anyhow!("trace truncated")),
             ErrorClass::Input
+        );
+        let plan: anyhow::Error = PlanError::usage("--shard needs --run-id").into();
+        assert_eq!(CommandError::class_of(&plan), ErrorClass::Usage);
+        let stopped: anyhow::Error = CommandError::Stopped(StopSignal::Terminate).into();
+        assert_eq!(
+            CommandError::class_of(&stopped),
+            ErrorClass::Stopped(StopSignal::Terminate)
         );
     }
 }

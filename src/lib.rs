@@ -24,6 +24,11 @@
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `rates`: offered activities, requests and triples per minute (`start --dry-run`).
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
+//! * `causal`: each event's causal root and the stable partition of roots (`--shard I/N`).
+//! * `selection`: the one decision of which trace events a run sends (window, resume, shard),
+//!   each event with its root; `replay`, `verify`, `inspect` and `cleanup` use it.
+//! * `plan`: each command's arguments settled into the values its run uses before anything is
+//!   sent or written (`ReplayPlan`, `StartPlan`), pure where it can be.
 //! * `cli`, `cli_examples`, `cmd`: the command line (clap definitions and the examples of each
 //!   command's `--help`) and one glue module per subcommand.
 //! * `error`: the classes of failure (usage, input, run) that `main` maps to exit codes.
@@ -50,10 +55,12 @@ pub mod metrics;
 pub mod mix;
 pub mod outcome;
 pub mod output;
+pub mod plan;
 pub mod profile;
 pub mod rates;
 pub mod replay;
 pub mod report;
+pub mod selection;
 pub mod sim;
 pub mod stats;
 pub mod threshold;

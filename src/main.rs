@@ -3,15 +3,18 @@
 //! This is the only place that maps an error to its number: 0 success, 1 the run failed, 2 bad
 //! usage or bad input (clap's own errors exit 2 too). 99 is reserved for thresholds that a run
 //! crosses (a future `--threshold`), so scripts can tell it from 1. Signals end a process with
-//! 130 or 143 (`cmd::session`, `output`), as their default action would.
+//! 130 or 143, as their default action would: here when one ends a `--start-at` wait, in
+//! `cmd::session` and `output` when a second one cuts a run or a write short.
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
-use loadgen::error::{CommandError, ErrorClass};
+use loadgen::error::{CommandError, ErrorClass, StopSignal};
 
 const EXIT_RUN_FAILED: u8 = 1;
 const EXIT_USAGE_OR_INPUT: u8 = 2;
+const EXIT_SIGINT: u8 = 130;
+const EXIT_SIGTERM: u8 = 143;
 
 fn main() -> ExitCode {
     let command = loadgen::cli_examples::with_examples(loadgen::cli::Cli::command());
@@ -26,6 +29,8 @@ fn main() -> ExitCode {
             ExitCode::from(match CommandError::class_of(&err) {
                 ErrorClass::Usage | ErrorClass::Input => EXIT_USAGE_OR_INPUT,
                 ErrorClass::RunFailed => EXIT_RUN_FAILED,
+                ErrorClass::Stopped(StopSignal::Interrupt) => EXIT_SIGINT,
+                ErrorClass::Stopped(StopSignal::Terminate) => EXIT_SIGTERM,
             })
         }
     }

@@ -15,7 +15,8 @@ use crate::api::restore::{restore_all, Restore};
 use crate::api::RequestContext;
 use crate::cli::CleanupArgs;
 use crate::contract::ids;
-use crate::replay::window::{TraceWindow, WindowFilter};
+use crate::replay::window::TraceWindow;
+use crate::selection::SelectionSpec;
 use crate::sim::time::Calendar;
 use crate::trace::TraceReader;
 
@@ -31,7 +32,7 @@ pub fn run(args: CleanupArgs) -> anyhow::Result<()> {
 }
 
 fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
-    super::replay::validate_run_id(&args.run_id)?;
+    crate::plan::validate_run_id(&args.run_id)?;
     let (footprint, world) = footprint(&args)?;
     let subjects = footprint.to_delete();
     let changed = footprint.changed();
@@ -220,14 +221,20 @@ fn footprint(args: &CleanupArgs) -> anyhow::Result<(RunFootprint, Arc<crate::wor
         // Timestamps are values, not subjects: the shift does not matter here.
         shift: chrono::Duration::zero(),
     };
-    let mut filter = WindowFilter::new(window);
+    // What the run's shards sent together: the whole window.
+    let spec = SelectionSpec {
+        window,
+        shard: None,
+        done: None,
+    };
     let mut footprint = RunFootprint::default();
-    while let Some(event) = reader.next_event().with_context(context)? {
-        // The filter must see every event: it tracks which orders are in the window.
-        if filter.admit(&event) {
-            footprint.add(&requests.writes_for(&event));
-        }
-    }
+    spec.start()
+        .read(&mut reader, |verdict, event| {
+            if verdict.selected() {
+                footprint.add(&requests.writes_for(&event));
+            }
+        })
+        .with_context(context)?;
     Ok((footprint, world))
 }
 

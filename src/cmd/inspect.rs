@@ -1,16 +1,14 @@
 //! `loadgen inspect`: a human summary of a trace. Nothing is sent anywhere.
 
-use std::fmt::Write as _;
-
 use anyhow::Context;
 
 use crate::api::RequestContext;
 use crate::cli::InspectArgs;
-use crate::event::Activity;
-use crate::sim::time::{Calendar, SimTime, MS_PER_HOUR};
+use crate::replay::window::TraceWindow;
+use crate::selection::SelectionSpec;
+use crate::sim::time::Calendar;
 use crate::trace::input::TraceInput;
-use crate::trace::summary::{TraceSummary, STAGES};
-use crate::trace::TraceHeader;
+use crate::trace::summary::TraceSummary;
 
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let input = TraceInput::open(&args.trace)
@@ -18,109 +16,41 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let name = input.name();
     let mut reader = input.read_once().with_context(|| format!("trace {name}"))?;
     let header = reader.header().clone();
+    let calendar = Calendar::new(header.start_instant()?);
+    let window = TraceWindow::resolve(&calendar, args.from, args.to, header.duration_ms)
+        .with_context(|| format!("trace {name}"))?;
+    let spec = SelectionSpec {
+        window,
+        shard: args.shard,
+        done: None,
+    };
     let mut summary = TraceSummary::new(header.duration_ms);
     // Triples are counted from the requests the contract makes of each event.
     let contract = RequestContext {
         world: std::sync::Arc::new(header.world.clone()),
         run_id: None,
-        calendar: Calendar::new(header.start_instant()?),
+        calendar,
         shift: chrono::Duration::zero(),
     };
     let mut triples = contract.triple_counter();
-    while let Some(event) = reader
-        .next_event()
-        .with_context(|| format!("trace {name}"))?
-    {
-        summary.add(&event);
-        summary.add_triples(event.at, triples.count(&event));
+    spec.start()
+        .read(&mut reader, |verdict, event| {
+            if verdict.selected() {
+                summary.add(&event);
+                summary.add_triples(event.at, triples.count(&event));
+            }
+        })
+        .with_context(|| format!("trace {name}"))?;
+    crate::out!("{}", crate::trace::summary_text::render(&header, &summary)?);
+    if args.from.is_some() || args.to.is_some() || args.shard.is_some() {
+        let shard = args
+            .shard
+            .map(|s| format!(", shard {s}"))
+            .unwrap_or_default();
+        crate::outln!(
+            "\nOnly what a replay of {}{shard} sends",
+            window.describe(&contract.calendar)
+        );
     }
-    crate::out!("{}", render(&header, &summary)?);
     Ok(())
-}
-
-const BAR_WIDTH: u64 = 50;
-
-pub fn render(header: &TraceHeader, s: &TraceSummary) -> anyhow::Result<String> {
-    let calendar = Calendar::new(header.start_instant()?);
-    let p = &header.profile;
-    let mut out = String::new();
-    let w = &mut out;
-    writeln!(w, "Trace")?;
-    writeln!(w, "{}", "=".repeat(60))?;
-    writeln!(w, "Generator: {}", header.generator)?;
-    writeln!(w, "Seed: {}", header.seed)?;
-    writeln!(
-        w,
-        "Profile: {} - {} ({} orders/min, {} concurrent workflows)",
-        p.name, p.description, p.orders_per_minute, p.concurrent_workflows
-    )?;
-    writeln!(
-        w,
-        "World: {} ({} stores, {} products, {} customers, {} inventory items)",
-        header.world.name,
-        header.world.stores.len(),
-        header.world.products.len(),
-        header.world.customers.len(),
-        header.world.inventory.len()
-    )?;
-    writeln!(w, "Start: {}", header.start)?;
-    writeln!(w, "Duration: {}", SimTime(header.duration_ms))?;
-    writeln!(w, "Events: {}", s.events)?;
-
-    writeln!(w, "\nActivities (realised mix)")?;
-    let orders = s.count(Activity::NewOrder).max(1) as f64;
-    for activity in Activity::ALL {
-        writeln!(
-            w,
-            "  {:<22} {:>9}  {:>5.1}%  {:>6.3} per order",
-            activity.label(),
-            s.count(activity),
-            s.share(activity) * 100.0,
-            s.count(activity) as f64 / orders
-        )?;
-    }
-
-    writeln!(w, "\nOrders per hour (local time of day)")?;
-    let peak = s.orders_per_hour.iter().copied().max().unwrap_or(0).max(1);
-    for hour in 0..s.hours() {
-        let count = s.orders_in_hour(hour);
-        let at = SimTime(hour * MS_PER_HOUR);
-        let label = calendar.instant_at(at).format("%a %H:%M");
-        let bar = "#".repeat((count * BAR_WIDTH).div_ceil(peak) as usize);
-        writeln!(
-            w,
-            "  {label}  x{:<3} {count:>7}  {bar}",
-            calendar.multiplier_at(at)
-        )?;
-    }
-
-    let (mean, max) = s.requests_per_minute_mean_max();
-    writeln!(w, "\nOffered load")?;
-    writeln!(w, "  Requests: {}", s.total_requests())?;
-    writeln!(w, "  Requests per minute: mean {mean:.1}, max {max}")?;
-    let (mean, max) = s.activities_per_minute_mean_max();
-    writeln!(w, "  Activities per minute: mean {mean:.1}, max {max}")?;
-    writeln!(w, "  Triples: {}", s.total_triples())?;
-    let (mean, max) = s.triples_per_minute_mean_max();
-    writeln!(w, "  Triples per minute: mean {mean:.1}, max {max}")?;
-    writeln!(
-        w,
-        "  Peak open orders: {} at {}",
-        s.peak_open_orders,
-        calendar.instant_at(s.peak_open_at).format("%a %H:%M:%S")
-    )?;
-
-    writeln!(w, "\nStage durations (completed stages)")?;
-    for (stage, stats) in STAGES.iter().zip(&s.stages) {
-        writeln!(
-            w,
-            "  {:<17} n={:<8} min {:>5.1} min, mean {:>5.1} min, max {:>5.1} min",
-            stage.as_api(),
-            stats.count,
-            stats.min_ms as f64 / 60_000.0,
-            stats.mean_ms() / 60_000.0,
-            stats.max_ms as f64 / 60_000.0
-        )?;
-    }
-    Ok(out)
 }

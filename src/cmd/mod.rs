@@ -7,7 +7,10 @@ mod export;
 mod health;
 mod inspect;
 mod profiles;
+mod recording;
 mod replay;
+
+mod segment;
 mod session;
 mod simulate;
 mod start;
@@ -33,13 +36,6 @@ pub fn runtime_for(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(threads.max(1))
         .enable_all()
         .build()?)
-}
-
-/// `--threads`, or the machine's available parallelism.
-pub fn threads(chosen: Option<u16>) -> usize {
-    chosen
-        .map(usize::from)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// `[12:34:56] ` in local wall-clock time, as the spec's console lines start.
@@ -223,5 +219,26 @@ pub fn executor(
             "cannot set up the HTTP client: {}",
             crate::api::client::error_chain(&e)
         )
+    })
+}
+
+/// `executor`, with the propagation probes `probes` asks for, and what they see.
+pub fn executor_with_probes(
+    api: &crate::cli::ApiArgs,
+    context: crate::api::RequestContext,
+    concurrency: usize,
+    verbose: bool,
+    probes: Option<crate::api::probe::ProbeOptions>,
+) -> anyhow::Result<(
+    crate::api::FreshMartExecutor,
+    Option<std::sync::Arc<crate::api::probe::ProbeStats>>,
+)> {
+    let executor = executor(api, context, concurrency, verbose)?;
+    Ok(match probes {
+        Some(options) => {
+            let (executor, stats) = executor.with_probes(options);
+            (executor, Some(stats))
+        }
+        None => (executor, None),
     })
 }

@@ -45,6 +45,132 @@ pub async fn gate(reader: &crate::api::fetch::ApiReader) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The health gate, then (`--start-at` still to come) the wait for the start.
+pub async fn gate_then_wait(
+    api: &crate::cli::ApiArgs,
+    start_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+) -> anyhow::Result<()> {
+    // Reachability first: an API that is not there is exit 1, not a storm of failures.
+    crate::outln!("\n{} Checking API health...", super::stamp());
+    health_gate(api).await?;
+    match start_at {
+        Some(at) if at > chrono::Utc::now() => wait_for_start(at).await,
+        _ => Ok(()),
+    }
+}
+
+/// Waits until `at` (`--start-at`) with a countdown: on a terminal a line that counts down,
+/// otherwise a line every `LOG_EVERY` and at the start. SIGINT or SIGTERM ends the wait
+/// (nothing has been sent; exit 130 or 143).
+pub async fn wait_for_start(at: chrono::DateTime<chrono::FixedOffset>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    const LOG_EVERY: Duration = Duration::from_secs(10);
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let terminal = std::io::stderr().is_terminal();
+    let left = || {
+        at.signed_duration_since(chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    };
+    crate::outln!(
+        "{} Waiting for the start at {} ({:.0}s)...",
+        super::stamp(),
+        at.to_rfc3339(),
+        left().as_secs_f64().ceil()
+    );
+    loop {
+        let remaining = left();
+        if remaining.is_zero() {
+            break;
+        }
+        let step = if terminal {
+            Duration::from_secs(1)
+        } else {
+            LOG_EVERY
+        };
+        // Wake on whole seconds of the countdown, and exactly at the start.
+        let nap = match remaining.as_nanos() % step.as_nanos() {
+            0 => step,
+            rest => Duration::from_nanos(rest as u64),
+        };
+        let stop = tokio::select! {
+            _ = tokio::time::sleep(nap.min(remaining)) => None,
+            _ = interrupt.recv() => Some(crate::error::StopSignal::Interrupt),
+            _ = terminate.recv() => Some(crate::error::StopSignal::Terminate),
+        };
+        if let Some(signal) = stop {
+            if terminal {
+                eprintln!();
+            }
+            crate::outln!(
+                "{} {signal} received before the start: nothing was sent",
+                super::stamp()
+            );
+            return Err(crate::error::CommandError::Stopped(signal).into());
+        }
+        let secs = left().as_secs_f64().round();
+        if terminal {
+            eprint!("\r  starting in {secs:>6.0}s ");
+        } else if secs > 0.0 {
+            crate::outln!("{} Starting in {secs:.0}s", super::stamp());
+        }
+    }
+    if terminal {
+        eprintln!();
+    }
+    Ok(())
+}
+
+/// Appends each event that succeeded to the checkpoint's completion log, if the run keeps
+/// one; a failed write is reported once (a resume may then resend events).
+pub fn completion_recorder(
+    mut log: Option<crate::replay::checkpoint::CompletionLog>,
+) -> impl FnMut(&EventRecord) + Send + 'static {
+    let mut failed = false;
+    move |record: &EventRecord| {
+        let success = record.result == crate::metrics::EventResult::Success;
+        if let (true, Some(log)) = (success, log.as_mut()) {
+            if let (Err(err), false) = (log.append(record.seq), failed) {
+                eprintln!("warning: checkpoint log: {err}; a resume may resend events");
+                failed = true;
+            }
+        }
+    }
+}
+
+/// What the propagation probes saw, once the last of them gave up or succeeded.
+pub async fn probe_visibility(
+    stats: &crate::api::probe::ProbeStats,
+    give_up: Duration,
+) -> report::Visibility {
+    use crate::api::probe::ProbeKind;
+    use crate::metrics::Percentiles;
+    // Every probe gives up after --probe-timeout; wait for the last ones.
+    let _ = tokio::time::timeout(give_up + Duration::from_secs(1), stats.wait_idle()).await;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    report::Visibility {
+        probed: load(&stats.started),
+        not_visible: load(&stats.not_visible),
+        superseded: load(&stats.superseded),
+        write_to_visible: Percentiles::of(&stats.histogram()),
+        by_kind: ProbeKind::ALL
+            .iter()
+            .map(|&kind| {
+                let k = stats.kind(kind);
+                let of_kind = report::KindVisibility {
+                    read: kind.read(),
+                    probed: load(&k.started),
+                    not_visible: load(&k.not_visible),
+                    superseded: load(&k.superseded),
+                    write_to_visible: Percentiles::of(&k.histogram()),
+                };
+                (kind.key(), of_kind)
+            })
+            .collect(),
+    }
+}
+
 /// A replay ready to run.
 pub struct Plan {
     pub executor: FreshMartExecutor,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::cli::SimulateArgs;
-use crate::sim::time::SimTime;
+use crate::plan::simulate::SimulatePlan;
 use crate::sim::{SimConfig, Simulation};
 use crate::trace::{TraceHeader, TraceWriter};
 use crate::world::World;
@@ -25,8 +25,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     }
     crate::output::check_paths(&inputs, &[("-o", &args.output)])?;
     let profile = super::load_profile(&args.profile)?;
-    let start = chrono::DateTime::parse_from_rfc3339(&args.start)
-        .with_context(|| format!("--start `{}` is not an RFC 3339 instant", args.start))?;
+    let plan = SimulatePlan::new(&args, profile)?;
     let world = match (&args.world, &args.api_url) {
         (Some(path), _) => load_world(path)?,
         (None, Some(url)) => super::world::fetch(
@@ -38,37 +37,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         (None, None) => crate::world::builtin_world(),
     };
     world.validate()?;
-    let duration_ms = match args.duration {
-        Some(d) => d.as_millis() as u64,
-        None => u64::from(profile.duration_minutes) * 60_000,
-    };
-    anyhow::ensure!(
-        args.duration.is_none_or(|d| !d.is_zero()),
-        "--duration must be positive"
-    );
-    anyhow::ensure!(
-        duration_ms > 0,
-        "profile `{}` is open-ended: give --duration",
-        profile.name
-    );
-    anyhow::ensure!(
-        duration_ms <= crate::trace::format::MAX_DURATION_MS,
-        "--duration: at most 10 years"
-    );
-    let header = TraceHeader {
-        generator: format!("loadgen {}", env!("CARGO_PKG_VERSION")),
-        seed: args.seed,
-        profile: profile.clone(),
-        world,
-        start: start.to_rfc3339(),
-        duration_ms,
-    };
-    let config = SimConfig {
-        seed: args.seed,
-        profile,
-        start,
-        duration: SimTime(duration_ms),
-    };
+    let (header, config) = (plan.header(world), plan.config);
 
     let began = Instant::now();
     let (events, bytes) = if args.output == Path::new("-") {

@@ -7,8 +7,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::VerifyArgs;
-use crate::replay::window::{TraceWindow, WindowFilter};
-use crate::sim::time::Calendar;
+use crate::plan::verify::VerifyPlan;
 use crate::trace::input::TraceInput;
 use crate::verify::{compare_order, compare_rest, ExpectedState, Finding, FindingKind, Subjects};
 
@@ -46,14 +45,10 @@ fn progress(len: Option<u64>, template: &str) -> indicatif::ProgressBar {
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
-    super::replay::validate_run_id(&args.run_id)?;
-    let mut inputs = vec![("the trace", args.trace.as_path())];
-    if let Some(path) = &args.auth.ca_cert {
-        inputs.push(("--ca-cert", path.as_path()));
-    }
-    if let Some(path) = &args.report {
-        crate::output::check_paths(&inputs, &[("--report", path)])?;
-    }
+    let plan = VerifyPlan::new(args)?;
+    let (inputs, outputs) = plan.paths();
+    crate::output::check_paths(&inputs, &outputs)?;
+    let args = &plan.args;
     let reader = super::api_reader(&args.auth, &args.api_url, args.timeout, args.retries)?;
     let api_url = reader.shown_url().to_string();
     // The header and the window are checked first (usage and input errors, exit 2); then the
@@ -64,28 +59,26 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let context = || format!("trace {name}");
     let mut trace = input.read_once().with_context(context)?;
     let header = trace.header().clone();
-    let calendar = Calendar::new(header.start_instant()?);
-    let window: TraceWindow =
-        TraceWindow::resolve(&calendar, args.from, args.to, header.duration_ms)
-            .with_context(context)?;
+    let (calendar, spec) = plan.selection(&header, &name)?;
+    let window = spec.window;
     let runtime = super::runtime()?;
     runtime.block_on(super::session::gate(&reader))?;
-    let mut filter = WindowFilter::new(window);
     let mut expected = ExpectedState::default();
     let bar = progress(None, "{spinner} reading the trace: {pos} events");
-    let (mut seen, mut selected, mut span) = (0u64, 0u64, None::<(u64, u64)>);
-    while let Some(event) = trace.next_event().with_context(context)? {
-        let at = event.at.as_ms();
-        span = Some((span.map_or(at, |(first, _)| first), at));
-        if filter.admit(&event) {
-            selected += 1;
-            expected.apply(&header.world, &event);
-        }
-        seen += 1;
-        if seen.is_multiple_of(PROGRESS_EVERY) {
-            bar.set_position(seen);
-        }
-    }
+    let (mut selected, mut span) = (0u64, None::<(u64, u64)>);
+    spec.start()
+        .read(&mut trace, |verdict, event| {
+            let at = event.at.as_ms();
+            span = Some((span.map_or(at, |(first, _)| first), at));
+            if verdict.selected() {
+                selected += 1;
+                expected.apply(&header.world, &event);
+            }
+            if (verdict.seq + 1).is_multiple_of(PROGRESS_EVERY) {
+                bar.set_position(verdict.seq + 1);
+            }
+        })
+        .with_context(context)?;
     bar.finish_and_clear();
     if selected == 0 {
         return Err(window.no_events(&calendar, span)).with_context(context);

@@ -29,6 +29,22 @@ pub async fn snapshot(reader: &crate::api::fetch::ApiReader) -> anyhow::Result<W
     }
 }
 
+/// The world a live run sends into, read with the run's API flags (at least a minute per
+/// read: the inventory is large); says what it loaded.
+pub async fn snapshot_for_run(api: &crate::cli::ApiArgs) -> anyhow::Result<World> {
+    let timeout = api.timeout().max(Duration::from_secs(60));
+    let reader = super::api_reader(&api.auth, &api.api_url, timeout, api.retries())?;
+    let world = snapshot(&reader).await?;
+    crate::outln!(
+        "{} Loaded {} customers, {} stores, {} products",
+        super::stamp(),
+        world.customers.len(),
+        world.stores.len(),
+        world.products.len()
+    );
+    Ok(world)
+}
+
 pub fn run(args: WorldArgs) -> anyhow::Result<()> {
     let mut inputs = Vec::new();
     if let Some(path) = &args.auth.ca_cert {

@@ -14,8 +14,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Version 2 added the run's settings; version 1 checkpoints still load (without them).
-pub const CHECKPOINT_VERSION: u32 = 2;
+use crate::causal::Shard;
+
+/// Version 2 added the run's settings, version 3 the shard and the start instant; earlier
+/// checkpoints still load (without them).
+pub const CHECKPOINT_VERSION: u32 = 3;
 
 /// The settings a resumed run continues with unless flags override them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,6 +51,12 @@ pub struct Checkpoint {
     /// Where the run's report goes; a resume without --report writes it there.
     #[serde(default)]
     pub report: Option<PathBuf>,
+    /// The shard this run sends (`--shard`); a resume of another shard is refused.
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// `--start-at` (RFC 3339): the instant the window's start maps to, kept by a resume.
+    #[serde(default)]
+    pub start_at: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +80,20 @@ pub enum CheckpointError {
     },
     #[error("{path}: another loadgen process is running this checkpoint (it holds the lock); wait for it to finish or stop it first")]
     Locked { path: PathBuf },
+    #[error("{path}: the checkpoint is of {made_for}, and this process was given {given}: each shard resumes its own checkpoint")]
+    OtherShard {
+        path: PathBuf,
+        made_for: String,
+        given: String,
+    },
+}
+
+/// For messages: `shard 1/4`, or the whole trace.
+fn describe_shard(shard: Option<Shard>) -> String {
+    match shard {
+        Some(shard) => format!("shard {shard}"),
+        None => "the whole trace (no shard)".into(),
+    }
 }
 
 /// The exclusive lock on a checkpoint file, held while the run uses it; released on drop.
@@ -167,6 +190,46 @@ impl Checkpoint {
             });
         }
         Ok(())
+    }
+}
+
+/// Writes the checkpoint at `path` before the first request and opens its completion log. A
+/// resume (which holds the lock already) appends to its log; a new run takes the lock
+/// (creating the file) and removes what an earlier run left beside it (its log and the files
+/// in `stale`).
+pub fn begin(
+    path: &Path,
+    checkpoint: &Checkpoint,
+    resumed: bool,
+    stale: &[PathBuf],
+) -> Result<(Option<CheckpointLock>, CompletionLog), CheckpointError> {
+    if resumed {
+        return Ok((None, checkpoint.create(path)?));
+    }
+    let held = lock(path, true)?;
+    let _ = std::fs::remove_file(Checkpoint::log_path(path));
+    for file in stale {
+        let _ = std::fs::remove_file(file);
+    }
+    Ok((Some(held), checkpoint.create(path)?))
+}
+
+impl Checkpoint {
+    /// The shard a resume of this checkpoint (at `path`) sends: its own; `given` (the
+    /// resume's `--shard`) must be the same.
+    pub fn check_shard(
+        &self,
+        path: &Path,
+        given: Option<Shard>,
+    ) -> Result<Option<Shard>, CheckpointError> {
+        match given {
+            Some(given) if self.shard != Some(given) => Err(CheckpointError::OtherShard {
+                path: path.to_path_buf(),
+                made_for: describe_shard(self.shard),
+                given: describe_shard(Some(given)),
+            }),
+            _ => Ok(self.shard),
+        }
     }
 }
 
@@ -304,6 +367,8 @@ mod tests {
                 min_success: 0.5,
             }),
             report: Some("run.json".into()),
+            shard: Some(Shard { index: 1, count: 4 }),
+            start_at: Some("2026-12-01T10:00:00Z".into()),
         }
     }
 
@@ -365,6 +430,32 @@ mod tests {
         std::fs::write(&log, 50u64.to_le_bytes()).unwrap();
         let err = CompletionLog::read(&log, 10).unwrap_err().to_string();
         assert!(err.contains("event 50"), "{err}");
+    }
+
+    #[test]
+    fn a_resume_keeps_its_shard_and_refuses_another() {
+        let path = Path::new("c");
+        let mine = Shard { index: 1, count: 4 };
+        assert_eq!(checkpoint().check_shard(path, None).unwrap(), Some(mine));
+        assert_eq!(
+            checkpoint().check_shard(path, Some(mine)).unwrap(),
+            Some(mine)
+        );
+        for other in [Shard { index: 2, count: 4 }, Shard { index: 1, count: 2 }] {
+            let err = checkpoint().check_shard(path, Some(other)).unwrap_err();
+            assert!(matches!(err, CheckpointError::OtherShard { .. }), "{err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("shard 1/4") && text.contains(&format!("shard {other}")),
+                "{text}"
+            );
+        }
+        let whole = Checkpoint {
+            shard: None,
+            ..checkpoint()
+        };
+        let err = whole.check_shard(path, Some(mine)).unwrap_err().to_string();
+        assert!(err.contains("the whole trace"), "{err}");
     }
 
     #[test]

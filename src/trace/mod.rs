@@ -30,6 +30,7 @@ pub mod input;
 pub mod reader;
 mod record_block;
 pub mod summary;
+pub mod summary_text;
 pub mod writer;
 
 pub use format::{TraceError, TraceHeader, FORMAT_VERSION};

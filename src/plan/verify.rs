@@ -1,0 +1,107 @@
+//! `verify`'s plan: the run id and the files checked, then the part of the trace the API must
+//! hold: the window the replay had, and every shard (each shard of a sharded run sent its
+//! part, so the whole window is checked).
+
+use std::path::Path;
+
+use super::{Paths, PlanError};
+use crate::cli::VerifyArgs;
+use crate::replay::window::TraceWindow;
+use crate::selection::SelectionSpec;
+use crate::sim::time::Calendar;
+use crate::trace::TraceHeader;
+
+/// A verification's settled arguments.
+pub struct VerifyPlan {
+    pub args: VerifyArgs,
+}
+
+impl VerifyPlan {
+    pub fn new(args: VerifyArgs) -> Result<VerifyPlan, PlanError> {
+        super::validate_run_id(&args.run_id)?;
+        Ok(VerifyPlan { args })
+    }
+
+    /// The files read and the one written, by role.
+    pub fn paths(&self) -> Paths<&Path> {
+        let mut inputs = vec![("the trace", self.args.trace.as_path())];
+        inputs.extend(self.args.auth.ca_cert.as_deref().map(|p| ("--ca-cert", p)));
+        let outputs = self
+            .args
+            .report
+            .iter()
+            .map(|p| ("--report", p.as_path()))
+            .collect();
+        (inputs, outputs)
+    }
+
+    /// The trace's calendar and the events the API must reflect: the window, all shards.
+    pub fn selection(
+        &self,
+        header: &TraceHeader,
+        trace_name: &str,
+    ) -> Result<(Calendar, SelectionSpec), PlanError> {
+        let calendar =
+            Calendar::new(header.start_instant().map_err(|source| PlanError::Trace {
+                trace: trace_name.to_string(),
+                source,
+            })?);
+        let window =
+            TraceWindow::resolve(&calendar, self.args.from, self.args.to, header.duration_ms)
+                .map_err(|source| PlanError::Window {
+                    trace: trace_name.to_string(),
+                    source,
+                })?;
+        let spec = SelectionSpec {
+            window,
+            shard: None,
+            done: None,
+        };
+        Ok((calendar, spec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn plan(list: &[&str]) -> Result<VerifyPlan, PlanError> {
+        let mut argv = vec!["loadgen", "verify", "t.trace"];
+        argv.extend_from_slice(list);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Verify(args) => VerifyPlan::new(args),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_window_of_the_replay_and_every_shard() {
+        let header = TraceHeader {
+            generator: "test".into(),
+            seed: 1,
+            profile: crate::profile::LoadProfile::named("demo").unwrap(),
+            world: crate::world::builtin_world(),
+            start: "2026-01-05T09:00:00Z".into(),
+            duration_ms: 3_600_000,
+        };
+        let p = plan(&["--run-id", "r", "--from", "09:30", "--report", "v.json"]).unwrap();
+        let (_, spec) = p.selection(&header, "t.trace").unwrap();
+        assert_eq!(
+            (spec.window.from_ms, spec.window.to_ms),
+            (1_800_000, 3_600_000)
+        );
+        assert!(spec.shard.is_none() && spec.done.is_none());
+        let (inputs, outputs) = p.paths();
+        assert_eq!(inputs, [("the trace", Path::new("t.trace"))]);
+        assert_eq!(outputs, [("--report", Path::new("v.json"))]);
+        let err = plan(&["--run-id", "r", "--from", "11:00"])
+            .unwrap()
+            .selection(&header, "t.trace")
+            .err()
+            .unwrap();
+        assert!(matches!(err, PlanError::Window { .. }), "{err}");
+        let err = plan(&["--run-id", "a b"]).err().unwrap();
+        assert!(matches!(err, PlanError::Usage(_)), "{err}");
+    }
+}
