@@ -4,15 +4,16 @@
 //!
 //! What is timed is the dispatch overhead: the feed channel, per-entity lanes (the lane map and
 //! its mutex), the concurrency semaphore, one task per lane, the records channel and the
-//! aggregator's three HDR histograms. The set-up mirrors `loadgen replay`: the same
-//! multi-threaded runtime (one worker per core), a feeder on its own thread doing
+//! aggregator's three HDR histograms. The set-up mirrors `loadgen replay`: the same runtime
+//! (`cmd::runtime()`), a feeder on its own thread doing
 //! `blocking_send` into a channel of 8,192, no shutdown, a 60 s window. Events are cloned out of
 //! the in-memory vector by the feeder inside the timing, as `TraceReader` hands them out in the
 //! real command (decoding is measured separately in `benches/simulate.rs`).
 //!
-//! Two runtimes: `multi_thread` is what `loadgen replay` builds (`cmd::runtime()`: one worker
-//! per core, the dispatch loop on the calling thread in `block_on`); `current_thread` runs the
-//! same loop, lanes and aggregator on one thread, to show what the cross-thread hand-offs cost.
+//! Two runtimes: `cli_runtime` is the one `loadgen replay` runs on, built by the same function
+//! (`loadgen::cmd::runtime()`, the dispatch loop on the calling thread in `block_on`), so the
+//! bench follows whatever the CLI builds; `current_thread` runs the same loop, lanes and
+//! aggregator on one thread, to show what the cross-thread hand-offs cost.
 //!
 //! One element = one event, so criterion reports events per second.
 
@@ -112,11 +113,8 @@ fn replay(
 fn bench_replay(c: &mut Criterion) {
     let events = Arc::new(stress_hour());
     let n = events.len() as u64;
-    // As `loadgen replay` builds it (src/cmd/mod.rs: `runtime()`).
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // The runtime `loadgen replay` runs on, from the function that builds it.
+    let rt = loadgen::cmd::runtime().expect("runtime");
     let single = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -138,7 +136,7 @@ fn bench_replay(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(8));
     for concurrency in CONCURRENCY {
-        group.bench_function(format!("multi_thread/concurrency_{concurrency}"), |b| {
+        group.bench_function(format!("cli_runtime/concurrency_{concurrency}"), |b| {
             b.iter(|| black_box(replay(&rt, &events, concurrency).received))
         });
     }

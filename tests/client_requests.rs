@@ -209,7 +209,8 @@ fn a_success_body_past_the_limit_closes_the_connection_instead() {
 #[test]
 fn an_error_body_still_reaches_the_failure_detail() {
     let rt = runtime();
-    let body = br#"{"detail":{"errors":[{"error_type":"unknown_predicate","msg":"order_colour"}]}}"#;
+    let body =
+        br#"{"detail":{"errors":[{"error_type":"unknown_predicate","msg":"order_colour"}]}}"#;
     let (url, _) = rt.block_on(serve(vec![answer(400, body.to_vec())]));
     let client = build_client(&ClientOptions::default()).unwrap();
     match rt.block_on(attempt(&client, &url, &put_request())) {

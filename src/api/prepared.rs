@@ -62,7 +62,8 @@ impl Endpoint {
         };
         if !path.starts_with('/') || path.contains('#') {
             // Not a plain path: let the parser read the whole text, as it always did.
-            return Url::parse(&format!("{}{path}", self.text)).map_err(|_| self.text.clone() + path);
+            return Url::parse(&format!("{}{path}", self.text))
+                .map_err(|_| self.text.clone() + path);
         }
         let (path_part, query) = match path.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -176,7 +177,11 @@ mod tests {
         let retry = prepared.clone();
         let (first, second) = (prepared.body.unwrap(), retry.body.clone().unwrap());
         assert_eq!(&first[..], body.as_bytes());
-        assert_eq!(first.as_ptr(), second.as_ptr(), "a retry sends the same buffer");
+        assert_eq!(
+            first.as_ptr(),
+            second.as_ptr(),
+            "a retry sends the same buffer"
+        );
         assert_eq!(retry.http_method(), reqwest::Method::PUT);
         assert_eq!(
             retry.url.unwrap().as_str(),
