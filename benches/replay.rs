@@ -2,17 +2,19 @@
 //! event with success at once, over the events of one hour of the stress profile (the CLI's
 //! default seed and start, the built-in world) held in memory, at `Speed::Max`.
 //!
-//! What is timed is the dispatch overhead: the feed channel, per-entity lanes (the lane map and
-//! its mutex), the concurrency semaphore, one task per lane, the records channel and the
-//! aggregator's three HDR histograms. The set-up mirrors `loadgen replay`: the same
-//! multi-threaded runtime (one worker per core), a feeder on its own thread doing
+//! What is timed is the dispatch overhead: the feed channel, the router and the dispatchers
+//! (per-root lanes owned by each dispatcher, completions over a channel), one task per event,
+//! the records channel and the aggregator's three HDR histograms. The set-up mirrors `loadgen
+//! replay`: the same runtime (`cmd::runtime_for`, with `--threads`' default), a feeder on its
+//! own thread doing
 //! `blocking_send` into a channel of 8,192, no shutdown, a 60 s window. Events are cloned out of
 //! the in-memory vector by the feeder inside the timing, as `TraceReader` hands them out in the
 //! real command (decoding is measured separately in `benches/simulate.rs`).
 //!
-//! Two runtimes: `multi_thread` is what `loadgen replay` builds (`cmd::runtime()`: one worker
-//! per core, the dispatch loop on the calling thread in `block_on`); `current_thread` runs the
-//! same loop, lanes and aggregator on one thread, to show what the cross-thread hand-offs cost.
+//! Two runtimes: `cli_runtime` is the one `loadgen replay` runs on, built by the same function
+//! (`loadgen::cmd::runtime_for`, with as many dispatchers as cores), so the
+//! bench follows whatever the CLI builds; `current_thread` runs the same loop, lanes and
+//! aggregator on one thread, to show what the cross-thread hand-offs cost.
 //!
 //! One element = one event, so criterion reports events per second.
 
@@ -73,6 +75,7 @@ fn replay(
     rt: &tokio::runtime::Runtime,
     events: &Arc<Vec<Event>>,
     concurrency: usize,
+    threads: usize,
 ) -> ReplayOutcome {
     let (tx, rx) = tokio::sync::mpsc::channel(8192);
     let source = events.clone();
@@ -93,7 +96,7 @@ fn replay(
         speed: Speed::Max,
         origin_ms: 0,
         concurrency,
-        threads: 1,
+        threads,
         drain_timeout: Duration::from_secs(30),
         window: Duration::from_secs(60),
         tap: None,
@@ -115,17 +118,19 @@ fn replay(
 fn bench_replay(c: &mut Criterion) {
     let events = Arc::new(stress_hour());
     let n = events.len() as u64;
-    // As `loadgen replay` builds it (src/cmd/mod.rs: `runtime()`).
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // The runtime `loadgen replay` runs on by default (`--threads` = the machine's cores),
+    // from the function that builds it.
+    let cli_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rt = loadgen::cmd::runtime_for(cli_threads).expect("runtime");
     let single = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    for (concurrency, rt) in CONCURRENCY.iter().flat_map(|&c| [(c, &rt), (c, &single)]) {
-        let outcome = replay(rt, &events, concurrency);
+    for (concurrency, rt, threads) in CONCURRENCY
+        .iter()
+        .flat_map(|&c| [(c, &rt, cli_threads), (c, &single, 1)])
+    {
+        let outcome = replay(rt, &events, concurrency, threads);
         assert_eq!(outcome.received, n, "every event taken");
         assert_eq!(
             outcome.metrics.successes.iter().sum::<u64>(),
@@ -141,13 +146,13 @@ fn bench_replay(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(8));
     for concurrency in CONCURRENCY {
-        group.bench_function(format!("multi_thread/concurrency_{concurrency}"), |b| {
-            b.iter(|| black_box(replay(&rt, &events, concurrency).received))
+        group.bench_function(format!("cli_runtime/concurrency_{concurrency}"), |b| {
+            b.iter(|| black_box(replay(&rt, &events, concurrency, cli_threads).received))
         });
     }
     for concurrency in CONCURRENCY {
         group.bench_function(format!("current_thread/concurrency_{concurrency}"), |b| {
-            b.iter(|| black_box(replay(&single, &events, concurrency).received))
+            b.iter(|| black_box(replay(&single, &events, concurrency, 1).received))
         });
     }
     group.finish();

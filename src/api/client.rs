@@ -9,6 +9,7 @@ use std::sync::Arc;
 use rand::Rng;
 use tokio::time::Instant;
 
+use super::prepared::{Endpoint, Prepared};
 use super::probe::{self, ProbeOptions, ProbeStats, Target};
 use super::requests::{ApiRequest, Method, RequestContext};
 use crate::event::Event;
@@ -18,8 +19,9 @@ use crate::replay::{Execution, Executor, StopFlag};
 
 /// Most of an error body we keep for the report; a huge body is never read whole.
 const MAX_ERROR_BODY: usize = 64 * 1024;
-/// Success bodies are drained (so the connection can be reused) up to this size.
-const MAX_SUCCESS_BODY: usize = 4 * 1024 * 1024;
+/// Success bodies are drained (read and dropped, so the connection can be reused) up to this
+/// size; past it the connection is closed instead.
+const MAX_SUCCESS_BODY: u64 = 4 * 1024 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
@@ -149,33 +151,53 @@ pub fn classify_error(err: &reqwest::Error) -> FailureKind {
     }
 }
 
-/// Reads at most `limit` bytes of a body; returns what it read and whether it saw the end.
-async fn read_limited(
-    resp: &mut reqwest::Response,
-    limit: usize,
-) -> reqwest::Result<(Vec<u8>, bool)> {
+/// Reads at most `limit` bytes of an error body (its words go into the failure's detail);
+/// returns what it read.
+async fn read_limited(resp: &mut reqwest::Response, limit: usize) -> reqwest::Result<Vec<u8>> {
     let mut out = Vec::new();
     while let Some(chunk) = resp.chunk().await? {
         let room = limit.saturating_sub(out.len());
         out.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if chunk.len() > room {
-            return Ok((out, false));
+            break;
         }
     }
-    Ok((out, true))
+    Ok(out)
 }
 
-/// Sends one request once.
+/// Reads a success body to its end, up to `limit` bytes, keeping none of it: a body read to
+/// the end leaves the connection reusable, and nothing in it is looked at. Returns the bytes
+/// read and whether the end was reached (past `limit` the response is dropped, which closes
+/// the connection instead of reading on).
+pub async fn drain(resp: &mut reqwest::Response, limit: u64) -> reqwest::Result<(u64, bool)> {
+    let mut read = 0u64;
+    while let Some(chunk) = resp.chunk().await? {
+        read += chunk.len() as u64;
+        if read > limit {
+            return Ok((read, false));
+        }
+    }
+    Ok((read, true))
+}
+
+/// Sends one request once (the request is prepared here; a caller that retries prepares it
+/// once with [`Prepared::new`] and calls [`send_once`]).
 pub async fn attempt(client: &reqwest::Client, base: &str, req: &ApiRequest) -> Attempt {
-    let url = format!("{base}{}", req.path);
-    let builder = match req.method {
-        Method::Post => client.post(url),
-        Method::Put => client.put(url),
-        Method::Delete => client.delete(url),
+    send_once(client, &Prepared::new(&Endpoint::new(base), req.clone())).await
+}
+
+/// Sends a prepared request once: the URL and the body's bytes are cloned, not rebuilt.
+pub async fn send_once(client: &reqwest::Client, req: &Prepared) -> Attempt {
+    let builder = match &req.url {
+        Ok(url) => client.request(req.http_method(), url.clone()),
+        Err(text) => client.request(req.http_method(), text.as_str()),
     };
     let builder = match &req.body {
         Some(body) => builder
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_static("application/json"),
+            )
             .body(body.clone()),
         None => builder,
     };
@@ -189,13 +211,19 @@ pub async fn attempt(client: &reqwest::Client, base: &str, req: &ApiRequest) -> 
         }
     };
     let status = resp.status().as_u16();
-    let limit = if resp.status().is_success() {
-        MAX_SUCCESS_BODY
-    } else {
-        MAX_ERROR_BODY
-    };
-    let body = match read_limited(&mut resp, limit).await {
-        Ok((body, _complete)) => body,
+    // A retried DELETE whose first try went through answers 404: the line is gone, as asked.
+    let success = resp.status().is_success() || (req.method == Method::Delete && status == 404);
+    if success {
+        return match drain(&mut resp, MAX_SUCCESS_BODY).await {
+            Ok(_) => Attempt::Success,
+            Err(e) => Attempt::Failed {
+                kind: classify_error(&e),
+                detail: format!("HTTP {status}, then: {}", error_chain(&e)),
+            },
+        };
+    }
+    let body = match read_limited(&mut resp, MAX_ERROR_BODY).await {
+        Ok(body) => body,
         Err(e) => {
             return Attempt::Failed {
                 kind: classify_error(&e),
@@ -203,10 +231,6 @@ pub async fn attempt(client: &reqwest::Client, base: &str, req: &ApiRequest) -> 
             }
         }
     };
-    // A retried DELETE whose first try went through answers 404: the line is gone, as asked.
-    if resp.status().is_success() || (req.method == Method::Delete && status == 404) {
-        return Attempt::Success;
-    }
     let text = String::from_utf8_lossy(&body);
     let kind = FailureKind::of_status(status, &text);
     let detail = format!(
@@ -259,7 +283,7 @@ where
 /// The FreshMart executor: requests from `RequestContext`, sent with retries.
 pub struct FreshMartExecutor {
     client: reqwest::Client,
-    base_url: String,
+    endpoint: Endpoint,
     context: RequestContext,
     options: ClientOptions,
     probes: Option<(ProbeOptions, Arc<ProbeStats>)>,
@@ -273,7 +297,7 @@ impl FreshMartExecutor {
     ) -> reqwest::Result<Self> {
         Ok(FreshMartExecutor {
             client: build_client(&options)?,
-            base_url: base_url.trim_end_matches('/').to_string(),
+            endpoint: Endpoint::new(base_url),
             context,
             options,
             probes: None,
@@ -295,13 +319,13 @@ impl FreshMartExecutor {
     /// happened. A stop cuts a backoff short (the last attempt's failure stands).
     async fn send_with_retries(
         &self,
-        req: &ApiRequest,
+        req: &Prepared,
         stop: &StopFlag,
         retried: &mut Vec<RetryCause>,
     ) -> Attempt {
         let mut retries = 0;
         loop {
-            match attempt(&self.client, &self.base_url, req).await {
+            match send_once(&self.client, req).await {
                 Attempt::Success => return Attempt::Success,
                 Attempt::Failed { kind, detail } => {
                     let detail = sanitize(&detail, &self.options.secrets);
@@ -340,7 +364,14 @@ impl FreshMartExecutor {
 
 impl Executor for FreshMartExecutor {
     async fn execute(&self, seq: u64, event: Event, stop: StopFlag) -> Execution {
-        let requests = self.context.requests_for(&event);
+        // Built here, in the event's own task, not by the dispatcher: each request's URL and
+        // body once, whatever the number of attempts.
+        let requests: Vec<Prepared> = self
+            .context
+            .requests_for(&event)
+            .into_iter()
+            .map(|request| Prepared::new(&self.endpoint, request))
+            .collect();
         // While probing, every order write is tracked (so probes can tell a later write), and a
         // share of them is probed.
         let expectation = self
@@ -387,7 +418,7 @@ impl Executor for FreshMartExecutor {
             } else if sampled {
                 probe::spawn(
                     self.client.clone(),
-                    self.base_url.clone(),
+                    self.endpoint.as_str().to_string(),
                     expect,
                     written.generation,
                     // From the send of the event's first write: the server applies each of its

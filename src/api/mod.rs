@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod client;
 pub mod fetch;
 pub mod health;
+pub mod prepared;
 pub mod probe;
 pub mod reads;
 pub mod requests;

@@ -1,10 +1,14 @@
 //! The seam between the replay's schedule and real time (nexosim's `Clock::synchronize`): the
 //! dispatcher asks a clock to wait until an event's deadline and learns whether it was on time.
 //!
-//! * [`PreciseClock`] for real runs: one timer thread that sleeps in the kernel until the
-//!   earliest deadline (with an optional final spin, bounded and off by default), so pacing
-//!   costs a wake-up per deadline instead of a core. tokio's own timer rounds up to whole
-//!   milliseconds, which is why it is not used for real runs.
+//! * [`timerfd::TimerFdClock`] for real runs on Linux: a kernel timer (no timer slack) that
+//!   the runtime's own I/O driver waits on, so a due time costs one wake-up of the thread that
+//!   runs the dispatcher's runtime, and no thread of its own.
+//! * [`PreciseClock`] for real runs elsewhere (or if no timerfd can be had): one timer thread
+//!   that sleeps in the kernel until the earliest deadline (with an optional final spin,
+//!   bounded and off by default), so pacing costs two wake-ups per deadline instead of a core.
+//!   tokio's own timer rounds up to whole milliseconds, which is why it is not used for real
+//!   runs.
 //! * [`TokioClock`] for tests: tokio's timer, which follows a paused test clock exactly.
 //! * [`Unpaced`] for `--speed max`: nothing is scheduled, every event is due at once.
 
@@ -16,6 +20,9 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
+
+#[cfg(target_os = "linux")]
+pub mod timerfd;
 
 /// How a wait for a deadline ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +86,7 @@ impl Clock for Unpaced {
 /// Which clock a run paces with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClockChoice {
-    /// The precise timer thread: real runs.
+    /// The kernel's timers: a timerfd on Linux, else the precise timer thread. Real runs.
     Precise,
     /// tokio's timer: tests on a paused clock.
     Tokio,
@@ -87,28 +94,48 @@ pub enum ClockChoice {
 
 /// The clock of one run: chosen once, from the speed and the choice.
 pub enum PacingClock {
+    #[cfg(target_os = "linux")]
+    Kernel(timerfd::TimerFdClock),
     Precise(PreciseClock),
     Tokio(TokioClock),
     Unpaced(Unpaced),
 }
 
 impl PacingClock {
-    /// `--speed max` waits for nothing; otherwise the chosen clock (tokio's if the timer
-    /// thread cannot be started).
+    /// `--speed max` waits for nothing; otherwise the chosen clock: for real runs a timerfd
+    /// (Linux, inside a runtime), else the timer thread, else tokio's timer.
     pub fn for_run(choice: ClockChoice, speed: crate::units::Speed) -> PacingClock {
         match (speed, choice) {
             (crate::units::Speed::Max, _) => PacingClock::Unpaced(Unpaced),
             (_, ClockChoice::Tokio) => PacingClock::Tokio(TokioClock::default()),
-            (_, ClockChoice::Precise) => PreciseClock::new(Duration::ZERO, DEFAULT_TOLERANCE)
-                .map(PacingClock::Precise)
-                .unwrap_or_else(|_| PacingClock::Tokio(TokioClock::default())),
+            (_, ClockChoice::Precise) => Self::kernel()
+                .or_else(|| {
+                    PreciseClock::new(Duration::ZERO, DEFAULT_TOLERANCE)
+                        .map(PacingClock::Precise)
+                        .ok()
+                })
+                .unwrap_or_else(|| PacingClock::Tokio(TokioClock::default())),
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn kernel() -> Option<PacingClock> {
+        timerfd::TimerFdClock::new(DEFAULT_TOLERANCE)
+            .ok()
+            .map(PacingClock::Kernel)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn kernel() -> Option<PacingClock> {
+        None
     }
 }
 
 impl Clock for PacingClock {
     async fn synchronize(&self, deadline: Instant) -> Synchronized {
         match self {
+            #[cfg(target_os = "linux")]
+            PacingClock::Kernel(clock) => clock.synchronize(deadline).await,
             PacingClock::Precise(clock) => clock.synchronize(deadline).await,
             PacingClock::Tokio(clock) => clock.synchronize(deadline).await,
             PacingClock::Unpaced(clock) => clock.synchronize(deadline).await,
@@ -188,6 +215,7 @@ impl Clock for PreciseClock {
 
 /// Sleeps until the earliest alarm, spins the last `spin` of it, fires every alarm that is due.
 fn timer_thread(inbox: mpsc::Receiver<Alarm>, spin: Duration) {
+    least_timer_slack();
     let mut pending: BinaryHeap<Reverse<Alarm>> = BinaryHeap::new();
     loop {
         let now = std::time::Instant::now();
@@ -223,6 +251,16 @@ fn timer_thread(inbox: mpsc::Receiver<Alarm>, spin: Duration) {
         while std::time::Instant::now() < next {
             std::hint::spin_loop();
         }
+    }
+}
+
+/// Linux lets a sleeping thread's timeout fire up to its "timer slack" late (50 µs by default)
+/// so wake-ups can be merged; the timer thread asks for the least (1 ns).
+fn least_timer_slack() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_TIMERSLACK) takes an integer and changes only this thread's slack.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
     }
 }
 
@@ -276,6 +314,45 @@ mod tests {
             Synchronized::Late(Duration::from_millis(600))
         );
         assert_eq!(Instant::now() - start, Duration::from_millis(1_000));
+    }
+
+    #[test]
+    fn a_run_gets_the_clock_its_speed_and_choice_ask_for() {
+        use crate::units::Speed;
+        let name = |clock: &PacingClock| match clock {
+            #[cfg(target_os = "linux")]
+            PacingClock::Kernel(_) => "timerfd",
+            PacingClock::Precise(_) => "timer thread",
+            PacingClock::Tokio(_) => "tokio",
+            PacingClock::Unpaced(_) => "unpaced",
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let real = if cfg!(target_os = "linux") {
+            "timerfd"
+        } else {
+            "timer thread"
+        };
+        let table = [
+            (Speed::Max, ClockChoice::Precise, "unpaced"),
+            (Speed::Max, ClockChoice::Tokio, "unpaced"),
+            (Speed::Factor(1.0), ClockChoice::Tokio, "tokio"),
+            (Speed::Factor(1.0), ClockChoice::Precise, real),
+        ];
+        for (speed, choice, want) in table {
+            let got = runtime.block_on(async { name(&PacingClock::for_run(choice, speed)) });
+            assert_eq!(got, want, "{speed} {choice:?}");
+        }
+        // Outside a runtime there is no I/O driver to wait on a timerfd: the timer thread.
+        assert_eq!(
+            name(&PacingClock::for_run(
+                ClockChoice::Precise,
+                Speed::Factor(1.0)
+            )),
+            "timer thread"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -14,6 +14,11 @@
 #   tools/bench/pacing.sh                    # 5 rounds of each
 #
 # Knobs: OUT (/tmp/loadgen-bench), PORT (18300), ROUNDS (5), SPEED_RAMP (166), LOADGEN, STUB.
+# LOADGEN_B: a second build, run in every round next to LOADGEN (alternating which goes
+# first), for before/after pairs. FLAT_SPEEDS ("1x"): the speeds the flat trace is replayed at
+# in each round, e.g. "1x max 10x" for the CPU ratio against --speed max and 20,000 events/s.
+# RAMP (1): 0 skips the ramp trace. FLAT_PROFILE (pace-2k): the profile of the flat trace
+# (pace-500: a quarter of the rate, for a machine that cannot serve 2,000 events/s). A summary of medians and per-round ratios follows.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -22,6 +27,9 @@ PORT=${PORT:-18300}
 ROUNDS=${ROUNDS:-5}
 SPEED_RAMP=${SPEED_RAMP:-166}
 LOADGEN=${LOADGEN:-$ROOT/target/release/loadgen}
+LOADGEN_B=${LOADGEN_B:-}
+FLAT_SPEEDS=${FLAT_SPEEDS:-1x}
+RAMP_RUNS=${RAMP:-1}
 STUB=${STUB:-$ROOT/target/release/freshmart-stub}
 URL=http://127.0.0.1:$PORT
 
@@ -31,9 +39,10 @@ trap 'if [[ -n $STUB_PID ]]; then kill -KILL "$STUB_PID" 2>/dev/null || true; fi
 if [[ ! -x $LOADGEN || ! -x $STUB ]]; then
     cargo build --release --workspace
 fi
-FLAT=$OUT/pace-2k-30s.trace
+FLAT_PROFILE=${FLAT_PROFILE:-pace-2k}
+FLAT=$OUT/$FLAT_PROFILE-30s.trace
 RAMP=$OUT/stress-3h.trace
-[[ -f $FLAT ]] || "$LOADGEN" simulate --profile-file "$ROOT/tools/bench/pace-2k.toml" \
+[[ -f $FLAT ]] || "$LOADGEN" simulate --profile-file "$ROOT/tools/bench/$FLAT_PROFILE.toml" \
     --duration 30s -o "$FLAT" >&2
 [[ -f $RAMP ]] || "$LOADGEN" simulate --profile stress --duration 3h -o "$RAMP" >&2
 
@@ -59,25 +68,64 @@ stop_stub() {
 }
 
 CSV=$OUT/pacing.csv
-echo "round,trace,speed,events,duration_s,events_per_s,lateness_p50_ms,lateness_p99_ms,lateness_p999_ms,lateness_max_ms,service_p99_ms,client_us_per_req,failed" | tee "$CSV"
-run() { # round name trace speed [extra args]
-    local round=$1 name=$2 trace=$3 speed=$4
-    shift 4
+echo "round,build,trace,speed,events,duration_s,events_per_s,lateness_p50_ms,lateness_p99_ms,lateness_p999_ms,lateness_max_ms,service_p99_ms,client_us_per_req,failed" | tee "$CSV"
+run() { # round build name trace speed [extra args]
+    local round=$1 build=$2 name=$3 trace=$4 speed=$5 bin=$LOADGEN
+    shift 5
+    [[ $build == b ]] && bin=$LOADGEN_B
     start_stub
     rm -f "$OUT/pace.json" "$OUT/pace.json.checkpoint" "$OUT/pace.json.checkpoint.log"
-    timeout 300 /usr/bin/time -v -o "$OUT/pace.time" "$LOADGEN" replay "$trace" --api-url "$URL" \
+    timeout 300 /usr/bin/time -v -o "$OUT/pace.time" "$bin" replay "$trace" --api-url "$URL" \
         --speed "$speed" --run-id "p$round$name" --report "$OUT/pace.json" "$@" >"$OUT/pace.out" 2>&1
     stop_stub
     local cpu
     cpu=$(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{print u+s}' "$OUT/pace.time")
-    jq -r --arg r "$round" --arg n "$name" --arg s "$speed" --argjson cpu "$cpu" '[
-        $r, $n, $s, .events.completed, (.duration_s * 1000 | round / 1000),
+    jq -r --arg r "$round" --arg b "$build" --arg n "$name" --arg s "$speed" --argjson cpu "$cpu" '[
+        $r, $b, $n, $s, .events.completed, (.duration_s * 1000 | round / 1000),
         (.events.completed / .duration_s | round), .lateness.p50_ms, .lateness.p99_ms,
         .lateness.p999_ms, .lateness.max_ms, .service_time.p99_ms,
         ($cpu * 1e6 / .requests * 10 | round / 10), .events.failed] | @csv' "$OUT/pace.json" |
         tr -d '"' | tee -a "$CSV"
 }
+builds=(a)
+[[ -n $LOADGEN_B ]] && builds=(a b)
 for round in $(seq 1 "$ROUNDS"); do
-    run "$round" flat "$FLAT" 1x
-    run "$round" ramp "$RAMP" "${SPEED_RAMP}x" --to 11:00
+    order=("${builds[@]}")
+    if ((round % 2 == 0)) && [[ -n $LOADGEN_B ]]; then order=(b a); fi
+    for build in "${order[@]}"; do
+        for speed in $FLAT_SPEEDS; do
+            run "$round" "$build" flat "$FLAT" "$speed"
+        done
+        if [[ $RAMP_RUNS == 1 ]]; then
+            run "$round" "$build" ramp "$RAMP" "${SPEED_RAMP}x" --to 11:00
+        fi
+    done
 done
+
+echo
+echo "medians over $ROUNDS rounds (build a = LOADGEN, b = LOADGEN_B)"
+python3 - "$CSV" <<'EOF'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+med = lambda xs: statistics.median(xs) if xs else float("nan")
+for build in sorted({r["build"] for r in rows}):
+    for trace, speed in sorted({(r["trace"], r["speed"]) for r in rows}):
+        rs = [r for r in rows if r["build"] == build and r["trace"] == trace and r["speed"] == speed]
+        if not rs:
+            continue
+        p99 = [float(r["lateness_p99_ms"]) for r in rs if r["lateness_p99_ms"] not in ("", "null")]
+        cpu = [float(r["client_us_per_req"]) for r in rs]
+        print(f"{build} {trace:4} {speed:>5}: events/s {med([float(r['events_per_s']) for r in rs]):8.0f}"
+              f"  p99 lateness {med(p99):7.3f} ms {sorted(p99)}  client {med(cpu):6.1f} us/req {sorted(cpu)}")
+    # CPU at each paced speed over CPU at max, per round.
+    for speed in sorted({r["speed"] for r in rows if r["trace"] == "flat" and r["speed"] != "max"}):
+        ratios = []
+        for rnd in sorted({r["round"] for r in rows}):
+            paced = [float(r["client_us_per_req"]) for r in rows if r["round"] == rnd and r["build"] == build and r["trace"] == "flat" and r["speed"] == speed]
+            unpaced = [float(r["client_us_per_req"]) for r in rows if r["round"] == rnd and r["build"] == build and r["trace"] == "flat" and r["speed"] == "max"]
+            if paced and unpaced:
+                ratios.append(paced[0] / unpaced[0])
+        if ratios:
+            print(f"{build} flat CPU {speed} / max: median {med(ratios):.2f}x per round: "
+                  + ", ".join(f"{x:.2f}x" for x in ratios))
+EOF

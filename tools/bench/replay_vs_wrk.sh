@@ -27,6 +27,9 @@
 # ("10 50"), WRK_SECONDS (10), WRK_THREADS (1: as fast as 2 here), TRACE_DURATION (3h),
 # REPORT (1: pass --report, which also turns on the checkpoint completion log; 0: read the
 # console summary instead), LOADGEN and STUB (the binaries; default target/release/).
+# LOADGEN_B: a second loadgen build, run in every round right after LOADGEN (tool
+# `loadgen-b`), for before/after pairs. OHA (default: `oha` if on PATH, else none): oha
+# posting the same order batch as wrk-order for WRK_SECONDS (tool `oha-order`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -39,6 +42,8 @@ WRK_THREADS=${WRK_THREADS:-1}
 TRACE_DURATION=${TRACE_DURATION:-3h}
 REPORT=${REPORT:-1}
 LOADGEN=${LOADGEN:-$ROOT/target/release/loadgen}
+LOADGEN_B=${LOADGEN_B:-}
+OHA=${OHA:-$(command -v oha || true)}
 STUB=${STUB:-$ROOT/target/release/freshmart-stub}
 URL=http://127.0.0.1:$PORT
 TICK=$(getconf CLK_TCK)
@@ -135,8 +140,30 @@ run_wrk() { # round C name script
                r,name,c,req,dur,rps,cpu,cpu*1e6/req,rss,s,s*1e6/req,err}' | tee -a "$CSV"
 }
 
-run_loadgen() { # round C
+run_oha() { # round C
     local round=$1 c=$2
+    start_stub
+    local before after
+    before=$(ticks "$STUB_PID")
+    timeout $((WRK_SECONDS + 30)) /usr/bin/time -v -o "$OUT/oha.time" \
+        "$OHA" -z "${WRK_SECONDS}s" -c "$c" -m POST -H "content-type: application/json" \
+        -D "$BODY_FILE" --no-tui --output-format json "$URL/triples/batch?validate=true" \
+        >"$OUT/oha.json" 2>"$OUT/oha.err"
+    after=$(ticks "$STUB_PID")
+    stop_stub
+    local req dur cpu
+    req=$(jq '[.statusCodeDistribution[]] | add' "$OUT/oha.json")
+    dur=$(jq .summary.total "$OUT/oha.json")
+    cpu=$(time_cpu "$OUT/oha.time")
+    awk -v r="$round" -v c="$c" -v req="$req" -v dur="$dur" -v cpu="$cpu" \
+        -v rss="$(time_rss "$OUT/oha.time")" -v st=$((after - before)) -v tick="$TICK" \
+        -v err="$(jq '.errorDistribution | [.[]] | add // 0' "$OUT/oha.json")" \
+        'BEGIN{s=st/tick; printf "%s,oha-order,%s,%d,%.3f,%.0f,%.2f,%.1f,%s,%.2f,%.1f,%s\n",
+               r,c,req,dur,req/dur,cpu,cpu*1e6/req,rss,s,s*1e6/req,err}' | tee -a "$CSV"
+}
+
+run_loadgen() { # round C [binary name]
+    local round=$1 c=$2 bin=${3:-$LOADGEN} name=${4:-loadgen}
     start_stub
     local before after report=()
     if [[ $REPORT == 1 ]]; then
@@ -145,8 +172,8 @@ run_loadgen() { # round C
     fi
     before=$(ticks "$STUB_PID")
     timeout 600 /usr/bin/time -v -o "$OUT/loadgen.time" \
-        "$LOADGEN" replay "$TRACE" --api-url "$URL" --speed max --concurrency "$c" \
-        --run-id "b${round}c$c" "${report[@]}" >"$OUT/loadgen.out" 2>&1
+        "$bin" replay "$TRACE" --api-url "$URL" --speed max --concurrency "$c" \
+        --run-id "b${round}c$c$name" "${report[@]}" >"$OUT/loadgen.out" 2>&1
     after=$(ticks "$STUB_PID")
     stop_stub
     local req dur fail
@@ -168,20 +195,31 @@ run_loadgen() { # round C
     cpu=$(time_cpu "$OUT/loadgen.time")
     awk -v r="$round" -v c="$c" -v req="$req" -v dur="$dur" -v cpu="$cpu" \
         -v rss="$(time_rss "$OUT/loadgen.time")" -v st=$((after - before)) -v tick="$TICK" \
-        -v fail="${fail:-?}" \
-        'BEGIN{s=st/tick; printf "%s,loadgen,%s,%d,%.3f,%.0f,%.2f,%.1f,%s,%.2f,%.1f,%s\n",
-               r,c,req,dur,req/dur,cpu,cpu*1e6/req,rss,s,s*1e6/req,fail}' | tee -a "$CSV"
+        -v fail="${fail:-?}" -v name="$name" \
+        'BEGIN{s=st/tick; printf "%s,%s,%s,%d,%.3f,%.0f,%.2f,%.1f,%s,%.2f,%.1f,%s\n",
+               r,name,c,req,dur,req/dur,cpu,cpu*1e6/req,rss,s,s*1e6/req,fail}' | tee -a "$CSV"
 }
 
 for round in $(seq 1 "$ROUNDS"); do
     for c in $CONCURRENCY; do
+        loadgens() {
+            if [[ -n $LOADGEN_B ]] && ((round % 2 == 0)); then
+                run_loadgen "$round" "$c" "$LOADGEN_B" loadgen-b
+                run_loadgen "$round" "$c"
+            else
+                run_loadgen "$round" "$c"
+                if [[ -n $LOADGEN_B ]]; then run_loadgen "$round" "$c" "$LOADGEN_B" loadgen-b; fi
+            fi
+        }
         if ((round % 2)); then
             run_wrk "$round" "$c" wrk-order post_order.lua
-            run_loadgen "$round" "$c"
+            if [[ -n $OHA ]]; then run_oha "$round" "$c"; fi
+            loadgens
             run_wrk "$round" "$c" wrk-mix request_mix.lua
         else
             run_wrk "$round" "$c" wrk-mix request_mix.lua
-            run_loadgen "$round" "$c"
+            loadgens
+            if [[ -n $OHA ]]; then run_oha "$round" "$c"; fi
             run_wrk "$round" "$c" wrk-order post_order.lua
         fi
     done
@@ -194,14 +232,29 @@ import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 for c in sorted({int(r["concurrency"]) for r in rows}):
     med = {}
-    for tool in ("wrk-order", "wrk-mix", "loadgen"):
+    for tool in ("wrk-order", "oha-order", "wrk-mix", "loadgen", "loadgen-b"):
         rs = [r for r in rows if r["tool"] == tool and int(r["concurrency"]) == c]
+        if not rs:
+            continue
         rps = [float(r["rps"]) for r in rs]
         med[tool] = statistics.median(rps)
         print(f"C={c:<4} {tool:9} {med[tool]:9.0f} req/s [{min(rps):.0f}..{max(rps):.0f}]"
               f"  client {statistics.median(float(r['client_us_per_req']) for r in rs):6.1f} us/req"
               f"  stub {statistics.median(float(r['stub_us_per_req']) for r in rs):6.1f} us/req"
               f"  client max RSS {statistics.median(int(r['client_maxrss_kb']) for r in rs)/1024:.1f} MB")
-    for peer in ("wrk-order", "wrk-mix"):
-        print(f"C={c:<4} loadgen / {peer} = {med['loadgen'] / med[peer]:.1%} (target >= 50%)")
+    # Ratios per round (each run against the peer run of the same round), then their median.
+    def per_round(a, b):
+        ratios = []
+        for rnd in sorted({r["round"] for r in rows}):
+            x = [float(r["rps"]) for r in rows if r["round"] == rnd and r["tool"] == a and int(r["concurrency"]) == c]
+            y = [float(r["rps"]) for r in rows if r["round"] == rnd and r["tool"] == b and int(r["concurrency"]) == c]
+            if x and y:
+                ratios.append(x[0] / y[0])
+        return ratios
+    for ours in ("loadgen", "loadgen-b"):
+        for peer in ("wrk-order", "oha-order", "wrk-mix"):
+            ratios = per_round(ours, peer)
+            if ratios:
+                print(f"C={c:<4} {ours} / {peer} = {statistics.median(ratios):.1%} per round: "
+                      + ", ".join(f"{x:.1%}" for x in ratios))
 EOF
