@@ -183,6 +183,9 @@ fn check_paths(
         }
         (None, None) => {}
     }
+    for (role, path) in super::observe::RunOutputs::paths(&args.outputs) {
+        outputs.push((role, path.to_path_buf()));
+    }
     fn view<'a>(list: &'a [(&'static str, PathBuf)]) -> Vec<(&'static str, &'a Path)> {
         list.iter().map(|(role, p)| (*role, p.as_path())).collect()
     }
@@ -452,6 +455,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         )
     );
 
+    let mut run_outputs = super::observe::RunOutputs::open(&args.outputs)?;
     let plan = Plan {
         executor,
         options: ReplayOptions {
@@ -503,7 +507,11 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         session::health_gate(&args.api).await?;
         crate::outln!("{} Replaying...", super::stamp());
         let mut log_failed = false;
+        let pacer = crate::replay::pacer::Pacer::new(speed, origin_ms);
+        let subjects = session::subject_renderer(world.clone(), run_id.clone());
+        let mut record_outputs = run_outputs.recorder(pacer, subjects);
         let on_completed = move |record: &EventRecord| {
+            record_outputs(record);
             if record.result != EventResult::Success {
                 return;
             }
@@ -516,7 +524,8 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
                 }
             }
         };
-        let outcome = session::drive(plan, feed, on_completed).await?;
+        let outcome = session::drive(plan, feed, on_completed, run_outputs.progress()).await?;
+        run_outputs.run_ended();
         let visibility = match &probes {
             Some(stats) => {
                 // Every probe gives up after --probe-timeout; wait for the last ones.
@@ -617,6 +626,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         replay_start,
         min_success,
     );
+    let closed = run_outputs.close();
     drop(checkpoint_lock);
-    code
+    code.and(closed)
 }

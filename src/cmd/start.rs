@@ -75,6 +75,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.record {
         outputs.push(("--record", path.as_path()));
     }
+    outputs.extend(super::observe::RunOutputs::paths(&args.outputs));
     crate::output::check_paths(&inputs, &outputs)?;
     let profile = super::load_profile(&args.profile)?;
     let duration_ms: Option<u64> = match args.duration {
@@ -137,6 +138,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     );
 
     let run_id_for_report = run_id.clone();
+    let mut run_outputs = super::observe::RunOutputs::open(&args.outputs)?;
     let runtime = super::runtime()?;
     let started_at = chrono::Utc::now();
     let outcome = runtime.block_on(async {
@@ -238,7 +240,14 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             }
             Ok(offered)
         };
-        let outcome = session::drive(plan, feed, |_| {}).await?;
+        let subjects =
+            session::subject_renderer(Arc::new(world_for_report.clone()), run_id.clone());
+        let on_completed = run_outputs.recorder(
+            crate::replay::pacer::Pacer::new(Speed::Factor(1.0), 0),
+            subjects,
+        );
+        let outcome = session::drive(plan, feed, on_completed, run_outputs.progress()).await?;
+        run_outputs.run_ended();
         if let (Some(recorder), Some(path)) = (recorder, &args.record) {
             let writer = tokio::task::spawn_blocking(move || recorder.join())
                 .await?
@@ -281,12 +290,13 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         visibility: None,
         subject_of: &subject_of,
     };
-    session::finish(
+    let code = session::finish(
         &run,
         args.report.clone().map(|p| (p, config)),
         started_at,
         args.min_success,
-    )
+    );
+    code.and(run_outputs.close())
 }
 
 /// The flags that fix every request of a live run besides the world: the profile, the
