@@ -37,7 +37,8 @@ Exit codes:
   0  success
   1  the run failed: the API is unreachable or unhealthy past --retries, or the success rate
      is under --min-success
-  2  bad usage or bad input (arguments, profile file, trace file, checkpoint)
+  2  bad usage or bad input (arguments, profile file, trace file, checkpoint, a
+     --metrics-addr that cannot be listened on, an --events-out that is an input)
   130, 143  a second SIGINT (Ctrl+C) or SIGTERM: stopped at once (the first one stops
      gracefully, with the summary and the report)";
     pub const HEALTH: &str = "\

@@ -75,7 +75,7 @@ struct Row<'a> {
 }
 
 enum Sink {
-    Csv(csv::Writer<AtomicFile>),
+    Csv(Box<csv::Writer<AtomicFile>>),
     Jsonl(AtomicFile),
 }
 
@@ -113,7 +113,7 @@ impl EventsOut {
     pub fn create(path: &Path, format: EventsFormat) -> Result<EventsOut, EventsOutError> {
         let file = AtomicFile::create(path)?;
         let sink = match format {
-            EventsFormat::Csv => Sink::Csv(csv::Writer::from_writer(file)),
+            EventsFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(file))),
             EventsFormat::Jsonl => Sink::Jsonl(file),
         };
         Ok(EventsOut {

@@ -182,9 +182,12 @@ fn without(labels: &BTreeMap<String, String>, key: &str) -> BTreeMap<String, Str
     l
 }
 
+/// A sample's labels as a sorted list (a map key).
+type Labels = Vec<(String, String)>;
+
 fn check_histograms(samples: &[Sample], types: &BTreeMap<String, String>) {
     for (family, _) in types.iter().filter(|(_, t)| *t == "histogram") {
-        let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut series: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
         for s in samples
             .iter()
             .filter(|s| s.name == format!("{family}_bucket"))
@@ -541,7 +544,7 @@ fn a_scrape_during_a_replay_parses_and_the_last_equals_the_report_as_do_the_even
     for failed in report["failed_events"].as_array().unwrap() {
         let row = rows
             .iter()
-            .find(|r| r["seq"] == failed["seq"].to_string())
+            .find(|r| r["seq"] == num(failed, "/seq").to_string())
             .unwrap();
         assert_eq!(row["subject"], failed["subject"].as_str().unwrap());
         assert_eq!(row["outcome"], failed["category"].as_str().unwrap());
