@@ -769,3 +769,41 @@ fn start_serves_metrics_and_writes_jsonl_rows_equal_to_its_report() {
         assert_eq!(row["outcome"], "success");
     }
 }
+
+#[test]
+fn an_events_file_that_cannot_be_written_fails_the_command_after_the_report() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full");
+        return;
+    }
+    let rt = harness::runtime();
+    let stub = harness::stub(&rt, StubConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    harness::simulate(dir.path(), "t.trace", "10m", 64);
+    let run = harness::loadgen(
+        dir.path(),
+        &[
+            "replay",
+            "t.trace",
+            "--api-url",
+            &stub.url(),
+            "--speed",
+            "max",
+            "--report",
+            "r.json",
+            "--events-out",
+            "/dev/full",
+        ],
+        &[],
+    );
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("/dev/full") && run.stderr.contains("No space left"),
+        "{}",
+        run.stderr
+    );
+    // The run itself went through: its summary and report are there.
+    let report = json(&dir.path().join("r.json"));
+    assert!(num(&report, "/events/succeeded") > 0);
+    assert!(run.stdout.contains("Report written to"), "{}", run.stdout);
+}
