@@ -703,6 +703,8 @@ fn a_metrics_port_in_use_is_refused_before_the_run_with_the_address() {
             &addr,
             "--events-out",
             "e.jsonl",
+            "--report",
+            "r.json",
         ],
         &[],
     );
@@ -714,6 +716,9 @@ fn a_metrics_port_in_use_is_refused_before_the_run_with_the_address() {
     );
     assert_eq!(harness::api_requests(&stub.stats()), 0, "nothing was sent");
     assert!(!dir.path().join("e.jsonl").exists());
+    // Refused before any file was written: no checkpoint of a run that never ran.
+    assert!(!dir.path().join("r.json.checkpoint").exists());
+    assert!(!dir.path().join("r.json").exists());
     assert_eq!(partial_files(dir.path()), Vec::<String>::new());
     drop(taken);
 }

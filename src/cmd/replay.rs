@@ -309,6 +309,8 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         resume.as_ref(),
         checkpoint_path.as_deref(),
     )?;
+    // Before any file is written (the checkpoint): a port in use leaves nothing behind.
+    let mut run_outputs = super::observe::RunOutputs::open(&args.outputs)?;
     let input = TraceInput::open(&trace).with_context(|| format!("trace {}", trace.display()))?;
     let trace_name = input.name();
     let regular_trace = input.is_regular_file();
@@ -455,7 +457,6 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         )
     );
 
-    let mut run_outputs = super::observe::RunOutputs::open(&args.outputs)?;
     let plan = Plan {
         executor,
         options: ReplayOptions {
