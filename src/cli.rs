@@ -37,7 +37,8 @@ Exit codes:
   0  success
   1  the run failed: the API is unreachable or unhealthy past --retries, or the success rate
      is under --min-success
-  2  bad usage or bad input (arguments, profile file, trace file, checkpoint)
+  2  bad usage or bad input (arguments, profile file, trace file, checkpoint, a
+     --metrics-addr that cannot be listened on, an --events-out that is an input)
   130, 143  a second SIGINT (Ctrl+C) or SIGTERM: stopped at once (the first one stops
      gracefully, with the summary and the report); or one while replay waits for
      --start-at (nothing sent)";
@@ -222,6 +223,8 @@ pub struct StartArgs {
     /// Exit 1 when the success rate is below this (e.g. 0.9 or 90%)
     #[arg(long, default_value = "0.9", value_parser = units::parse_fraction)]
     pub min_success: f64,
+    #[command(flatten)]
+    pub outputs: RunOutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -415,6 +418,44 @@ pub struct ReplayArgs {
     /// How often the status line (the spec's "Last minute: …") is printed
     #[arg(long, default_value = "60s", value_parser = units::parse_timeout, value_name = "DURATION")]
     pub status_every: std::time::Duration,
+    #[command(flatten)]
+    pub outputs: RunOutputArgs,
+}
+
+/// What a run (`replay`, `start`) shows while it goes on and writes per event, besides its
+/// report: `--metrics-addr`, `--metrics-linger`, `--events-out`, `--events-format`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunOutputArgs {
+    /// Serve live metrics as OpenMetrics text at http://ADDR/metrics during the run (e.g.
+    /// 127.0.0.1:9464; port 0 picks a free port, printed): events by activity and outcome,
+    /// requests, retries, fixed-bucket histograms of latency, service time and lateness,
+    /// events in flight, trace position, `loadgen_run_finished`. Bound before the run (a port
+    /// in use is exit 2); it stops with the run
+    #[arg(long, value_name = "IP:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// After the run, keep serving --metrics-addr until one scrape has read the final figures
+    /// (`loadgen_run_finished 1`), or for this long at most [default: stop at once]
+    #[arg(long, value_name = "DURATION", value_parser = units::parse_timeout, requires = "metrics_addr")]
+    pub metrics_linger: Option<std::time::Duration>,
+    /// Write one row per event (seq, trace_ms, activity, subject, intended, sent, finished,
+    /// latency_us, service_us, lateness_us, requests, retries, outcome) to FILE, streamed and
+    /// written atomically (the file appears when the run ends; never over an input). See
+    /// docs/events-out.md
+    #[arg(long, value_name = "FILE", long_help = events_out_help())]
+    pub events_out: Option<PathBuf>,
+    /// Format of --events-out [default: jsonl for a .jsonl or .ndjson file, else csv]
+    #[arg(long, value_enum, requires = "events_out")]
+    pub events_format: Option<ExportFormat>,
+}
+
+fn events_out_help() -> String {
+    format!(
+        "Write one row per event to FILE, streamed (memory stays flat) and written atomically: \
+         the file appears when the run ends, a failed run leaves none, and it is never an \
+         input. Rows from this process only (a resumed replay's earlier segments are not \
+         repeated).\n\n{}",
+        crate::events_out::COLUMNS
+    )
 }
 
 #[derive(Debug, Args)]

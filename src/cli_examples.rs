@@ -35,7 +35,9 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   loadgen replay day.trace --from 17:00 --to 20:00 --speed 5x            # the evening peak
   loadgen replay --resume run.json.checkpoint                            # after Ctrl+C or a crash
   loadgen replay day.trace --probe-reads 1% --report run.json            # write -> visible
-  loadgen replay day.trace --shard 0/4 --run-id big --start-at 2026-12-01T10:00:00Z  # 1 of 4 machines",
+  loadgen replay day.trace --shard 0/4 --run-id big --start-at 2026-12-01T10:00:00Z  # 1 of 4 machines
+  loadgen replay day.trace --metrics-addr 127.0.0.1:9464                 # Prometheus scrapes it
+  loadgen replay day.trace --speed 10x --events-out events.csv           # one row per event",
     ),
     (
         "health",
@@ -55,7 +57,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   loadgen start --profile demo --seed 42 --start-at 2026-01-05T12:00:00Z --run-id demo42
   loadgen start --profile stress --dry-run                   # the configuration, nothing sent
   loadgen start --profile demo --verbose                     # every failure as it happens
-  loadgen start --duration 0 --record live.trace             # until Ctrl+C, recorded",
+  loadgen start --duration 0 --record live.trace             # until Ctrl+C, recorded
+  loadgen start --metrics-addr 127.0.0.1:9464 --events-out events.jsonl",
     ),
     (
         "world",

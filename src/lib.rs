@@ -21,6 +21,8 @@
 //! * `mix`: the activity counts the model produces from a profile (`loadgen profiles`).
 //! * `outcome`: the closed set of failure kinds, and how each is counted.
 //! * `metrics`, `report`: histograms and counts; console and JSON output.
+//! * `live_metrics`, `metrics_server`: OpenMetrics counters and histograms served during a run
+//!   (`--metrics-addr`); `events_out`: one row per event (`--events-out`).
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `rates`: offered activities, requests and triples per minute (`start --dry-run`).
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
@@ -50,8 +52,11 @@ pub mod console;
 pub mod contract;
 pub mod error;
 pub mod event;
+pub mod events_out;
 pub mod html;
+pub mod live_metrics;
 pub mod metrics;
+pub mod metrics_server;
 pub mod mix;
 pub mod outcome;
 pub mod output;

@@ -6,6 +6,7 @@ mod docs;
 mod export;
 mod health;
 mod inspect;
+mod observe;
 mod profiles;
 mod recording;
 mod replay;

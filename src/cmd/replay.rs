@@ -11,6 +11,8 @@ use crate::report::RunResult;
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let mut p = crate::plan::replay::prepare(args, &Env::capture())?;
+    // Before any file is written (the checkpoint): a port in use leaves nothing behind.
+    let mut run_outputs = super::observe::RunOutputs::open(&p.plan.outputs)?;
     let begun = super::segment::begin(&mut p)?;
     let (plan, schedule, survey, header) = (&p.plan, &p.schedule, &p.survey, &p.header);
     let world = Arc::new(header.world.clone());
@@ -59,12 +61,16 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
             span_ms,
             live: false,
         };
-        let outcome = session::drive(
-            run,
-            feed,
-            session::completion_recorder(begun.completion_log),
-        )
-        .await?;
+        let subjects = session::subject_renderer(world.clone(), plan.run_id.clone());
+        let pacer = crate::replay::pacer::Pacer::new(plan.speed, origin_ms);
+        let mut record_outputs = run_outputs.recorder(pacer, subjects);
+        let mut log_completion = session::completion_recorder(begun.completion_log);
+        let on_completed = move |record: &crate::metrics::EventRecord| {
+            record_outputs(record);
+            log_completion(record);
+        };
+        let outcome = session::drive(run, feed, on_completed, run_outputs.progress()).await?;
+        run_outputs.run_ended();
         let visibility = match &probes {
             Some(stats) => Some(session::probe_visibility(stats, plan.probe_timeout).await),
             None => None,
@@ -91,6 +97,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     };
     let report_to = plan.report.clone().map(|path| (path, config));
     let code = session::finish(&run, report_to, schedule.started_at, plan.min_success);
+    let closed = run_outputs.close();
     drop(begun.lock);
-    code
+    code.and(closed)
 }

@@ -216,14 +216,15 @@ fn shutdown_on_signal() -> anyhow::Result<impl std::future::Future<Output = ()>>
 
 /// Runs the replayer core over what `feed` sends; `feed` runs on its own thread and returns
 /// how many events it had to offer (it keeps counting after the replay stops listening).
+/// `progress` is the replayer's counters (the live metrics read them too).
 pub async fn drive(
     plan: Plan,
     feed: impl FnOnce(tokio::sync::mpsc::Sender<Sequenced>) -> anyhow::Result<u64> + Send + 'static,
     mut on_completed: impl FnMut(&EventRecord) + Send + 'static,
+    progress: Arc<Progress>,
 ) -> anyhow::Result<ReplayOutcome> {
     let (events_tx, events_rx) = tokio::sync::mpsc::channel(8192);
     let feeder = std::thread::spawn(move || feed(events_tx));
-    let progress = Arc::new(Progress::default());
     let bar = progress_bar(plan.span_ms);
     let ticker = spawn_progress(bar.clone(), progress.clone(), plan.span_ms);
     let show_trace_time = plan.options.speed != Speed::Factor(1.0);

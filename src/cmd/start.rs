@@ -29,6 +29,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         report::header_block(&plan.profile, plan.minutes(), &api_url, &lines)
     );
 
+    let mut run_outputs = super::observe::RunOutputs::open(&plan.outputs)?;
     let started_at = chrono::Utc::now();
     let (outcome, world) = super::runtime_for(plan.threads)?.block_on(async {
         crate::outln!("\n{} Initializing load orchestrator...", super::stamp());
@@ -59,7 +60,11 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             live: true,
         };
         let feed = simulation_feed(world.clone(), plan.sim_config());
-        let outcome = session::drive(run, feed, |_| {}).await?;
+        let subjects = session::subject_renderer(world.clone(), plan.run_id.clone());
+        let pacer = crate::replay::pacer::Pacer::new(crate::units::Speed::Factor(1.0), 0);
+        let on_completed = run_outputs.recorder(pacer, subjects);
+        let outcome = session::drive(run, feed, on_completed, run_outputs.progress()).await?;
+        run_outputs.run_ended();
         if let Some(recorder) = recorder {
             recorder.close(plan.duration_ms, &outcome).await?;
         }
@@ -72,7 +77,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         subject_of: &subject_of,
     };
     let report_to = plan.report.clone().map(|p| (p, plan.report_config()));
-    session::finish(&run, report_to, started_at, plan.min_success)
+    let code = session::finish(&run, report_to, started_at, plan.min_success);
+    code.and(run_outputs.close())
 }
 
 /// The simulation, sending each event to the replayer as the simulator makes it (the replayer

@@ -125,3 +125,11 @@ mod tests {
         }
     }
 }
+
+/// The files `--events-out` writes (`--metrics-addr` writes none), for `output::check_paths`.
+pub fn run_output_paths(args: &crate::cli::RunOutputArgs) -> Vec<(&'static str, &std::path::Path)> {
+    args.events_out
+        .iter()
+        .map(|p| ("--events-out", p.as_path()))
+        .collect()
+}

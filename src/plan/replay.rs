@@ -62,6 +62,8 @@ pub struct ReplayPlan {
     pub to: Option<chrono::NaiveTime>,
     pub verbose: bool,
     pub status_every: Duration,
+    /// `--metrics-addr` and `--events-out`.
+    pub outputs: crate::cli::RunOutputArgs,
 }
 
 /// The settings of this run: the flags given, else (resuming) the first run's, else the
@@ -189,6 +191,7 @@ impl ReplayPlan {
             to: args.to,
             verbose: args.verbose,
             status_every: args.status_every,
+            outputs: args.outputs,
         })
     }
 
@@ -201,6 +204,9 @@ impl ReplayPlan {
         let mut outputs = Vec::new();
         if let Some(path) = &self.report {
             outputs.push(("--report", path.clone()));
+        }
+        for (role, path) in super::run_output_paths(&self.outputs) {
+            outputs.push((role, path.to_path_buf()));
         }
         match (&self.resume, &self.checkpoint) {
             // A resume appends to its own checkpoint's log: an input that must stay apart

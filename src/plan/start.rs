@@ -45,6 +45,8 @@ pub struct StartPlan {
     pub concurrency: usize,
     /// Dispatchers (`--threads`), each owning a partition of the causal roots.
     pub threads: usize,
+    /// `--metrics-addr` and `--events-out`.
+    pub outputs: crate::cli::RunOutputArgs,
     pub record: Option<PathBuf>,
     pub report: Option<PathBuf>,
     pub min_success: f64,
@@ -65,6 +67,7 @@ pub fn paths(args: &StartArgs) -> super::Paths<&Path> {
     let mut outputs = Vec::new();
     outputs.extend(args.report.as_deref().map(|p| ("--report", p)));
     outputs.extend(args.record.as_deref().map(|p| ("--record", p)));
+    outputs.extend(super::run_output_paths(&args.outputs));
     (inputs, outputs)
 }
 
@@ -109,6 +112,7 @@ impl StartPlan {
             concurrency,
             threads: args.threads.map_or(env.cores, usize::from),
             record: args.record,
+            outputs: args.outputs,
             report: args.report,
             min_success: args.min_success,
             verbose: args.verbose,
