@@ -9,6 +9,7 @@ mod basket;
 mod cancelled;
 pub mod model;
 mod open_orders;
+mod prefetch;
 pub mod queue;
 pub mod time;
 
@@ -319,6 +320,7 @@ impl<'w> Simulation<'w> {
             if at >= self.end {
                 return Ok(None);
             }
+            self.prefetch_ahead();
             let action = match step {
                 Step::Arrival(process) => {
                     self.schedule_arrival(process)?;
@@ -333,6 +335,35 @@ impl<'w> Simulation<'w> {
             };
             if let Some(action) = action {
                 return Ok(Some(Event { at, action }));
+            }
+        }
+    }
+
+    /// Starts loading what the step out of CREATED of an order due soon reads: the order's
+    /// stage now, its CREATED entry (found through that stage, loaded by now) a few steps
+    /// later. At 500 k open orders both are cache misses, at random places; a step out of
+    /// CREATED is about one in five.
+    fn prefetch_ahead(&self) {
+        /// Steps ahead: far enough for a miss to complete (a step takes 0.1-0.3 µs), near
+        /// enough for the lines to stay in cache.
+        const STAGE_AHEAD: usize = 16;
+        const ENTRY_AHEAD: usize = 8;
+        let leaving_created = |k| match self.queue.ahead(k) {
+            Some(&Step::Advance {
+                order,
+                from: OrderStatus::Created,
+                ..
+            }) => Some(order),
+            _ => None,
+        };
+        if let Some(order) = leaving_created(STAGE_AHEAD) {
+            self.open_orders.prefetch(order);
+        }
+        if let Some(order) = leaving_created(ENTRY_AHEAD) {
+            if let Some(Stage::Created(position)) = self.open_orders.get(order) {
+                if let Some(entry) = self.created.get(position as usize) {
+                    prefetch::prefetch(entry);
+                }
             }
         }
     }
@@ -453,8 +484,7 @@ impl<'w> Simulation<'w> {
     fn leave_created(&mut self, position: u32) -> CreatedOrder {
         let gone = self.created.swap_remove(position as usize);
         if let Some(moved) = self.created.get(position as usize) {
-            self.open_orders
-                .set(moved.order, Stage::Created(position));
+            self.open_orders.set(moved.order, Stage::Created(position));
         }
         gone
     }

@@ -84,6 +84,16 @@ impl OpenOrders {
         decode(*self.slots.get(i as usize)?)
     }
 
+    /// Hints that `order`'s slot is about to be read.
+    pub fn prefetch(&self, order: OrderNo) {
+        if let Some(slot) = order
+            .checked_sub(self.base)
+            .and_then(|i| self.slots.get(i as usize))
+        {
+            super::prefetch::prefetch(slot);
+        }
+    }
+
     /// Moves an open order to `stage`; false (and nothing changed) when it is not open.
     pub fn set(&mut self, order: OrderNo, stage: Stage) -> bool {
         match self.slot_mut(order) {

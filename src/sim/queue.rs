@@ -154,6 +154,13 @@ impl<T> HeapQueue<T> {
 }
 
 impl<T: Copy> HeapQueue<T> {
+    /// The entry `k` places after the next one in the current window's sorted run (ignoring
+    /// entries scheduled into the window since it was sorted): a guess at what pops soon, for
+    /// prefetching.
+    pub fn ahead(&self, k: usize) -> Option<&T> {
+        self.window.get(self.next + k).map(|e| &e.item)
+    }
+
     /// Makes the next window current (or, with nothing in the ring, the window of the earliest
     /// far entry): its entries sorted in `window`. False when nothing is left.
     fn next_window(&mut self) -> bool {

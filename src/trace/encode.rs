@@ -361,7 +361,10 @@ mod tests {
             total_cents: u64::MAX,
         });
         assert!(is_bounded(&longest));
-        assert_eq!(postcard::to_stdvec(&longest).unwrap().len(), MAX_BOUNDED_LEN);
+        assert_eq!(
+            postcard::to_stdvec(&longest).unwrap().len(),
+            MAX_BOUNDED_LEN
+        );
         assert_like_postcard(&longest);
         if let Action::NewOrder(mut order) = longest {
             order.lines.push(widest);

@@ -106,8 +106,8 @@ impl RecordBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::format::push_varint;
     use crate::event::{Line, NewOrder, OrderStatus};
+    use crate::trace::format::push_varint;
 
     /// The record as the format describes it, built the slow way.
     fn reference(delta_ms: u64, action: &Action) -> Vec<u8> {
