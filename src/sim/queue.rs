@@ -383,7 +383,7 @@ mod tests {
                 .map(|i| HeapEntry {
                     key: Reverse(Key {
                         at: start + rng.random_range(0..spread),
-                        seq: 1_000 - i as u64,
+                        seq: u64::MAX - i as u64,
                     }),
                     item: i,
                 })
