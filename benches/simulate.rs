@@ -66,6 +66,7 @@ fn simulate_encode(world: &World, config: &SimConfig, header: &TraceHeader) -> V
     let mut writer = TraceWriter::new(Vec::new(), header).expect("header encodes");
     while let Some(event) = sim.next_event().expect("simulator invariant") {
         writer.write(&event).expect("in-memory write");
+        sim.recycle(event);
     }
     let (_, _, bytes) = writer.finish().expect("in-memory write");
     bytes
@@ -154,6 +155,7 @@ impl<'w> Steady<'w> {
         let event = self.sim.next_event().expect("simulator invariant");
         let event = event.expect("the night outlasts the benchmark");
         self.writer.write(&event).expect("sink write");
+        self.sim.recycle(event);
     }
 }
 

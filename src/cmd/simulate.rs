@@ -85,6 +85,7 @@ fn write_trace<W: Write>(
             progress.set_position(event.at.as_ms());
             progress.set_message(format!("{} events", writer.count()));
         }
+        sim.recycle(event);
     }
     progress.finish_and_clear();
     let (footer, bytes, _) = writer.finish()?;

@@ -1,17 +1,19 @@
 //! The event queue: pending simulation steps ordered by `(time, insertion seq)`, so equal times
 //! leave in insertion order.
 //!
-//! `HeapQueue` is a binary heap with lazy deletion that keeps no record of withdrawals: the
-//! caller already knows which of its steps are live (an order's pending ticket), so `pop_live`
-//! asks it and drops the stale entries it meets. `benches/queue.rs` compares it with a keyed
-//! heap that removes a withdrawn entry at once (BENCHMARKS.md has the figures).
+//! `HeapQueue` deletes lazily and keeps no record of withdrawals: the caller already knows
+//! which of its steps are live (an order's pending ticket), so `pop_live` asks it and drops the
+//! stale entries it meets. `benches/queue.rs` compares it with a keyed heap that removes a
+//! withdrawn entry at once (BENCHMARKS.md has the figures).
 //!
-//! Only the entries of the next window of virtual time (`WINDOW_MS`) are in the heap; later
-//! ones wait in one unsorted bucket per window, and the bucket moves into the heap when the
-//! clock gets there. A heap of hundreds of thousands of lifecycle steps took a cache miss at
-//! every level of a pop; the heap of one window stays small and cache-resident, and a bucket
-//! is only ever appended to and read in sequence. The order is still exactly
-//! `(time, insertion)`: a window's entries are all in the heap before any of them is popped.
+//! Entries wait in one unsorted bucket per window of virtual time (`WINDOW_MS`), appended in
+//! insertion order. When the clock reaches a window, its bucket is sorted by time with a stable
+//! radix sort (insertion order breaks ties, as it already is the bucket's order) and then read
+//! in sequence. Entries scheduled into the current window after that (the arrivals, a few
+//! milliseconds ahead) go to a small binary heap, and a pop takes the earlier of the two heads.
+//! A binary heap of every pending step took a cache miss and a mispredicted branch at every
+//! level of a pop; a sorted run is read front to back. The order is still exactly
+//! `(time, insertion)`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -68,6 +70,7 @@ struct Key {
     seq: u64,
 }
 
+#[derive(Clone, Copy)]
 struct HeapEntry<T> {
     key: Reverse<Key>,
     item: T,
@@ -90,23 +93,39 @@ impl<T> Ord for HeapEntry<T> {
     }
 }
 
+impl<T> HeapEntry<T> {
+    fn at(&self) -> u64 {
+        self.key.0.at
+    }
+}
+
 /// Width of a window of virtual time, as a power of two: 2^14 ms, about 16 s.
 const WINDOW_BITS: u32 = 14;
+/// The radix sort of a window takes the offset in it in two digits of this many bits.
+const DIGIT_BITS: u32 = WINDOW_BITS / 2;
+const _: () = assert!(2 * DIGIT_BITS == WINDOW_BITS);
 /// Windows ahead kept in buckets: 256 windows, about 70 minutes, longer than any stage of an
 /// order's lifecycle (entries further ahead wait in `far`).
 const RING: u64 = 256;
 
-/// Binary heap with lazy deletion: a superseded entry stays in the queue until it reaches the
-/// top, where the caller's `live` test drops it.
+/// Lazy deletion: a superseded entry stays in the queue until it reaches the front, where the
+/// caller's `live` test drops it.
 pub struct HeapQueue<T> {
-    /// Every entry before `near_end`, the end of the current window.
-    heap: BinaryHeap<HeapEntry<T>>,
+    /// The entries of the current window that were in its bucket, sorted; `window[next..]`
+    /// are still pending.
+    window: Vec<HeapEntry<T>>,
+    next: usize,
+    /// Entries scheduled into the current window after it was sorted.
+    late: BinaryHeap<HeapEntry<T>>,
+    /// End of the current window.
     near_end: u64,
     /// Entries of the `RING` windows from `near_end` on, window `w` in `ring[w % RING]`.
     ring: Vec<Vec<HeapEntry<T>>>,
     in_ring: usize,
     /// Entries beyond the ring.
     far: BinaryHeap<HeapEntry<T>>,
+    /// The radix sort's second buffer.
+    scratch: Vec<HeapEntry<T>>,
     next_seq: u64,
     now: SimTime,
 }
@@ -114,37 +133,17 @@ pub struct HeapQueue<T> {
 impl<T> Default for HeapQueue<T> {
     fn default() -> Self {
         HeapQueue {
-            heap: BinaryHeap::new(),
+            window: Vec::new(),
+            next: 0,
+            late: BinaryHeap::new(),
             near_end: 1 << WINDOW_BITS,
             ring: (0..RING).map(|_| Vec::new()).collect(),
             in_ring: 0,
             far: BinaryHeap::new(),
+            scratch: Vec::new(),
             next_seq: 0,
             now: SimTime::ZERO,
         }
-    }
-}
-
-impl<T> HeapQueue<T> {
-    /// Moves the next window's entries into the heap (or, with nothing in the ring, those of
-    /// the window of the earliest far entry); false when nothing is left.
-    fn next_window(&mut self) -> bool {
-        if self.in_ring == 0 {
-            let Some(first) = self.far.peek() else {
-                return false;
-            };
-            let window = first.key.0.at >> WINDOW_BITS;
-            self.near_end = self.near_end.max(window << WINDOW_BITS);
-        }
-        let window = self.near_end >> WINDOW_BITS;
-        let bucket = &mut self.ring[(window % RING) as usize];
-        self.in_ring -= bucket.len();
-        self.heap.extend(bucket.drain(..));
-        self.near_end += 1 << WINDOW_BITS;
-        while self.far.peek().is_some_and(|e| e.key.0.at < self.near_end) {
-            self.heap.extend(self.far.pop());
-        }
-        true
     }
 }
 
@@ -154,7 +153,93 @@ impl<T> HeapQueue<T> {
     }
 }
 
-impl<T> EventQueue<T> for HeapQueue<T> {
+impl<T: Copy> HeapQueue<T> {
+    /// The entry `k` places after the next one in the current window's sorted run (ignoring
+    /// entries scheduled into the window since it was sorted): a guess at what pops soon, for
+    /// prefetching.
+    pub fn ahead(&self, k: usize) -> Option<&T> {
+        self.window.get(self.next + k).map(|e| &e.item)
+    }
+
+    /// Makes the next window current (or, with nothing in the ring, the window of the earliest
+    /// far entry): its entries sorted in `window`. False when nothing is left.
+    fn next_window(&mut self) -> bool {
+        debug_assert!(self.next == self.window.len() && self.late.is_empty());
+        if self.in_ring == 0 {
+            let Some(first) = self.far.peek() else {
+                return false;
+            };
+            let window = first.at() >> WINDOW_BITS;
+            self.near_end = self.near_end.max(window << WINDOW_BITS);
+        }
+        let start = self.near_end;
+        self.near_end += 1 << WINDOW_BITS;
+        self.window.clear();
+        self.next = 0;
+        // The far entries of this window were all scheduled before any in its bucket (an
+        // entry goes far only while its window is beyond the ring), and the far heap yields
+        // them in (time, insertion) order: followed by the bucket, which is in insertion
+        // order, every run of equal times is in insertion order, as the stable sort needs.
+        while self.far.peek().is_some_and(|e| e.at() < self.near_end) {
+            self.window.extend(self.far.pop());
+        }
+        let bucket = &mut self.ring[((start >> WINDOW_BITS) % RING) as usize];
+        self.in_ring -= bucket.len();
+        self.window.append(bucket);
+        sort_by_offset(&mut self.window, &mut self.scratch, start);
+        true
+    }
+}
+
+/// Sorts `entries` by time, stably, all times being in `[start, start + 2^WINDOW_BITS)`: an
+/// LSD radix sort over the offset's two digits.
+fn sort_by_offset<T: Copy>(
+    entries: &mut Vec<HeapEntry<T>>,
+    scratch: &mut Vec<HeapEntry<T>>,
+    start: u64,
+) {
+    const DIGITS: usize = 1 << DIGIT_BITS;
+    const MASK: u64 = DIGITS as u64 - 1;
+    let Some(&first) = entries.first() else {
+        return;
+    };
+    let offset = |e: &HeapEntry<T>| {
+        debug_assert!(e.at() >= start && e.at() - start < 1 << WINDOW_BITS);
+        e.at() - start
+    };
+    let mut counts = [[0usize; DIGITS]; 2];
+    let mut sorted = true;
+    let mut previous = 0;
+    for e in entries.iter() {
+        let off = offset(e);
+        counts[0][(off & MASK) as usize] += 1;
+        counts[1][(off >> DIGIT_BITS) as usize] += 1;
+        sorted &= off >= previous;
+        previous = off;
+    }
+    if sorted {
+        return;
+    }
+    scratch.clear();
+    scratch.resize(entries.len(), first);
+    for (digit, counts) in counts.iter_mut().enumerate() {
+        let mut sum = 0;
+        for count in counts.iter_mut() {
+            let here = *count;
+            *count = sum;
+            sum += here;
+        }
+        let shift = digit as u32 * DIGIT_BITS;
+        for e in entries.iter() {
+            let d = ((offset(e) >> shift) & MASK) as usize;
+            scratch[counts[d]] = *e;
+            counts[d] += 1;
+        }
+        std::mem::swap(entries, scratch);
+    }
+}
+
+impl<T: Copy> EventQueue<T> for HeapQueue<T> {
     fn schedule(&mut self, at: SimTime, item: T) -> Result<Ticket, ScheduleInPast> {
         if at < self.now {
             return Err(ScheduleInPast {
@@ -170,7 +255,7 @@ impl<T> EventQueue<T> for HeapQueue<T> {
         };
         let window = at.0 >> WINDOW_BITS;
         if at.0 < self.near_end {
-            self.heap.push(entry);
+            self.late.push(entry);
         } else if window < (self.near_end >> WINDOW_BITS) + RING {
             self.ring[(window % RING) as usize].push(entry);
             self.in_ring += 1;
@@ -182,18 +267,29 @@ impl<T> EventQueue<T> for HeapQueue<T> {
 
     fn pop_live(&mut self, mut live: impl FnMut(Ticket, &T) -> bool) -> Option<(SimTime, T)> {
         loop {
-            while let Some(HeapEntry {
+            let sorted = self.window.get(self.next);
+            let entry = match (sorted, self.late.peek()) {
+                (Some(s), Some(l)) if l.key > s.key => self.late.pop(),
+                (Some(&s), _) => {
+                    self.next += 1;
+                    Some(s)
+                }
+                (None, Some(_)) => self.late.pop(),
+                (None, None) => None,
+            };
+            let Some(HeapEntry {
                 key: Reverse(Key { at, seq }),
                 item,
-            }) = self.heap.pop()
-            {
-                if live(Ticket(seq), &item) {
-                    self.now = SimTime(at);
-                    return Some((self.now, item));
+            }) = entry
+            else {
+                if !self.next_window() {
+                    return None;
                 }
-            }
-            if !self.next_window() {
-                return None;
+                continue;
+            };
+            if live(Ticket(seq), &item) {
+                self.now = SimTime(at);
+                return Some((self.now, item));
             }
         }
     }
@@ -203,7 +299,7 @@ impl<T> EventQueue<T> for HeapQueue<T> {
     }
 
     fn len(&self) -> usize {
-        self.heap.len() + self.in_ring + self.far.len()
+        self.window.len() - self.next + self.late.len() + self.in_ring + self.far.len()
     }
 }
 
@@ -273,6 +369,31 @@ mod tests {
         // Same instant is allowed and comes after anything already due then.
         q.schedule(SimTime(100), "now").unwrap();
         assert_eq!(q.pop().map(|(t, s)| (t.0, s)), Some((100, "now")));
+    }
+
+    #[test]
+    fn radix_sort_is_a_stable_sort_by_time() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let start = 7 << WINDOW_BITS;
+        for len in [0, 1, 2, 17, 300, 5_000] {
+            // Few distinct times, so runs of equal times are long; seq gives the input order.
+            let spread = rng.random_range(1..=1u64 << WINDOW_BITS);
+            let mut entries: Vec<HeapEntry<u32>> = (0..len)
+                .map(|i| HeapEntry {
+                    key: Reverse(Key {
+                        at: start + rng.random_range(0..spread),
+                        seq: u64::MAX - i as u64,
+                    }),
+                    item: i,
+                })
+                .collect();
+            let mut expected = entries.clone();
+            expected.sort_by_key(|e| e.at());
+            sort_by_offset(&mut entries, &mut Vec::new(), start);
+            let items = |v: &[HeapEntry<u32>]| v.iter().map(|e| e.item).collect::<Vec<_>>();
+            assert_eq!(items(&entries), items(&expected), "{len} entries");
+        }
     }
 
     /// Against a model that keeps every pending entry in a sorted map and removes a

@@ -7,22 +7,71 @@
 //! is its length as a varint, then its elements. The patterns below name every field, so a
 //! field added to an event type fails to compile here instead of writing other bytes, and
 //! the tests compare with postcard itself.
+//!
+//! The bytes go to an `Out`: a `Vec`, or a `Cursor` over a buffer known to have room, which
+//! stores each byte without the `Vec`'s capacity test and growth path.
 
-use super::format::push_varint;
 use crate::event::{Action, CustomerRef, Line, NewOrder, OrderStatus};
 use crate::world::names::Persona;
 
+/// Where encoded bytes go.
+pub trait Out {
+    fn byte(&mut self, byte: u8);
+
+    /// A LEB128 varint, as `format::push_varint` writes it.
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.byte((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.byte(value as u8);
+    }
+}
+
+impl Out for Vec<u8> {
+    fn byte(&mut self, byte: u8) {
+        self.push(byte);
+    }
+}
+
+/// Writes from `pos` on into a slice the caller sized for what it writes (a write past its
+/// end is a bug and panics on the bounds check).
+pub struct Cursor<'a> {
+    pub buf: &'a mut [u8],
+    pub pos: usize,
+}
+
+impl Out for Cursor<'_> {
+    fn byte(&mut self, byte: u8) {
+        self.buf[self.pos] = byte;
+        self.pos += 1;
+    }
+}
+
+/// Lines in a `NewOrder` up to which `MAX_BOUNDED_LEN` bounds its encoding (the simulator's orders
+/// have at most `sim::model::MAX_LINES_AT_CREATION`; a recorded event may have more).
+pub const BOUNDED_LINES: usize = 16;
+
+/// The longest encoding of an action whose `NewOrder` has at most `BOUNDED_LINES` lines: a
+/// varint of a `u64` takes at most 10 bytes, of a `u32` 5, of a `u16` 3.
+pub const MAX_BOUNDED_LEN: usize = 1 + 5 + 1 + 5 + 5 + 3 + 3 + 1 + BOUNDED_LINES * (1 + 5 + 1) + 10;
+
+/// Whether `MAX_BOUNDED_LEN` bounds the encoding of `action`.
+pub fn is_bounded(action: &Action) -> bool {
+    !matches!(action, Action::NewOrder(o) if o.lines.len() > BOUNDED_LINES)
+}
+
 /// Appends the postcard encoding of `action` to `out`.
-pub fn push_action(out: &mut Vec<u8>, action: &Action) {
+pub fn push_action(out: &mut impl Out, action: &Action) {
     match action {
         Action::NewCustomer {
             customer,
             home_store,
             persona,
         } => {
-            out.push(0);
-            push_varint(out, u64::from(*customer));
-            push_varint(out, u64::from(*home_store));
+            out.byte(0);
+            out.varint(u64::from(*customer));
+            out.varint(u64::from(*home_store));
             push_persona(out, persona);
         }
         Action::NewOrder(NewOrder {
@@ -34,73 +83,73 @@ pub fn push_action(out: &mut Vec<u8>, action: &Action) {
             lines,
             total_cents,
         }) => {
-            out.push(1);
-            push_varint(out, u64::from(*order));
+            out.byte(1);
+            out.varint(u64::from(*order));
             match customer {
                 CustomerRef::Existing(i) => {
-                    out.push(0);
-                    push_varint(out, u64::from(*i));
+                    out.byte(0);
+                    out.varint(u64::from(*i));
                 }
                 CustomerRef::New(n) => {
-                    out.push(1);
-                    push_varint(out, u64::from(*n));
+                    out.byte(1);
+                    out.varint(u64::from(*n));
                 }
             }
-            push_varint(out, u64::from(*store));
-            push_varint(out, u64::from(*window_start_min));
-            push_varint(out, u64::from(*window_len_min));
-            push_varint(out, lines.len() as u64);
+            out.varint(u64::from(*store));
+            out.varint(u64::from(*window_start_min));
+            out.varint(u64::from(*window_len_min));
+            out.varint(lines.len() as u64);
             for line in lines {
                 push_line(out, line);
             }
-            push_varint(out, *total_cents);
+            out.varint(*total_cents);
         }
         Action::Transition { order, from, to } => {
-            out.push(2);
-            push_varint(out, u64::from(*order));
-            out.push(status_index(*from));
-            out.push(status_index(*to));
+            out.byte(2);
+            out.varint(u64::from(*order));
+            out.byte(status_index(*from));
+            out.byte(status_index(*to));
         }
         Action::AddLine {
             order,
             line,
             total_cents,
         } => {
-            out.push(3);
-            push_varint(out, u64::from(*order));
+            out.byte(3);
+            out.varint(u64::from(*order));
             push_line(out, line);
-            push_varint(out, *total_cents);
+            out.varint(*total_cents);
         }
         Action::RemoveLine {
             order,
             seq,
             total_cents,
         } => {
-            out.push(4);
-            push_varint(out, u64::from(*order));
-            out.push(*seq);
-            push_varint(out, *total_cents);
+            out.byte(4);
+            out.varint(u64::from(*order));
+            out.byte(*seq);
+            out.varint(*total_cents);
         }
         Action::InventoryUpdate { item, stock_level } => {
-            out.push(5);
-            push_varint(out, u64::from(*item));
-            push_varint(out, u64::from(*stock_level));
+            out.byte(5);
+            out.varint(u64::from(*item));
+            out.varint(u64::from(*stock_level));
         }
     }
 }
 
-fn push_line(out: &mut Vec<u8>, line: &Line) {
+fn push_line(out: &mut impl Out, line: &Line) {
     let Line {
         seq,
         product,
         quantity,
     } = line;
-    out.push(*seq);
-    push_varint(out, u64::from(*product));
-    out.push(*quantity);
+    out.byte(*seq);
+    out.varint(u64::from(*product));
+    out.byte(*quantity);
 }
 
-fn push_persona(out: &mut Vec<u8>, persona: &Persona) {
+fn push_persona(out: &mut impl Out, persona: &Persona) {
     let Persona {
         first,
         last,
@@ -108,7 +157,7 @@ fn push_persona(out: &mut Vec<u8>, persona: &Persona) {
         house_number,
     } = persona;
     for field in [first, last, street, house_number] {
-        push_varint(out, u64::from(*field));
+        out.varint(u64::from(*field));
     }
 }
 
@@ -134,6 +183,20 @@ mod tests {
         push_action(&mut ours, action);
         let theirs = postcard::to_stdvec(action).unwrap();
         assert_eq!(&ours[1..], &theirs[..], "{action:?}");
+        // The cursor writes the same bytes, within the bound when one applies.
+        let room = if is_bounded(action) {
+            MAX_BOUNDED_LEN
+        } else {
+            theirs.len()
+        };
+        let mut buf = vec![0xAA; room + 1];
+        let mut cursor = Cursor {
+            buf: &mut buf,
+            pos: 1,
+        };
+        push_action(&mut cursor, action);
+        let end = cursor.pos;
+        assert_eq!(&buf[1..end], &theirs[..], "{action:?}");
     }
 
     /// Values at varint length boundaries, and random ones of random widths, within `max`
@@ -281,6 +344,31 @@ mod tests {
             for to in OrderStatus::ALL {
                 assert_like_postcard(&Action::Transition { order: 7, from, to });
             }
+        }
+        // The longest bounded action is exactly `MAX_BOUNDED_LEN` bytes.
+        let widest = Line {
+            seq: u8::MAX,
+            product: u32::MAX,
+            quantity: u8::MAX,
+        };
+        let longest = Action::NewOrder(NewOrder {
+            order: u32::MAX,
+            customer: CustomerRef::Existing(u32::MAX),
+            store: u32::MAX,
+            window_start_min: u16::MAX,
+            window_len_min: u16::MAX,
+            lines: vec![widest; BOUNDED_LINES],
+            total_cents: u64::MAX,
+        });
+        assert!(is_bounded(&longest));
+        assert_eq!(
+            postcard::to_stdvec(&longest).unwrap().len(),
+            MAX_BOUNDED_LEN
+        );
+        assert_like_postcard(&longest);
+        if let Action::NewOrder(mut order) = longest {
+            order.lines.push(widest);
+            assert!(!is_bounded(&Action::NewOrder(order)));
         }
     }
 

@@ -1,27 +1,36 @@
-//! The records of a trace on their way out: each is encoded once, into a block buffer, and
-//! the CRC runs over whole blocks (crc32fast's fast path needs long inputs) instead of over
-//! every 4–15-byte record.
+//! The records of a trace on their way out: each is encoded once, into a block buffer, that
+//! goes to the output whole, and the CRC runs over whole blocks (crc32fast's fast path needs
+//! long inputs) instead of over every 4–15-byte record.
 
-use super::encode::push_action;
-use super::format::push_varint;
+use super::encode::{is_bounded, push_action, Cursor, Out, MAX_BOUNDED_LEN};
 use crate::event::Action;
 
-/// Records are hashed in blocks of at least this many bytes.
+/// A block is written out and hashed once it holds this many bytes (in the output's buffer,
+/// one copy of 64 KiB instead of one small copy per record).
 const BLOCK: usize = 64 * 1024;
 
-/// The CRC of every record byte so far: `hasher` covers the bytes of earlier blocks, `block`
-/// holds the rest (the records since).
+/// Room a bounded record needs: a length of at most 2 varint bytes (the record is shorter than
+/// 2^14), the `delta_ms` varint, the action.
+const ROOM: usize = 2 + 10 + MAX_BOUNDED_LEN;
+const _: () = assert!(ROOM < 1 << 14);
+
+/// The CRC of every record byte so far: `hasher` covers the bytes of earlier blocks, the block
+/// (`buf[..len]`) holds the rest (the records since, not yet written out).
 #[derive(Clone)]
 pub struct RecordBlock {
     hasher: crc32fast::Hasher,
-    block: Vec<u8>,
+    /// Kept at least `ROOM` bytes longer than `len` while records are encoded into it, so the
+    /// encoder writes bytes with a bounds check but no capacity test or growth.
+    buf: Vec<u8>,
+    len: usize,
 }
 
 impl Default for RecordBlock {
     fn default() -> Self {
         RecordBlock {
             hasher: crc32fast::Hasher::new(),
-            block: Vec::new(),
+            buf: Vec::new(),
+            len: 0,
         }
     }
 }
@@ -30,40 +39,66 @@ impl RecordBlock {
     /// Encodes one record (varint length, varint `delta_ms`, the action) at the end of the
     /// block and returns its bytes.
     pub fn push(&mut self, delta_ms: u64, action: &Action) -> &[u8] {
-        if self.block.len() >= BLOCK {
-            self.hasher.update(&self.block);
-            self.block.clear();
-        }
-        if self.block.capacity() == 0 {
-            self.block.reserve(BLOCK + 256);
-        }
-        let start = self.block.len();
-        // One byte for the length, which is all a record under 128 bytes needs; longer ones
-        // make room below.
-        self.block.push(0);
-        push_varint(&mut self.block, delta_ms);
-        push_action(&mut self.block, action);
-        let len = self.block.len() - start - 1;
-        if len < 0x80 {
-            self.block[start] = len as u8;
+        let start = self.len;
+        if is_bounded(action) {
+            if self.buf.len() < start + ROOM {
+                self.buf.resize((start + ROOM).max(BLOCK + ROOM), 0);
+            }
+            // One byte for the length, which is all a record under 128 bytes needs; a longer
+            // one moves up a byte.
+            let mut cursor = Cursor {
+                buf: &mut self.buf,
+                pos: start + 1,
+            };
+            cursor.varint(delta_ms);
+            push_action(&mut cursor, action);
+            let len = cursor.pos - start - 1;
+            if len < 0x80 {
+                self.buf[start] = len as u8;
+                self.len = start + 1 + len;
+            } else {
+                self.buf.copy_within(start + 1..start + 1 + len, start + 2);
+                self.buf[start] = (len as u8) | 0x80;
+                self.buf[start + 1] = (len >> 7) as u8;
+                self.len = start + 2 + len;
+            }
         } else {
-            let mut prefix = Vec::with_capacity(10);
-            push_varint(&mut prefix, len as u64);
-            self.block.splice(start..start + 1, prefix);
+            let mut payload = Vec::new();
+            payload.varint(delta_ms);
+            push_action(&mut payload, action);
+            self.buf.truncate(start);
+            self.buf.varint(payload.len() as u64);
+            self.buf.extend_from_slice(&payload);
+            self.len = self.buf.len();
         }
-        &self.block[start..]
+        &self.buf[start..self.len]
+    }
+
+    /// Whether the block is due to be written out (`filled`, then `next_block`).
+    pub fn is_full(&self) -> bool {
+        self.len >= BLOCK
+    }
+
+    /// The records of this block, to write out.
+    pub fn filled(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Hashes this block's records and starts an empty block.
+    pub fn next_block(&mut self) {
+        self.hasher.update(&self.buf[..self.len]);
+        self.len = 0;
     }
 
     /// Hashes `bytes` after the records so far: the footer fields the checksum also covers.
     pub fn update(&mut self, bytes: &[u8]) {
-        self.hasher.update(&self.block);
-        self.block.clear();
+        self.next_block();
         self.hasher.update(bytes);
     }
 
     /// The CRC-32 of every record pushed (and of the bytes given to `update`).
     pub fn finalize(mut self) -> u32 {
-        self.hasher.update(&self.block);
+        self.next_block();
         self.hasher.finalize()
     }
 }
@@ -72,6 +107,7 @@ impl RecordBlock {
 mod tests {
     use super::*;
     use crate::event::{Line, NewOrder, OrderStatus};
+    use crate::trace::format::push_varint;
 
     /// The record as the format describes it, built the slow way.
     fn reference(delta_ms: u64, action: &Action) -> Vec<u8> {
@@ -128,6 +164,37 @@ mod tests {
         assert!(all.len() > 4 * BLOCK, "{}", all.len());
         assert_eq!(block.clone().finalize(), crc32fast::hash(&all));
         assert_eq!(block.finalize(), hashed_in_pieces.finalize());
+    }
+
+    /// As the writer drives it: each full block written out, then the next one started.
+    #[test]
+    fn blocks_written_out_in_turn_are_the_records_in_sequence() {
+        let mut block = RecordBlock::default();
+        let (mut want, mut written) = (Vec::new(), Vec::new());
+        let mut blocks = 0;
+        for i in 0..200_000u64 {
+            let action = match i % 5_000 {
+                7 => order_with_lines(20 + (i / 5_000) as usize),
+                8 => order_with_lines(16),
+                _ => Action::Transition {
+                    order: (i * 7_919) as u32,
+                    from: OrderStatus::Created,
+                    to: OrderStatus::Picking,
+                },
+            };
+            let record = reference(i % 70_000, &action);
+            assert_eq!(block.push(i % 70_000, &action), &record[..], "record {i}");
+            want.extend(record);
+            if block.is_full() {
+                written.extend_from_slice(block.filled());
+                block.next_block();
+                blocks += 1;
+            }
+        }
+        written.extend_from_slice(block.filled());
+        assert!(blocks >= 4, "{blocks} blocks");
+        assert_eq!(written, want);
+        assert_eq!(block.finalize(), crc32fast::hash(&want));
     }
 
     #[test]

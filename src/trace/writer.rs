@@ -10,8 +10,8 @@ use crate::event::Event;
 
 pub struct TraceWriter<W: Write> {
     out: W,
-    /// The records not yet hashed, and the CRC of the ones before.
-    crc: RecordBlock,
+    /// The records not yet written out and hashed, and the CRC of the ones before.
+    block: RecordBlock,
     count: u64,
     last_at: u64,
     bytes: u64,
@@ -33,7 +33,7 @@ impl<W: Write> TraceWriter<W> {
             .map_err(io)?;
         Ok(TraceWriter {
             out,
-            crc: RecordBlock::default(),
+            block: RecordBlock::default(),
             count: 0,
             last_at: 0,
             bytes: 8 + 2 + 4 + body.len() as u64 + 4,
@@ -56,16 +56,24 @@ impl<W: Write> TraceWriter<W> {
                 duration_ms: self.limit_ms(),
             });
         }
-        let record = self.crc.push(at - self.last_at, &event.action);
-        self.out
-            .write_all(record)
-            .map_err(|source| TraceError::Io {
-                offset: self.bytes,
-                source,
-            })?;
+        let record = self.block.push(at - self.last_at, &event.action);
         self.bytes += record.len() as u64;
         self.last_at = at;
         self.count += 1;
+        if self.block.is_full() {
+            self.write_block()?;
+        }
+        Ok(())
+    }
+
+    /// Writes out the records of the current block and starts the next.
+    fn write_block(&mut self) -> Result<(), TraceError> {
+        let records = self.block.filled();
+        let offset = self.bytes - records.len() as u64;
+        self.out
+            .write_all(records)
+            .map_err(|source| TraceError::Io { offset, source })?;
+        self.block.next_block();
         Ok(())
     }
 
@@ -73,7 +81,7 @@ impl<W: Write> TraceWriter<W> {
         self.count
     }
 
-    /// Bytes written so far.
+    /// Bytes of the trace so far (the last block's records are written out by `finish`).
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -120,7 +128,8 @@ impl<W: Write> TraceWriter<W> {
                 self.limit_ms()
             )));
         }
-        let mut crc = self.crc.clone();
+        self.write_block()?;
+        let mut crc = std::mem::take(&mut self.block);
         crc.update(&duration_ms.to_le_bytes());
         let footer = Footer {
             count: self.count,
