@@ -246,7 +246,9 @@ fn parse_tag(text: &str) -> Result<(String, String), String> {
         Some((key, value)) if !key.trim().is_empty() => {
             Ok((key.trim().to_string(), value.to_string()))
         }
-        _ => Err(format!("a tag is KEY=VALUE, e.g. env=staging, not {text:?}")),
+        _ => Err(format!(
+            "a tag is KEY=VALUE, e.g. env=staging, not {text:?}"
+        )),
     }
 }
 

@@ -546,6 +546,11 @@ mod tests {
         }
         a.merge(&b);
         assert_eq!(a.latency, whole.latency);
+        assert_eq!(a.by_activity, whole.by_activity);
+        assert_eq!(
+            a.by_activity[Activity::NewOrder.index()].latency.len(),
+            whole.count(Activity::NewOrder)
+        );
         assert_eq!(a.successes, whole.successes);
         assert_eq!(a.errors, whole.errors);
         assert_eq!(a.series, whole.series);

@@ -7,8 +7,11 @@ use crate::result::merge::merge;
 use crate::result::RunResult;
 
 pub fn run(args: MergeArgs) -> anyhow::Result<()> {
-    let inputs: Vec<(&'static str, &std::path::Path)> =
-        args.results.iter().map(|p| ("a result", p.as_path())).collect();
+    let inputs: Vec<(&'static str, &std::path::Path)> = args
+        .results
+        .iter()
+        .map(|p| ("a result", p.as_path()))
+        .collect();
     let outputs: Vec<(&'static str, &std::path::Path)> =
         args.output.iter().map(|p| ("-o", p.as_path())).collect();
     crate::output::check_paths(&inputs, &outputs)?;

@@ -288,6 +288,7 @@ mod tests {
         assert_eq!(second.retries, whole.retries);
         assert_eq!(second.retry_reasons, whole.retry_reasons);
         assert_eq!(second.series, whole.series);
+        assert_eq!(second.by_activity, whole.by_activity);
         // Outcomes stay the current segment's.
         assert_eq!(second.successes[Activity::NewOrder.index()], 30);
     }

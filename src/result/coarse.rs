@@ -100,7 +100,8 @@ impl<'de> Deserialize<'de> for CoarseHistogram {
         for (bin, count) in pairs {
             if bin >= MAX_BIN {
                 return Err(serde::de::Error::custom(format!(
-                    "bin {bin} is past the last bin {}", MAX_BIN - 1
+                    "bin {bin} is past the last bin {}",
+                    MAX_BIN - 1
                 )));
             }
             if h.counts.len() <= bin {
@@ -130,7 +131,10 @@ mod tests {
             }
             assert!(highest_in(bin) >= value);
             // 12.5% relative width at most.
-            assert!((highest_in(bin) - lowest) * 8 <= lowest.max(1), "value {value}");
+            assert!(
+                (highest_in(bin) - lowest) * 8 <= lowest.max(1),
+                "value {value}"
+            );
         }
         assert_eq!(bin_of(u64::MAX), MAX_BIN - 1);
         assert_eq!(highest_in(bin_of(u64::MAX)), u64::MAX);
@@ -154,7 +158,10 @@ mod tests {
         assert!((50_000..=50_000 * 9 / 8).contains(&p50), "{p50}");
         assert_eq!(whole.value_at_quantile(1.0), highest_in(bin_of(100_000)));
         let json = serde_json::to_string(&whole).unwrap();
-        assert_eq!(serde_json::from_str::<CoarseHistogram>(&json).unwrap(), whole);
+        assert_eq!(
+            serde_json::from_str::<CoarseHistogram>(&json).unwrap(),
+            whole
+        );
         assert!(serde_json::from_str::<CoarseHistogram>("[[9999,1]]").is_err());
         assert_eq!(CoarseHistogram::default().value_at_quantile(0.99), 0);
     }

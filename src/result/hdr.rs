@@ -2,7 +2,9 @@
 //! (standard alphabet, padded), the form HdrHistogram's other implementations read.
 
 use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer as HdrReader, Serializer as _, V2DeflateSerializer};
+use hdrhistogram::serialization::{
+    Deserializer as HdrReader, Serializer as _, V2DeflateSerializer,
+};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Deserializer, Serializer};
 

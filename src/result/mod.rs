@@ -572,19 +572,23 @@ impl RunResult {
                     .map_or("unknown version".into(), |v| format!("loadgen {v}")),
             });
         }
-        let mut result: RunResult =
-            serde_path_to_error::deserialize(&value).map_err(|e| {
-                let at = e.path().to_string();
-                field(&at, e.into_inner().to_string())
-            })?;
-        result.check().map_err(|(at, message)| field(&at, message))?;
+        let mut result: RunResult = serde_path_to_error::deserialize(&value).map_err(|e| {
+            let at = e.path().to_string();
+            field(&at, e.into_inner().to_string())
+        })?;
+        result
+            .check()
+            .map_err(|(at, message)| field(&at, message))?;
         result.refresh();
         Ok(result)
     }
 
     /// What serde cannot see: failure kinds are known, activities are loadgen's.
     fn check(&self) -> Result<(), (String, String)> {
-        for (map, name) in [(&self.errors, "errors"), (&self.retry_reasons, "retry_reasons")] {
+        for (map, name) in [
+            (&self.errors, "errors"),
+            (&self.retry_reasons, "retry_reasons"),
+        ] {
             for key in map.keys() {
                 key.parse::<FailureKind>()
                     .map_err(|e| (format!("{name}.{key}"), e))?;

@@ -102,7 +102,11 @@ fn result_of(records: &[&EventRecord], shard: Option<Shard>, elapsed: Duration) 
 
 fn whole() -> RunResult {
     let records = records();
-    result_of(&records.iter().collect::<Vec<_>>(), None, Duration::from_secs(121))
+    result_of(
+        &records.iter().collect::<Vec<_>>(),
+        None,
+        Duration::from_secs(121),
+    )
 }
 
 /// The results of `count` shards that split `records()` by sequence number.
@@ -148,9 +152,15 @@ fn a_written_result_reads_back_equal_and_renders_the_same_summary() {
     // The summary says what the data says.
     let summary = crate::report::final_summary(&back);
     assert!(summary.contains("Total activities: 600"), "{summary}");
-    assert!(summary.contains(&format!("{:?}", Entity::Order(result.failed_events[0].seq as u32))));
+    assert!(summary.contains(&format!(
+        "{:?}",
+        Entity::Order(result.failed_events[0].seq as u32)
+    )));
     assert_eq!(back.total(), 600);
-    assert_eq!(pairs(&back.histograms.latency), pairs(&result.histograms.latency));
+    assert_eq!(
+        pairs(&back.histograms.latency),
+        pairs(&result.histograms.latency)
+    );
 }
 
 #[test]
@@ -168,12 +178,18 @@ fn derived_fields_are_recomputed_not_trusted() {
 fn merging_the_shards_of_a_run_gives_the_whole_run() {
     let whole = whole();
     let merged = merge(&shards(3)).unwrap();
-    assert_eq!(pairs(&merged.histograms.service), pairs(&whole.histograms.service));
+    assert_eq!(
+        pairs(&merged.histograms.service),
+        pairs(&whole.histograms.service)
+    );
     assert_eq!(merged.histograms, whole.histograms);
     assert_eq!(merged.activities, whole.activities);
     assert_eq!(merged.errors, whole.errors);
     assert_eq!(merged.retry_reasons, whole.retry_reasons);
-    assert_eq!((merged.requests, merged.retries), (whole.requests, whole.retries));
+    assert_eq!(
+        (merged.requests, merged.retries),
+        (whole.requests, whole.retries)
+    );
     assert_eq!(merged.time_series, whole.time_series);
     assert_eq!(merged.failed_events, whole.failed_events);
     assert_eq!(merged.failed_events_total, whole.failed_events_total);
@@ -230,12 +246,20 @@ fn results_that_are_not_the_shards_of_one_run_are_refused() {
     other_run[0].1.run.run_id = "r2".into();
     let err = merge(&other_run).unwrap_err();
     assert!(matches!(err, MergeError::DifferentRunId { .. }), "{err}");
-    assert!(err.to_string().contains("r1.json is of run id r1, r0.json of run id r2"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("r1.json is of run id r1, r0.json of run id r2"),
+        "{err}"
+    );
     let mut counts = shards(2);
     counts.push(shards(3).remove(2));
     assert!(matches!(
         merge(&counts),
-        Err(MergeError::DifferentShardCount { theirs: 3, ours: 2, .. })
+        Err(MergeError::DifferentShardCount {
+            theirs: 3,
+            ours: 2,
+            ..
+        })
     ));
     let mut missing = shards(4);
     missing.remove(2);
@@ -251,7 +275,10 @@ fn results_that_are_not_the_shards_of_one_run_are_refused() {
         "shard 0/2 is in both r0.json and copy.json"
     );
     let unsharded = vec![(PathBuf::from("w.json"), whole())];
-    assert!(matches!(merge(&unsharded), Err(MergeError::NotAShard { .. })));
+    assert!(matches!(
+        merge(&unsharded),
+        Err(MergeError::NotAShard { .. })
+    ));
     assert_eq!(merge(&[]), Err(MergeError::Nothing));
 }
 
@@ -262,10 +289,15 @@ fn bad_documents_are_refused_naming_the_file_and_field() {
     let edit = |f: &dyn Fn(&mut serde_json::Value)| {
         let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
         f(&mut v);
-        RunResult::parse(path, &v.to_string()).unwrap_err().to_string()
+        RunResult::parse(path, &v.to_string())
+            .unwrap_err()
+            .to_string()
     };
     let newer = edit(&|v| v["schema_version"] = serde_json::json!(SCHEMA_VERSION + 1));
-    assert!(newer.starts_with("run.json: schema_version 2 is newer"), "{newer}");
+    assert!(
+        newer.starts_with("run.json: schema_version 2 is newer"),
+        "{newer}"
+    );
     let missing = edit(&|v| {
         v["events"].as_object_mut().unwrap().remove("received");
     });
@@ -276,8 +308,12 @@ fn bad_documents_are_refused_naming_the_file_and_field() {
         bad_histogram.starts_with("run.json: field `histograms.lateness`: not base64"),
         "{bad_histogram}"
     );
-    let bad_kind = edit(&|v| v["errors"]["teapot"] = serde_json::json!({"count": 1, "example": ""}));
-    assert!(bad_kind.starts_with("run.json: field `errors.teapot`"), "{bad_kind}");
+    let bad_kind =
+        edit(&|v| v["errors"]["teapot"] = serde_json::json!({"count": 1, "example": ""}));
+    assert!(
+        bad_kind.starts_with("run.json: field `errors.teapot`"),
+        "{bad_kind}"
+    );
     let old = edit(&|v| {
         v.as_object_mut().unwrap().remove("schema_version");
     });
