@@ -3,8 +3,7 @@
 
 use crate::cli::MergeArgs;
 use crate::error::CommandError;
-use crate::result::merge::merge;
-use crate::result::RunResult;
+use crate::result::merge::merge_files;
 
 pub fn run(args: MergeArgs) -> anyhow::Result<()> {
     let inputs: Vec<(&'static str, &std::path::Path)> = args
@@ -15,10 +14,6 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
     let outputs: Vec<(&'static str, &std::path::Path)> =
         args.output.iter().map(|p| ("-o", p.as_path())).collect();
     crate::output::check_paths(&inputs, &outputs)?;
-    let mut results = Vec::with_capacity(args.results.len());
-    for path in &args.results {
-        results.push((path.clone(), RunResult::read(path)?));
-    }
-    let merged = merge(&results).map_err(|e| CommandError::Input(e.to_string()))?;
+    let merged = merge_files(&args.results).map_err(|e| CommandError::Input(e.to_string()))?;
     super::session::finish(&merged, args.output.as_deref(), args.min_success)
 }

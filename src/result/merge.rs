@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{RunResult, SCHEMA_VERSION};
+use chrono::{DateTime, FixedOffset};
+use serde::Deserialize;
+
+use super::{EventCounts, FailedEventRow, RunMeta, RunResult, Visibility, SCHEMA_VERSION};
 use crate::metrics::{Metrics, MAX_LISTED_FAILURES};
 
 /// Why results cannot be merged: each names the files involved.
@@ -54,8 +57,8 @@ pub enum MergeError {
     BadStart { path: PathBuf, message: String },
 }
 
-fn describe(r: &RunResult) -> String {
-    let t = &r.run.trace;
+fn describe(run: &RunMeta) -> String {
+    let t = &run.trace;
     match (t.events, t.crc32) {
         (Some(events), Some(crc)) => {
             format!("{events} events, CRC-32 {crc:08x}, starting {}", t.start)
@@ -64,31 +67,56 @@ fn describe(r: &RunResult) -> String {
     }
 }
 
-/// Adds up the results of every shard of one run (`(file, result)`, in any order).
-pub fn merge(inputs: &[(PathBuf, RunResult)]) -> Result<RunResult, MergeError> {
-    let (first_path, first) = inputs.first().ok_or(MergeError::Nothing)?;
-    let shard_of = |path: &Path, r: &RunResult| {
-        r.run.shard.ok_or_else(|| MergeError::NotAShard {
+/// What merge checks before adding anything: which run a result is of, and when it started.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Header {
+    pub run: RunMeta,
+    pub started_at: String,
+}
+
+impl From<&RunResult> for Header {
+    fn from(r: &RunResult) -> Header {
+        Header {
+            run: r.run.clone(),
+            started_at: r.started_at.clone(),
+        }
+    }
+}
+
+/// The shards are one run's, all of them, once each: what to add them up with.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    count: u32,
+    earliest: DateTime<FixedOffset>,
+    starts: BTreeMap<u32, DateTime<FixedOffset>>,
+}
+
+/// Checks that `headers` are every shard of one run, once each.
+pub fn plan(headers: &[(PathBuf, Header)]) -> Result<Plan, MergeError> {
+    let (first_path, first) = headers.first().ok_or(MergeError::Nothing)?;
+    let shard_of = |path: &Path, h: &Header| {
+        h.run.shard.ok_or_else(|| MergeError::NotAShard {
             path: path.to_path_buf(),
         })
     };
     let count = shard_of(first_path, first)?.count;
     let mut by_index: BTreeMap<u32, &Path> = BTreeMap::new();
-    for (path, r) in inputs {
-        let shard = shard_of(path, r)?;
-        if !r.run.trace.same_trace(&first.run.trace) || r.run.seed != first.run.seed {
+    let mut starts = BTreeMap::new();
+    for (path, h) in headers {
+        let shard = shard_of(path, h)?;
+        if !h.run.trace.same_trace(&first.run.trace) || h.run.seed != first.run.seed {
             return Err(MergeError::DifferentTrace {
                 path: path.clone(),
                 first: first_path.clone(),
-                theirs: describe(r),
-                ours: describe(first),
+                theirs: describe(&h.run),
+                ours: describe(&first.run),
             });
         }
-        if r.run.run_id != first.run.run_id {
+        if h.run.run_id != first.run.run_id {
             return Err(MergeError::DifferentRunId {
                 path: path.clone(),
                 first: first_path.clone(),
-                theirs: r.run.run_id.clone(),
+                theirs: h.run.run_id.clone(),
                 ours: first.run.run_id.clone(),
             });
         }
@@ -107,6 +135,12 @@ pub fn merge(inputs: &[(PathBuf, RunResult)]) -> Result<RunResult, MergeError> {
                 second: path.clone(),
             });
         }
+        let start =
+            DateTime::parse_from_rfc3339(&h.started_at).map_err(|e| MergeError::BadStart {
+                path: path.clone(),
+                message: format!("{:?} is not an RFC 3339 instant: {e}", h.started_at),
+            })?;
+        starts.insert(shard.index, start);
     }
     let missing: Vec<String> = (0..count)
         .filter(|i| !by_index.contains_key(i))
@@ -118,72 +152,142 @@ pub fn merge(inputs: &[(PathBuf, RunResult)]) -> Result<RunResult, MergeError> {
             given: by_index.keys().map(|i| format!("{i}/{count}")).collect(),
         });
     }
+    let earliest = *starts.values().min().expect("at least one shard");
+    Ok(Plan {
+        count,
+        earliest,
+        starts,
+    })
+}
 
-    let start_of = |path: &Path, r: &RunResult| {
-        chrono::DateTime::parse_from_rfc3339(&r.started_at).map_err(|e| MergeError::BadStart {
-            path: path.to_path_buf(),
-            message: format!("{:?} is not an RFC 3339 instant: {e}", r.started_at),
-        })
-    };
-    let mut starts = Vec::with_capacity(inputs.len());
-    for (path, r) in inputs {
-        starts.push(start_of(path, r)?);
-    }
-    let earliest = *starts.iter().min().expect("at least one input");
-    // Shards that share --start-at start together: their buckets line up exactly. A shard
-    // that started later has its buckets moved by the whole seconds it started after.
-    let offset_ms = |start: &chrono::DateTime<chrono::FixedOffset>| {
-        (*start - earliest).num_milliseconds().max(0) as u64
-    };
-    let base = inputs
-        .iter()
-        .find(|(_, r)| r.run.shard.is_some_and(|s| s.index == 0))
-        .map_or(first, |(_, r)| r);
-    let mut merged = base.clone();
-    let mut metrics = Metrics::default();
-    let mut end_ms = 0u64;
-    let mut failed_events = Vec::new();
-    let mut visibility: Option<super::Visibility> = None;
-    merged.events = Default::default();
-    merged.failed_events_total = 0;
-    merged.stopped_early = false;
-    for ((_, r), start) in inputs.iter().zip(&starts) {
-        let offset = offset_ms(start);
-        let mut m = r.measurements();
-        let shift = offset / 1000;
-        for b in &mut m.series {
-            b.second += shift;
+/// The sum of the shards added so far (one at a time, so memory holds two results at most).
+pub struct Sum {
+    plan: Plan,
+    /// Shard 0's document, whose settings and labels the merged result keeps.
+    base: Option<RunResult>,
+    metrics: Metrics,
+    events: EventCounts,
+    failed_events: Vec<FailedEventRow>,
+    failed_events_total: u64,
+    stopped_early: bool,
+    visibility: Option<Visibility>,
+    end_ms: u64,
+}
+
+impl Sum {
+    pub fn new(plan: Plan) -> Sum {
+        Sum {
+            plan,
+            base: None,
+            metrics: Metrics::default(),
+            events: EventCounts::default(),
+            failed_events: Vec::new(),
+            failed_events_total: 0,
+            stopped_early: false,
+            visibility: None,
+            end_ms: 0,
         }
-        metrics.merge(&m);
-        end_ms = end_ms.max(offset + (r.duration_s * 1000.0).round() as u64);
-        let e = &mut merged.events;
-        e.received += r.events.received;
-        e.completed += r.events.completed;
-        e.succeeded += r.events.succeeded;
-        e.failed += r.events.failed;
-        e.unknown_outcome += r.events.unknown_outcome;
-        e.interrupted += r.events.interrupted;
-        e.blocked += r.events.blocked;
-        e.not_sent += r.events.not_sent;
-        merged.failed_events_total += r.failed_events_total;
-        merged.stopped_early |= r.stopped_early;
-        failed_events.extend(r.failed_events.iter().cloned());
-        match (&mut visibility, &r.write_to_visible) {
-            (Some(mine), Some(theirs)) => mine.merge(theirs),
-            (None, Some(theirs)) => visibility = Some(theirs.clone()),
+    }
+
+    /// Adds one shard's result (one of those `plan` checked).
+    pub fn add(&mut self, mut r: RunResult) {
+        let index = r.run.shard.map_or(0, |s| s.index);
+        let start = self
+            .plan
+            .starts
+            .get(&index)
+            .copied()
+            .unwrap_or(self.plan.earliest);
+        // Shards that share --start-at start together: their buckets line up exactly. A shard
+        // that started later has its buckets moved by the whole seconds it started after.
+        let offset_ms = (start - self.plan.earliest).num_milliseconds().max(0) as u64;
+        let mut m = r.measurements();
+        for b in &mut m.series {
+            b.second += offset_ms / 1000;
+        }
+        self.metrics.merge(&m);
+        self.end_ms = self
+            .end_ms
+            .max(offset_ms + (r.duration_s * 1000.0).round() as u64);
+        let (e, theirs) = (&mut self.events, &r.events);
+        e.received += theirs.received;
+        e.completed += theirs.completed;
+        e.succeeded += theirs.succeeded;
+        e.failed += theirs.failed;
+        e.unknown_outcome += theirs.unknown_outcome;
+        e.interrupted += theirs.interrupted;
+        e.blocked += theirs.blocked;
+        e.not_sent += theirs.not_sent;
+        self.failed_events_total += r.failed_events_total;
+        self.stopped_early |= r.stopped_early;
+        self.failed_events.append(&mut r.failed_events);
+        // Keep the earliest failures only, so the list stays bounded while adding.
+        self.failed_events.sort_by_key(|f| f.seq);
+        self.failed_events.truncate(MAX_LISTED_FAILURES);
+        match (&mut self.visibility, r.write_to_visible.take()) {
+            (Some(mine), Some(theirs)) => mine.merge(&theirs),
+            (mine @ None, Some(theirs)) => *mine = Some(theirs),
             (_, None) => {}
         }
+        if index == 0 || self.base.is_none() {
+            // Drop the bulky parts: only settings and labels are kept from it.
+            r.time_series = Vec::new();
+            r.activities = BTreeMap::new();
+            self.base = Some(r);
+        }
     }
-    failed_events.sort_by_key(|f| f.seq);
-    failed_events.truncate(MAX_LISTED_FAILURES);
-    merged.failed_events = failed_events;
-    merged.write_to_visible = visibility;
-    merged.schema_version = SCHEMA_VERSION;
-    merged.loadgen = env!("CARGO_PKG_VERSION").to_string();
-    merged.started_at = earliest.to_rfc3339();
-    merged.duration_s = end_ms as f64 / 1000.0;
-    merged.run.shard = None;
-    merged.run.shards_merged = Some(count);
-    merged.set_measurements(&metrics);
-    Ok(merged)
+
+    /// The merged result.
+    pub fn finish(self) -> RunResult {
+        let mut merged = self.base.expect("at least one shard was added");
+        merged.schema_version = SCHEMA_VERSION;
+        merged.loadgen = env!("CARGO_PKG_VERSION").to_string();
+        merged.started_at = self.plan.earliest.to_rfc3339();
+        merged.duration_s = self.end_ms as f64 / 1000.0;
+        merged.stopped_early = self.stopped_early;
+        merged.events = self.events;
+        merged.failed_events = self.failed_events;
+        merged.failed_events_total = self.failed_events_total;
+        merged.write_to_visible = self.visibility;
+        merged.run.shard = None;
+        merged.run.shards_merged = Some(self.plan.count);
+        merged.set_measurements(&self.metrics);
+        merged
+    }
+}
+
+/// Adds up the results of every shard of one run (`(file, result)`, in any order).
+pub fn merge(inputs: &[(PathBuf, RunResult)]) -> Result<RunResult, MergeError> {
+    let headers: Vec<(PathBuf, Header)> = inputs
+        .iter()
+        .map(|(path, r)| (path.clone(), Header::from(r)))
+        .collect();
+    let mut sum = Sum::new(plan(&headers)?);
+    for (_, r) in inputs {
+        sum.add(r.clone());
+    }
+    Ok(sum.finish())
+}
+
+/// Why `merge_files` failed: a result that cannot be read, or results that do not add up.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeFilesError {
+    #[error(transparent)]
+    Read(#[from] super::ResultError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+}
+
+/// `merge` on files, reading them twice (their headers, then each whole result in turn) so
+/// memory holds one result beside the sum however many shards there are.
+pub fn merge_files(paths: &[PathBuf]) -> Result<RunResult, MergeFilesError> {
+    let mut headers = Vec::with_capacity(paths.len());
+    for path in paths {
+        headers.push((path.clone(), RunResult::read_as::<Header>(path)?));
+    }
+    let mut sum = Sum::new(plan(&headers)?);
+    for path in paths {
+        sum.add(RunResult::read(path)?);
+    }
+    Ok(sum.finish())
 }

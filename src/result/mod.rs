@@ -533,54 +533,25 @@ impl RunResult {
 
     /// `read` on text already in memory; `path` names it in errors.
     pub fn parse(path: &Path, text: &str) -> Result<RunResult, ResultError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| ResultError::NotAResult {
-                path: path.into(),
-                message: e.to_string(),
-            })?;
-        let field = |field: &str, message: String| ResultError::Field {
-            path: path.into(),
-            field: field.to_string(),
-            message,
-        };
-        let Some(object) = value.as_object() else {
-            return Err(ResultError::NotAResult {
-                path: path.into(),
-                message: "not a JSON object".into(),
-            });
-        };
-        let version = match object.get("schema_version") {
-            None => {
-                return Err(ResultError::NotAResult {
-                    path: path.into(),
-                    message: "no `schema_version` (a report of a loadgen before result \
-                              documents, or another file)"
-                        .into(),
-                })
-            }
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| field("schema_version", format!("{v} is not a version number")))?,
-        };
-        if version > u64::from(SCHEMA_VERSION) {
-            return Err(ResultError::Newer {
-                path: path.into(),
-                found: version,
-                writer: object
-                    .get("loadgen")
-                    .and_then(|v| v.as_str())
-                    .map_or("unknown version".into(), |v| format!("loadgen {v}")),
-            });
-        }
-        let mut result: RunResult = serde_path_to_error::deserialize(&value).map_err(|e| {
-            let at = e.path().to_string();
-            field(&at, e.into_inner().to_string())
-        })?;
+        let mut result: RunResult = parse_as(path, text)?;
         result
             .check()
-            .map_err(|(at, message)| field(&at, message))?;
+            .map_err(|(field, message)| ResultError::Field {
+                path: path.into(),
+                field,
+                message,
+            })?;
         result.refresh();
         Ok(result)
+    }
+
+    /// Part of a document (e.g. `merge::Header`), with the same checks of its version.
+    pub fn read_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ResultError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ResultError::Io {
+            path: path.into(),
+            source,
+        })?;
+        parse_as(path, &text)
     }
 
     /// What serde cannot see: failure kinds are known, activities are loadgen's.
@@ -613,6 +584,53 @@ impl RunResult {
         }
         Ok(())
     }
+}
+
+/// Reads `text` as a result document of a schema this loadgen knows, into `T`.
+fn parse_as<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ResultError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| ResultError::NotAResult {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+    let field = |field: &str, message: String| ResultError::Field {
+        path: path.into(),
+        field: field.to_string(),
+        message,
+    };
+    let Some(object) = value.as_object() else {
+        return Err(ResultError::NotAResult {
+            path: path.into(),
+            message: "not a JSON object".into(),
+        });
+    };
+    let version = match object.get("schema_version") {
+        None => {
+            return Err(ResultError::NotAResult {
+                path: path.into(),
+                message: "no `schema_version` (a report of a loadgen before result \
+                          documents, or another file)"
+                    .into(),
+            })
+        }
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| field("schema_version", format!("{v} is not a version number")))?,
+    };
+    if version > u64::from(SCHEMA_VERSION) {
+        return Err(ResultError::Newer {
+            path: path.into(),
+            found: version,
+            writer: object
+                .get("loadgen")
+                .and_then(|v| v.as_str())
+                .map_or("unknown version".into(), |v| format!("loadgen {v}")),
+        });
+    }
+    serde_path_to_error::deserialize(&value).map_err(|e| {
+        let at = e.path().to_string();
+        field(&at, e.into_inner().to_string())
+    })
 }
 
 /// The report's notes.
