@@ -310,3 +310,64 @@ fn merge_refuses_what_is_not_one_runs_shards_with_exit_2() {
     );
     run.expect_code(2);
 }
+
+/// `merge` of 100 shard results of a day-long run (the figure in BENCHMARKS.md): writes them
+/// into `LOADGEN_MERGE_BENCH_DIR` for timing the release binary by hand, and checks the sum.
+#[test]
+#[ignore = "writes 100 day-long results; run by hand for BENCHMARKS.md"]
+fn merge_of_100_day_long_shard_results() {
+    let dir = std::env::var("LOADGEN_MERGE_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| tempfile::tempdir().unwrap().keep());
+    std::fs::create_dir_all(&dir).unwrap();
+    // One shard's day: 60,000 events over 24 h, latencies spread over five decades.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let records: Vec<EventRecord> = (0..60_000u64)
+        .map(|seq| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let latency = 200 + state % 2_000_000;
+            EventRecord {
+                seq,
+                entity: Entity::Order(seq as u32),
+                offset_ms: seq * 1_440,
+                activity: Activity::ALL[(state % 6) as usize],
+                finished_at: Duration::from_millis(seq * 1_440),
+                lateness: Duration::from_micros(state % 5_000),
+                service: Duration::from_micros(latency / 2),
+                latency: Duration::from_micros(latency),
+                requests: 1,
+                retries: 0,
+                retry_causes: Vec::new(),
+                result: if state % 97 == 0 {
+                    EventResult::failure(FailureKind::http(503), "503")
+                } else {
+                    EventResult::Success
+                },
+            }
+        })
+        .collect();
+    let mut one = shard_result(&records, Shard::new(0, 100).unwrap(), "day", 7);
+    one.duration_s = 86_400.0;
+    let paths: Vec<PathBuf> = (0..100)
+        .map(|i| {
+            one.run.shard = Some(Shard::new(i, 100).unwrap());
+            let path = dir.join(format!("r{i:02}.json"));
+            one.write(&path).unwrap();
+            path
+        })
+        .collect();
+    let total = dir.join("total.json");
+    let started = std::time::Instant::now();
+    harness::loadgen_ok(&dir, &args(&paths, &["-o", total.to_str().unwrap()]));
+    eprintln!(
+        "merge of 100 results ({} bytes each) took {:?} (debug build)",
+        std::fs::metadata(&paths[0]).unwrap().len(),
+        started.elapsed()
+    );
+    let total = RunResult::read(&total).unwrap();
+    assert_eq!(total.total(), 100 * 60_000);
+    assert_eq!(total.histograms.latency.len(), 100 * 60_000);
+    assert_eq!(total.time_series.len(), one.time_series.len());
+}

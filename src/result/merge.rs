@@ -287,7 +287,7 @@ pub fn merge_files(paths: &[PathBuf]) -> Result<RunResult, MergeFilesError> {
     }
     let mut sum = Sum::new(plan(&headers)?);
     for path in paths {
-        sum.add(RunResult::read(path)?);
+        sum.add(RunResult::read_data(path)?);
     }
     Ok(sum.finish())
 }

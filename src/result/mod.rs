@@ -511,9 +511,11 @@ impl RunResult {
         self.notes = notes(self.events.unknown_outcome);
     }
 
+    /// The document as compact JSON (a day's time series is megabytes: `jq .` shows it
+    /// indented).
     pub fn to_json(&self) -> String {
         // Plain data with string keys: it always serialises.
-        serde_json::to_string_pretty(self).expect("a result document serialises")
+        serde_json::to_string(self).expect("a result document serialises")
     }
 
     /// Writes the document atomically (`output::write_file`).
@@ -533,7 +535,23 @@ impl RunResult {
 
     /// `read` on text already in memory; `path` names it in errors.
     pub fn parse(path: &Path, text: &str) -> Result<RunResult, ResultError> {
-        let mut result: RunResult = parse_as(path, text)?;
+        let mut result = RunResult::parse_data(path, text)?;
+        result.refresh();
+        Ok(result)
+    }
+
+    /// `read` without recomputing the derived fields: for `merge`, which recomputes them once
+    /// on the sum (a percentile walks a whole histogram; a result has 22 of them).
+    pub(crate) fn read_data(path: &Path) -> Result<RunResult, ResultError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ResultError::Io {
+            path: path.into(),
+            source,
+        })?;
+        RunResult::parse_data(path, &text)
+    }
+
+    fn parse_data(path: &Path, text: &str) -> Result<RunResult, ResultError> {
+        let result: RunResult = parse_as(path, text)?;
         result
             .check()
             .map_err(|(field, message)| ResultError::Field {
@@ -541,7 +559,6 @@ impl RunResult {
                 field,
                 message,
             })?;
-        result.refresh();
         Ok(result)
     }
 
@@ -586,32 +603,32 @@ impl RunResult {
     }
 }
 
-/// Reads `text` as a result document of a schema this loadgen knows, into `T`.
+/// Reads `text` as a result document of a schema this loadgen knows, into `T`: the version
+/// first (a skim of the text), then the document straight from the text, naming the path of
+/// a field that does not fit.
 fn parse_as<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ResultError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| ResultError::NotAResult {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
+    #[derive(Deserialize)]
+    struct Version {
+        schema_version: Option<serde_json::Value>,
+        loadgen: Option<serde_json::Value>,
+    }
+    let not_a_result = |message: String| ResultError::NotAResult {
+        path: path.into(),
+        message,
+    };
     let field = |field: &str, message: String| ResultError::Field {
         path: path.into(),
         field: field.to_string(),
         message,
     };
-    let Some(object) = value.as_object() else {
-        return Err(ResultError::NotAResult {
-            path: path.into(),
-            message: "not a JSON object".into(),
-        });
-    };
-    let version = match object.get("schema_version") {
+    let skim: Version = serde_json::from_str(text).map_err(|e| not_a_result(e.to_string()))?;
+    let version = match skim.schema_version {
         None => {
-            return Err(ResultError::NotAResult {
-                path: path.into(),
-                message: "no `schema_version` (a report of a loadgen before result \
-                          documents, or another file)"
+            return Err(not_a_result(
+                "no `schema_version` (a report of a loadgen before result documents, or \
+                 another file)"
                     .into(),
-            })
+            ))
         }
         Some(v) => v
             .as_u64()
@@ -621,13 +638,15 @@ fn parse_as<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T
         return Err(ResultError::Newer {
             path: path.into(),
             found: version,
-            writer: object
-                .get("loadgen")
+            writer: skim
+                .loadgen
+                .as_ref()
                 .and_then(|v| v.as_str())
                 .map_or("unknown version".into(), |v| format!("loadgen {v}")),
         });
     }
-    serde_path_to_error::deserialize(&value).map_err(|e| {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut reader).map_err(|e| {
         let at = e.path().to_string();
         field(&at, e.into_inner().to_string())
     })
