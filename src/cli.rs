@@ -14,7 +14,8 @@ Exit codes:
   0  success
   1  the run failed: the API is unreachable or kept failing past --retries, the success rate
      is under --min-success, or verify found disagreements
-  2  bad usage or bad input (arguments, profile file, trace file, world file, checkpoint)
+  2  bad usage or bad input (arguments, profile file, trace file, world file, checkpoint,
+     result documents that merge cannot read or add up)
   130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM: a second one during replay or start, or
      one while simulate, export or world writes its file (which is left as it was)";
     pub const OFFLINE: &str = "\
@@ -55,6 +56,12 @@ Exit codes:
   0  every subject deleted (or already gone) and every level restored, or --dry-run
   1  the API is unreachable or unhealthy past --retries, or some deletions or restores failed
   2  bad usage or bad input (arguments, trace file, --restore-stock without recorded levels)";
+    pub const MERGE: &str = "\
+Exit codes:
+  0  success
+  1  the merged run's success rate is under --min-success
+  2  bad usage or bad input: a result that cannot be read or is of a newer schema, results
+     of different traces, run ids or shard counts, a shard missing or given twice";
     pub const WORLD: &str = "\
 Exit codes:
   0  success
@@ -117,6 +124,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) of loadgen, or of one command, to standard output
     Man(ManArgs),
+    /// Add up the results of a sharded run's shards into the result of the whole run
+    #[command(after_help = exit_codes::MERGE)]
+    Merge(MergeArgs),
     /// Delete what a replayed run created: its orders, order lines and new customers
     #[command(long_about = CLEANUP_ABOUT, after_help = exit_codes::CLEANUP)]
     Cleanup(CleanupArgs),
@@ -214,6 +224,43 @@ pub struct StartArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Exit 1 when the success rate is below this (e.g. 0.9 or 90%)
+    #[arg(long, default_value = "0.9", value_parser = units::parse_fraction)]
+    pub min_success: f64,
+    #[command(flatten)]
+    pub result: ResultArgs,
+}
+
+/// Labels a run's result document carries (`run.tags`, `run.git_revision`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ResultArgs {
+    /// Label the result document with KEY=VALUE (repeatable), e.g. --tag env=staging
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    pub tags: Vec<(String, String)>,
+    /// Record this revision (of the system under test, or of loadgen's config) in the result
+    #[arg(long, value_name = "REV")]
+    pub git_revision: Option<String>,
+}
+
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "a tag is KEY=VALUE, e.g. env=staging, not {text:?}"
+        )),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The result of every shard of one run (`replay --shard I/N --report rI.json`)
+    #[arg(required = true, value_name = "RESULT")]
+    pub results: Vec<PathBuf>,
+    /// Write the merged result (the whole run's) here
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when the merged run's success rate is below this (e.g. 0.9 or 90%)
     #[arg(long, default_value = "0.9", value_parser = units::parse_fraction)]
     pub min_success: f64,
 }
@@ -383,6 +430,8 @@ pub struct ReplayArgs {
     /// How often the status line (the spec's "Last minute: …") is printed
     #[arg(long, default_value = "60s", value_parser = units::parse_timeout, value_name = "DURATION")]
     pub status_every: std::time::Duration,
+    #[command(flatten)]
+    pub result: ResultArgs,
 }
 
 #[derive(Debug, Args)]

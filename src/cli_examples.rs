@@ -76,6 +76,12 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   loadgen cleanup day.trace --api-url http://127.0.0.1:8080 --run-id r3lq62h
   loadgen cleanup day.trace --api-url http://127.0.0.1:8080 --run-id r3lq62h --restore-stock",
     ),
+    (
+        "merge",
+        "  loadgen merge r0.json r1.json r2.json r3.json -o total.json   # a 4-shard run, whole
+  loadgen merge results/r*.json -o total.json --min-success 99%   # gate on the whole run
+  loadgen merge r0.json r1.json                                   # the summary only",
+    ),
 ];
 
 /// `command` with each subcommand's examples placed before its exit codes in `--help`.

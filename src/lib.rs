@@ -14,7 +14,9 @@
 //!   world snapshots, reads for `verify`, propagation probes, `cleanup` of a run's subjects.
 //! * `mix`: the activity counts the model produces from a profile (`loadgen profiles`).
 //! * `outcome`: the closed set of failure kinds, and how each is counted.
-//! * `metrics`, `report`: histograms and counts; console and JSON output.
+//! * `metrics`, `report`: histograms and counts; the console's header, status lines and summary.
+//! * `result`: the versioned run result document (the JSON report, `schema/result.schema.json`),
+//!   read back, and the exact merge of a sharded run's results (`loadgen merge`).
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `rates`: offered activities, requests and triples per minute (`start --dry-run`).
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
@@ -47,6 +49,7 @@ pub mod profile;
 pub mod rates;
 pub mod replay;
 pub mod report;
+pub mod result;
 pub mod sim;
 pub mod stats;
 pub mod threshold;

@@ -6,6 +6,7 @@ mod docs;
 mod export;
 mod health;
 mod inspect;
+mod merge;
 mod profiles;
 mod replay;
 mod session;
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
         Command::Cleanup(args) => cleanup::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 

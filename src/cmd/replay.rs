@@ -9,11 +9,11 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::session::{self, Plan};
-use crate::api::probe::{ProbeKind, ProbeOptions};
+use crate::api::probe::ProbeOptions;
 use crate::api::RequestContext;
 use crate::cli::ApiArgs;
 use crate::cli::ReplayArgs;
-use crate::metrics::{EventRecord, EventResult, Percentiles};
+use crate::metrics::{EventRecord, EventResult};
 use crate::replay::checkpoint::{
     self, Checkpoint, CompletedSet, CompletionLog, RunSettings, CHECKPOINT_VERSION,
 };
@@ -21,7 +21,7 @@ use crate::replay::segments::{SegmentSummary, Segments};
 use crate::replay::window::{TraceWindow, WindowFilter};
 use crate::replay::{ReplayOptions, Sequenced};
 use crate::report;
-use crate::report::{KindVisibility, RunResult, Visibility};
+use crate::result::{RunContext, RunMeta, RunResult, TraceIdentity, Visibility};
 use crate::sim::time::{Calendar, SimTime};
 use crate::trace::format::Footer;
 use crate::trace::input::{InputReader, TraceInput};
@@ -523,29 +523,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
                 let _ =
                     tokio::time::timeout(probe_timeout + Duration::from_secs(1), stats.wait_idle())
                         .await;
-                Some(Visibility {
-                    probed: stats.started.load(std::sync::atomic::Ordering::Relaxed),
-                    not_visible: stats.not_visible.load(std::sync::atomic::Ordering::Relaxed),
-                    superseded: stats.superseded.load(std::sync::atomic::Ordering::Relaxed),
-                    write_to_visible: Percentiles::of(&stats.histogram()),
-                    by_kind: ProbeKind::ALL
-                        .iter()
-                        .map(|&kind| {
-                            let k = stats.kind(kind);
-                            let load = |c: &std::sync::atomic::AtomicU64| {
-                                c.load(std::sync::atomic::Ordering::Relaxed)
-                            };
-                            let of_kind = KindVisibility {
-                                read: kind.read(),
-                                probed: load(&k.started),
-                                not_visible: load(&k.not_visible),
-                                superseded: load(&k.superseded),
-                                write_to_visible: Percentiles::of(&k.histogram()),
-                            };
-                            (kind.key(), of_kind)
-                        })
-                        .collect(),
-                })
+                Some(Visibility::of(stats))
             }
             None => None,
         };
@@ -606,17 +584,33 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         profile: header.profile.name.clone(),
     };
     let subject_of = session::subject_renderer(world, run_id_for_report);
-    let run = RunResult {
-        outcome: &outcome,
-        visibility,
-        subject_of: &subject_of,
+    let meta = RunMeta {
+        trace: TraceIdentity {
+            source: trace_name,
+            events: Some(footer.count),
+            crc32: Some(footer.crc),
+            start: header.start.clone(),
+        },
+        seed: header.seed,
+        profile: header.profile.name.clone(),
+        run_id: config.run_id.clone(),
+        speed: speed.to_string(),
+        tags: session::tags(&args.result)?,
+        git_revision: args.result.git_revision.clone(),
+        shard: None,
+        shards_merged: None,
     };
-    let code = session::finish(
-        &run,
-        report_path.map(|path| (path, config)),
-        replay_start,
-        min_success,
+    let result = RunResult::build(
+        &outcome,
+        RunContext {
+            meta,
+            config: serde_json::to_value(&config)?,
+            started_at: replay_start,
+            visibility,
+            subject_of: &subject_of,
+        },
     );
+    let code = session::finish(&result, report_path.as_deref(), min_success);
     drop(checkpoint_lock);
     code
 }

@@ -1,21 +1,22 @@
 //! What `replay` and `start` share once their events are lined up: the health gate, running
 //! the replayer core with console output, progress bar and Ctrl+C handling, then the final
-//! summary, the JSON report and the exit code.
+//! summary, the result document (the JSON report) and the exit code.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use serde::Serialize;
 
 use crate::api::FreshMartExecutor;
 use crate::event::Entity;
 use crate::metrics::EventRecord;
 use crate::replay::{Observer, Progress, ReplayOptions, ReplayOutcome, Sequenced, WindowReport};
-use crate::report::{self, RunResult};
+use crate::report;
+use crate::result::RunResult;
 use crate::sim::time::{Calendar, SimTime};
 use crate::units::Speed;
 
@@ -164,22 +165,21 @@ where
     }
 }
 
-/// Prints the summary, writes the report, and decides the exit code.
-pub fn finish<C: Serialize>(
-    run: &RunResult,
-    report_to: Option<(PathBuf, C)>,
-    started_at: chrono::DateTime<chrono::Utc>,
+/// Prints the summary of a result (a run's, or a merge's), writes it as the report, and
+/// decides the exit code.
+pub fn finish(
+    result: &RunResult,
+    report_to: Option<&Path>,
     min_success: f64,
 ) -> anyhow::Result<()> {
-    crate::out!("{}", report::final_summary(run));
-    if let Some((path, config)) = report_to {
-        let json = report::json_report(config, started_at.to_rfc3339(), run);
-        let text = serde_json::to_string_pretty(&json)?;
-        crate::output::write_file(&path, text.as_bytes())
+    crate::out!("{}", report::final_summary(result));
+    if let Some(path) = report_to {
+        result
+            .write(path)
             .with_context(|| format!("cannot write report {}", path.display()))?;
         crate::outln!("Report written to {}", path.display());
     }
-    let rate = run.outcome.metrics.success_rate();
+    let rate = result.success_rate;
     if rate < min_success {
         crate::outln!(
             "Success rate {:.1}% is under the minimum of {:.1}%",
@@ -194,6 +194,20 @@ pub fn finish<C: Serialize>(
         .into());
     }
     Ok(())
+}
+
+/// The labels of `--tag KEY=VALUE`; a key given twice is refused.
+pub fn tags(args: &crate::cli::ResultArgs) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut tags = BTreeMap::new();
+    for (key, value) in &args.tags {
+        if tags.insert(key.clone(), value.clone()).is_some() {
+            return Err(crate::error::CommandError::Usage(format!(
+                "--tag {key}=... is given twice"
+            ))
+            .into());
+        }
+    }
+    Ok(tags)
 }
 
 /// Renders entities as the subjects a run wrote (ids in the run's namespace).

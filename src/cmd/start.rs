@@ -17,7 +17,8 @@ use crate::event::Event;
 use crate::profile::LoadProfile;
 use crate::rates::OfferedLoad;
 use crate::replay::{ReplayOptions, Sequenced};
-use crate::report::{self, RunResult};
+use crate::report;
+use crate::result::{RunContext, RunMeta, RunResult, TraceIdentity};
 use crate::sim::time::{Calendar, SimTime};
 use crate::sim::{SimConfig, Simulation};
 use crate::trace::{TraceHeader, TraceWriter};
@@ -276,17 +277,33 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         min_success: args.min_success,
     };
     let subject_of = session::subject_renderer(world, run_id_for_report);
-    let run = RunResult {
-        outcome: &outcome,
-        visibility: None,
-        subject_of: &subject_of,
+    let meta = RunMeta {
+        trace: TraceIdentity {
+            source: "live simulation".into(),
+            events: None,
+            crc32: None,
+            start: config.start.clone(),
+        },
+        seed,
+        profile: config.profile.name.clone(),
+        run_id: config.run_id.clone(),
+        speed: Speed::Factor(1.0).to_string(),
+        tags: session::tags(&args.result)?,
+        git_revision: args.result.git_revision.clone(),
+        shard: None,
+        shards_merged: None,
     };
-    session::finish(
-        &run,
-        args.report.clone().map(|p| (p, config)),
-        started_at,
-        args.min_success,
-    )
+    let result = RunResult::build(
+        &outcome,
+        RunContext {
+            meta,
+            config: serde_json::to_value(&config)?,
+            started_at,
+            visibility: None,
+            subject_of: &subject_of,
+        },
+    );
+    session::finish(&result, args.report.as_deref(), args.min_success)
 }
 
 /// The flags that fix every request of a live run besides the world: the profile, the
