@@ -15,6 +15,12 @@ pub enum CommandError {
     /// `verify` found disagreements, the success rate was under `--min-success`.
     #[error("{0}")]
     RunFailed(String),
+    /// The result breached a `--threshold` (exit 99).
+    #[error("{0}")]
+    ThresholdBreached(String),
+    /// `compare` found a regression (exit 3).
+    #[error("{0}")]
+    Regressed(String),
 }
 
 /// The class of an error chain, as `main` maps it.
@@ -23,6 +29,8 @@ pub enum ErrorClass {
     Usage,
     Input,
     RunFailed,
+    ThresholdBreached,
+    Regressed,
 }
 
 impl CommandError {
@@ -31,6 +39,8 @@ impl CommandError {
         match err.chain().find_map(|c| c.downcast_ref::<CommandError>()) {
             Some(CommandError::Usage(_)) => ErrorClass::Usage,
             Some(CommandError::RunFailed(_)) => ErrorClass::RunFailed,
+            Some(CommandError::ThresholdBreached(_)) => ErrorClass::ThresholdBreached,
+            Some(CommandError::Regressed(_)) => ErrorClass::Regressed,
             Some(CommandError::Input(_)) | None => ErrorClass::Input,
         }
     }

@@ -340,7 +340,7 @@ fn merge_of_100_day_long_shard_results() {
                 requests: 1,
                 retries: 0,
                 retry_causes: Vec::new(),
-                result: if state % 97 == 0 {
+                result: if state.is_multiple_of(97) {
                     EventResult::failure(FailureKind::http(503), "503")
                 } else {
                     EventResult::Success

@@ -14,6 +14,12 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
     let outputs: Vec<(&'static str, &std::path::Path)> =
         args.output.iter().map(|p| ("-o", p.as_path())).collect();
     crate::output::check_paths(&inputs, &outputs)?;
+    let thresholds = super::session::threshold_plan(&args.thresholds)?;
     let merged = merge_files(&args.results).map_err(|e| CommandError::Input(e.to_string()))?;
-    super::session::finish(&merged, args.output.as_deref(), args.min_success)
+    super::session::finish(
+        merged,
+        args.output.as_deref(),
+        args.min_success,
+        &thresholds,
+    )
 }

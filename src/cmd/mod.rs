@@ -2,6 +2,7 @@
 //! here, classed by `crate::error::CommandError`; `main` maps the class to the exit code.
 
 mod cleanup;
+mod compare;
 mod docs;
 mod export;
 mod health;
@@ -9,6 +10,7 @@ mod inspect;
 mod merge;
 mod profiles;
 mod replay;
+mod report;
 mod session;
 mod simulate;
 mod start;
@@ -48,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
         Command::Cleanup(args) => cleanup::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Merge(args) => merge::run(args),
     }
 }

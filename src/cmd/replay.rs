@@ -267,6 +267,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
     let probe_reads = args.probe_reads.unwrap_or(0.0);
     let probe_timeout = args.probe_timeout.unwrap_or(Duration::from_secs(30));
     let min_success = args.min_success.unwrap_or(0.9);
+    let thresholds = session::threshold_plan(&args.result.thresholds)?;
     let report_path = args
         .report
         .clone()
@@ -467,6 +468,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
         calendar,
         span_ms: Some((origin_ms, window.to_ms)),
         live: false,
+        abort: session::abort_watch(&args.result, &thresholds, Some(footer.count))?,
     };
     let resumed = resume.is_some();
     let done = resume.map(|r| r.done);
@@ -610,7 +612,7 @@ pub fn run(mut args: ReplayArgs) -> anyhow::Result<()> {
             subject_of: &subject_of,
         },
     );
-    let code = session::finish(&result, report_path.as_deref(), min_success);
+    let code = session::finish(result, report_path.as_deref(), min_success, &thresholds);
     drop(checkpoint_lock);
     code
 }

@@ -78,6 +78,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     }
     crate::output::check_paths(&inputs, &outputs)?;
     let profile = super::load_profile(&args.profile)?;
+    let thresholds = session::threshold_plan(&args.result.thresholds)?;
     let duration_ms: Option<u64> = match args.duration {
         Some(d) if d.is_zero() => None,
         Some(d) => Some(d.as_millis() as u64),
@@ -215,6 +216,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             calendar: calendar.clone(),
             span_ms: duration_ms.map(|d| (0, d)),
             live: true,
+            // A live simulation's event count is not known ahead: nothing is ever given up on.
+            abort: session::abort_watch(&args.result, &thresholds, None)?,
         };
         let config = SimConfig {
             seed,
@@ -303,7 +306,12 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             subject_of: &subject_of,
         },
     );
-    session::finish(&result, args.report.as_deref(), args.min_success)
+    session::finish(
+        result,
+        args.report.as_deref(),
+        args.min_success,
+        &thresholds,
+    )
 }
 
 /// The flags that fix every request of a live run besides the world: the profile, the

@@ -251,6 +251,8 @@ impl Sum {
         merged.write_to_visible = self.visibility;
         merged.run.shard = None;
         merged.run.shards_merged = Some(self.plan.count);
+        // The shards' verdicts are theirs; merge checks its own on the sum.
+        merged.thresholds = Vec::new();
         merged.set_measurements(&self.metrics);
         merged
     }

@@ -8,8 +8,11 @@
 //! so they can never disagree with the histograms.
 
 pub mod coarse;
+pub mod compare;
 pub mod hdr;
 pub mod merge;
+pub mod render;
+pub mod thresholds;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -78,6 +81,9 @@ pub struct RunResult {
     /// Derived: what the numbers do not say by themselves.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The thresholds checked on this result and their verdicts (none when none was given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<thresholds::ThresholdRecord>,
 }
 
 /// What ran: enough to tell whether two results belong to the same run.
@@ -396,6 +402,7 @@ impl RunResult {
             failed_events_total: m.total_failures(),
             write_to_visible: context.visibility,
             notes: Vec::new(),
+            thresholds: Vec::new(),
         };
         result.set_measurements(m);
         result
