@@ -261,6 +261,37 @@ fn merge_adds_shards_exactly_and_prints_the_whole_runs_summary() {
         strict.stderr
     );
     harness::loadgen_ok(dir.path(), &args(&shards, &["--min-success", "92%"]));
+
+    // Thresholds are the merged run's too: 92.25% passes 92% and fails 93%, and the merged
+    // document records its own verdicts.
+    let gated = harness::loadgen(
+        dir.path(),
+        &args(
+            &shards,
+            &[
+                "--min-success",
+                "0",
+                "--threshold",
+                "success>=92%",
+                "--threshold",
+                "success>=93%",
+                "-o",
+                "gated.json",
+            ],
+        ),
+        &[],
+    );
+    gated.expect_code(99);
+    assert!(
+        gated
+            .stdout
+            .contains("FAILED  success>=93% (observed 92.25% (369 of 400))"),
+        "{}",
+        gated.stdout
+    );
+    let gated_doc = assert_valid(&dir.path().join("gated.json"));
+    assert_eq!(gated_doc["thresholds"][0]["passed"], true);
+    assert_eq!(gated_doc["thresholds"][1]["passed"], false);
 }
 
 #[test]

@@ -332,3 +332,94 @@ fn the_checked_in_schema_describes_what_is_written() {
         serde_json::json!(SCHEMA_VERSION)
     );
 }
+
+mod thresholds {
+    use super::*;
+    use crate::result::thresholds::AbortWatch;
+    use crate::threshold::{parse_threshold, Metric, Scope, ThresholdPlan, ThresholdSource};
+
+    #[test]
+    fn a_result_answers_thresholds_from_its_histograms() {
+        let r = whole();
+        let count = r.sample_count(Metric::Latency, Scope::Overall);
+        assert_eq!(count, r.histograms.latency.len());
+        let p99 = crate::threshold::quantile_rank(0.99, count);
+        assert_eq!(
+            r.value_at_rank(Metric::Latency, Scope::Overall, p99),
+            Some(Duration::from_micros(
+                r.histograms.latency.value_at_quantile(0.99)
+            ))
+        );
+        let a = &r.activities["new_order"];
+        let o = r.outcomes(Scope::Activity(Activity::NewOrder));
+        assert_eq!(
+            (o.ended, o.succeeded),
+            (a.succeeded + a.failed, a.succeeded)
+        );
+        // No probes in this result: nothing measured, so a visible threshold fails.
+        assert_eq!(r.sample_count(Metric::Visible, Scope::Overall), 0);
+        let mut r = r;
+        let plan = ThresholdPlan {
+            thresholds: vec![
+                parse_threshold("visible.p99<2s").unwrap(),
+                parse_threshold("p99<10s").unwrap(),
+            ],
+        };
+        let evaluation = r.apply_thresholds(&plan);
+        assert!(!evaluation.all_passed());
+        assert_eq!(
+            r.thresholds
+                .iter()
+                .map(|t| (t.expr.as_str(), t.passed, t.observed.is_some()))
+                .collect::<Vec<_>>(),
+            [("visible.p99<2s", false, false), ("p99<10s", true, true)]
+        );
+        // Recorded verdicts survive a write and a read.
+        let back = RunResult::parse(Path::new("r.json"), &r.to_json()).unwrap();
+        assert_eq!(back.thresholds, r.thresholds);
+    }
+
+    fn event(seq: u64, ok: bool) -> EventRecord {
+        EventRecord {
+            seq,
+            entity: Entity::Order(seq as u32),
+            offset_ms: seq,
+            activity: Activity::NewOrder,
+            finished_at: Duration::from_millis(seq),
+            lateness: Duration::from_micros(10),
+            service: Duration::from_millis(5),
+            latency: Duration::from_millis(5),
+            requests: 1,
+            retries: 0,
+            retry_causes: Vec::new(),
+            result: if ok {
+                EventResult::Success
+            } else {
+                EventResult::failure(FailureKind::http(503), "503")
+            },
+        }
+    }
+
+    #[test]
+    fn the_abort_watch_gives_up_exactly_when_the_threshold_cannot_pass() {
+        let plan = ThresholdPlan {
+            thresholds: vec![parse_threshold("success>=90%").unwrap()],
+        };
+        // Ten events at most: one failure still allows 9 of 10, the second does not.
+        let mut watch = AbortWatch::new(plan.clone(), Some(10));
+        assert_eq!(watch.observe(&event(0, true)), None);
+        assert_eq!(watch.observe(&event(1, false)), None);
+        assert_eq!(watch.observe(&event(2, true)), None);
+        assert_eq!(
+            watch.observe(&event(3, false)),
+            Some("success>=90%".to_string())
+        );
+        // Said once.
+        assert_eq!(watch.observe(&event(4, false)), None);
+        // Without a bound nothing is ever given up on.
+        let mut unbounded = AbortWatch::new(plan, None);
+        for seq in 0..20 {
+            assert_eq!(unbounded.observe(&event(seq, false)), None);
+        }
+    }
+}
