@@ -17,6 +17,9 @@ use loadgen::result::RunResult;
 use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
 
+/// A chart's title, axis labels, series, and how many points each series has (if fixed).
+type Chart<'a> = (&'a str, [&'a str; 2], Vec<&'a str>, Option<usize>);
+
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report_result.json")
 }
@@ -89,7 +92,7 @@ fn the_html_report_of_the_checked_in_result_has_its_charts_and_loads_nothing() {
         .count();
     assert!(buckets >= 5, "the fixture has {buckets} buckets");
     // Each chart: title, axis labels, series, and how many points each series has.
-    let expected: [(&str, [&str; 2], Vec<&str>, Option<usize>); 5] = [
+    let expected: [Chart; 5] = [
         (
             CHARTS[0],
             [TRACE_TIME, "events per second of run time"],
@@ -288,7 +291,7 @@ fn each_threshold_form_passes_and_fails_where_it_should() {
             run.stdout
         );
         assert!(
-            run.stderr.contains(&format!("threshold breached on")),
+            run.stderr.contains("threshold breached on"),
             "{}",
             run.stderr
         );
