@@ -9,12 +9,18 @@ use crate::units;
 /// The exit codes, per command: each `--help` lists only the codes its command can return
 /// (`main` is where they are assigned).
 pub mod exit_codes {
+    /// `compare`: the new run is worse than the base beyond the noise (`main` maps
+    /// `CommandError::Regressed` to it).
+    pub const EXIT_REGRESSION: u8 = 3;
     pub const ALL: &str = "\
 Exit codes:
   0  success
   1  the run failed: the API is unreachable or kept failing past --retries, the success rate
      is under --min-success, or verify found disagreements
-  2  bad usage or bad input (arguments, profile file, trace file, world file, checkpoint)
+  2  bad usage or bad input (arguments, profile file, trace file, world file, checkpoint,
+     result documents that merge cannot read or add up)
+  3  compare: the new run regressed beyond --noise (and significantly)
+  99 a --threshold or --thresholds gate was breached (replay, start, merge, compare)
   130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM: a second one during replay or start, or
      one while simulate, export or world writes its file (which is left as it was)";
     pub const OFFLINE: &str = "\
@@ -37,8 +43,10 @@ Exit codes:
   0  success
   1  the run failed: the API is unreachable or unhealthy past --retries, or the success rate
      is under --min-success
-  2  bad usage or bad input (arguments, profile file, trace file, checkpoint, a
+  2  bad usage or bad input (arguments, profile file, trace file, checkpoint, thresholds, a
      --metrics-addr that cannot be listened on, an --events-out that is an input)
+  99 a --threshold failed on the final result (also after --abort-on-threshold stopped the
+     run); it takes precedence over --min-success's 1
   130, 143  a second SIGINT (Ctrl+C) or SIGTERM: stopped at once (the first one stops
      gracefully, with the summary and the report); or one while replay waits for
      --start-at (nothing sent)";
@@ -57,6 +65,25 @@ Exit codes:
   0  every subject deleted (or already gone) and every level restored, or --dry-run
   1  the API is unreachable or unhealthy past --retries, or some deletions or restores failed
   2  bad usage or bad input (arguments, trace file, --restore-stock without recorded levels)";
+    pub const MERGE: &str = "\
+Exit codes:
+  0  success
+  1  the merged run's success rate is under --min-success
+  2  bad usage or bad input: a result that cannot be read or is of a newer schema, results
+     of different traces, run ids or shard counts, a shard missing or given twice
+  99 a --threshold failed on the merged result";
+    pub const REPORT: &str = "\
+Exit codes:
+  0  the report was written
+  2  bad usage or bad input: a result that cannot be read or is of a newer schema, an -o
+     that is one of the inputs";
+    pub const COMPARE: &str = "\
+Exit codes:
+  0  no regression (changes within --noise, not significant, or improvements)
+  2  bad usage or bad input: a result that cannot be read or is of a newer schema
+  3  a regression: a metric of the new run is worse beyond --noise and the Mann-Whitney U
+     test on its per-bucket samples finds it significant (p < 0.05)
+  99 a --threshold failed on the new run (checked before the comparison's 3)";
     pub const WORLD: &str = "\
 Exit codes:
   0  success
@@ -119,6 +146,15 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) of loadgen, or of one command, to standard output
     Man(ManArgs),
+    /// Add up the results of a sharded run's shards into the result of the whole run
+    #[command(after_help = exit_codes::MERGE)]
+    Merge(MergeArgs),
+    /// Render results as one self-contained HTML page (charts, tables), Markdown or text
+    #[command(after_help = exit_codes::REPORT)]
+    Report(ReportArgs),
+    /// Compare two results metric by metric, with a verdict that accounts for noise
+    #[command(after_help = exit_codes::COMPARE)]
+    Compare(CompareArgs),
     /// Delete what a replayed run created: its orders, order lines and new customers
     #[command(long_about = CLEANUP_ABOUT, after_help = exit_codes::CLEANUP)]
     Cleanup(CleanupArgs),
@@ -225,6 +261,116 @@ pub struct StartArgs {
     pub min_success: f64,
     #[command(flatten)]
     pub outputs: RunOutputArgs,
+    #[command(flatten)]
+    pub result: ResultArgs,
+}
+
+/// Labels a run's result document carries (`run.tags`, `run.git_revision`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ResultArgs {
+    /// Label the result document with KEY=VALUE (repeatable), e.g. --tag env=staging
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    pub tags: Vec<(String, String)>,
+    /// Record this revision (of the system under test, or of loadgen's config) in the result
+    #[arg(long, value_name = "REV")]
+    pub git_revision: Option<String>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+    /// Stop the run early (gracefully, with the summary and the report) once a threshold can
+    /// no longer pass, whatever the remaining events do; the exit code is then 99 (replay; a
+    /// `start` run's event count has no bound ahead, so it never gives up)
+    #[arg(long)]
+    pub abort_on_threshold: bool,
+}
+
+/// Pass/fail gates checked on the final result (`threshold`'s expressions); a breach exits 99.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ThresholdArgs {
+    /// A threshold on the final result (repeatable), e.g. 'p99<500ms', 'new_order.p95<300ms',
+    /// 'success>=99.5%', 'lateness.p99<5ms', 'visible.p99<2s', 'throughput>=100/s'
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub threshold: Vec<String>,
+    /// Thresholds from a TOML file ([[threshold]] entries with `expr = "..."`; repeatable)
+    #[arg(long = "thresholds", value_name = "FILE.toml")]
+    pub thresholds: Vec<PathBuf>,
+}
+
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "a tag is KEY=VALUE, e.g. env=staging, not {text:?}"
+        )),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The result of every shard of one run (`replay --shard I/N --report rI.json`)
+    #[arg(required = true, value_name = "RESULT")]
+    pub results: Vec<PathBuf>,
+    /// Write the merged result (the whole run's) here
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when the merged run's success rate is below this (e.g. 0.9 or 90%)
+    #[arg(long, default_value = "0.9", value_parser = units::parse_fraction)]
+    pub min_success: f64,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+/// What `report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained HTML file (inline SVG charts; loads nothing, needs no JavaScript)
+    Html,
+    /// Markdown tables, e.g. for a pull request comment
+    Md,
+    /// The console summary, recomputed from the document
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Result documents (`--report` of replay or start, `merge -o`); several are overlaid,
+    /// aligned on trace time
+    #[arg(required = true, value_name = "RESULT")]
+    pub results: Vec<PathBuf>,
+    /// Write here (written atomically; never over an input) [default: run.html for html,
+    /// standard output for md and text]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "html")]
+    pub format: ReportFormat,
+}
+
+/// What `compare` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    Text,
+    /// Markdown, e.g. for a pull request comment
+    Md,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The base result (before the change)
+    pub base: PathBuf,
+    /// The new result (after the change); thresholds apply to it
+    pub new: PathBuf,
+    /// A relative change up to this is noise, never a regression (e.g. 5% or 0.05)
+    #[arg(long, default_value = "5%", value_parser = units::parse_fraction)]
+    pub noise: f64,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CompareFormat,
+    /// Also write the comparison as a self-contained HTML page (both runs overlaid)
+    #[arg(short, long, value_name = "FILE.html")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
 }
 
 #[derive(Debug, Args)]
@@ -420,6 +566,8 @@ pub struct ReplayArgs {
     pub status_every: std::time::Duration,
     #[command(flatten)]
     pub outputs: RunOutputArgs,
+    #[command(flatten)]
+    pub result: ResultArgs,
 }
 
 /// What a run (`replay`, `start`) shows while it goes on and writes per event, besides its

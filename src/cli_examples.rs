@@ -37,7 +37,9 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   loadgen replay day.trace --probe-reads 1% --report run.json            # write -> visible
   loadgen replay day.trace --shard 0/4 --run-id big --start-at 2026-12-01T10:00:00Z  # 1 of 4 machines
   loadgen replay day.trace --metrics-addr 127.0.0.1:9464                 # Prometheus scrapes it
-  loadgen replay day.trace --speed 10x --events-out events.csv           # one row per event",
+  loadgen replay day.trace --speed 10x --events-out events.csv           # one row per event
+  loadgen replay day.trace --threshold 'p99<500ms' --threshold 'success>=99.5%'  # exit 99 if not
+  loadgen replay day.trace --thresholds ci.toml --abort-on-threshold     # stop once lost",
     ),
     (
         "health",
@@ -58,7 +60,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   loadgen start --profile stress --dry-run                   # the configuration, nothing sent
   loadgen start --profile demo --verbose                     # every failure as it happens
   loadgen start --duration 0 --record live.trace             # until Ctrl+C, recorded
-  loadgen start --metrics-addr 127.0.0.1:9464 --events-out events.jsonl",
+  loadgen start --metrics-addr 127.0.0.1:9464 --events-out events.jsonl
+  loadgen start --duration 10 --threshold 'new_order.p95<300ms' --report run.json",
     ),
     (
         "world",
@@ -79,6 +82,28 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "  loadgen cleanup day.trace --api-url http://127.0.0.1:8080 --run-id r3lq62h --dry-run
   loadgen cleanup day.trace --api-url http://127.0.0.1:8080 --run-id r3lq62h
   loadgen cleanup day.trace --api-url http://127.0.0.1:8080 --run-id r3lq62h --restore-stock",
+    ),
+    (
+        "merge",
+        "  loadgen merge r0.json r1.json r2.json r3.json -o total.json   # a 4-shard run, whole
+  loadgen merge results/r*.json -o total.json --min-success 99%   # gate on the whole run
+  loadgen merge r0.json r1.json                                   # the summary only
+  loadgen merge r*.json -o total.json --threshold 'p99<500ms'     # gate the whole run (99)",
+    ),
+    (
+        "report",
+        "  loadgen report run.json                          # run.html: charts, tables, metadata
+  loadgen report run.json -o run.html
+  loadgen report base.json new.json -o both.html   # two runs overlaid on trace time
+  loadgen report run.json --format md >> comment.md  # a pull request comment
+  loadgen report run.json --format text            # the console summary again",
+    ),
+    (
+        "compare",
+        "  loadgen compare base.json new.json                     # exit 3 on a regression
+  loadgen compare base.json new.json --noise 10% --format md
+  loadgen compare base.json new.json --format json -o compare.html
+  loadgen compare base.json new.json --threshold 'p99<500ms'  # and gate the new run (99)",
     ),
 ];
 

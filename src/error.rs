@@ -17,6 +17,12 @@ pub enum CommandError {
     /// `verify` found disagreements, the success rate was under `--min-success`.
     #[error("{0}")]
     RunFailed(String),
+    /// The result breached a `--threshold` (exit 99).
+    #[error("{0}")]
+    ThresholdBreached(String),
+    /// `compare` found a regression (exit 3).
+    #[error("{0}")]
+    Regressed(String),
     /// A signal ended the command before it had done anything (a `--start-at` wait).
     #[error("stopped by {0} before the start: nothing was sent")]
     Stopped(StopSignal),
@@ -45,6 +51,8 @@ pub enum ErrorClass {
     Input,
     RunFailed,
     Stopped(StopSignal),
+    ThresholdBreached,
+    Regressed,
 }
 
 impl CommandError {
@@ -60,6 +68,8 @@ impl CommandError {
                 CommandError::RunFailed(_) => ErrorClass::RunFailed,
                 CommandError::Input(_) => ErrorClass::Input,
                 CommandError::Stopped(signal) => ErrorClass::Stopped(*signal),
+                CommandError::ThresholdBreached(_) => ErrorClass::ThresholdBreached,
+                CommandError::Regressed(_) => ErrorClass::Regressed,
             })
         });
         class.unwrap_or(ErrorClass::Input)

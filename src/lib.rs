@@ -23,6 +23,9 @@
 //! * `metrics`, `report`: histograms and counts; console and JSON output.
 //! * `live_metrics`, `metrics_server`: OpenMetrics counters and histograms served during a run
 //!   (`--metrics-addr`); `events_out`: one row per event (`--events-out`).
+//! * `metrics`, `report`: histograms and counts; the console's header, status lines and summary.
+//! * `result`: the versioned run result document (the JSON report, `schema/result.schema.json`),
+//!   read back, and the exact merge of a sharded run's results (`loadgen merge`).
 //! * `verify`: the state a trace implies, compared with what the API returns.
 //! * `rates`: offered activities, requests and triples per minute (`start --dry-run`).
 //! * `units`: parsing of durations, speeds and rates shared by the commands.
@@ -65,6 +68,7 @@ pub mod profile;
 pub mod rates;
 pub mod replay;
 pub mod report;
+pub mod result;
 pub mod selection;
 pub mod sim;
 pub mod stats;

@@ -1,10 +1,9 @@
 //! The `loadgen` binary: parse, dispatch, map errors to the documented exit codes.
 //!
 //! This is the only place that maps an error to its number: 0 success, 1 the run failed, 2 bad
-//! usage or bad input (clap's own errors exit 2 too). 99 is reserved for thresholds that a run
-//! crosses (a future `--threshold`), so scripts can tell it from 1. Signals end a process with
-//! 130 or 143, as their default action would: here when one ends a `--start-at` wait, in
-//! `cmd::session` and `output` when a second one cuts a run or a write short.
+//! usage or bad input (clap's own errors exit 2 too), 3 `compare` found a regression, 99 a
+//! `--threshold` was breached (k6's number), so scripts can tell them apart. Signals end a
+//! process with 130 or 143 (`cmd::session`, `output`), as their default action would.
 
 use std::process::ExitCode;
 
@@ -31,6 +30,8 @@ fn main() -> ExitCode {
                 ErrorClass::RunFailed => EXIT_RUN_FAILED,
                 ErrorClass::Stopped(StopSignal::Interrupt) => EXIT_SIGINT,
                 ErrorClass::Stopped(StopSignal::Terminate) => EXIT_SIGTERM,
+                ErrorClass::ThresholdBreached => loadgen::threshold::EXIT_THRESHOLD_BREACHED,
+                ErrorClass::Regressed => loadgen::cli::exit_codes::EXIT_REGRESSION,
             })
         }
     }

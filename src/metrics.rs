@@ -1,18 +1,18 @@
 //! What a replay measured: HDR histograms of service time, latency from the intended time and
-//! schedule lateness; counts per activity and per failure category; a per-second time series.
-//! Synchronous and mergeable, so shards (or threads) can combine their results exactly.
+//! schedule lateness, overall and per activity; counts per activity and per failure category; a
+//! per-second time series. Synchronous and mergeable, so shards (or threads) can combine their
+//! results exactly.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::{Activity, Entity};
 use crate::outcome::{Class, FailureKind, RetryCause};
-
-/// Highest value the histograms track, in microseconds (1 hour); larger values are clamped.
-const MAX_TRACKED_US: u64 = 3_600_000_000;
+use crate::result::coarse::CoarseHistogram;
+pub use crate::result::hdr::{histogram, MAX_TRACKED_US};
 
 /// How one event ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,15 +93,49 @@ impl EventRecord {
     }
 }
 
-fn histogram() -> Histogram<u64> {
-    // 3 significant digits over 1 µs .. 1 h: fixed, valid bounds.
-    Histogram::new_with_bounds(1, MAX_TRACKED_US, 3).expect("static histogram bounds")
-}
-
 fn record(h: &mut Histogram<u64>, d: Duration) {
     let us = (d.as_micros() as u64).clamp(1, MAX_TRACKED_US);
     // Cannot fail: the value is clamped into the histogram's range.
     let _ = h.record(us);
+}
+
+/// The three timings of a set of events (all of a run's, or one activity's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// First request sent → last response.
+    #[serde(with = "crate::result::hdr", rename = "service_time")]
+    pub service: Histogram<u64>,
+    /// Due → last response: free of coordinated omission.
+    #[serde(with = "crate::result::hdr", rename = "latency_from_intended_time")]
+    pub latency: Histogram<u64>,
+    /// Due → first request sent.
+    #[serde(with = "crate::result::hdr")]
+    pub lateness: Histogram<u64>,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            service: histogram(),
+            latency: histogram(),
+            lateness: histogram(),
+        }
+    }
+}
+
+impl Timings {
+    fn add(&mut self, r: &EventRecord) {
+        record(&mut self.service, r.service);
+        record(&mut self.latency, r.latency);
+        record(&mut self.lateness, r.lateness);
+    }
+
+    /// Adds another set; the bounds are the same on both sides, so it is exact.
+    pub fn merge(&mut self, other: &Timings) {
+        let _ = self.service.add(&other.service);
+        let _ = self.latency.add(&other.latency);
+        let _ = self.lateness.add(&other.lateness);
+    }
 }
 
 /// Failed events listed individually in reports; past this only the counts grow.
@@ -122,17 +156,66 @@ pub struct FailedEvent {
 /// width doubles, so memory stays bounded however long a run lasts (per second for an hour).
 const MAX_BUCKETS: usize = 3_600;
 
-/// One row of the time series: events that finished in `[second, second + width)`.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+/// One row of the time series: events that finished in `[second, second + width)` seconds
+/// after the run's start.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Bucket {
     pub second: u64,
     pub events: u64,
+    /// Events that did not succeed, whatever their class.
     pub failures: u64,
+    /// HTTP requests the bucket's events sent, retries included.
+    #[serde(default)]
+    pub requests: u64,
+    #[serde(default)]
+    pub retries: u64,
     /// Summed latency from the intended time (queueing included).
     #[serde(rename = "latency_from_intended_sum_us")]
     pub latency_sum_us: u64,
     /// Summed service time (first request sent → last response).
     pub service_time_sum_us: u64,
+    #[serde(default)]
+    pub lateness_sum_us: u64,
+    #[serde(default)]
+    pub lateness_max_us: u64,
+    /// Latency from the intended time (µs) of the events that sent a request, coarsely binned.
+    #[serde(default, rename = "latency_from_intended_bins")]
+    pub latency: CoarseHistogram,
+    /// Schedule lateness (µs) of the same events, coarsely binned.
+    #[serde(default, rename = "lateness_bins")]
+    pub lateness: CoarseHistogram,
+    /// Earliest and latest trace time (ms from the trace's start) of the bucket's events, so
+    /// runs at different speeds align on trace time.
+    #[serde(default)]
+    pub trace_first_ms: Option<u64>,
+    #[serde(default)]
+    pub trace_last_ms: Option<u64>,
+}
+
+impl Bucket {
+    /// Adds another bucket's counts (same or coarser span).
+    pub fn absorb(&mut self, other: &Bucket) {
+        self.events += other.events;
+        self.failures += other.failures;
+        self.requests += other.requests;
+        self.retries += other.retries;
+        self.latency_sum_us += other.latency_sum_us;
+        self.service_time_sum_us += other.service_time_sum_us;
+        self.lateness_sum_us += other.lateness_sum_us;
+        self.lateness_max_us = self.lateness_max_us.max(other.lateness_max_us);
+        self.latency.add(&other.latency);
+        self.lateness.add(&other.lateness);
+        self.trace_first_ms = min_some(self.trace_first_ms, other.trace_first_ms);
+        self.trace_last_ms = self.trace_last_ms.max(other.trace_last_ms);
+    }
+}
+
+fn min_some(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +223,8 @@ pub struct Metrics {
     pub service: Histogram<u64>,
     pub latency: Histogram<u64>,
     pub lateness: Histogram<u64>,
+    /// The same three timings per activity, indexed by `Activity::index`.
+    pub by_activity: [Timings; 6],
     pub successes: [u64; 6],
     pub failures: [u64; 6],
     pub requests: u64,
@@ -165,6 +250,7 @@ impl Default for Metrics {
             service: histogram(),
             latency: histogram(),
             lateness: histogram(),
+            by_activity: Default::default(),
             successes: [0; 6],
             failures: [0; 6],
             requests: 0,
@@ -187,6 +273,7 @@ impl Metrics {
             record(&mut self.service, r.service);
             record(&mut self.latency, r.latency);
             record(&mut self.lateness, r.lateness);
+            self.by_activity[r.activity.index()].add(r);
         }
         self.requests += u64::from(r.requests);
         self.retries += u64::from(r.retries);
@@ -200,8 +287,19 @@ impl Metrics {
         let bucket = self.bucket(r.finished_at.as_secs());
         bucket.events += 1;
         bucket.failures += failed;
+        bucket.requests += u64::from(r.requests);
+        bucket.retries += u64::from(r.retries);
         bucket.latency_sum_us += r.latency.as_micros() as u64;
         bucket.service_time_sum_us += r.service.as_micros() as u64;
+        let lateness_us = r.lateness.as_micros() as u64;
+        bucket.lateness_sum_us += lateness_us;
+        bucket.lateness_max_us = bucket.lateness_max_us.max(lateness_us);
+        if r.requests > 0 {
+            bucket.latency.record(r.latency.as_micros() as u64);
+            bucket.lateness.record(lateness_us);
+        }
+        bucket.trace_first_ms = min_some(bucket.trace_first_ms, Some(r.offset_ms));
+        bucket.trace_last_ms = bucket.trace_last_ms.max(Some(r.offset_ms));
         match &r.result {
             EventResult::Success => self.successes[r.activity.index()] += 1,
             EventResult::Failure { kind, detail } => {
@@ -229,6 +327,9 @@ impl Metrics {
         let _ = self.service.add(&other.service);
         let _ = self.latency.add(&other.latency);
         let _ = self.lateness.add(&other.lateness);
+        for (mine, theirs) in self.by_activity.iter_mut().zip(&other.by_activity) {
+            mine.merge(theirs);
+        }
         for i in 0..6 {
             self.successes[i] += other.successes[i];
             self.failures[i] += other.failures[i];
@@ -258,11 +359,7 @@ impl Metrics {
             self.halve_series();
         }
         for b in &other.series {
-            let mine = self.bucket(b.second);
-            mine.events += b.events;
-            mine.failures += b.failures;
-            mine.latency_sum_us += b.latency_sum_us;
-            mine.service_time_sum_us += b.service_time_sum_us;
+            self.bucket(b.second).absorb(b);
         }
     }
 
@@ -288,12 +385,12 @@ impl Metrics {
         let merged = self
             .series
             .chunks(2)
-            .map(|pair| Bucket {
-                second: pair[0].second,
-                events: pair.iter().map(|b| b.events).sum(),
-                failures: pair.iter().map(|b| b.failures).sum(),
-                latency_sum_us: pair.iter().map(|b| b.latency_sum_us).sum(),
-                service_time_sum_us: pair.iter().map(|b| b.service_time_sum_us).sum(),
+            .map(|pair| {
+                let mut merged = pair[0].clone();
+                for b in &pair[1..] {
+                    merged.absorb(b);
+                }
+                merged
             })
             .collect();
         self.series = merged;
@@ -333,8 +430,8 @@ impl Metrics {
     }
 }
 
-/// Percentiles of one histogram, in milliseconds.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+/// Percentiles of one histogram, in milliseconds (all 0 when it is empty).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Percentiles {
     pub count: u64,
     pub min_ms: f64,
@@ -449,6 +546,11 @@ mod tests {
         }
         a.merge(&b);
         assert_eq!(a.latency, whole.latency);
+        assert_eq!(a.by_activity, whole.by_activity);
+        assert_eq!(
+            a.by_activity[Activity::NewOrder.index()].latency.len(),
+            whole.count(Activity::NewOrder)
+        );
         assert_eq!(a.successes, whole.successes);
         assert_eq!(a.errors, whole.errors);
         assert_eq!(a.series, whole.series);

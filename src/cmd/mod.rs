@@ -2,15 +2,18 @@
 //! here, classed by `crate::error::CommandError`; `main` maps the class to the exit code.
 
 mod cleanup;
+mod compare;
 mod docs;
 mod export;
 mod health;
 mod inspect;
+mod merge;
 mod observe;
 mod profiles;
 mod recording;
 mod replay;
 
+mod report;
 mod segment;
 mod session;
 mod simulate;
@@ -58,6 +61,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
         Command::Cleanup(args) => cleanup::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 

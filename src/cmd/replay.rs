@@ -7,9 +7,11 @@ use super::session::{self, Plan};
 use crate::cli::ReplayArgs;
 use crate::plan::Env;
 use crate::replay::Sequenced;
-use crate::report::RunResult;
+use crate::result::{RunContext, RunMeta, RunResult, TraceIdentity};
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    let thresholds = session::threshold_plan(&args.result.thresholds)?;
+    let tags = session::tags(&args.result)?;
     let mut p = crate::plan::replay::prepare(args, &Env::capture())?;
     // Before any file is written (the checkpoint): a port in use leaves nothing behind.
     let mut run_outputs = super::observe::RunOutputs::open(&p.plan.outputs)?;
@@ -60,6 +62,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
             calendar: schedule.calendar.clone(),
             span_ms,
             live: false,
+            abort: session::abort_watch(&plan.result, &thresholds, Some(survey.footer.count))?,
         };
         let subjects = session::subject_renderer(world.clone(), plan.run_id.clone());
         let pacer = crate::replay::pacer::Pacer::new(plan.speed, origin_ms);
@@ -90,13 +93,41 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let segments = whole.segments.segments.clone();
     let config = plan.report_config(schedule, header, segments, whole.earlier_measured);
     let subject_of = session::subject_renderer(world, plan.run_id.clone());
-    let run = RunResult {
-        outcome: &whole.outcome,
-        visibility,
-        subject_of: &subject_of,
+    let meta = RunMeta {
+        trace: TraceIdentity {
+            source: p.trace_name.clone(),
+            events: Some(survey.footer.count),
+            crc32: Some(survey.footer.crc),
+            start: header.start.clone(),
+        },
+        seed: header.seed,
+        profile: header.profile.name.clone(),
+        run_id: plan.run_id.clone(),
+        speed: plan.speed.to_string(),
+        tags,
+        git_revision: plan.result.git_revision.clone(),
+        shard: plan.shard,
+        shards_merged: None,
     };
-    let report_to = plan.report.clone().map(|path| (path, config));
-    let code = session::finish(&run, report_to, schedule.started_at, plan.min_success);
+    let result = RunResult::build(
+        &whole.outcome,
+        RunContext {
+            meta,
+            config: serde_json::to_value(&config)?,
+            // Shards of one run share --start-at: their time series line up on it.
+            started_at: schedule
+                .start_at
+                .map_or(schedule.started_at, |at| at.to_utc()),
+            visibility,
+            subject_of: &subject_of,
+        },
+    );
+    let code = session::finish(
+        result,
+        plan.report.as_deref(),
+        plan.min_success,
+        &thresholds,
+    );
     let closed = run_outputs.close();
     drop(begun.lock);
     code.and(closed)

@@ -1,22 +1,25 @@
 //! What `replay` and `start` share once their events are lined up: the health gate, running
 //! the replayer core with console output, progress bar and Ctrl+C handling, then the final
-//! summary, the JSON report and the exit code.
+//! summary, the result document (the JSON report) and the exit code.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use serde::Serialize;
 
 use crate::api::FreshMartExecutor;
 use crate::event::Entity;
 use crate::metrics::EventRecord;
 use crate::replay::{Observer, Progress, ReplayOptions, ReplayOutcome, Sequenced, WindowReport};
-use crate::report::{self, RunResult};
+use crate::report;
+use crate::result::thresholds::AbortWatch;
+use crate::result::RunResult;
 use crate::sim::time::{Calendar, SimTime};
+use crate::threshold::ThresholdPlan;
 use crate::units::Speed;
 
 /// Probes the API (with `--retries`); prints the spec's line, and fails the run (exit 1, with
@@ -143,32 +146,10 @@ pub fn completion_recorder(
 pub async fn probe_visibility(
     stats: &crate::api::probe::ProbeStats,
     give_up: Duration,
-) -> report::Visibility {
-    use crate::api::probe::ProbeKind;
-    use crate::metrics::Percentiles;
+) -> crate::result::Visibility {
     // Every probe gives up after --probe-timeout; wait for the last ones.
     let _ = tokio::time::timeout(give_up + Duration::from_secs(1), stats.wait_idle()).await;
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    report::Visibility {
-        probed: load(&stats.started),
-        not_visible: load(&stats.not_visible),
-        superseded: load(&stats.superseded),
-        write_to_visible: Percentiles::of(&stats.histogram()),
-        by_kind: ProbeKind::ALL
-            .iter()
-            .map(|&kind| {
-                let k = stats.kind(kind);
-                let of_kind = report::KindVisibility {
-                    read: kind.read(),
-                    probed: load(&k.started),
-                    not_visible: load(&k.not_visible),
-                    superseded: load(&k.superseded),
-                    write_to_visible: Percentiles::of(&k.histogram()),
-                };
-                (kind.key(), of_kind)
-            })
-            .collect(),
-    }
+    crate::result::Visibility::of(stats)
 }
 
 /// A replay ready to run.
@@ -181,17 +162,21 @@ pub struct Plan {
     /// A live run (`start`): the source is a simulation running ahead of the clock, so only
     /// events whose time had come count as not sent.
     pub live: bool,
+    /// `--abort-on-threshold`: what stops the run once a threshold is lost.
+    pub abort: Option<AbortWatch>,
 }
 
 /// Reads Ctrl+C (SIGINT) and SIGTERM alike (`timeout`, `kill`, systemd, Docker and Kubernetes
 /// stop a process with SIGTERM): the first stops the run gracefully, a second of either kind
 /// exits at once (130 after SIGINT, 143 after SIGTERM). The handlers are installed before this
 /// returns, so a signal that arrives while the run starts is not lost.
-fn shutdown_on_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+/// `stop` is the graceful stop: a lost threshold (`--abort-on-threshold`) cancels it too.
+fn shutdown_on_signal(
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let stop = tokio_util::sync::CancellationToken::new();
     let stopping = stop.clone();
     tokio::spawn(async move {
         let first = tokio::select! {
@@ -231,11 +216,13 @@ pub async fn drive(
     let line_bar = bar.clone();
     let calendar = plan.calendar.clone();
     let live = plan.live;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (mut abort, abort_stop, abort_bar) = (plan.abort, stop.clone(), bar.clone());
     let outcome = crate::replay::run(
         Arc::new(plan.executor),
         events_rx,
         plan.options,
-        shutdown_on_signal()?,
+        shutdown_on_signal(stop)?,
         progress,
         Console {
             on_window: move |w: &WindowReport| {
@@ -248,7 +235,18 @@ pub async fn drive(
                 let line = report::window_line(w, trace_time.as_deref());
                 line_bar.suspend(|| crate::outln!("{} {line}", super::stamp()));
             },
-            on_completed: move |r: &EventRecord| on_completed(r),
+            on_completed: move |r: &EventRecord| {
+                on_completed(r);
+                if let Some(lost) = abort.as_mut().and_then(|w| w.observe(r)) {
+                    abort_bar.suspend(|| {
+                        crate::outln!(
+                            "{} Threshold `{lost}` can no longer pass: stopping gracefully...",
+                            super::stamp()
+                        )
+                    });
+                    abort_stop.cancel();
+                }
+            },
         },
     )
     .await;
@@ -291,22 +289,42 @@ where
     }
 }
 
-/// Prints the summary, writes the report, and decides the exit code.
-pub fn finish<C: Serialize>(
-    run: &RunResult,
-    report_to: Option<(PathBuf, C)>,
-    started_at: chrono::DateTime<chrono::Utc>,
+/// Prints the summary of a result (a run's, or a merge's) with the verdicts of its
+/// thresholds, writes it as the report, and decides the exit code: a breached threshold is
+/// 99 (before `--min-success`'s 1: the thresholds are the gate a user asked for).
+pub fn finish(
+    mut result: RunResult,
+    report_to: Option<&Path>,
     min_success: f64,
+    thresholds: &ThresholdPlan,
 ) -> anyhow::Result<()> {
-    crate::out!("{}", report::final_summary(run));
-    if let Some((path, config)) = report_to {
-        let json = report::json_report(config, started_at.to_rfc3339(), run);
-        let text = serde_json::to_string_pretty(&json)?;
-        crate::output::write_file(&path, text.as_bytes())
+    let evaluation = result.apply_thresholds(thresholds);
+    let result = &result;
+    crate::out!("{}", report::final_summary(result));
+    crate::out!(
+        "{}",
+        crate::result::thresholds::summary_lines(&result.thresholds)
+    );
+    if let Some(path) = report_to {
+        result
+            .write(path)
             .with_context(|| format!("cannot write report {}", path.display()))?;
         crate::outln!("Report written to {}", path.display());
     }
-    let rate = run.outcome.metrics.success_rate();
+    let breached: Vec<&str> = evaluation
+        .verdicts
+        .iter()
+        .filter(|v| !v.passed)
+        .map(|v| v.threshold.text.as_str())
+        .collect();
+    if !breached.is_empty() {
+        return Err(crate::error::CommandError::ThresholdBreached(format!(
+            "threshold breached: {}",
+            breached.join(", ")
+        ))
+        .into());
+    }
+    let rate = result.success_rate;
     if rate < min_success {
         crate::outln!(
             "Success rate {:.1}% is under the minimum of {:.1}%",
@@ -321,6 +339,50 @@ pub fn finish<C: Serialize>(
         .into());
     }
     Ok(())
+}
+
+/// The thresholds of `--threshold` and `--thresholds`, checked before any work: a malformed
+/// expression is bad usage, a file that cannot be read or parsed bad input.
+pub fn threshold_plan(args: &crate::cli::ThresholdArgs) -> anyhow::Result<ThresholdPlan> {
+    ThresholdPlan::from_args(&args.threshold, &args.thresholds).map_err(|e| match e {
+        crate::threshold::ThresholdError::Expr(_) => {
+            crate::error::CommandError::Usage(e.to_string()).into()
+        }
+        _ => crate::error::CommandError::Input(e.to_string()).into(),
+    })
+}
+
+/// The run's `--abort-on-threshold` watch, if asked for; `bound` is at most how many events
+/// the run can end (`None` when nothing bounds it: then no threshold is ever given up on).
+pub fn abort_watch(
+    args: &crate::cli::ResultArgs,
+    plan: &ThresholdPlan,
+    bound: Option<u64>,
+) -> anyhow::Result<Option<AbortWatch>> {
+    if !args.abort_on_threshold {
+        return Ok(None);
+    }
+    if plan.is_empty() {
+        return Err(crate::error::CommandError::Usage(
+            "--abort-on-threshold needs a --threshold or --thresholds".into(),
+        )
+        .into());
+    }
+    Ok(Some(AbortWatch::new(plan.clone(), bound)))
+}
+
+/// The labels of `--tag KEY=VALUE`; a key given twice is refused.
+pub fn tags(args: &crate::cli::ResultArgs) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut tags = BTreeMap::new();
+    for (key, value) in &args.tags {
+        if tags.insert(key.clone(), value.clone()).is_some() {
+            return Err(crate::error::CommandError::Usage(format!(
+                "--tag {key}=... is given twice"
+            ))
+            .into());
+        }
+    }
+    Ok(tags)
 }
 
 /// Renders entities as the subjects a run wrote (ids in the run's namespace).

@@ -10,10 +10,13 @@ use super::session::{self, Plan};
 use crate::cli::StartArgs;
 use crate::plan::{start::StartPlan, Env};
 use crate::replay::Sequenced;
-use crate::report::{self, RunResult};
+use crate::report;
+use crate::result::{RunContext, RunMeta, RunResult, TraceIdentity};
 use crate::sim::Simulation;
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
+    let thresholds = session::threshold_plan(&args.result.thresholds)?;
+    let tags = session::tags(&args.result)?;
     let (inputs, outputs) = crate::plan::start::paths(&args);
     crate::output::check_paths(&inputs, &outputs)?;
     let profile = super::load_profile(&args.profile)?;
@@ -58,6 +61,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             calendar: plan.calendar.clone(),
             span_ms,
             live: true,
+            // A live simulation's event count is not known ahead: nothing is ever given up on.
+            abort: session::abort_watch(&plan.result, &thresholds, None)?,
         };
         let feed = simulation_feed(world.clone(), plan.sim_config());
         let subjects = session::subject_renderer(world.clone(), plan.run_id.clone());
@@ -71,13 +76,39 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         Ok::<_, anyhow::Error>((outcome, world))
     })?;
     let subject_of = session::subject_renderer(world, plan.run_id.clone());
-    let run = RunResult {
-        outcome: &outcome,
-        visibility: None,
-        subject_of: &subject_of,
+    let config = plan.report_config();
+    let meta = RunMeta {
+        trace: TraceIdentity {
+            source: "live simulation".into(),
+            events: None,
+            crc32: None,
+            start: plan.start.to_rfc3339(),
+        },
+        seed: plan.seed,
+        profile: plan.profile.name.clone(),
+        run_id: plan.run_id.clone(),
+        speed: crate::units::Speed::Factor(1.0).to_string(),
+        tags,
+        git_revision: plan.result.git_revision.clone(),
+        shard: None,
+        shards_merged: None,
     };
-    let report_to = plan.report.clone().map(|p| (p, plan.report_config()));
-    let code = session::finish(&run, report_to, started_at, plan.min_success);
+    let result = RunResult::build(
+        &outcome,
+        RunContext {
+            meta,
+            config: serde_json::to_value(&config)?,
+            started_at,
+            visibility: None,
+            subject_of: &subject_of,
+        },
+    );
+    let code = session::finish(
+        result,
+        plan.report.as_deref(),
+        plan.min_success,
+        &thresholds,
+    );
     code.and(run_outputs.close())
 }
 

@@ -64,6 +64,8 @@ pub struct ReplayPlan {
     pub status_every: Duration,
     /// `--metrics-addr` and `--events-out`.
     pub outputs: crate::cli::RunOutputArgs,
+    /// `--tag`, `--git-revision`, thresholds and `--abort-on-threshold`.
+    pub result: crate::cli::ResultArgs,
 }
 
 /// The settings of this run: the flags given, else (resuming) the first run's, else the
@@ -192,6 +194,7 @@ impl ReplayPlan {
             verbose: args.verbose,
             status_every: args.status_every,
             outputs: args.outputs,
+            result: args.result,
         })
     }
 

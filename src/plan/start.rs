@@ -47,6 +47,8 @@ pub struct StartPlan {
     pub threads: usize,
     /// `--metrics-addr` and `--events-out`.
     pub outputs: crate::cli::RunOutputArgs,
+    /// `--tag`, `--git-revision`, thresholds and `--abort-on-threshold`.
+    pub result: crate::cli::ResultArgs,
     pub record: Option<PathBuf>,
     pub report: Option<PathBuf>,
     pub min_success: f64,
@@ -113,6 +115,7 @@ impl StartPlan {
             threads: args.threads.map_or(env.cores, usize::from),
             record: args.record,
             outputs: args.outputs,
+            result: args.result,
             report: args.report,
             min_success: args.min_success,
             verbose: args.verbose,

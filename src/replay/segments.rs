@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Bucket, Metrics};
+use crate::event::Activity;
+use crate::metrics::{Bucket, Metrics, Timings};
 use crate::outcome::FailureKind;
 
 /// The measurements of all segments so far.
@@ -17,15 +18,80 @@ use crate::outcome::FailureKind;
 pub struct Segments {
     /// One entry per finished segment, in order.
     pub segments: Vec<SegmentSummary>,
-    /// Histograms as (value in µs, count) pairs.
-    pub service: Vec<(u64, u64)>,
-    pub latency: Vec<(u64, u64)>,
-    pub lateness: Vec<(u64, u64)>,
+    /// What they measured, merged. Absent in files of a loadgen before result documents:
+    /// their segments' durations still count, their measurements do not.
+    #[serde(default)]
+    pub measured: Option<Measured>,
+}
+
+/// What segments measured, in the forms the result document uses: HDR histograms (V2 +
+/// DEFLATE, base64), the time series' buckets, retry reasons by report key.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Measured {
+    pub histograms: Timings,
+    /// By activity key.
+    pub by_activity: BTreeMap<String, Timings>,
     pub requests: u64,
     pub retries: u64,
+    /// Count and first example by retried kind.
     pub retry_reasons: BTreeMap<String, (u64, String)>,
-    pub series: Vec<SavedBucket>,
+    pub series: Vec<Bucket>,
     pub bucket_secs: u64,
+}
+
+impl Measured {
+    fn of(m: &Metrics) -> Measured {
+        Measured {
+            histograms: Timings {
+                service: m.service.clone(),
+                latency: m.latency.clone(),
+                lateness: m.lateness.clone(),
+            },
+            by_activity: Activity::ALL
+                .iter()
+                .map(|a| (a.key().to_string(), m.by_activity[a.index()].clone()))
+                .collect(),
+            requests: m.requests,
+            retries: m.retries,
+            retry_reasons: m
+                .retry_reasons
+                .iter()
+                .map(|(k, n)| {
+                    let example = m.retry_examples.get(k).cloned().unwrap_or_default();
+                    (k.to_string(), (*n, example))
+                })
+                .collect(),
+            series: m.series.clone(),
+            bucket_secs: m.bucket_secs,
+        }
+    }
+
+    /// As metrics without outcomes (no successes, failures or errors: the completion log and
+    /// the current segment say those).
+    fn metrics(&self) -> Metrics {
+        let mut m = Metrics {
+            service: self.histograms.service.clone(),
+            latency: self.histograms.latency.clone(),
+            lateness: self.histograms.lateness.clone(),
+            requests: self.requests,
+            retries: self.retries,
+            series: self.series.clone(),
+            bucket_secs: self.bucket_secs.max(1),
+            ..Metrics::default()
+        };
+        for a in Activity::ALL {
+            if let Some(t) = self.by_activity.get(a.key()) {
+                m.by_activity[a.index()] = t.clone();
+            }
+        }
+        for (key, (n, example)) in &self.retry_reasons {
+            if let Ok(kind) = key.parse::<FailureKind>() {
+                m.retry_reasons.insert(kind.clone(), *n);
+                m.retry_examples.insert(kind, example.clone());
+            }
+        }
+        m
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -38,17 +104,6 @@ pub struct SegmentSummary {
     pub stopped_early: bool,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct SavedBucket {
-    pub second: u64,
-    pub events: u64,
-    pub failures: u64,
-    pub latency_sum_us: u64,
-    /// Absent in segments saved before service time was summed per bucket.
-    #[serde(default)]
-    pub service_time_sum_us: u64,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SegmentsError {
     #[error("{path}: {source}")]
@@ -58,19 +113,6 @@ pub enum SegmentsError {
     },
     #[error("{path}: not the measurements of a loadgen run: {message}")]
     Format { path: PathBuf, message: String },
-}
-
-fn pairs(h: &hdrhistogram::Histogram<u64>) -> Vec<(u64, u64)> {
-    h.iter_recorded()
-        .map(|v| (v.value_iterated_to(), v.count_at_value()))
-        .collect()
-}
-
-fn refill(h: &mut hdrhistogram::Histogram<u64>, pairs: &[(u64, u64)]) {
-    for &(value, count) in pairs {
-        // Values came out of a histogram with the same bounds.
-        let _ = h.record_n(value, count);
-    }
 }
 
 impl Segments {
@@ -127,99 +169,51 @@ impl Segments {
         Duration::from_secs_f64(self.segments.iter().map(|s| s.duration_s).sum())
     }
 
+    /// What the saved segments measured, with no outcomes.
+    fn earlier(&self) -> Metrics {
+        self.measured
+            .as_ref()
+            .map_or_else(Metrics::default, Measured::metrics)
+    }
+
     /// Adds a finished segment's measurements.
     pub fn push(&mut self, summary: SegmentSummary, m: &Metrics) {
-        let offset = self.elapsed().as_secs();
-        let mut whole = Metrics::default();
-        self.add_to(&mut whole);
-        let mut later = m.clone();
-        later.series = shifted(&m.series, offset);
-        whole.merge(&later);
-        self.service = pairs(&whole.service);
-        self.latency = pairs(&whole.latency);
-        self.lateness = pairs(&whole.lateness);
-        self.requests = whole.requests;
-        self.retries = whole.retries;
-        self.retry_reasons = whole
-            .retry_reasons
-            .iter()
-            .map(|(k, n)| {
-                let example = whole.retry_examples.get(k).cloned().unwrap_or_default();
-                (k.to_string(), (*n, example))
-            })
-            .collect();
-        self.series = whole
-            .series
-            .iter()
-            .map(|b| SavedBucket {
-                second: b.second,
-                events: b.events,
-                failures: b.failures,
-                latency_sum_us: b.latency_sum_us,
-                service_time_sum_us: b.service_time_sum_us,
-            })
-            .collect();
-        self.bucket_secs = whole.bucket_secs;
+        let mut whole = self.earlier();
+        whole.merge(&shifted(m, self.elapsed().as_secs()));
+        self.measured = Some(Measured::of(&whole));
         self.segments.push(summary);
     }
 
     /// Adds what the saved segments measured (not their successes or failures) to `m`, the
     /// metrics of the segment now running, whose time series comes after theirs.
     pub fn add_to(&self, m: &mut Metrics) {
-        let mut earlier = Metrics::default();
-        refill(&mut earlier.service, &self.service);
-        refill(&mut earlier.latency, &self.latency);
-        refill(&mut earlier.lateness, &self.lateness);
-        earlier.requests = self.requests;
-        earlier.retries = self.retries;
-        for (key, (n, example)) in &self.retry_reasons {
-            if let Ok(kind) = key.parse::<FailureKind>() {
-                earlier.retry_reasons.insert(kind.clone(), *n);
-                earlier.retry_examples.insert(kind, example.clone());
-            }
-        }
-        earlier.bucket_secs = self.bucket_secs.max(1);
-        earlier.series = self
-            .series
-            .iter()
-            .map(|b| Bucket {
-                second: b.second,
-                events: b.events,
-                failures: b.failures,
-                latency_sum_us: b.latency_sum_us,
-                service_time_sum_us: b.service_time_sum_us,
-            })
-            .collect();
-        let offset = self.elapsed().as_secs();
-        let mut later = std::mem::take(m);
-        later.series = shifted(&later.series, offset);
+        let mut earlier = self.earlier();
+        let later = shifted(m, self.elapsed().as_secs());
         // The current segment's counts of outcomes stay its own; only measurements merge.
-        let (successes, failures, errors, examples, failed) = (
-            later.successes,
-            later.failures,
-            std::mem::take(&mut later.errors),
-            std::mem::take(&mut later.error_examples),
-            std::mem::take(&mut later.failed_events),
-        );
-        earlier.merge(&later);
-        earlier.successes = successes;
-        earlier.failures = failures;
-        earlier.errors = errors;
-        earlier.error_examples = examples;
-        earlier.failed_events = failed;
+        earlier.merge(&Metrics {
+            successes: [0; 6],
+            failures: [0; 6],
+            errors: BTreeMap::new(),
+            error_examples: BTreeMap::new(),
+            failed_events: Vec::new(),
+            ..later.clone()
+        });
+        earlier.successes = later.successes;
+        earlier.failures = later.failures;
+        earlier.errors = later.errors;
+        earlier.error_examples = later.error_examples;
+        earlier.failed_events = later.failed_events;
         *m = earlier;
     }
 }
 
-/// A time series moved `offset` seconds later.
-fn shifted(series: &[Bucket], offset: u64) -> Vec<Bucket> {
-    series
-        .iter()
-        .map(|b| Bucket {
-            second: b.second + offset,
-            ..b.clone()
-        })
-        .collect()
+/// Metrics whose time series is moved `offset` seconds later.
+fn shifted(m: &Metrics, offset: u64) -> Metrics {
+    let mut later = m.clone();
+    for b in &mut later.series {
+        b.second += offset;
+    }
+    later
 }
 
 #[cfg(test)]
@@ -294,6 +288,7 @@ mod tests {
         assert_eq!(second.retries, whole.retries);
         assert_eq!(second.retry_reasons, whole.retry_reasons);
         assert_eq!(second.series, whole.series);
+        assert_eq!(second.by_activity, whole.by_activity);
         // Outcomes stay the current segment's.
         assert_eq!(second.successes[Activity::NewOrder.index()], 30);
     }

@@ -334,7 +334,10 @@ mod tests {
         assert!(f.admit(&order(500, 2)));
         assert!(f.admit(&step(600, 1, OrderStatus::Picking)));
         assert!(f.admit(&step(700, 2, OrderStatus::Picking)));
-        assert!(!f.admit(&step(1_000, 2, OrderStatus::Delivered)), "after the window");
+        assert!(
+            !f.admit(&step(1_000, 2, OrderStatus::Delivered)),
+            "after the window"
+        );
         assert!(f.admitted.is_empty(), "open orders are not tracked");
     }
 }

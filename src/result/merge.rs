@@ -1,0 +1,295 @@
+//! `loadgen merge`: the results of a sharded run's shards, added up exactly into the result of
+//! the whole run: histograms added, counts summed, time series aligned on the shared start,
+//! elapsed time the span of all shards. Results that are not the shards of one run are refused.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+use serde::Deserialize;
+
+use super::{EventCounts, FailedEventRow, RunMeta, RunResult, Visibility, SCHEMA_VERSION};
+use crate::metrics::{Metrics, MAX_LISTED_FAILURES};
+
+/// Why results cannot be merged: each names the files involved.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MergeError {
+    #[error("nothing to merge: name the results of every shard")]
+    Nothing,
+    #[error(
+        "{path} is not the result of a shard (it has no run.shard): only the results of \
+         `replay --shard I/N` merge"
+    )]
+    NotAShard { path: PathBuf },
+    #[error("{path} is a result of another trace than {first} ({theirs}, not {ours})")]
+    DifferentTrace {
+        path: PathBuf,
+        first: PathBuf,
+        theirs: String,
+        ours: String,
+    },
+    #[error("{path} is of run id {theirs}, {first} of run id {ours}: the shards of one run share its --run-id")]
+    DifferentRunId {
+        path: PathBuf,
+        first: PathBuf,
+        theirs: String,
+        ours: String,
+    },
+    #[error("{path} is one of {theirs} shards, {first} one of {ours}: the shards of one run share their count")]
+    DifferentShardCount {
+        path: PathBuf,
+        first: PathBuf,
+        theirs: u32,
+        ours: u32,
+    },
+    #[error("shard {shard} is in both {first} and {second}")]
+    DuplicateShard {
+        shard: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("the result of shard {} is missing (merged: {})", missing.join(", "), given.join(", "))]
+    MissingShards {
+        missing: Vec<String>,
+        given: Vec<String>,
+    },
+    #[error("{path}: field `started_at`: {message}")]
+    BadStart { path: PathBuf, message: String },
+}
+
+fn describe(run: &RunMeta) -> String {
+    let t = &run.trace;
+    match (t.events, t.crc32) {
+        (Some(events), Some(crc)) => {
+            format!("{events} events, CRC-32 {crc:08x}, starting {}", t.start)
+        }
+        _ => format!("a live simulation starting {}", t.start),
+    }
+}
+
+/// What merge checks before adding anything: which run a result is of, and when it started.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Header {
+    pub run: RunMeta,
+    pub started_at: String,
+}
+
+impl From<&RunResult> for Header {
+    fn from(r: &RunResult) -> Header {
+        Header {
+            run: r.run.clone(),
+            started_at: r.started_at.clone(),
+        }
+    }
+}
+
+/// The shards are one run's, all of them, once each: what to add them up with.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    count: u32,
+    earliest: DateTime<FixedOffset>,
+    starts: BTreeMap<u32, DateTime<FixedOffset>>,
+}
+
+/// Checks that `headers` are every shard of one run, once each.
+pub fn plan(headers: &[(PathBuf, Header)]) -> Result<Plan, MergeError> {
+    let (first_path, first) = headers.first().ok_or(MergeError::Nothing)?;
+    let shard_of = |path: &Path, h: &Header| {
+        h.run.shard.ok_or_else(|| MergeError::NotAShard {
+            path: path.to_path_buf(),
+        })
+    };
+    let count = shard_of(first_path, first)?.count;
+    let mut by_index: BTreeMap<u32, &Path> = BTreeMap::new();
+    let mut starts = BTreeMap::new();
+    for (path, h) in headers {
+        let shard = shard_of(path, h)?;
+        if !h.run.trace.same_trace(&first.run.trace) || h.run.seed != first.run.seed {
+            return Err(MergeError::DifferentTrace {
+                path: path.clone(),
+                first: first_path.clone(),
+                theirs: describe(&h.run),
+                ours: describe(&first.run),
+            });
+        }
+        if h.run.run_id != first.run.run_id {
+            return Err(MergeError::DifferentRunId {
+                path: path.clone(),
+                first: first_path.clone(),
+                theirs: h.run.run_id.clone(),
+                ours: first.run.run_id.clone(),
+            });
+        }
+        if shard.count != count {
+            return Err(MergeError::DifferentShardCount {
+                path: path.clone(),
+                first: first_path.clone(),
+                theirs: shard.count,
+                ours: count,
+            });
+        }
+        if let Some(earlier) = by_index.insert(shard.index, path) {
+            return Err(MergeError::DuplicateShard {
+                shard: shard.to_string(),
+                first: earlier.to_path_buf(),
+                second: path.clone(),
+            });
+        }
+        let start =
+            DateTime::parse_from_rfc3339(&h.started_at).map_err(|e| MergeError::BadStart {
+                path: path.clone(),
+                message: format!("{:?} is not an RFC 3339 instant: {e}", h.started_at),
+            })?;
+        starts.insert(shard.index, start);
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !by_index.contains_key(i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(MergeError::MissingShards {
+            missing,
+            given: by_index.keys().map(|i| format!("{i}/{count}")).collect(),
+        });
+    }
+    let earliest = *starts.values().min().expect("at least one shard");
+    Ok(Plan {
+        count,
+        earliest,
+        starts,
+    })
+}
+
+/// The sum of the shards added so far (one at a time, so memory holds two results at most).
+pub struct Sum {
+    plan: Plan,
+    /// Shard 0's document, whose settings and labels the merged result keeps.
+    base: Option<RunResult>,
+    metrics: Metrics,
+    events: EventCounts,
+    failed_events: Vec<FailedEventRow>,
+    failed_events_total: u64,
+    stopped_early: bool,
+    visibility: Option<Visibility>,
+    end_ms: u64,
+}
+
+impl Sum {
+    pub fn new(plan: Plan) -> Sum {
+        Sum {
+            plan,
+            base: None,
+            metrics: Metrics::default(),
+            events: EventCounts::default(),
+            failed_events: Vec::new(),
+            failed_events_total: 0,
+            stopped_early: false,
+            visibility: None,
+            end_ms: 0,
+        }
+    }
+
+    /// Adds one shard's result (one of those `plan` checked).
+    pub fn add(&mut self, mut r: RunResult) {
+        let index = r.run.shard.map_or(0, |s| s.index);
+        let start = self
+            .plan
+            .starts
+            .get(&index)
+            .copied()
+            .unwrap_or(self.plan.earliest);
+        // Shards that share --start-at start together: their buckets line up exactly. A shard
+        // that started later has its buckets moved by the whole seconds it started after.
+        let offset_ms = (start - self.plan.earliest).num_milliseconds().max(0) as u64;
+        let mut m = r.measurements();
+        for b in &mut m.series {
+            b.second += offset_ms / 1000;
+        }
+        self.metrics.merge(&m);
+        self.end_ms = self
+            .end_ms
+            .max(offset_ms + (r.duration_s * 1000.0).round() as u64);
+        let (e, theirs) = (&mut self.events, &r.events);
+        e.received += theirs.received;
+        e.completed += theirs.completed;
+        e.succeeded += theirs.succeeded;
+        e.failed += theirs.failed;
+        e.unknown_outcome += theirs.unknown_outcome;
+        e.interrupted += theirs.interrupted;
+        e.blocked += theirs.blocked;
+        e.not_sent += theirs.not_sent;
+        self.failed_events_total += r.failed_events_total;
+        self.stopped_early |= r.stopped_early;
+        self.failed_events.append(&mut r.failed_events);
+        // Keep the earliest failures only, so the list stays bounded while adding.
+        self.failed_events.sort_by_key(|f| f.seq);
+        self.failed_events.truncate(MAX_LISTED_FAILURES);
+        match (&mut self.visibility, r.write_to_visible.take()) {
+            (Some(mine), Some(theirs)) => mine.merge(&theirs),
+            (mine @ None, Some(theirs)) => *mine = Some(theirs),
+            (_, None) => {}
+        }
+        if index == 0 || self.base.is_none() {
+            // Drop the bulky parts: only settings and labels are kept from it.
+            r.time_series = Vec::new();
+            r.activities = BTreeMap::new();
+            self.base = Some(r);
+        }
+    }
+
+    /// The merged result.
+    pub fn finish(self) -> RunResult {
+        let mut merged = self.base.expect("at least one shard was added");
+        merged.schema_version = SCHEMA_VERSION;
+        merged.loadgen = env!("CARGO_PKG_VERSION").to_string();
+        merged.started_at = self.plan.earliest.to_rfc3339();
+        merged.duration_s = self.end_ms as f64 / 1000.0;
+        merged.stopped_early = self.stopped_early;
+        merged.events = self.events;
+        merged.failed_events = self.failed_events;
+        merged.failed_events_total = self.failed_events_total;
+        merged.write_to_visible = self.visibility;
+        merged.run.shard = None;
+        merged.run.shards_merged = Some(self.plan.count);
+        // The shards' verdicts are theirs; merge checks its own on the sum.
+        merged.thresholds = Vec::new();
+        merged.set_measurements(&self.metrics);
+        merged
+    }
+}
+
+/// Adds up the results of every shard of one run (`(file, result)`, in any order).
+pub fn merge(inputs: &[(PathBuf, RunResult)]) -> Result<RunResult, MergeError> {
+    let headers: Vec<(PathBuf, Header)> = inputs
+        .iter()
+        .map(|(path, r)| (path.clone(), Header::from(r)))
+        .collect();
+    let mut sum = Sum::new(plan(&headers)?);
+    for (_, r) in inputs {
+        sum.add(r.clone());
+    }
+    Ok(sum.finish())
+}
+
+/// Why `merge_files` failed: a result that cannot be read, or results that do not add up.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeFilesError {
+    #[error(transparent)]
+    Read(#[from] super::ResultError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+}
+
+/// `merge` on files, reading them twice (their headers, then each whole result in turn) so
+/// memory holds one result beside the sum however many shards there are.
+pub fn merge_files(paths: &[PathBuf]) -> Result<RunResult, MergeFilesError> {
+    let mut headers = Vec::with_capacity(paths.len());
+    for path in paths {
+        headers.push((path.clone(), RunResult::read_as::<Header>(path)?));
+    }
+    let mut sum = Sum::new(plan(&headers)?);
+    for path in paths {
+        sum.add(RunResult::read_data(path)?);
+    }
+    Ok(sum.finish())
+}

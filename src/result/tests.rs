@@ -1,0 +1,425 @@
+use std::time::Duration;
+
+use super::merge::{merge, MergeError};
+use super::*;
+use crate::metrics::{EventRecord, EventResult};
+use crate::outcome::RetryCause;
+
+/// A seeded mix of events over ~2 minutes: every activity, successes, three failure kinds,
+/// retries, and blocked events that sent nothing.
+fn records() -> Vec<EventRecord> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..600u64)
+        .map(|seq| {
+            let r = next();
+            let activity = Activity::ALL[(r % 6) as usize];
+            let result = match r % 29 {
+                0 => EventResult::failure(FailureKind::http(503), "503 Service Unavailable"),
+                1 => EventResult::failure(FailureKind::Timeout, "no answer in 10s"),
+                2 => EventResult::failure(FailureKind::Blocked, "earlier failure"),
+                _ => EventResult::Success,
+            };
+            let sent = !matches!(result.kind(), Some(FailureKind::Blocked));
+            let retried = r % 11 == 0 && sent;
+            EventRecord {
+                seq,
+                entity: Entity::Order(seq as u32),
+                offset_ms: seq * 200,
+                activity,
+                finished_at: Duration::from_millis(seq * 200 + r % 900),
+                lateness: Duration::from_micros(if sent { r % 3_000 } else { 0 }),
+                service: Duration::from_micros(if sent { 1_000 + r % 400_000 } else { 0 }),
+                latency: Duration::from_micros(if sent { 2_000 + r % 500_000 } else { 0 }),
+                requests: u32::from(sent) * (1 + u32::from(retried)),
+                retries: u32::from(retried),
+                retry_causes: if retried {
+                    vec![RetryCause {
+                        kind: FailureKind::Connection,
+                        detail: "connection reset".into(),
+                    }]
+                } else {
+                    Vec::new()
+                },
+                result,
+            }
+        })
+        .collect()
+}
+
+fn meta(shard: Option<Shard>) -> RunMeta {
+    RunMeta {
+        trace: TraceIdentity {
+            source: "day.trace".into(),
+            events: Some(600),
+            crc32: Some(0xdead_beef),
+            start: "2026-01-05T09:00:00+00:00".into(),
+        },
+        seed: 42,
+        profile: "demo".into(),
+        run_id: "r1".into(),
+        speed: "1x".into(),
+        tags: [("env".to_string(), "test".to_string())].into(),
+        git_revision: Some("abc123".into()),
+        shard,
+        shards_merged: None,
+    }
+}
+
+fn result_of(records: &[&EventRecord], shard: Option<Shard>, elapsed: Duration) -> RunResult {
+    let mut metrics = Metrics::default();
+    for r in records {
+        metrics.add(r);
+    }
+    let outcome = ReplayOutcome {
+        received: metrics.total(),
+        metrics,
+        interrupted: 0,
+        not_sent: 3,
+        due_in_source: 0,
+        stopped_early: false,
+        elapsed,
+    };
+    let started_at = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    RunResult::build(
+        &outcome,
+        RunContext {
+            meta: meta(shard),
+            config: serde_json::json!({"speed": "1x", "shard": shard.map(|s| s.to_string())}),
+            started_at,
+            visibility: None,
+            subject_of: &|e| format!("subject {e:?}"),
+        },
+    )
+}
+
+fn whole() -> RunResult {
+    let records = records();
+    result_of(
+        &records.iter().collect::<Vec<_>>(),
+        None,
+        Duration::from_secs(121),
+    )
+}
+
+/// The results of `count` shards that split `records()` by sequence number.
+fn shards(count: u32) -> Vec<(PathBuf, RunResult)> {
+    let records = records();
+    (0..count)
+        .map(|index| {
+            let mine: Vec<&EventRecord> = records
+                .iter()
+                .filter(|r| r.seq % u64::from(count) == u64::from(index))
+                .collect();
+            // Shards finish at different times; the run lasts as long as the last one.
+            let elapsed = Duration::from_secs(121 - u64::from(index));
+            let shard = Shard::new(index, count).unwrap();
+            (
+                PathBuf::from(format!("r{index}.json")),
+                result_of(&mine, Some(shard), elapsed),
+            )
+        })
+        .collect()
+}
+
+fn pairs(h: &Histogram<u64>) -> Vec<(u64, u64)> {
+    h.iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect()
+}
+
+#[test]
+fn a_written_result_reads_back_equal_and_renders_the_same_summary() {
+    let result = whole();
+    assert!(result.events.unknown_outcome > 0 && result.events.blocked > 0);
+    assert!(result.retries > 0 && !result.failed_events.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.json");
+    result.write(&path).unwrap();
+    let back = RunResult::read(&path).unwrap();
+    assert_eq!(back, result);
+    assert_eq!(
+        crate::report::final_summary(&back),
+        crate::report::final_summary(&result)
+    );
+    // The summary says what the data says.
+    let summary = crate::report::final_summary(&back);
+    assert!(summary.contains("Total activities: 600"), "{summary}");
+    assert!(summary.contains(&format!(
+        "{:?}",
+        Entity::Order(result.failed_events[0].seq as u32)
+    )));
+    assert_eq!(back.total(), 600);
+    assert_eq!(
+        pairs(&back.histograms.latency),
+        pairs(&result.histograms.latency)
+    );
+}
+
+#[test]
+fn derived_fields_are_recomputed_not_trusted() {
+    let result = whole();
+    let mut value: serde_json::Value = serde_json::from_str(&result.to_json()).unwrap();
+    value["success_rate"] = serde_json::json!(0.0);
+    value["service_time"]["p99_ms"] = serde_json::json!(1e9);
+    value["time_series"][0]["latency_p50_ms"] = serde_json::json!(-1.0);
+    let back = RunResult::parse(Path::new("x.json"), &value.to_string()).unwrap();
+    assert_eq!(back, result);
+}
+
+#[test]
+fn merging_the_shards_of_a_run_gives_the_whole_run() {
+    let whole = whole();
+    let merged = merge(&shards(3)).unwrap();
+    assert_eq!(
+        pairs(&merged.histograms.service),
+        pairs(&whole.histograms.service)
+    );
+    assert_eq!(merged.histograms, whole.histograms);
+    assert_eq!(merged.activities, whole.activities);
+    assert_eq!(merged.errors, whole.errors);
+    assert_eq!(merged.retry_reasons, whole.retry_reasons);
+    assert_eq!(
+        (merged.requests, merged.retries),
+        (whole.requests, whole.retries)
+    );
+    assert_eq!(merged.time_series, whole.time_series);
+    assert_eq!(merged.failed_events, whole.failed_events);
+    assert_eq!(merged.failed_events_total, whole.failed_events_total);
+    assert_eq!(merged.duration_s, whole.duration_s);
+    let not_sent = 3 * 3;
+    assert_eq!(
+        merged.events,
+        EventCounts {
+            not_sent,
+            ..whole.events.clone()
+        }
+    );
+    assert_eq!(merged.run.shard, None);
+    assert_eq!(merged.run.shards_merged, Some(3));
+    assert_eq!(merged.success_rate, whole.success_rate);
+    assert_eq!(merged.service_time, whole.service_time);
+    // The order the results are named in does not matter.
+    let mut reversed = shards(3);
+    reversed.reverse();
+    assert_eq!(merge(&reversed).unwrap(), merged);
+    assert!(crate::report::final_summary(&merged).contains("Shards: 3 (merged)"));
+}
+
+#[test]
+fn a_shard_that_started_later_has_its_buckets_moved() {
+    let mut inputs = shards(2);
+    inputs[1].1.started_at = "2026-12-01T10:00:05+00:00".into();
+    let merged = merge(&inputs).unwrap();
+    let events = |r: &RunResult, second: u64| {
+        r.time_series
+            .iter()
+            .find(|b| b.bucket.second == second)
+            .map_or(0, |b| b.bucket.events)
+    };
+    let first_of_1 = inputs[1].1.time_series[0].bucket.events;
+    assert_eq!(
+        events(&merged, 5),
+        events(&inputs[0].1, 5) + first_of_1,
+        "shard 1's second 0 is the run's second 5"
+    );
+    // Elapsed is the span of all shards: shard 1 ran 120 s from second 5.
+    assert_eq!(merged.duration_s, 125.0);
+}
+
+#[test]
+fn results_that_are_not_the_shards_of_one_run_are_refused() {
+    let mut other_trace = shards(2);
+    other_trace[1].1.run.trace.crc32 = Some(1);
+    assert!(matches!(
+        merge(&other_trace),
+        Err(MergeError::DifferentTrace { path, .. }) if path == Path::new("r1.json")
+    ));
+    let mut other_run = shards(2);
+    other_run[0].1.run.run_id = "r2".into();
+    let err = merge(&other_run).unwrap_err();
+    assert!(matches!(err, MergeError::DifferentRunId { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("r1.json is of run id r1, r0.json of run id r2"),
+        "{err}"
+    );
+    let mut counts = shards(2);
+    counts.push(shards(3).remove(2));
+    assert!(matches!(
+        merge(&counts),
+        Err(MergeError::DifferentShardCount {
+            theirs: 3,
+            ours: 2,
+            ..
+        })
+    ));
+    let mut missing = shards(4);
+    missing.remove(2);
+    let err = merge(&missing).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the result of shard 2/4 is missing (merged: 0/4, 1/4, 3/4)"
+    );
+    let mut twice = shards(2);
+    twice.push((PathBuf::from("copy.json"), twice[0].1.clone()));
+    assert_eq!(
+        merge(&twice).unwrap_err().to_string(),
+        "shard 0/2 is in both r0.json and copy.json"
+    );
+    let unsharded = vec![(PathBuf::from("w.json"), whole())];
+    assert!(matches!(
+        merge(&unsharded),
+        Err(MergeError::NotAShard { .. })
+    ));
+    assert_eq!(merge(&[]), Err(MergeError::Nothing));
+}
+
+#[test]
+fn bad_documents_are_refused_naming_the_file_and_field() {
+    let text = whole().to_json();
+    let path = Path::new("run.json");
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        f(&mut v);
+        RunResult::parse(path, &v.to_string())
+            .unwrap_err()
+            .to_string()
+    };
+    let newer = edit(&|v| v["schema_version"] = serde_json::json!(SCHEMA_VERSION + 1));
+    assert!(
+        newer.starts_with("run.json: schema_version 2 is newer"),
+        "{newer}"
+    );
+    let missing = edit(&|v| {
+        v["events"].as_object_mut().unwrap().remove("received");
+    });
+    assert!(missing.contains("run.json: field `events"), "{missing}");
+    assert!(missing.contains("received"), "{missing}");
+    let bad_histogram = edit(&|v| v["histograms"]["lateness"] = serde_json::json!("????"));
+    assert!(
+        bad_histogram.starts_with("run.json: field `histograms.lateness`: not base64"),
+        "{bad_histogram}"
+    );
+    let bad_kind =
+        edit(&|v| v["errors"]["teapot"] = serde_json::json!({"count": 1, "example": ""}));
+    assert!(
+        bad_kind.starts_with("run.json: field `errors.teapot`"),
+        "{bad_kind}"
+    );
+    let old = edit(&|v| {
+        v.as_object_mut().unwrap().remove("schema_version");
+    });
+    assert!(old.contains("no `schema_version`"), "{old}");
+    assert!(RunResult::parse(path, "[1, 2")
+        .unwrap_err()
+        .to_string()
+        .starts_with("run.json: not a loadgen result document"));
+}
+
+#[test]
+fn the_checked_in_schema_describes_what_is_written() {
+    let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("the schema is JSON");
+    assert_eq!(
+        schema["properties"]["schema_version"]["const"],
+        serde_json::json!(SCHEMA_VERSION)
+    );
+}
+
+mod thresholds {
+    use super::*;
+    use crate::result::thresholds::AbortWatch;
+    use crate::threshold::{parse_threshold, Metric, Scope, ThresholdPlan, ThresholdSource};
+
+    #[test]
+    fn a_result_answers_thresholds_from_its_histograms() {
+        let r = whole();
+        let count = r.sample_count(Metric::Latency, Scope::Overall);
+        assert_eq!(count, r.histograms.latency.len());
+        let p99 = crate::threshold::quantile_rank(0.99, count);
+        assert_eq!(
+            r.value_at_rank(Metric::Latency, Scope::Overall, p99),
+            Some(Duration::from_micros(
+                r.histograms.latency.value_at_quantile(0.99)
+            ))
+        );
+        let a = &r.activities["new_order"];
+        let o = r.outcomes(Scope::Activity(Activity::NewOrder));
+        assert_eq!(
+            (o.ended, o.succeeded),
+            (a.succeeded + a.failed, a.succeeded)
+        );
+        // No probes in this result: nothing measured, so a visible threshold fails.
+        assert_eq!(r.sample_count(Metric::Visible, Scope::Overall), 0);
+        let mut r = r;
+        let plan = ThresholdPlan {
+            thresholds: vec![
+                parse_threshold("visible.p99<2s").unwrap(),
+                parse_threshold("p99<10s").unwrap(),
+            ],
+        };
+        let evaluation = r.apply_thresholds(&plan);
+        assert!(!evaluation.all_passed());
+        assert_eq!(
+            r.thresholds
+                .iter()
+                .map(|t| (t.expr.as_str(), t.passed, t.observed.is_some()))
+                .collect::<Vec<_>>(),
+            [("visible.p99<2s", false, false), ("p99<10s", true, true)]
+        );
+        // Recorded verdicts survive a write and a read.
+        let back = RunResult::parse(Path::new("r.json"), &r.to_json()).unwrap();
+        assert_eq!(back.thresholds, r.thresholds);
+    }
+
+    fn event(seq: u64, ok: bool) -> EventRecord {
+        EventRecord {
+            seq,
+            entity: Entity::Order(seq as u32),
+            offset_ms: seq,
+            activity: Activity::NewOrder,
+            finished_at: Duration::from_millis(seq),
+            lateness: Duration::from_micros(10),
+            service: Duration::from_millis(5),
+            latency: Duration::from_millis(5),
+            requests: 1,
+            retries: 0,
+            retry_causes: Vec::new(),
+            result: if ok {
+                EventResult::Success
+            } else {
+                EventResult::failure(FailureKind::http(503), "503")
+            },
+        }
+    }
+
+    #[test]
+    fn the_abort_watch_gives_up_exactly_when_the_threshold_cannot_pass() {
+        let plan = ThresholdPlan {
+            thresholds: vec![parse_threshold("success>=90%").unwrap()],
+        };
+        // Ten events at most: one failure still allows 9 of 10, the second does not.
+        let mut watch = AbortWatch::new(plan.clone(), Some(10));
+        assert_eq!(watch.observe(&event(0, true)), None);
+        assert_eq!(watch.observe(&event(1, false)), None);
+        assert_eq!(watch.observe(&event(2, true)), None);
+        assert_eq!(
+            watch.observe(&event(3, false)),
+            Some("success>=90%".to_string())
+        );
+        // Said once.
+        assert_eq!(watch.observe(&event(4, false)), None);
+        // Without a bound nothing is ever given up on.
+        let mut unbounded = AbortWatch::new(plan, None);
+        for seq in 0..20 {
+            assert_eq!(unbounded.observe(&event(seq, false)), None);
+        }
+    }
+}
