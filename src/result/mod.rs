@@ -36,7 +36,8 @@ pub struct RunResult {
     /// Version of the loadgen that wrote it.
     pub loadgen: String,
     pub run: RunMeta,
-    /// The command's settings, as it ran (its shape depends on the command).
+    /// The command's settings, as it ran (its shape depends on the command; of a merge, shard
+    /// 0's).
     pub config: serde_json::Value,
     /// RFC 3339 instant second 0 of the time series stands for: the run's start.
     pub started_at: String,
