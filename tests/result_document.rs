@@ -314,7 +314,7 @@ fn merge_refuses_what_is_not_one_runs_shards_with_exit_2() {
 /// `merge` of 100 shard results of a day-long run (the figure in BENCHMARKS.md): writes them
 /// into `LOADGEN_MERGE_BENCH_DIR` for timing the release binary by hand, and checks the sum.
 #[test]
-#[ignore = "writes 100 day-long results; run by hand for BENCHMARKS.md"]
+#[ignore = "writes 100 day-long results: run by hand with --release for BENCHMARKS.md"]
 fn merge_of_100_day_long_shard_results() {
     let dir = std::env::var("LOADGEN_MERGE_BENCH_DIR")
         .map(PathBuf::from)

@@ -70,6 +70,7 @@ pub struct RunResult {
     /// Events that did not succeed, by kind: count and one example.
     pub errors: BTreeMap<String, ErrorEntry>,
     /// Events finished per bucket of `time_series_bucket_s` seconds from `started_at`.
+    #[serde(deserialize_with = "series_of_buckets")]
     pub time_series: Vec<SeriesBucket>,
     pub time_series_bucket_s: u64,
     /// Failed events, up to `MAX_LISTED_FAILURES` (`failed_events_total` counts them all).
@@ -169,22 +170,17 @@ pub struct ActivityResult {
 }
 
 /// One bucket of the time series, with the percentiles of its coarse histograms.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct SeriesBucket {
     #[serde(flatten)]
     pub bucket: Bucket,
     /// Derived: `events - failures`.
-    #[serde(default)]
     pub successes: u64,
     /// Derived from `latency_from_intended_bins` (upper edges of the coarse bins).
-    #[serde(default)]
     pub latency_p50_ms: f64,
-    #[serde(default)]
     pub latency_p90_ms: f64,
-    #[serde(default)]
     pub latency_p99_ms: f64,
     /// Derived from `lateness_bins`.
-    #[serde(default)]
     pub lateness_p99_ms: f64,
 }
 
@@ -200,6 +196,17 @@ impl SeriesBucket {
             bucket: bucket.clone(),
         }
     }
+}
+
+/// The time series read as plain buckets: `flatten` would buffer every bucket field by field
+/// (a day's series is thousands of buckets), and the derived fields are recomputed anyway.
+fn series_of_buckets<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<SeriesBucket>, D::Error> {
+    Ok(Vec::<Bucket>::deserialize(d)?
+        .iter()
+        .map(SeriesBucket::of)
+        .collect())
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
