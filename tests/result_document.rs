@@ -180,7 +180,7 @@ fn records() -> Vec<EventRecord> {
             requests: 1,
             retries: 0,
             retry_causes: Vec::new(),
-            result: if seq % 13 == 0 {
+            result: if seq.is_multiple_of(13) {
                 EventResult::failure(FailureKind::http(500), "500 Internal Server Error")
             } else {
                 EventResult::Success
@@ -340,7 +340,7 @@ fn merge_of_100_day_long_shard_results() {
                 requests: 1,
                 retries: 0,
                 retry_causes: Vec::new(),
-                result: if state % 97 == 0 {
+                result: if state.is_multiple_of(97) {
                     EventResult::failure(FailureKind::http(503), "503")
                 } else {
                     EventResult::Success
