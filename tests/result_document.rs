@@ -180,7 +180,7 @@ fn records() -> Vec<EventRecord> {
             requests: 1,
             retries: 0,
             retry_causes: Vec::new(),
-            result: if seq % 13 == 0 {
+            result: if seq.is_multiple_of(13) {
                 EventResult::failure(FailureKind::http(500), "500 Internal Server Error")
             } else {
                 EventResult::Success
@@ -343,9 +343,9 @@ fn merge_refuses_what_is_not_one_runs_shards_with_exit_2() {
 }
 
 /// `merge` of 100 shard results of a day-long run (the figure in BENCHMARKS.md): writes them
-/// into `LOADGEN_MERGE_BENCH_DIR` for timing the release binary by hand, and checks the sum.
+/// into `LOADGEN_MERGE_BENCH_DIR` for timing the release binary by hand, and checks their sum.
 #[test]
-#[ignore = "writes 100 day-long results; run by hand for BENCHMARKS.md"]
+#[ignore = "writes 100 day-long results (175 MB): run by hand for BENCHMARKS.md"]
 fn merge_of_100_day_long_shard_results() {
     let dir = std::env::var("LOADGEN_MERGE_BENCH_DIR")
         .map(PathBuf::from)
@@ -389,15 +389,8 @@ fn merge_of_100_day_long_shard_results() {
             path
         })
         .collect();
-    let total = dir.join("total.json");
-    let started = std::time::Instant::now();
-    harness::loadgen_ok(&dir, &args(&paths, &["-o", total.to_str().unwrap()]));
-    eprintln!(
-        "merge of 100 results ({} bytes each) took {:?} (debug build)",
-        std::fs::metadata(&paths[0]).unwrap().len(),
-        started.elapsed()
-    );
-    let total = RunResult::read(&total).unwrap();
+    // Timed by hand on the release binary: `loadgen merge r*.json -o total.json`.
+    let total = loadgen::result::merge::merge_files(&paths).unwrap();
     assert_eq!(total.total(), 100 * 60_000);
     assert_eq!(total.histograms.latency.len(), 100 * 60_000);
     assert_eq!(total.time_series.len(), one.time_series.len());

@@ -70,13 +70,27 @@ fn describe(run: &RunMeta) -> String {
 /// What merge checks before adding anything: which run a result is of, and when it started.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Header {
+    pub schema_version: u64,
+    pub loadgen: String,
     pub run: RunMeta,
     pub started_at: String,
+}
+
+impl super::Versioned for Header {
+    fn schema_version(&self) -> u64 {
+        self.schema_version
+    }
+
+    fn writer(&self) -> &str {
+        &self.loadgen
+    }
 }
 
 impl From<&RunResult> for Header {
     fn from(r: &RunResult) -> Header {
         Header {
+            schema_version: u64::from(r.schema_version),
+            loadgen: r.loadgen.clone(),
             run: r.run.clone(),
             started_at: r.started_at.clone(),
         }
@@ -201,7 +215,7 @@ impl Sum {
         // Shards that share --start-at start together: their buckets line up exactly. A shard
         // that started later has its buckets moved by the whole seconds it started after.
         let offset_ms = (start - self.plan.earliest).num_milliseconds().max(0) as u64;
-        let mut m = r.measurements();
+        let mut m = r.take_measurements();
         for b in &mut m.series {
             b.second += offset_ms / 1000;
         }

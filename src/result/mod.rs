@@ -39,7 +39,8 @@ pub struct RunResult {
     /// Version of the loadgen that wrote it.
     pub loadgen: String,
     pub run: RunMeta,
-    /// The command's settings, as it ran (its shape depends on the command).
+    /// The command's settings, as it ran (its shape depends on the command; of a merge, shard
+    /// 0's).
     pub config: serde_json::Value,
     /// RFC 3339 instant second 0 of the time series stands for: the run's start.
     pub started_at: String,
@@ -72,6 +73,7 @@ pub struct RunResult {
     /// Events that did not succeed, by kind: count and one example.
     pub errors: BTreeMap<String, ErrorEntry>,
     /// Events finished per bucket of `time_series_bucket_s` seconds from `started_at`.
+    #[serde(deserialize_with = "series_of_buckets")]
     pub time_series: Vec<SeriesBucket>,
     pub time_series_bucket_s: u64,
     /// Failed events, up to `MAX_LISTED_FAILURES` (`failed_events_total` counts them all).
@@ -174,27 +176,26 @@ pub struct ActivityResult {
 }
 
 /// One bucket of the time series, with the percentiles of its coarse histograms.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct SeriesBucket {
     #[serde(flatten)]
     pub bucket: Bucket,
     /// Derived: `events - failures`.
-    #[serde(default)]
     pub successes: u64,
     /// Derived from `latency_from_intended_bins` (upper edges of the coarse bins).
-    #[serde(default)]
     pub latency_p50_ms: f64,
-    #[serde(default)]
     pub latency_p90_ms: f64,
-    #[serde(default)]
     pub latency_p99_ms: f64,
     /// Derived from `lateness_bins`.
-    #[serde(default)]
     pub lateness_p99_ms: f64,
 }
 
 impl SeriesBucket {
     fn of(bucket: &Bucket) -> SeriesBucket {
+        SeriesBucket::from_bucket(bucket.clone())
+    }
+
+    fn from_bucket(bucket: Bucket) -> SeriesBucket {
         let ms = |us: u64| us as f64 / 1000.0;
         SeriesBucket {
             successes: bucket.events.saturating_sub(bucket.failures),
@@ -202,9 +203,20 @@ impl SeriesBucket {
             latency_p90_ms: ms(bucket.latency.value_at_quantile(0.90)),
             latency_p99_ms: ms(bucket.latency.value_at_quantile(0.99)),
             lateness_p99_ms: ms(bucket.lateness.value_at_quantile(0.99)),
-            bucket: bucket.clone(),
+            bucket,
         }
     }
+}
+
+/// The time series read as plain buckets: `flatten` would buffer every bucket field by field
+/// (a day's series is thousands of buckets), and the derived fields are recomputed anyway.
+fn series_of_buckets<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<SeriesBucket>, D::Error> {
+    Ok(Vec::<Bucket>::deserialize(d)?
+        .into_iter()
+        .map(SeriesBucket::from_bucket)
+        .collect())
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -442,6 +454,17 @@ impl RunResult {
 
     /// The measurements as `Metrics`, to merge exactly (the failed-event list stays in the
     /// document: its subjects are rendered).
+    /// `measurements`, moving the time series out instead of copying it (for `merge`).
+    pub(crate) fn take_measurements(&mut self) -> Metrics {
+        let series = std::mem::take(&mut self.time_series)
+            .into_iter()
+            .map(|b| b.bucket)
+            .collect();
+        let mut m = self.measurements();
+        m.series = series;
+        m
+    }
+
     pub fn measurements(&self) -> Metrics {
         let mut m = Metrics {
             service: self.histograms.service.clone(),
@@ -570,7 +593,9 @@ impl RunResult {
     }
 
     /// Part of a document (e.g. `merge::Header`), with the same checks of its version.
-    pub fn read_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ResultError> {
+    pub fn read_as<T: serde::de::DeserializeOwned + Versioned>(
+        path: &Path,
+    ) -> Result<T, ResultError> {
         let text = std::fs::read_to_string(path).map_err(|source| ResultError::Io {
             path: path.into(),
             source,
@@ -610,53 +635,83 @@ impl RunResult {
     }
 }
 
-/// Reads `text` as a result document of a schema this loadgen knows, into `T`: the version
-/// first (a skim of the text), then the document straight from the text, naming the path of
-/// a field that does not fit.
-fn parse_as<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ResultError> {
+/// A document, or part of one, that says which schema it follows.
+pub trait Versioned {
+    fn schema_version(&self) -> u64;
+    fn writer(&self) -> &str;
+}
+
+impl Versioned for RunResult {
+    fn schema_version(&self) -> u64 {
+        u64::from(self.schema_version)
+    }
+
+    fn writer(&self) -> &str {
+        &self.loadgen
+    }
+}
+
+/// Reads `text` as a result document of a schema this loadgen knows, into `T`, in one pass
+/// when it fits; when it does not, a skim of its version tells a newer document (or no result
+/// document at all) from a wrong field, whose path the error names.
+fn parse_as<T: serde::de::DeserializeOwned + Versioned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, ResultError> {
     #[derive(Deserialize)]
     struct Version {
         schema_version: Option<serde_json::Value>,
         loadgen: Option<serde_json::Value>,
     }
-    let not_a_result = |message: String| ResultError::NotAResult {
+    let newer = |found: u64, writer: Option<&str>| ResultError::Newer {
         path: path.into(),
-        message,
+        found,
+        writer: writer.map_or("unknown version".into(), |v| format!("loadgen {v}")),
     };
     let field = |field: &str, message: String| ResultError::Field {
         path: path.into(),
         field: field.to_string(),
         message,
     };
-    let skim: Version = serde_json::from_str(text).map_err(|e| not_a_result(e.to_string()))?;
-    let version = match skim.schema_version {
-        None => {
-            return Err(not_a_result(
-                "no `schema_version` (a report of a loadgen before result documents, or \
-                 another file)"
-                    .into(),
-            ))
-        }
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| field("schema_version", format!("{v} is not a version number")))?,
+    let not_a_result = |message: String| ResultError::NotAResult {
+        path: path.into(),
+        message,
     };
-    if version > u64::from(SCHEMA_VERSION) {
-        return Err(ResultError::Newer {
-            path: path.into(),
-            found: version,
-            writer: skim
-                .loadgen
-                .as_ref()
-                .and_then(|v| v.as_str())
-                .map_or("unknown version".into(), |v| format!("loadgen {v}")),
-        });
-    }
     let mut reader = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut reader).map_err(|e| {
-        let at = e.path().to_string();
-        field(&at, e.into_inner().to_string())
-    })
+    let parsed = serde_path_to_error::deserialize(&mut reader)
+        .map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
+        .and_then(|value: T| {
+            // Nothing may follow the document.
+            reader
+                .end()
+                .map(|()| value)
+                .map_err(|e| (".".to_string(), e.to_string()))
+        });
+    let (at, message) = match parsed {
+        Ok(value) if value.schema_version() > u64::from(SCHEMA_VERSION) => {
+            return Err(newer(value.schema_version(), Some(value.writer())))
+        }
+        Ok(value) => return Ok(value),
+        Err(failure) => failure,
+    };
+    let skim: Version = serde_json::from_str(text).map_err(|e| not_a_result(e.to_string()))?;
+    match skim.schema_version {
+        None => Err(not_a_result(
+            "no `schema_version` (a report of a loadgen before result documents, or another \
+             file)"
+                .into(),
+        )),
+        Some(v) => match v.as_u64() {
+            None => Err(field(
+                "schema_version",
+                format!("{v} is not a version number"),
+            )),
+            Some(found) if found > u64::from(SCHEMA_VERSION) => {
+                Err(newer(found, skim.loadgen.as_ref().and_then(|v| v.as_str())))
+            }
+            Some(_) => Err(field(&at, message)),
+        },
+    }
 }
 
 /// The report's notes.

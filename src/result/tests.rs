@@ -318,6 +318,7 @@ fn bad_documents_are_refused_naming_the_file_and_field() {
         v.as_object_mut().unwrap().remove("schema_version");
     });
     assert!(old.contains("no `schema_version`"), "{old}");
+    assert!(RunResult::parse(path, &format!("{text} trailing")).is_err());
     assert!(RunResult::parse(path, "[1, 2")
         .unwrap_err()
         .to_string()
