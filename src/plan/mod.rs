@@ -109,6 +109,14 @@ pub fn parse_start_at(text: &str) -> Result<chrono::DateTime<chrono::FixedOffset
     })
 }
 
+/// The files `--events-out` writes (`--metrics-addr` writes none), for `output::check_paths`.
+pub fn run_output_paths(args: &crate::cli::RunOutputArgs) -> Vec<(&'static str, &std::path::Path)> {
+    args.events_out
+        .iter()
+        .map(|p| ("--events-out", p.as_path()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,12 +132,4 @@ mod tests {
             assert!(matches!(err, PlanError::Usage(_)), "{bad:?}: {err}");
         }
     }
-}
-
-/// The files `--events-out` writes (`--metrics-addr` writes none), for `output::check_paths`.
-pub fn run_output_paths(args: &crate::cli::RunOutputArgs) -> Vec<(&'static str, &std::path::Path)> {
-    args.events_out
-        .iter()
-        .map(|p| ("--events-out", p.as_path()))
-        .collect()
 }
