@@ -1,47 +1,67 @@
 //! `loadgen`: realistic, reproducible e-commerce load for the FreshMart digital twin.
 //!
 //! # Layout
+//!
+//! A command goes argument list → plan → selection → replay → result → report:
+//!
+//! * `cli`, `cli_examples`: the clap definitions and the examples of each command's `--help`.
+//! * `plan`: each command's arguments settled into the values its run uses, before anything is
+//!   sent or written (`ReplayPlan`, `StartPlan`, `VerifyPlan`, `SimulatePlan`), pure where it
+//!   can be (the clock and the environment come in as `plan::Env`).
+//! * `cmd`: one thin glue module per subcommand (plan, run, finish), and what `replay` and
+//!   `start` share (`cmd::session`: health gate, signals, the console; `cmd::observe`: live
+//!   metrics and the events file).
+//! * `error`: the classes of failure that `main`, alone, maps to exit codes.
+//!
+//! The model and the trace:
 //! * `profile`: the load profiles (built-in and from TOML files) and their validation.
 //! * `world`: stores, products, customers and inventory items that events point into.
 //! * `event`: the semantic events a simulation produces and a trace stores.
 //! * `time`: virtual time (`SimTime`) and the calendar that maps it to a local time of day.
-//! * `contract`: the FreshMart contract, pure: subject ids and a run's namespace, order
-//!   statuses, money, the API's rows, and which requests an event becomes.
 //! * `sim`: the deterministic discrete-event simulator (event queue, model).
+//! * `mix`: the activity counts the model produces from a profile (`loadgen profiles`).
 //! * `trace`: the versioned, checksummed, streaming trace file format, reading a trace once
 //!   from a file or a pipe, and its summaries.
-//! * `causal`: causal roots (which chain of dependent events each event belongs to) and the
-//!   stable partition of roots that dispatchers and shards split a trace by.
-//! * `replay`: the replayer core (pacer, the clock that waits for due times, dispatchers that
-//!   each own a partition of the causal roots and keep each root's events in order,
-//!   concurrency, shutdown, checkpoints and their lock, the saved measurements of a resumed
-//!   run's segments), which knows nothing of HTTP.
-//! * `api`: talking to FreshMart over HTTP: the client with retries, health, world
-//!   snapshots, reads for `verify`, propagation probes, `cleanup` of a run's subjects.
-//! * `mix`: the activity counts the model produces from a profile (`loadgen profiles`).
+//! * `rates`: offered activities, requests and triples per minute (`start --dry-run`).
+//!
+//! Sending it:
+//! * `causal`: each event's causal root (a created customer with its orders, an order of a
+//!   world customer, an inventory item) and the stable partition of roots that dispatchers
+//!   (`--threads`) and shards (`--shard I/N`) split a trace by.
+//! * `selection`: the one decision of which trace events a run sends (window ∧ resume ∧
+//!   shard), each event with its root; `replay`, `verify`, `inspect` and `cleanup` use it.
+//! * `replay`: the replayer core, which knows nothing of HTTP: the pacer and the clock that
+//!   waits for due times, a router and dispatchers that each own a partition of the roots and
+//!   keep each root's events in order (completions come back over a channel: no shared lock),
+//!   concurrency, shutdown, checkpoints and their lock, a resumed run's saved segments.
+//! * `contract`: the FreshMart contract, pure: subject ids and a run's namespace, order
+//!   statuses, money, the API's rows, and which requests an event becomes.
+//! * `api`: talking to FreshMart over HTTP: requests prepared once (`api::prepared`), the
+//!   client with retries, health, world snapshots, reads for `verify`, propagation probes,
+//!   `cleanup` of a run's subjects.
 //! * `outcome`: the closed set of failure kinds, and how each is counted.
-//! * `metrics`, `report`: histograms and counts; console and JSON output.
+//!
+//! Results:
+//! * `metrics`: the histograms and counts a run aggregates from its event records.
+//! * `result`: the versioned run result document (the JSON report,
+//!   `schema/result.schema.json`), read back, merged exactly (`loadgen merge`), compared
+//!   (`loadgen compare`), rendered (`loadgen report`), and checked against thresholds.
+//! * `report`: the console's header, status lines and final summary, rendered from a result.
+//! * `threshold`: threshold expressions and files, and when a threshold can no longer pass.
+//! * `stats`: the Mann–Whitney U test and the noise rule behind `compare`'s verdicts.
+//! * `html`: self-contained HTML pages with inline SVG charts (plotters).
 //! * `live_metrics`, `metrics_server`: OpenMetrics counters and histograms served during a run
 //!   (`--metrics-addr`); `events_out`: one row per event (`--events-out`).
-//! * `metrics`, `report`: histograms and counts; the console's header, status lines and summary.
-//! * `result`: the versioned run result document (the JSON report, `schema/result.schema.json`),
-//!   read back, and the exact merge of a sharded run's results (`loadgen merge`).
 //! * `verify`: the state a trace implies, compared with what the API returns.
-//! * `rates`: offered activities, requests and triples per minute (`start --dry-run`).
-//! * `units`: parsing of durations, speeds and rates shared by the commands.
-//! * `causal`: each event's causal root and the stable partition of roots (`--shard I/N`).
-//! * `selection`: the one decision of which trace events a run sends (window, resume, shard),
-//!   each event with its root; `replay`, `verify`, `inspect` and `cleanup` use it.
-//! * `plan`: each command's arguments settled into the values its run uses before anything is
-//!   sent or written (`ReplayPlan`, `StartPlan`), pure where it can be.
-//! * `cli`, `cli_examples`, `cmd`: the command line (clap definitions and the examples of each
-//!   command's `--help`) and one glue module per subcommand.
-//! * `error`: the classes of failure (usage, input, run) that `main` maps to exit codes.
+//!
+//! Shared:
+//! * `units`: parsing of durations, speeds and rates.
 //! * `console`: standard output that a closed pipe silences instead of crashing the command.
 //! * `output`: output files: never an input, written atomically, no temporary file left.
 //!
-//! `sim`, `time`, `contract`, `trace`, `world`, `profile`, `event`, `metrics`, `verify` and
-//! `replay::pacer` are synchronous and know nothing of tokio, reqwest or clap.
+//! `sim`, `time`, `contract`, `causal`, `selection`, `trace`, `world`, `profile`, `event`,
+//! `metrics`, `result`, `threshold`, `stats`, `verify` and `replay::pacer` are synchronous and
+//! know nothing of tokio, reqwest or clap.
 
 // Standard output goes through `console` (`out!`/`outln!`), which survives a closed pipe.
 #![warn(clippy::print_stdout)]

@@ -3,7 +3,8 @@
 //! attempt of a retried request carries the same bytes.
 //!
 //! This test binary counts live heap bytes (a global allocator wrapping the system's), so a
-//! body held in memory shows up as a peak.
+//! body held in memory shows up as a peak. The count is process-wide, so the tests of this
+//! binary take turns (`one_at_a_time`): another test's buffers must not land in a peak.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::VecDeque;
@@ -159,8 +160,16 @@ fn runtime() -> tokio::runtime::Runtime {
 
 const MIB: usize = 1024 * 1024;
 
+/// Held for the whole of each test: the live-byte count is shared by every thread.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    // A test that failed while holding it leaves nothing shared behind but the count.
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn a_success_body_is_drained_without_being_held() {
+    let _turn = one_at_a_time();
     let rt = runtime();
     // 3 MiB: under the 4 MiB the client reads of a success body, so it is read to the end.
     let (url, seen) = rt.block_on(serve(vec![answer(200, vec![b'7'; 3 * MIB])]));
@@ -192,6 +201,7 @@ fn a_success_body_is_drained_without_being_held() {
 
 #[test]
 fn a_success_body_past_the_limit_closes_the_connection_instead() {
+    let _turn = one_at_a_time();
     let rt = runtime();
     let (url, seen) = rt.block_on(serve(vec![answer(201, vec![b'7'; 5 * MIB])]));
     let client = build_client(&ClientOptions::default()).unwrap();
@@ -208,6 +218,7 @@ fn a_success_body_past_the_limit_closes_the_connection_instead() {
 
 #[test]
 fn an_error_body_still_reaches_the_failure_detail() {
+    let _turn = one_at_a_time();
     let rt = runtime();
     let body =
         br#"{"detail":{"errors":[{"error_type":"unknown_predicate","msg":"order_colour"}]}}"#;
@@ -265,6 +276,7 @@ fn context() -> RequestContext {
 
 #[test]
 fn every_attempt_of_a_retried_request_sends_the_same_bytes() {
+    let _turn = one_at_a_time();
     let rt = runtime();
     let (url, seen) = rt.block_on(serve(vec![
         answer(503, b"{}".to_vec()),

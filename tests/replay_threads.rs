@@ -76,10 +76,20 @@ fn several_dispatchers_send_what_one_sends_and_the_api_ends_as_the_trace_implies
             &[],
         );
         verified.expect_code(0);
+        // Counts only: the activities' timings differ from run to run.
+        let by_activity: Vec<(String, u64, u64)> = report["activities"]
+            .as_object()
+            .expect("activities")
+            .iter()
+            .map(|(key, a)| {
+                let count = |field: &str| a[field].as_u64().expect(field);
+                (key.clone(), count("succeeded"), count("failed"))
+            })
+            .collect();
         counts.push((
             num(&report, "/events/received"),
             num(&report, "/requests"),
-            report["activities"].clone(),
+            by_activity,
         ));
         rt.block_on(stub.shutdown());
     }
