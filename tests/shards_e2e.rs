@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use freshmart_stub::{RecordedRequest, StubConfig, StubHandle};
-use loadgen::causal::RootTracker;
 use loadgen::api::RequestContext;
+use loadgen::causal::RootTracker;
 use loadgen::event::{Entity, Event};
 use loadgen::result::RunResult;
 use loadgen::sim::time::Calendar;
@@ -181,7 +181,14 @@ fn merge(dir: &Path) -> RunResult {
     RunResult::read(&dir.join("total.json")).expect("the merged result reads back")
 }
 
-fn setup(duration: &str) -> (tokio::runtime::Runtime, StubHandle, tempfile::TempDir, Trace) {
+fn setup(
+    duration: &str,
+) -> (
+    tokio::runtime::Runtime,
+    StubHandle,
+    tempfile::TempDir,
+    Trace,
+) {
     let rt = harness::runtime();
     let stub = harness::stub(
         &rt,
@@ -219,11 +226,8 @@ fn four_shards_send_a_stress_trace_once_in_order_and_merge_exactly() {
     let shards: Vec<_> = (0..SHARDS)
         .map(|i| {
             let shard = format!("{i}/{SHARDS}");
-            let (report, checkpoint, rows) = (
-                format!("r{i}.json"),
-                format!("c{i}"),
-                format!("e{i}.jsonl"),
-            );
+            let (report, checkpoint, rows) =
+                (format!("r{i}.json"), format!("c{i}"), format!("e{i}.jsonl"));
             let mut args = shard_args(&url, &shard, &start_at, "max");
             args.extend([
                 "--report",
@@ -251,7 +255,11 @@ fn four_shards_send_a_stress_trace_once_in_order_and_merge_exactly() {
         assert_eq!(logged, partition, "shard {i} completed its partition");
         let rows = event_rows(&dir.path().join(format!("e{i}.jsonl")));
         let seqs: Vec<u64> = rows.iter().map(|r| harness::num(r, "/seq")).collect();
-        assert_eq!(seqs.len(), partition.len(), "one row per event of shard {i}");
+        assert_eq!(
+            seqs.len(),
+            partition.len(),
+            "one row per event of shard {i}"
+        );
         assert_eq!(seqs.into_iter().collect::<BTreeSet<_>>(), partition);
         all_rows.extend(rows);
     }
@@ -304,6 +312,19 @@ fn four_shards_send_a_stress_trace_once_in_order_and_merge_exactly() {
         assert_eq!(merged.len(), events, "{column}");
         assert_eq!(pairs(merged), pairs(&want), "{column}, value for value");
         assert_eq!(*merged, want, "{column}");
+    }
+
+    // Per activity too.
+    for activity in loadgen::event::Activity::ALL {
+        let mut want = loadgen::metrics::histogram();
+        for row in all_rows.iter().filter(|r| r["activity"] == activity.key()) {
+            let us = harness::num(row, "/latency_us");
+            want.record(us.clamp(1, loadgen::metrics::MAX_TRACKED_US))
+                .unwrap();
+        }
+        let merged = &total.activities[activity.key()];
+        assert_eq!(merged.histograms.latency, want, "{}", activity.key());
+        assert_eq!(merged.succeeded, want.len(), "{}", activity.key());
     }
 
     verify(dir.path(), &url).expect_code(0);
@@ -369,7 +390,10 @@ fn a_shard_killed_mid_run_resumes_losing_nothing_and_resending_only_its_in_fligh
 
     // Nothing lost: every event completed (once in the checkpoints) and reached the stub.
     let logged: BTreeSet<u64> = harness::logged(&victim_log).into_iter().collect();
-    assert_eq!(logged, partition, "the resumed shard completed its partition");
+    assert_eq!(
+        logged, partition,
+        "the resumed shard completed its partition"
+    );
     let shift_ms = harness::num(&harness::json(&dir.path().join("c0")), "/shift_ms") as i64;
     let victim_shift = harness::json(&dir.path().join(format!("c{VICTIM}")));
     assert_eq!(harness::num(&victim_shift, "/shift_ms") as i64, shift_ms);
@@ -393,9 +417,20 @@ fn a_shard_killed_mid_run_resumes_losing_nothing_and_resending_only_its_in_fligh
         resent.len()
     );
 
+    // The merge of the resumed shard's report counts every event once. Its timings are those
+    // of the events the processes that ended normally completed: the killed one never wrote
+    // its segment's measurements (they are kept only when a segment ends), so the events it
+    // had completed are counted but not timed.
     let total = merge(dir.path());
     assert_eq!(total.total(), events);
+    assert_eq!(total.events.received, events);
     assert_eq!(total.events.succeeded, events);
-    assert_eq!(total.histograms.latency.len(), events);
+    for timings in [
+        &total.histograms.latency,
+        &total.histograms.service,
+        &total.histograms.lateness,
+    ] {
+        assert_eq!(timings.len() + done_before as u64, events);
+    }
     verify(dir.path(), &url).expect_code(0);
 }
