@@ -9,6 +9,8 @@ pub enum StatsError {
     Empty,
     #[error("a sample holds a value that is not a finite number")]
     NotFinite,
+    #[error("the samples hold too many values for exact ranks")]
+    TooLarge,
 }
 
 /// How the p-value was computed.
