@@ -1,7 +1,8 @@
 //! `loadgen report`, `loadgen compare` and thresholds end to end: the HTML report of the
 //! checked-in result (`tests/data/report_result.json`) is valid, self-contained HTML with one
 //! SVG per chart; `compare` finds no regression between two runs of one seeded replay, finds
-//! the p50 regression of a slower stub (exit 3) and does not flag a noisy-but-equal pair;
+//! the p50 regression of a slower stub (exit 3), overall and per activity (per-event sample),
+//! and does not flag a noisy-but-equal pair, overall or per activity;
 //! each threshold form passes and fails where it should (exit 99), is printed and recorded;
 //! `--abort-on-threshold` stops a run early with its report.
 
