@@ -118,6 +118,13 @@ fn judged_by(
 ) -> Row {
     let (base, new) = values;
     let (p_value, verdict) = match (base, new, test) {
+        // The test speaks for a shift one way: a statistic that moved the other way (a max
+        // up while the whole sample moved down) is not claimed.
+        (Some(b), Some(n), Some(t))
+            if (n > b && t.u > t.pairs / 2.0) || (n < b && t.u < t.pairs / 2.0) =>
+        {
+            (Some(t.p_value), "unchanged")
+        }
         (Some(b), Some(n), Some(t)) => (
             Some(t.p_value),
             verdict_name(judge(b, n, t.p_value, direction, rule)),

@@ -60,6 +60,7 @@ pub fn mann_whitney_u_counts(
         u: twice_u1 as f64 / 2.0,
         p_value,
         method: Method::Asymptotic,
+        pairs: (n1 * n2) as f64,
     })
 }
 
