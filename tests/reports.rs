@@ -1,7 +1,8 @@
 //! `loadgen report`, `loadgen compare` and thresholds end to end: the HTML report of the
 //! checked-in result (`tests/data/report_result.json`) is valid, self-contained HTML with one
 //! SVG per chart; `compare` finds no regression between two runs of one seeded replay, finds
-//! the p50 regression of a slower stub (exit 3) and does not flag a noisy-but-equal pair;
+//! the p50 regression of a slower stub (exit 3), overall and per activity (per-event sample),
+//! and does not flag a noisy-but-equal pair, overall or per activity;
 //! each threshold form passes and fails where it should (exit 99), is printed and recorded;
 //! `--abort-on-threshold` stops a run early with its report.
 
@@ -619,4 +620,154 @@ fn abort_on_threshold_stops_the_run_early_with_its_report() {
     assert_eq!(received + harness::num(&doc, "/events/not_sent"), events);
     assert_eq!(doc["thresholds"][0]["passed"], false);
     harness::assert_accounted(&doc, events, events);
+}
+
+/// The rows of one activity (not `overall`), by metric.
+fn activity_rows<'a>(json: &'a Value, metric: &str) -> Vec<&'a Value> {
+    json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["metric"] == metric && r["scope"] != "overall")
+        .collect()
+}
+
+#[test]
+fn compare_judges_each_activity_on_its_per_event_sample_and_flags_a_slower_stub() {
+    let dir = tempfile::tempdir().unwrap();
+    let slower = StubConfig {
+        latency: Latency::Fixed(Duration::from_millis(20)),
+        ..StubConfig::default()
+    };
+    let (base, new) = replay_pair(dir.path(), StubConfig::default(), slower);
+    let (run, json) = compare_json(dir.path(), &base, &new);
+    run.expect_code(3);
+    // Every activity is judged on its events; each got slower by 20 ms of service time, which
+    // the test can see in any activity with a few dozen events a side (an activity with one
+    // event a side cannot be significant, p = 1).
+    let events = |scope: &Value| {
+        let row = activity_rows(&json, "events")
+            .into_iter()
+            .find(|r| &r["scope"] == scope)
+            .unwrap();
+        row["base"]
+            .as_f64()
+            .unwrap()
+            .min(row["new"].as_f64().unwrap())
+    };
+    let all_p50s = activity_rows(&json, "p50 latency (ms)");
+    for row in &all_p50s {
+        assert_eq!(row["sample"], "per-event", "{row}");
+        assert!(row["p_value"].is_f64(), "{row}");
+    }
+    let p50s: Vec<&Value> = all_p50s
+        .into_iter()
+        .filter(|r| events(&r["scope"]) >= 30.0)
+        .collect();
+    assert!(p50s.len() >= 2, "{}", run.stdout);
+    for row in &p50s {
+        assert!(row["p_value"].as_f64().unwrap() < 0.05, "{row}");
+        assert_eq!(row["verdict"], "regressed", "{row}");
+        let label = format!("p50 latency (ms) [{}]", row["scope"].as_str().unwrap());
+        assert!(run.stderr.contains(&label), "{label}: {}", run.stderr);
+    }
+    // The overall rows say they used the per-bucket sample; event counts are not judged.
+    let overall = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "p50 latency (ms)" && r["scope"] == "overall")
+        .unwrap();
+    assert_eq!(overall["sample"], "per-bucket");
+    for row in activity_rows(&json, "events") {
+        assert_eq!(
+            (&row["sample"], &row["verdict"]),
+            (&Value::Null, &"not judged".into())
+        );
+    }
+    // The other way round each activity improved.
+    let (run, json) = compare_json(dir.path(), &new, &base);
+    run.expect_code(0);
+    for row in activity_rows(&json, "p50 latency (ms)") {
+        if events(&row["scope"]) >= 30.0 {
+            assert_eq!(row["verdict"], "improved", "{row}");
+        }
+    }
+    // Text, md and the HTML comparison name the sample too.
+    let text = harness::loadgen(
+        dir.path(),
+        &["compare", base.to_str().unwrap(), new.to_str().unwrap()],
+        &[],
+    );
+    text.expect_code(3);
+    let scope = p50s[0]["scope"].as_str().unwrap();
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("p50 latency (ms)") && l.contains(scope))
+        .unwrap_or_else(|| panic!("{}", text.stdout));
+    assert!(
+        line.contains("per-event") && line.ends_with("regressed"),
+        "{line}"
+    );
+    let md = harness::loadgen(
+        dir.path(),
+        &[
+            "compare",
+            base.to_str().unwrap(),
+            new.to_str().unwrap(),
+            "--format",
+            "md",
+        ],
+        &[],
+    );
+    assert!(
+        md.stdout
+            .contains(&format!("| p50 latency (ms) | {scope} |"))
+            && md.stdout.contains("| per-event | **regressed** |"),
+        "{}",
+        md.stdout
+    );
+    let html = std::fs::read_to_string(dir.path().join("compare.html")).unwrap();
+    let doc = Html::parse_document(&html);
+    let table = select(&doc, "table")[0];
+    let cells = |css: &str| -> Vec<String> {
+        table
+            .select(&Selector::parse(css).unwrap())
+            .map(|c| c.text().collect::<String>())
+            .collect()
+    };
+    assert!(
+        cells("th").iter().any(|t| t == "sample"),
+        "{:?}",
+        cells("th")
+    );
+    assert!(
+        cells("td").iter().any(|t| t == "per-event"),
+        "{:?}",
+        cells("td")
+    );
+}
+
+#[test]
+fn a_noisy_but_equal_pair_is_not_flagged_per_activity() {
+    let dir = tempfile::tempdir().unwrap();
+    let noisy = |seed| StubConfig {
+        latency: "uniform:5ms..40ms".parse().unwrap(),
+        seed,
+        ..StubConfig::default()
+    };
+    let (base, new) = replay_pair(dir.path(), noisy(3), noisy(4));
+    let (run, json) = compare_json(dir.path(), &base, &new);
+    let judged: Vec<&Value> = ["p50 latency (ms)", "p95 latency (ms)", "p99 latency (ms)"]
+        .iter()
+        .flat_map(|m| activity_rows(&json, m))
+        .collect();
+    assert!(!judged.is_empty(), "{}", run.stdout);
+    for row in judged {
+        assert_eq!(row["sample"], "per-event", "{row}");
+        assert_eq!(row["verdict"], "unchanged", "{row}");
+    }
+    assert_eq!(regressed(&json), Vec::<String>::new(), "{}", run.stdout);
+    run.expect_code(0);
 }
