@@ -78,7 +78,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     }
     let regressions = comparison.regressions();
     if !regressions.is_empty() {
-        let what: Vec<String> = regressions.iter().map(|r| r.label()).collect();
+        let what: Vec<&str> = regressions.iter().map(|r| r.metric.as_str()).collect();
         return Err(CommandError::Regressed(format!(
             "{new_name} regressed against {base_name}: {}",
             what.join(", ")

@@ -1,9 +1,8 @@
 //! Two results compared metric by metric: the whole-run values side by side, the change in %,
 //! and a verdict (`stats::NoiseRule`): a change counts only beyond the noise fraction and when
-//! the Mann–Whitney U test finds the two runs' samples different. The overall rows test the
-//! per-bucket values of the time series (one value per bucket); the per-activity and
-//! write → visible rows, which have no time series, test the per-event values (every value
-//! recorded in the HDR histograms, or each event's success). Each row says which sample it used.
+//! the Mann–Whitney U test on the per-bucket samples of the time series finds the two runs'
+//! buckets different. Metrics without per-bucket samples (per activity, write → visible) are
+//! shown, never judged.
 
 use std::fmt::Write;
 
@@ -11,15 +10,7 @@ use serde::Serialize;
 
 use super::{RunResult, SeriesBucket};
 use crate::metrics::Percentiles;
-use crate::stats::{
-    judge, mann_whitney_u, mann_whitney_u_counts, mann_whitney_u_histograms, Direction,
-    MannWhitney, NoiseRule, Verdict,
-};
-
-/// The sample of the per-bucket test: one value of the metric per bucket of the time series.
-pub const PER_BUCKET: &str = "per-bucket";
-/// The sample of the per-event test: every event's value (HDR histogram) or outcome.
-pub const PER_EVENT: &str = "per-event";
+use crate::stats::{judge, mann_whitney_u, Direction, NoiseRule, Verdict};
 
 /// One line of a comparison.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -32,11 +23,8 @@ pub struct Row {
     pub new: Option<f64>,
     /// (new − base) / base in %, none when either side is missing or base is 0.
     pub change_pct: Option<f64>,
-    /// Of the U test; none when the metric is not judged or a side has no sample.
+    /// Of the U test on the per-bucket samples; none when the metric is not judged.
     pub p_value: Option<f64>,
-    /// What the U test ran on: `per-bucket` (one value per bucket of the time series) or
-    /// `per-event` (every event's value); none when the metric is not judged.
-    pub sample: Option<&'static str>,
     /// `unchanged`, `improved`, `regressed`, or `not judged`.
     pub verdict: &'static str,
 }
@@ -49,17 +37,6 @@ pub struct Comparison {
     pub noise: f64,
     pub alpha: f64,
     pub rows: Vec<Row>,
-}
-
-impl Row {
-    /// The metric, with its activity when it is not the overall one: `p50 latency (ms) [browse]`.
-    pub fn label(&self) -> String {
-        if self.scope == "overall" {
-            self.metric.clone()
-        } else {
-            format!("{} [{}]", self.metric, self.scope)
-        }
-    }
 }
 
 impl Comparison {
@@ -95,36 +72,9 @@ fn judged(
     direction: Direction,
     rule: &NoiseRule,
 ) -> Row {
-    let test = mann_whitney_u(&samples.0, &samples.1).ok();
-    judged_by(
-        metric,
-        "overall",
-        values,
-        (test, PER_BUCKET),
-        direction,
-        rule,
-    )
-}
-
-/// A judged row whose test was run elsewhere (`test` is none when a side has no sample) on
-/// `sample`.
-fn judged_by(
-    metric: &str,
-    scope: &str,
-    values: (Option<f64>, Option<f64>),
-    (test, sample): (Option<MannWhitney>, &'static str),
-    direction: Direction,
-    rule: &NoiseRule,
-) -> Row {
     let (base, new) = values;
+    let test = mann_whitney_u(&samples.0, &samples.1).ok();
     let (p_value, verdict) = match (base, new, test) {
-        // The test speaks for a shift one way: a statistic that moved the other way (a max
-        // up while the whole sample moved down) is not claimed.
-        (Some(b), Some(n), Some(t))
-            if (n > b && t.u > t.pairs / 2.0) || (n < b && t.u < t.pairs / 2.0) =>
-        {
-            (Some(t.p_value), "unchanged")
-        }
         (Some(b), Some(n), Some(t)) => (
             Some(t.p_value),
             verdict_name(judge(b, n, t.p_value, direction, rule)),
@@ -134,12 +84,11 @@ fn judged_by(
     };
     Row {
         metric: metric.to_string(),
-        scope: scope.to_string(),
+        scope: "overall".into(),
         base,
         new,
         change_pct: change_pct(base, new),
         p_value,
-        sample: Some(sample),
         verdict,
     }
 }
@@ -152,7 +101,6 @@ fn shown(metric: &str, scope: &str, base: Option<f64>, new: Option<f64>) -> Row 
         new,
         change_pct: change_pct(base, new),
         p_value: None,
-        sample: None,
         verdict: "not judged",
     }
 }
@@ -243,18 +191,12 @@ pub fn compare(base: (&str, &RunResult), new: (&str, &RunResult), rule: &NoiseRu
             .and_then(|v| pick(&v.write_to_visible, f))
     };
     if b.write_to_visible.is_some() || n.write_to_visible.is_some() {
-        let test = match (&b.write_to_visible, &n.write_to_visible) {
-            (Some(bv), Some(nv)) => mann_whitney_u_histograms(&bv.histogram, &nv.histogram).ok(),
-            _ => None,
-        };
         for (name, _, field) in [quantiles[0], quantiles[2]] {
-            rows.push(judged_by(
+            rows.push(shown(
                 &format!("{name} write to visible (ms)"),
                 "overall",
-                (visible(b, field), visible(n, field)),
-                (test, PER_EVENT),
-                Direction::LowerIsBetter,
-                rule,
+                visible(b, field),
+                visible(n, field),
             ));
         }
     }
@@ -270,37 +212,14 @@ pub fn compare(base: (&str, &RunResult), new: (&str, &RunResult), rule: &NoiseRu
             a.filter(|a| a.succeeded + a.failed > 0)
                 .map(|a| a.succeeded as f64 * 100.0 / (a.succeeded + a.failed) as f64)
         };
-        // Each event's outcome as a sample: 1 for a success, 0 for a failure.
-        let outcomes = |a: Option<&super::ActivityResult>| {
-            a.map_or(Vec::new(), |a| vec![(0, a.failed), (1, a.succeeded)])
-        };
-        let success_test = mann_whitney_u_counts(&outcomes(ba), &outcomes(na)).ok();
-        let latency_test = match (ba, na) {
-            (Some(ba), Some(na)) => {
-                mann_whitney_u_histograms(&ba.histograms.latency, &na.histograms.latency).ok()
-            }
-            _ => None,
-        };
         rows.push(shown("events", key, events(ba), events(na)));
-        rows.push(judged_by(
-            "success (%)",
-            key,
-            (rate(ba), rate(na)),
-            (success_test, PER_EVENT),
-            Direction::HigherIsBetter,
-            rule,
-        ));
+        rows.push(shown("success (%)", key, rate(ba), rate(na)));
         for (name, _, field) in quantiles {
-            rows.push(judged_by(
+            rows.push(shown(
                 &format!("{name} latency (ms)"),
                 key,
-                (
-                    ba.and_then(|a| pick(&a.latency_from_intended_time, field)),
-                    na.and_then(|a| pick(&a.latency_from_intended_time, field)),
-                ),
-                (latency_test, PER_EVENT),
-                Direction::LowerIsBetter,
-                rule,
+                ba.and_then(|a| pick(&a.latency_from_intended_time, field)),
+                na.and_then(|a| pick(&a.latency_from_intended_time, field)),
             ));
         }
     }
@@ -331,17 +250,16 @@ impl Comparison {
         if regressions.is_empty() {
             "no regression".to_string()
         } else {
-            let what: Vec<String> = regressions.iter().map(|r| r.label()).collect();
+            let what: Vec<String> = regressions.iter().map(|r| r.metric.clone()).collect();
             format!("REGRESSION: {}", what.join(", "))
         }
     }
 
     fn rule_line(&self) -> String {
         format!(
-            "a change counts beyond {:.1}% noise and when the Mann-Whitney U test gives p < {}; \
-             sample per-bucket: one value per bucket of the time series (overall rows); \
-             per-event: every event's value or outcome (per-activity and write-to-visible rows, \
-             which have no time series); event counts are not judged",
+            "a change counts beyond {:.1}% noise and when the Mann-Whitney U test on the \
+             per-bucket samples gives p < {}; per-activity and write-to-visible rows have no \
+             per-bucket samples and are not judged",
             self.noise * 100.0,
             self.alpha
         )
@@ -353,20 +271,19 @@ impl Comparison {
         let _ = writeln!(w, "Comparison: {} (base) -> {} (new)", self.base, self.new);
         let _ = writeln!(
             w,
-            "{:<30} {:<18} {:>12} {:>12} {:>9} {:>7}  {:<10}  verdict",
-            "metric", "scope", "base", "new", "change", "p", "sample"
+            "{:<30} {:<18} {:>12} {:>12} {:>9} {:>7}  verdict",
+            "metric", "scope", "base", "new", "change", "p"
         );
         for r in &self.rows {
             let _ = writeln!(
                 w,
-                "{:<30} {:<18} {:>12} {:>12} {:>9} {:>7}  {:<10}  {}",
+                "{:<30} {:<18} {:>12} {:>12} {:>9} {:>7}  {}",
                 r.metric,
                 r.scope,
                 num(r.base),
                 num(r.new),
                 pct(r.change_pct),
                 p(r.p_value),
-                r.sample.unwrap_or("–"),
                 r.verdict
             );
         }
@@ -387,7 +304,7 @@ impl Comparison {
         );
         let _ = writeln!(
             w,
-            "| metric | scope | base | new | change | p | sample | verdict |\n|---|---|---:|---:|---:|---:|---|---|"
+            "| metric | scope | base | new | change | p | verdict |\n|---|---|---:|---:|---:|---:|---|"
         );
         for r in &self.rows {
             let verdict = if r.verdict == "regressed" {
@@ -397,14 +314,13 @@ impl Comparison {
             };
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | {} | {} | {} | {} | {verdict} |",
+                "| {} | {} | {} | {} | {} | {} | {verdict} |",
                 r.metric,
                 r.scope,
                 num(r.base),
                 num(r.new),
                 pct(r.change_pct),
-                p(r.p_value),
-                r.sample.unwrap_or("–")
+                p(r.p_value)
             );
         }
         let _ = writeln!(w, "\n_{}_", self.rule_line());
@@ -420,11 +336,9 @@ impl Comparison {
         use crate::html::{Cell, CellKind};
         crate::html::Table {
             caption: format!("{}: {}", self.headline(), self.rule_line()),
-            head: [
-                "metric", "scope", "base", "new", "change", "p", "sample", "verdict",
-            ]
-            .map(String::from)
-            .to_vec(),
+            head: ["metric", "scope", "base", "new", "change", "p", "verdict"]
+                .map(String::from)
+                .to_vec(),
             rows: self
                 .rows
                 .iter()
@@ -436,7 +350,6 @@ impl Comparison {
                         Cell::number(num(r.new)),
                         Cell::number(pct(r.change_pct)),
                         Cell::number(p(r.p_value)),
-                        Cell::text(r.sample.unwrap_or("–")),
                         Cell {
                             text: r.verdict.to_string(),
                             kind: match r.verdict {

@@ -9,8 +9,6 @@ pub enum StatsError {
     Empty,
     #[error("a sample holds a value that is not a finite number")]
     NotFinite,
-    #[error("the samples hold too many values for exact ranks")]
-    TooLarge,
 }
 
 /// How the p-value was computed.
@@ -31,8 +29,6 @@ pub struct MannWhitney {
     /// Two-sided p-value, in [0, 1].
     pub p_value: f64,
     pub method: Method,
-    /// The number of pairs, n1·n2: U above half of it says x tends to be larger than y.
-    pub pairs: f64,
 }
 
 /// The exact distribution is used (as scipy's `method="auto"` does) when there are no ties and
@@ -71,7 +67,6 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64]) -> Result<MannWhitney, StatsError> {
         u: u1,
         p_value: p.clamp(0.0, 1.0),
         method,
-        pairs: (n1 * n2) as f64,
     })
 }
 
