@@ -243,6 +243,7 @@ fn gate(dir: &Path, thresholds: &[&str]) -> harness::Run {
 
 #[test]
 fn each_threshold_form_passes_and_fails_where_it_should() {
+    let _turn = one_pair_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let r = RunResult::read(&fixture()).unwrap();
     let ms = |v: f64| format!("{}ms", v.round() as u64);
@@ -364,6 +365,14 @@ fn stress_trace(dir: &Path) -> PathBuf {
 }
 
 /// Replays `trace` against a stub of `base` and one of `new` at once; returns both reports.
+/// Held by each test that compares the timings of two runs: such pairs take turns, so one
+/// pair's replays do not load the machine while another pair is measured (their base and new
+/// runs still run side by side, under the same conditions).
+fn one_pair_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn replay_pair(dir: &Path, base: StubConfig, new: StubConfig) -> (PathBuf, PathBuf) {
     let trace = stress_trace(dir);
     let rt = harness::runtime();
@@ -441,6 +450,7 @@ fn regressed(json: &Value) -> Vec<String> {
 
 #[test]
 fn compare_of_two_runs_of_the_same_replay_finds_no_regression() {
+    let _turn = one_pair_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     // A fixed service time, so what is measured is the stub's and not the busy machine's.
     let config = || StubConfig {
@@ -470,6 +480,7 @@ fn compare_of_two_runs_of_the_same_replay_finds_no_regression() {
 
 #[test]
 fn compare_finds_the_p50_regression_of_a_slower_stub_with_exit_3() {
+    let _turn = one_pair_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let slower = StubConfig {
         latency: Latency::Fixed(Duration::from_millis(20)),
@@ -488,6 +499,7 @@ fn compare_finds_the_p50_regression_of_a_slower_stub_with_exit_3() {
 
 #[test]
 fn a_noisy_but_equal_pair_is_not_flagged() {
+    let _turn = one_pair_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let noisy = |seed| StubConfig {
         latency: "uniform:5ms..40ms".parse().unwrap(),
