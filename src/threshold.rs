@@ -448,9 +448,13 @@ impl Evaluation {
         self.verdicts.iter().all(|v| v.passed)
     }
 
-    /// [`EXIT_THRESHOLD_BREACHED`] when any threshold failed.
-    pub fn exit_code(&self) -> Option<u8> {
-        (!self.all_passed()).then_some(EXIT_THRESHOLD_BREACHED)
+    /// The thresholds that failed, as they were written.
+    pub fn breached(&self) -> Vec<&str> {
+        self.verdicts
+            .iter()
+            .filter(|v| !v.passed)
+            .map(|v| v.threshold.text.as_str())
+            .collect()
     }
 }
 
@@ -1156,14 +1160,14 @@ mod tests {
             .outcomes(Scope::Overall, 100, 99);
         let e = plan.evaluate(&fast);
         assert!(e.all_passed(), "{:?}", e.verdicts);
-        assert_eq!(e.exit_code(), None);
+        assert_eq!(e.breached(), Vec::<&str>::new());
         let slow = Fake::default()
             .with(Metric::Latency, Scope::Overall, &[10, 20, 600])
             .outcomes(Scope::Overall, 100, 99);
         let e = plan.evaluate(&slow);
         let passed: Vec<bool> = e.verdicts.iter().map(|v| v.passed).collect();
         assert_eq!(passed, [true, false, true]);
-        assert_eq!(e.exit_code(), Some(99));
+        assert_eq!(e.breached(), ["p99<500ms"]);
         assert_eq!(EXIT_THRESHOLD_BREACHED, 99);
     }
 

@@ -63,12 +63,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         crate::output::write_file(path, page.render().as_bytes())?;
         eprintln!("Comparison written to {}", path.display());
     }
-    let breached: Vec<&str> = evaluation
-        .verdicts
-        .iter()
-        .filter(|v| !v.passed)
-        .map(|v| v.threshold.text.as_str())
-        .collect();
+    let breached = evaluation.breached();
     if !breached.is_empty() {
         return Err(CommandError::ThresholdBreached(format!(
             "threshold breached on {new_name}: {}",

@@ -311,12 +311,7 @@ pub fn finish(
             .with_context(|| format!("cannot write report {}", path.display()))?;
         crate::outln!("Report written to {}", path.display());
     }
-    let breached: Vec<&str> = evaluation
-        .verdicts
-        .iter()
-        .filter(|v| !v.passed)
-        .map(|v| v.threshold.text.as_str())
-        .collect();
+    let breached = evaluation.breached();
     if !breached.is_empty() {
         return Err(crate::error::CommandError::ThresholdBreached(format!(
             "threshold breached: {}",
