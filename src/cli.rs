@@ -277,8 +277,9 @@ pub struct ResultArgs {
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
     /// Stop the run early (gracefully, with the summary and the report) once a threshold can
-    /// no longer pass, whatever the remaining events do; the exit code is then 99 (replay; a
-    /// `start` run's event count has no bound ahead, so it never gives up)
+    /// no longer pass, whatever the remaining events do; the exit code is then 99 (`start`
+    /// with a duration counts its events first; one until interrupted has no bound, so it
+    /// never gives up)
     #[arg(long)]
     pub abort_on_threshold: bool,
 }

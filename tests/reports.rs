@@ -3,7 +3,7 @@
 //! SVG per chart; `compare` finds no regression between two runs of one seeded replay, finds
 //! the p50 regression of a slower stub (exit 3) and does not flag a noisy-but-equal pair;
 //! each threshold form passes and fails where it should (exit 99), is printed and recorded;
-//! `--abort-on-threshold` stops a run early with its report.
+//! `--abort-on-threshold` stops a replay and a `start --duration` early with its report.
 
 #[path = "common/harness.rs"]
 mod harness;
@@ -631,4 +631,85 @@ fn abort_on_threshold_stops_the_run_early_with_its_report() {
     assert_eq!(received + harness::num(&doc, "/events/not_sent"), events);
     assert_eq!(doc["thresholds"][0]["passed"], false);
     harness::assert_accounted(&doc, events, events);
+}
+
+/// `start --duration` knows how many events its seed makes (the same simulation, counted
+/// before the first is sent), so `--abort-on-threshold` gives up exactly when no future can
+/// pass: `p90<1us` (every real latency breaks it) is lost once more than B − ⌈0.9·B⌉ events
+/// have ended, B the run's event count, which `simulate` on the same world, seed, start and
+/// duration also counts.
+#[test]
+fn start_with_a_duration_gives_up_a_lost_threshold_at_the_exact_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = harness::runtime();
+    let stub = harness::stub(&rt, StubConfig::default());
+    let url = stub.url();
+    let (seed, start_at) = ("11", "2026-01-05T18:00:00Z");
+    harness::loadgen_ok(
+        dir.path(),
+        &[
+            "simulate",
+            "--api-url",
+            &url,
+            "--profile",
+            "stress",
+            "--seed",
+            seed,
+            "--start",
+            start_at,
+            "--duration",
+            "1m",
+            "-o",
+            "same.trace",
+        ],
+    );
+    let bound = harness::trace_facts(&dir.path().join("same.trace")).events;
+    let lost_after = bound - (bound * 9).div_ceil(10) + 1;
+    assert!(lost_after < 256, "{bound} events: checked at every event");
+
+    let run = harness::loadgen(
+        dir.path(),
+        &[
+            "start",
+            "--api-url",
+            &url,
+            "--profile",
+            "stress",
+            "--seed",
+            seed,
+            "--start-at",
+            start_at,
+            "--duration",
+            "1m",
+            "--run-id",
+            "abortlive",
+            "--concurrency",
+            "1",
+            "--threads",
+            "1",
+            "--report",
+            "r.json",
+            "--threshold",
+            "p90<1us",
+            "--abort-on-threshold",
+        ],
+        &[],
+    );
+    run.expect_code(99);
+    assert!(
+        run.stdout
+            .contains("Threshold `p90<1us` can no longer pass: stopping gracefully"),
+        "{}",
+        run.stdout
+    );
+    let doc = harness::json(&dir.path().join("r.json"));
+    assert_eq!(doc["stopped_early"], true);
+    let ended = harness::num(&doc, "/events/received");
+    // The decision came at the `lost_after`-th ended event; the one in flight then ends too.
+    assert_eq!(harness::num(&doc, "/config/concurrency"), 1);
+    assert!(
+        (lost_after..=lost_after + 1).contains(&ended),
+        "{ended} events ended, lost after {lost_after} of {bound}"
+    );
+    assert_eq!(doc["thresholds"][0]["passed"], false);
 }

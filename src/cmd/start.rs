@@ -61,8 +61,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             calendar: plan.calendar.clone(),
             span_ms,
             live: true,
-            // A live simulation's event count is not known ahead: nothing is ever given up on.
-            abort: session::abort_watch(&plan.result, &thresholds, None)?,
+            abort: session::abort_watch(&plan.result, &thresholds, plan.event_bound(&world)?)?,
         };
         let feed = simulation_feed(world.clone(), plan.sim_config());
         let subjects = session::subject_renderer(world.clone(), plan.run_id.clone());

@@ -137,6 +137,22 @@ impl StartPlan {
         }
     }
 
+    /// At most how many events the run can end, for `--abort-on-threshold`: with a duration,
+    /// the events this seed simulates on `world` before it (the feed makes exactly these; a
+    /// run stopped earlier ends fewer, which only makes the bound loose, never wrong). `None`
+    /// for a run until interrupted, or when `--abort-on-threshold` is off (nothing is counted).
+    pub fn event_bound(&self, world: &World) -> Result<Option<u64>, crate::sim::SimError> {
+        if !self.result.abort_on_threshold || self.duration_ms.is_none() {
+            return Ok(None);
+        }
+        let mut sim = crate::sim::Simulation::new(world, &self.sim_config())?;
+        let mut events = 0;
+        while sim.next_event()?.is_some() {
+            events += 1;
+        }
+        Ok(Some(events))
+    }
+
     /// The console line before the first event: for how long the run goes.
     pub fn running_line(&self) -> String {
         match self.minutes() {
