@@ -4,12 +4,12 @@
 //! checked against the trace read back through the library: every event arrives, in order per
 //! entity, with the bytes the API contract prescribes, and the report says so.
 
+mod common;
 #[path = "common/harness.rs"]
 mod harness;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use freshmart_stub::{RecordedRequest, StubConfig, StubHandle};
@@ -23,7 +23,7 @@ use loadgen::contract::ids;
 use loadgen::event::{Action, Activity, CustomerRef, Entity, Event, Line, NewOrder};
 use loadgen::metrics::EventResult;
 use loadgen::replay::{Executor, StopFlag};
-use loadgen::sim::time::{Calendar, SimTime};
+use loadgen::sim::time::SimTime;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -747,14 +747,7 @@ fn order_event(order: u32) -> Event {
 }
 
 fn context(world: loadgen::world::World) -> RequestContext {
-    RequestContext {
-        world: Arc::new(world),
-        run_id: Some("lib".into()),
-        calendar: Calendar::new(
-            chrono::DateTime::parse_from_rfc3339(loadgen::cli::DEFAULT_START).unwrap(),
-        ),
-        shift: chrono::Duration::zero(),
-    }
+    common::request_context(world, Some("lib"), common::DEFAULT_START)
 }
 
 fn quick_retries(retries: u32) -> ClientOptions {

@@ -5,9 +5,12 @@
 //! Each test crate uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
+use loadgen::api::RequestContext;
 use loadgen::event::Event;
 use loadgen::profile::LoadProfile;
-use loadgen::sim::time::SimTime;
+use loadgen::sim::time::{Calendar, SimTime};
 use loadgen::sim::{SimConfig, Simulation};
 use loadgen::trace::format::Footer;
 use loadgen::trace::{TraceError, TraceHeader, TraceReader, TraceWriter};
@@ -95,6 +98,17 @@ pub fn config_with(profile: LoadProfile, seed: u64, start_at: &str, duration_ms:
         profile,
         start: start(start_at),
         duration: SimTime(duration_ms),
+    }
+}
+
+/// What the contract makes of events of `world` for `run_id`, from a trace that starts at
+/// `start_at`, timestamps as recorded.
+pub fn request_context(world: World, run_id: Option<&str>, start_at: &str) -> RequestContext {
+    RequestContext {
+        world: Arc::new(world),
+        run_id: run_id.map(str::to_string),
+        calendar: Calendar::new(start(start_at)),
+        shift: chrono::Duration::zero(),
     }
 }
 
