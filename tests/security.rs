@@ -174,11 +174,7 @@ fn the_token_is_not_shown_when_the_server_fails() {
     assert!(dir.path().join("r.json.checkpoint").exists());
 
     // Unreachable: the health gate fails (exit 1) with the URL in the message.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        format!("http://127.0.0.1:{port}")
-    };
+    let closed = harness::closed_url();
     let unreachable = replay_with_secrets(dir.path(), &closed, &[]);
     unreachable.expect_code(1);
     assert_no_secret(dir.path(), &[&replay, &unreachable]);

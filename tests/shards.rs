@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use freshmart_stub::{StubConfig, StubHandle};
-use harness::{api_requests, json, num};
+use harness::{api_requests, in_seconds, json, num};
 use loadgen::causal::RootTracker;
 use loadgen::trace::TraceReader;
 
@@ -68,10 +68,6 @@ fn partition(trace: &Path, count: u32) -> Vec<BTreeSet<u64>> {
         seq += 1;
     }
     shards
-}
-
-fn in_seconds(secs: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
 }
 
 #[test]
