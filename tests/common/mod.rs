@@ -1,9 +1,12 @@
 //! In-process fixtures, through the library only: a tiny world, simulation configs, simulating
-//! to events, and writing and reading traces in memory. Everything that runs the built binary
+//! to events, writing and reading traces in memory, the contract's request context, and the
+//! replay engine over a scripted executor (`engine`). Everything that runs the built binary
 //! or the stub (processes, files they write, reports) is `tests/common/harness.rs`.
 //!
 //! Each test crate uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
+
+pub mod engine;
 
 use std::sync::Arc;
 
