@@ -3,8 +3,6 @@
 #[path = "common/harness.rs"]
 mod harness;
 
-use std::process::Command;
-
 use harness::{assert_exit, loadgen_in};
 
 const PROFILE: &str = "name = \"endless\"\ndescription = \"Open-ended\"\norders_per_minute = 30\nconcurrent_workflows = 5\n";
@@ -80,8 +78,7 @@ fn simulating_into_a_fifo_writes_through_it_and_leaves_it_a_fifo() {
     use std::os::unix::fs::FileTypeExt;
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("pipe");
-    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
-    assert!(made.success());
+    harness::mkfifo(&fifo);
     let reader_path = fifo.clone();
     let reader = std::thread::spawn(move || {
         let mut bytes = Vec::new();

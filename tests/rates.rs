@@ -7,7 +7,6 @@ mod common;
 #[path = "common/harness.rs"]
 mod harness;
 
-use freshmart_stub::StubConfig;
 use harness::{loadgen_ok, runtime, stub};
 use loadgen::api::RequestContext;
 use loadgen::event::Event;
@@ -141,13 +140,7 @@ fn inspect_counts_the_triples_a_replay_sends() {
     let printed = value_after(&inspect.stdout, "  Triples: ") as u64;
 
     let rt = runtime();
-    let stub = stub(
-        &rt,
-        StubConfig {
-            record_requests: true,
-            ..StubConfig::default()
-        },
-    );
+    let stub = stub(&rt, harness::recording(0));
     let url = stub.url();
     loadgen_ok(
         dir.path(),

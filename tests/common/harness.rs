@@ -328,12 +328,38 @@ pub async fn loadgen_async(dir: &Path, args: &[&str]) -> Run {
     .expect("the loadgen runner panicked")
 }
 
+/// `replay t.trace --api-url URL --speed SPEED --run-id RUN_ID --report r.json`: the replay
+/// most tests run, to which they add their own flags.
+pub fn replay_args<'a>(url: &'a str, run_id: &'a str, speed: &'a str) -> Vec<&'a str> {
+    vec![
+        "replay",
+        "t.trace",
+        "--api-url",
+        url,
+        "--speed",
+        speed,
+        "--run-id",
+        run_id,
+        "--report",
+        "r.json",
+    ]
+}
+
 /// A URL nothing listens on: a port the kernel just gave us, closed again.
 pub fn closed_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("local addr").port();
     drop(listener);
     format!("http://127.0.0.1:{port}")
+}
+
+/// Makes a FIFO at `path` (`mkfifo`).
+pub fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("cannot run mkfifo");
+    assert!(status.success(), "mkfifo {} failed", path.display());
 }
 
 /// The wall-clock instant `secs` from now, as RFC 3339 (for `--start-at`).
