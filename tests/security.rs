@@ -77,23 +77,9 @@ fn server_and_trace(reply: Reply) -> (tokio::runtime::Runtime, RawServer, tempfi
 
 fn replay_with_secrets(dir: &Path, url: &str, extra: &[&str]) -> Run {
     let secret_header = format!("X-Api-Key: {HEADER_SECRET}");
-    let mut args = vec![
-        "replay",
-        "t.trace",
-        "--api-url",
-        url,
-        "--speed",
-        "max",
-        "--run-id",
-        "sec",
-        "--report",
-        "r.json",
-        "--header",
-        "X-Test: hello",
-        "--header",
-        &secret_header,
-        "--verbose",
-    ];
+    let mut args = harness::replay_args(url, "sec", "max");
+    args.extend_from_slice(&["--header", "X-Test: hello", "--header", &secret_header]);
+    args.push("--verbose");
     args.extend_from_slice(extra);
     harness::loadgen(dir, &args, &token_env())
 }
