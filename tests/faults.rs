@@ -105,11 +105,7 @@ fn replay_through_an_outage(run_id: &str, extra: &[&str]) -> OutageRun {
     std::thread::sleep(OUTAGE);
     stub.set_outage(false);
     let run = child.wait(Duration::from_secs(90));
-    assert!(
-        !run.stderr.contains("panicked"),
-        "loadgen panicked:\n{}",
-        run.stderr
-    );
+    run.expect_no_panic();
     let report = json(&dir.path().join("r.json"));
     assert_accounted(&report, trace.events, trace.events);
     assert_eq!(num(&report, "/events/received"), trace.events);

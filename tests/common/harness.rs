@@ -54,6 +54,19 @@ impl Run {
         self
     }
 
+    /// Asserts nothing panicked, whatever the exit code (for runs whose code the test derives
+    /// from their report).
+    #[track_caller]
+    pub fn expect_no_panic(&self) -> &Run {
+        assert!(
+            !self.stderr.contains("panicked"),
+            "loadgen {:?} panicked:\n{}",
+            self.args,
+            self.stderr
+        );
+        self
+    }
+
     /// The number after `prefix` on the first stdout line holding it (stamps allowed).
     pub fn number_after(&self, prefix: &str) -> u64 {
         self.stdout
