@@ -17,15 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use freshmart_stub::StubConfig;
-use harness::Run;
-
-/// A port nothing listens on: bound, then released.
-fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
-}
+use harness::{closed_url, Run};
 
 fn run(dir: &Path, args: &[&str]) -> Run {
     harness::loadgen(dir, args, &[])
@@ -85,7 +77,7 @@ fn out_of_range_numbers_are_usage_errors_with_the_allowed_range() {
     let dir = tempfile::tempdir().expect("temp dir");
     harness::simulate(dir.path(), "t.trace", "5m", 1);
     // A closed port: had any of these been accepted, the run would fail with exit 1 instead.
-    let url = closed_port_url();
+    let url = closed_url();
     let replay = |extra: &[&str]| {
         let mut args = vec!["replay", "t.trace", "--api-url", &url];
         args.extend_from_slice(extra);
@@ -380,7 +372,7 @@ fn a_world_load_that_outlasts_the_retries_is_a_run_failure() {
     );
     assert!(!dir.path().join("t.trace").exists());
     // With nothing listening at all, the cause is named.
-    let closed = closed_port_url();
+    let closed = closed_url();
     let world = run(
         dir.path(),
         &[
@@ -410,7 +402,7 @@ fn verify_checks_health_before_reading_the_trace() {
     let dir = tempfile::tempdir().expect("temp dir");
     let whole = std::fs::read(harness::simulate(dir.path(), "t.trace", "30m", 5)).expect("read");
     std::fs::write(dir.path().join("bad.trace"), &whole[..whole.len() / 2]).expect("write");
-    let url = closed_port_url();
+    let url = closed_url();
     let not_a_trace = dir.path().join("junk.trace");
     std::fs::write(&not_a_trace, b"not a trace at all").expect("write");
     let junk = run(
@@ -535,7 +527,7 @@ fn credentials_in_the_api_url_appear_in_no_output_and_no_file() {
     );
     simulate.expect_code(0);
     // And in an error: nothing listens there.
-    let closed = closed_port_url().replace("http://", &format!("http://loadgen:{PASSWORD}@"));
+    let closed = closed_url().replace("http://", &format!("http://loadgen:{PASSWORD}@"));
     let failed = run(
         dir.path(),
         &["replay", "t.trace", "--api-url", &closed, "--retries", "0"],

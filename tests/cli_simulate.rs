@@ -2,6 +2,8 @@
 //! directories. Values are checked against the library for the same seed, not just exit codes.
 
 mod common;
+#[path = "common/harness.rs"]
+mod harness;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -11,7 +13,8 @@ use loadgen::contract::money::dollars;
 use loadgen::event::{Action, Activity, Event};
 use loadgen::trace::summary::TraceSummary;
 
-use common::{assert_exit, loadgen_in, loadgen_tz, stderr, stdout, DEFAULT_START};
+use common::DEFAULT_START;
+use harness::{assert_exit, loadgen_in, loadgen_tz, stderr, stdout};
 
 /// The documented export columns, in order (src/trace/export.rs).
 const COLUMNS: [&str; 15] = [
@@ -509,7 +512,7 @@ fn simulate_to_stdout_writes_the_same_bytes_as_to_a_file() {
 /// Spawns `loadgen export` with a pipe for stdout, reads three lines, closes the pipe while the
 /// exporter is still writing, and expects a quiet success.
 fn export_into_closed_pipe(dir: &Path, trace: &str, format: &str) {
-    let mut child = Command::new(common::bin())
+    let mut child = Command::new(harness::bin())
         .args(["export", trace, "--format", format])
         .current_dir(dir)
         .stdout(Stdio::piped())
@@ -558,7 +561,7 @@ fn export_into_a_closed_pipe_exits_0() {
         let out = Command::new("/bin/bash")
             .arg("-c")
             .arg("set -o pipefail; \"$0\" export big.trace | head -n 3")
-            .arg(common::bin())
+            .arg(harness::bin())
             .current_dir(dir.path())
             .output()
             .unwrap();

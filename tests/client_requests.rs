@@ -6,6 +6,8 @@
 //! body held in memory shows up as a peak. The count is process-wide, so the tests of this
 //! binary take turns (`one_at_a_time`): another test's buffers must not land in a peak.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +19,7 @@ use loadgen::api::{ApiRequest, ClientOptions, FreshMartExecutor, Method, Request
 use loadgen::event::{Action, CustomerRef, Event, Line, NewOrder};
 use loadgen::metrics::EventResult;
 use loadgen::replay::{Executor, StopFlag};
-use loadgen::sim::time::{Calendar, SimTime};
+use loadgen::sim::time::SimTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -264,14 +266,11 @@ fn order_event() -> Event {
 }
 
 fn context() -> RequestContext {
-    RequestContext {
-        world: Arc::new(loadgen::world::builtin_world()),
-        run_id: Some("same".into()),
-        calendar: Calendar::new(
-            chrono::DateTime::parse_from_rfc3339(loadgen::cli::DEFAULT_START).unwrap(),
-        ),
-        shift: chrono::Duration::zero(),
-    }
+    common::request_context(
+        loadgen::world::builtin_world(),
+        Some("same"),
+        common::DEFAULT_START,
+    )
 }
 
 #[test]

@@ -57,21 +57,6 @@ fn the_retry_budgets_used_here_are_what_the_policy_implies() {
     );
 }
 
-fn replay_args<'a>(url: &'a str, run_id: &'a str, speed: &'a str) -> Vec<&'a str> {
-    vec![
-        "replay",
-        "t.trace",
-        "--api-url",
-        url,
-        "--speed",
-        speed,
-        "--run-id",
-        run_id,
-        "--report",
-        "r.json",
-    ]
-}
-
 fn verify(dir: &Path, url: &str, run_id: &str) -> (Run, Value) {
     let run = harness::loadgen(
         dir,
@@ -108,7 +93,7 @@ fn replay_through_an_outage(run_id: &str, extra: &[&str]) -> OutageRun {
     let dir = tempfile::tempdir().expect("temp dir");
     let trace = harness::trace_facts(&harness::simulate(dir.path(), "t.trace", "30m", 11));
     let url = stub.url();
-    let mut args = replay_args(&url, run_id, "120x");
+    let mut args = harness::replay_args(&url, run_id, "120x");
     args.extend_from_slice(extra);
     let child = harness::start(dir.path(), &args, &[]);
     harness::wait_stats(&rt, &stub, "20 answered API requests", |s| {
@@ -120,11 +105,7 @@ fn replay_through_an_outage(run_id: &str, extra: &[&str]) -> OutageRun {
     std::thread::sleep(OUTAGE);
     stub.set_outage(false);
     let run = child.wait(Duration::from_secs(90));
-    assert!(
-        !run.stderr.contains("panicked"),
-        "loadgen panicked:\n{}",
-        run.stderr
-    );
+    run.expect_no_panic();
     let report = json(&dir.path().join("r.json"));
     assert_accounted(&report, trace.events, trace.events);
     assert_eq!(num(&report, "/events/received"), trace.events);
@@ -222,7 +203,7 @@ fn a_slow_api_at_capacity_makes_events_late_but_loses_none() {
     let url = stub.url();
     // 30 minutes at 1000x is 1.8 s of schedule; the stub serves 5 requests per 50 ms, so the
     // trace's requests need at least requests / 100 seconds.
-    let mut args = replay_args(&url, "slow", "1000x");
+    let mut args = harness::replay_args(&url, "slow", "1000x");
     args.extend_from_slice(&["--concurrency", "20"]);
     let run = harness::loadgen(dir.path(), &args, &[]);
     run.expect_code(0);
@@ -266,7 +247,7 @@ fn replay_with_faults(config: StubConfig, run_id: &str, retries: &str) -> (Value
     let dir = tempfile::tempdir().expect("temp dir");
     let trace = harness::trace_facts(&harness::simulate(dir.path(), "t.trace", "30m", 13));
     let url = stub.url();
-    let mut args = replay_args(&url, run_id, "max");
+    let mut args = harness::replay_args(&url, run_id, "max");
     args.extend_from_slice(&["--retries", retries, "--timeout", "10s"]);
     let run = harness::loadgen(dir.path(), &args, &[]);
     run.expect_code(0);
@@ -372,13 +353,7 @@ fn hostile_world() -> loadgen::world::World {
 #[test]
 fn validation_400s_are_reported_by_error_type_and_sent_once() {
     let rt = harness::runtime();
-    let stub = harness::stub(
-        &rt,
-        StubConfig {
-            record_requests: true,
-            ..StubConfig::default()
-        },
-    );
+    let stub = harness::stub(&rt, harness::recording(0));
     let dir = tempfile::tempdir().expect("temp dir");
     // `simulate --world` refuses such a world (ids of the wrong class); a trace made by the
     // library, as an older loadgen would have made it, still reaches the API.
@@ -389,7 +364,11 @@ fn validation_400s_are_reported_by_error_type_and_sent_once() {
     std::fs::write(dir.path().join("t.trace"), bytes).expect("write trace");
     let trace = harness::trace_facts(&dir.path().join("t.trace"));
     let url = stub.url();
-    let run = harness::loadgen(dir.path(), &replay_args(&url, "refused", "max"), &[]);
+    let run = harness::loadgen(
+        dir.path(),
+        &harness::replay_args(&url, "refused", "max"),
+        &[],
+    );
     let r = json(&dir.path().join("r.json"));
     assert_accounted(&r, trace.events, trace.events);
     // About two thirds of the orders and customers fail: under the default --min-success.

@@ -243,22 +243,14 @@ fn a_failed_export_keeps_the_previous_output_and_leaves_no_temporary_file() {
     assert_eq!(files_in(d), ["cut.trace", "out.csv"]);
 }
 
-/// A FIFO the test writes a trace into, half now and the rest never: the command reading it
-/// is mid-way, with its output's temporary file open, until it is signalled.
-fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .expect("mkfifo");
-    assert!(status.success());
-}
-
 fn signalled_export_leaves_the_old_file(signal: &str, code: i32) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let trace = harness::simulate(d, "t.trace", "30m", 2);
     let bytes = std::fs::read(&trace).unwrap();
-    mkfifo(&d.join("in.fifo"));
+    // A FIFO the test writes the trace into, half now and the rest never: the export reading
+    // it is mid-way, with its output's temporary file open, until it is signalled.
+    harness::mkfifo(&d.join("in.fifo"));
     std::fs::write(d.join("out.jsonl"), "previous\n").unwrap();
     let running = harness::start(
         d,
@@ -539,7 +531,7 @@ fn a_trace_from_a_fifo_is_replayed() {
     let path = harness::simulate(d, "t.trace", "20m", 5);
     let facts = harness::trace_facts(&path);
     let bytes = std::fs::read(&path).unwrap();
-    mkfifo(&d.join("t.fifo"));
+    harness::mkfifo(&d.join("t.fifo"));
     let running = harness::start(
         d,
         &[

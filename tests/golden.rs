@@ -3,6 +3,8 @@
 //! today must be reproducible by the same version tomorrow, on any machine.
 
 mod common;
+#[path = "common/harness.rs"]
+mod harness;
 
 use std::path::PathBuf;
 
@@ -72,7 +74,7 @@ fn the_committed_golden_trace_has_the_pinned_sha256() {
 fn simulate_reproduces_the_golden_trace_byte_for_byte() {
     let golden = committed();
     let dir = tempfile::tempdir().unwrap();
-    let out = common::loadgen_tz(
+    let out = harness::loadgen_tz(
         dir.path(),
         "Pacific/Chatham",
         &[
@@ -87,7 +89,7 @@ fn simulate_reproduces_the_golden_trace_byte_for_byte() {
             "demo-1h-seed42.trace",
         ],
     );
-    common::assert_exit(&out, 0, REGENERATE);
+    harness::assert_exit(&out, 0, REGENERATE);
     let fresh = std::fs::read(dir.path().join("demo-1h-seed42.trace")).unwrap();
     assert!(
         fresh == golden,

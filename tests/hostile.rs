@@ -85,11 +85,7 @@ fn replay_against(reply: Reply, extra: &[&str], wall_limit: Duration) -> Hostile
         run.elapsed,
         run.stdout
     );
-    assert!(
-        !run.stderr.contains("panicked"),
-        "loadgen panicked:\n{}",
-        run.stderr
-    );
+    run.expect_no_panic();
     let report = json(&dir.path().join("r.json"));
     assert_accounted(&report, trace.events, trace.events);
     assert_eq!(num(&report, "/events/received"), trace.events);

@@ -613,9 +613,7 @@ fn a_failed_or_killed_run_leaves_no_events_file_and_the_trace_is_never_overwritt
     );
 
     // The API is not there: the run fails (exit 1) and the old file stays as it was.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let dead = harness::closed_url();
     let run = harness::loadgen(
         dir.path(),
         &[

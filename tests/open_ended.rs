@@ -1,30 +1,24 @@
 //! Profiles without a duration: `start` runs until interrupted, `simulate` asks for one.
 
-use std::process::Command;
+#[path = "common/harness.rs"]
+mod harness;
+
+use harness::{assert_exit, loadgen_in};
 
 const PROFILE: &str = "name = \"endless\"\ndescription = \"Open-ended\"\norders_per_minute = 30\nconcurrent_workflows = 5\n";
-
-fn loadgen(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("LOADGEN_API_URL")
-        .output()
-        .expect("run loadgen")
-}
 
 #[test]
 fn an_open_ended_profile_runs_until_interrupted_and_simulate_needs_a_duration() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("endless.toml"), PROFILE).unwrap();
 
-    let listed = loadgen(dir.path(), &["profiles", "--profile-file", "endless.toml"]);
-    assert_eq!(listed.status.code(), Some(0));
+    let listed = loadgen_in(dir.path(), &["profiles", "--profile-file", "endless.toml"]);
+    assert_exit(&listed, 0, "profiles");
     let text = String::from_utf8_lossy(&listed.stdout);
     assert!(text.contains("endless - Open-ended"), "{text}");
     assert!(text.contains("Duration: until interrupted"), "{text}");
 
-    let dry = loadgen(
+    let dry = loadgen_in(
         dir.path(),
         &[
             "start",
@@ -35,7 +29,7 @@ fn an_open_ended_profile_runs_until_interrupted_and_simulate_needs_a_duration() 
             "1",
         ],
     );
-    assert_eq!(dry.status.code(), Some(0));
+    assert_exit(&dry, 0, "start --dry-run");
     let text = String::from_utf8_lossy(&dry.stdout);
     assert!(text.contains("Duration: until interrupted"), "{text}");
     assert!(
@@ -43,7 +37,7 @@ fn an_open_ended_profile_runs_until_interrupted_and_simulate_needs_a_duration() 
         "no totals for an endless run: {text}"
     );
 
-    let sim = loadgen(
+    let sim = loadgen_in(
         dir.path(),
         &[
             "simulate",
@@ -53,7 +47,7 @@ fn an_open_ended_profile_runs_until_interrupted_and_simulate_needs_a_duration() 
             "t.trace",
         ],
     );
-    assert_eq!(sim.status.code(), Some(2));
+    assert_exit(&sim, 2, "simulate without a duration");
     let err = String::from_utf8_lossy(&sim.stderr);
     assert!(
         err.contains("open-ended") && err.contains("--duration"),
@@ -61,7 +55,7 @@ fn an_open_ended_profile_runs_until_interrupted_and_simulate_needs_a_duration() 
     );
     assert!(!dir.path().join("t.trace").exists());
 
-    let sim = loadgen(
+    let sim = loadgen_in(
         dir.path(),
         &[
             "simulate",
@@ -73,12 +67,7 @@ fn an_open_ended_profile_runs_until_interrupted_and_simulate_needs_a_duration() 
             "t.trace",
         ],
     );
-    assert_eq!(
-        sim.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&sim.stderr)
-    );
+    assert_exit(&sim, 0, "simulate --duration 10m");
     assert!(dir.path().join("t.trace").exists());
 }
 
@@ -89,8 +78,7 @@ fn simulating_into_a_fifo_writes_through_it_and_leaves_it_a_fifo() {
     use std::os::unix::fs::FileTypeExt;
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("pipe");
-    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
-    assert!(made.success());
+    harness::mkfifo(&fifo);
     let reader_path = fifo.clone();
     let reader = std::thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -100,19 +88,14 @@ fn simulating_into_a_fifo_writes_through_it_and_leaves_it_a_fifo() {
             .unwrap();
         bytes
     });
-    let out = loadgen(dir.path(), &["simulate", "--duration", "5m", "-o", "pipe"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = loadgen_in(dir.path(), &["simulate", "--duration", "5m", "-o", "pipe"]);
+    assert_exit(&out, 0, "simulate into the fifo");
     let through_fifo = reader.join().unwrap();
-    let file = loadgen(
+    let file = loadgen_in(
         dir.path(),
         &["simulate", "--duration", "5m", "-o", "t.trace"],
     );
-    assert_eq!(file.status.code(), Some(0));
+    assert_exit(&file, 0, "simulate into a file");
     assert_eq!(
         through_fifo,
         std::fs::read(dir.path().join("t.trace")).unwrap()

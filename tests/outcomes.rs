@@ -13,18 +13,7 @@ use freshmart_stub::{StubConfig, StubHandle};
 use harness::{api_requests, assert_accounted, float, json, num};
 
 fn replay(dir: &std::path::Path, url: &str, run_id: &str, extra: &[&str]) -> harness::Run {
-    let mut args = vec![
-        "replay",
-        "t.trace",
-        "--api-url",
-        url,
-        "--speed",
-        "max",
-        "--run-id",
-        run_id,
-        "--report",
-        "r.json",
-    ];
+    let mut args = harness::replay_args(url, run_id, "max");
     args.extend_from_slice(extra);
     harness::loadgen(dir, &args, &[])
 }
@@ -188,13 +177,7 @@ fn two_runs_of_one_trace_probe_the_same_writes() {
     let trace = harness::trace_facts(&harness::simulate(dir.path(), "t.trace", "30m", 53));
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let stub = harness::stub(
-            &rt,
-            StubConfig {
-                record_requests: true,
-                ..StubConfig::default()
-            },
-        );
+        let stub = harness::stub(&rt, harness::recording(0));
         let run = replay(
             dir.path(),
             &stub.url(),

@@ -7,6 +7,8 @@
 //! for the model's numerical averaging over stage delays.
 
 mod common;
+#[path = "common/harness.rs"]
+mod harness;
 
 use loadgen::event::Activity;
 use loadgen::mix;
@@ -41,9 +43,9 @@ fn a_simulated_standard_day_matches_the_derived_mix() {
 #[test]
 fn profiles_shows_the_expected_counts_beside_the_weights() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = common::loadgen_in(dir.path(), &["profiles"]);
-    common::assert_exit(&out, 0, "profiles");
-    let text = common::stdout(&out);
+    let out = harness::loadgen_in(dir.path(), &["profiles"]);
+    harness::assert_exit(&out, 0, "profiles");
+    let text = harness::stdout(&out);
     let standard = loadgen::profile::LoadProfile::named("standard").unwrap();
     let per_hour = mix::per_hour(&standard);
     let section = &text[text.find("standard - ").expect("standard")..];
@@ -79,13 +81,13 @@ fn a_profile_file_may_leave_the_status_transition_weight_out() {
          cancellation_weight = 0.05\n",
     )
     .expect("write");
-    let out = common::loadgen_in(dir.path(), &["profiles", "--profile-file", "custom.toml"]);
-    common::assert_exit(
+    let out = harness::loadgen_in(dir.path(), &["profiles", "--profile-file", "custom.toml"]);
+    harness::assert_exit(
         &out,
         0,
         "profiles --profile-file without the transition weight",
     );
-    let text = common::stdout(&out);
+    let text = harness::stdout(&out);
     let custom = &text[text.find("custom - ").expect("custom")..];
     assert!(custom.contains("status transition     25.0%"), "{custom}");
     assert!(custom.contains("6000/h"), "{custom}");

@@ -3,42 +3,23 @@
 //! simulation offers once its orders are in every stage; `inspect`'s triples against the
 //! triples the stub received when the trace was replayed.
 
+mod common;
 #[path = "common/harness.rs"]
 mod harness;
 
-use std::sync::Arc;
-
-use freshmart_stub::StubConfig;
 use harness::{loadgen_ok, runtime, stub};
 use loadgen::api::RequestContext;
 use loadgen::event::Event;
-use loadgen::profile::LoadProfile;
-use loadgen::sim::time::{Calendar, SimTime};
-use loadgen::sim::{SimConfig, Simulation};
 
 const START: &str = "2026-01-05T14:00:00Z";
 
 fn events(profile: &str, seed: u64, minutes: u64) -> Vec<Event> {
-    let world = loadgen::world::builtin_world();
-    let config = SimConfig {
-        seed,
-        profile: LoadProfile::named(profile).unwrap(),
-        start: chrono::DateTime::parse_from_rfc3339(START).unwrap(),
-        duration: SimTime(minutes * 60_000),
-    };
-    Simulation::new(&world, &config)
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
+    let config = common::config(profile, seed, START, minutes * 60_000);
+    common::simulate(&loadgen::world::builtin_world(), &config)
 }
 
 fn contract() -> RequestContext {
-    RequestContext {
-        world: Arc::new(loadgen::world::builtin_world()),
-        run_id: None,
-        calendar: Calendar::new(chrono::DateTime::parse_from_rfc3339(START).unwrap()),
-        shift: chrono::Duration::zero(),
-    }
+    common::request_context(loadgen::world::builtin_world(), None, START)
 }
 
 fn value_after(stdout: &str, prefix: &str) -> f64 {
@@ -159,13 +140,7 @@ fn inspect_counts_the_triples_a_replay_sends() {
     let printed = value_after(&inspect.stdout, "  Triples: ") as u64;
 
     let rt = runtime();
-    let stub = stub(
-        &rt,
-        StubConfig {
-            record_requests: true,
-            ..StubConfig::default()
-        },
-    );
+    let stub = stub(&rt, harness::recording(0));
     let url = stub.url();
     loadgen_ok(
         dir.path(),

@@ -4,137 +4,28 @@
 //! checked against the trace read back through the library: every event arrives, in order per
 //! entity, with the bytes the API contract prescribes, and the report says so.
 
+mod common;
+#[path = "common/harness.rs"]
+mod harness;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
 use freshmart_stub::{RecordedRequest, StubConfig, StubHandle};
+use harness::{
+    closed_url, json, loadgen_async, read_trace, recording, simulate, spawn_stub, writes, Run,
+    Trace,
+};
 use loadgen::api::client::{attempt, build_client, Attempt};
 use loadgen::api::{ApiRequest, ClientOptions, FreshMartExecutor, Method, RequestContext};
 use loadgen::contract::ids;
 use loadgen::event::{Action, Activity, CustomerRef, Entity, Event, Line, NewOrder};
 use loadgen::metrics::EventResult;
 use loadgen::replay::{Executor, StopFlag};
-use loadgen::sim::time::{Calendar, SimTime};
-use loadgen::trace::{TraceHeader, TraceReader};
+use loadgen::sim::time::SimTime;
 use serde_json::Value;
 use tempfile::TempDir;
-
-// ---------------------------------------------------------------------------------------------
-// Running the binary, traces, the stub.
-
-fn loadgen(dir: &Path, args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(args)
-        .current_dir(dir)
-        .env("TZ", "UTC")
-        .env_remove("LOADGEN_API_URL")
-        .env_remove("LOADGEN_API_TOKEN")
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("cannot run the loadgen binary")
-}
-
-/// Runs the binary off the runtime's threads, so the in-process stub keeps serving.
-async fn loadgen_async(dir: &Path, args: &[&str]) -> Output {
-    let dir = dir.to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || loadgen(&dir, &args))
-        .await
-        .expect("the loadgen runner panicked")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32, what: &str) {
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(
-        !stderr.contains("panicked"),
-        "{what}: the binary panicked:\n{stderr}"
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what}: expected exit code {code}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
-    );
-}
-
-/// `loadgen simulate --profile demo --duration <duration> --seed <seed> -o <name>` in `dir`.
-fn simulate(dir: &Path, name: &str, duration: &str, seed: u64) -> PathBuf {
-    let seed = seed.to_string();
-    let args = [
-        "simulate",
-        "--profile",
-        "demo",
-        "--duration",
-        duration,
-        "--seed",
-        &seed,
-        "-o",
-        name,
-    ];
-    let out = loadgen(dir, &args.map(String::from));
-    assert_exit(&out, 0, "simulate");
-    dir.join(name)
-}
-
-struct Trace {
-    header: TraceHeader,
-    events: Vec<Event>,
-}
-
-fn read_trace(path: &Path) -> Trace {
-    let mut reader = TraceReader::open(path).expect("open the trace");
-    let header = reader.header().clone();
-    let mut events = Vec::new();
-    while let Some(e) = reader.next_event().expect("read the trace") {
-        events.push(e);
-    }
-    Trace { header, events }
-}
-
-impl Trace {
-    fn requests(&self) -> u64 {
-        self.events
-            .iter()
-            .map(|e| u64::from(e.action.request_count()))
-            .sum()
-    }
-
-    /// The requests the contract makes of these events for `run_id`, timestamps as recorded.
-    fn context(&self, run_id: &str) -> RequestContext {
-        RequestContext {
-            world: Arc::new(self.header.world.clone()),
-            run_id: Some(run_id.to_string()),
-            calendar: Calendar::new(self.header.start_instant().expect("start instant")),
-            shift: chrono::Duration::zero(),
-        }
-    }
-}
-
-async fn stub(config: StubConfig) -> StubHandle {
-    freshmart_stub::spawn("127.0.0.1:0", config)
-        .await
-        .expect("start the stub")
-}
-
-fn recording(seed: u64) -> StubConfig {
-    StubConfig {
-        record_requests: true,
-        seed,
-        ..StubConfig::default()
-    }
-}
-
-fn read_report(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).expect("the report was written");
-    serde_json::from_str(&text).expect("the report is JSON")
-}
 
 fn u(v: &Value) -> u64 {
     v.as_u64()
@@ -142,7 +33,7 @@ fn u(v: &Value) -> u64 {
 }
 
 /// `replay <trace> --api-url <stub> <extra…>` in the trace's directory.
-async fn replay(dir: &Path, trace: &Path, stub: &StubHandle, extra: &[&str]) -> Output {
+async fn replay(dir: &Path, trace: &Path, stub: &StubHandle, extra: &[&str]) -> Run {
     let url = stub.url();
     let trace = trace.to_str().expect("UTF-8 path");
     let mut args = vec!["replay", trace, "--api-url", &url];
@@ -152,14 +43,6 @@ async fn replay(dir: &Path, trace: &Path, stub: &StubHandle, extra: &[&str]) -> 
 
 // ---------------------------------------------------------------------------------------------
 // What the stub received.
-
-/// The writes (not the health checks) the stub received, in arrival order.
-fn writes(stub: &StubHandle) -> Vec<RecordedRequest> {
-    stub.requests()
-        .into_iter()
-        .filter(|r| r.method != "GET")
-        .collect()
-}
 
 fn triples(body: &str) -> Vec<Value> {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("body is not a triple list ({e}): {body}"))
@@ -330,7 +213,7 @@ async fn a_demo_hour_at_max_speed_arrives_whole_and_in_order() {
     let trace = read_trace(&path);
     let n = trace.events.len() as u64;
     assert!(n > 500, "a demo hour has hundreds of events: {n}");
-    let stub = stub(recording(1)).await;
+    let stub = spawn_stub(recording(1)).await;
 
     let out = replay(
         dir.path(),
@@ -339,8 +222,8 @@ async fn a_demo_hour_at_max_speed_arrives_whole_and_in_order() {
         &["--speed", "max", "--run-id", "t1", "--report", "r.json"],
     )
     .await;
-    assert_exit(&out, 0, "replay");
-    let stdout = text(&out.stdout);
+    out.expect_code(0);
+    let stdout = out.stdout.clone();
     assert!(stdout.contains("API health check passed"), "{stdout}");
     assert!(
         stdout.contains(&format!("Total activities: {n}")),
@@ -411,7 +294,7 @@ async fn a_demo_hour_at_max_speed_arrives_whole_and_in_order() {
     assert_eq!(got, want);
 
     // The report.
-    let report = read_report(&dir.path().join("r.json"));
+    let report = json(&dir.path().join("r.json"));
     let config = &report["config"];
     assert_eq!(config["run_id"], "t1");
     assert_eq!(config["speed"], "max");
@@ -484,9 +367,9 @@ async fn the_same_run_id_sends_byte_identical_requests() {
     ];
     let mut runs = Vec::new();
     for _ in 0..2 {
-        let stub = stub(recording(2)).await;
+        let stub = spawn_stub(recording(2)).await;
         let out = replay(dir.path(), &path, &stub, &args).await;
-        assert_exit(&out, 0, "replay");
+        out.expect_code(0);
         assert!(stub.stats().client_errors.is_empty());
         runs.push(writes(&stub));
         stub.shutdown().await;
@@ -528,7 +411,7 @@ async fn retries_ride_out_injected_5xx_and_connection_resets() {
     let path = simulate(dir.path(), "t.trace", "15m", 3);
     let trace = read_trace(&path);
     let n = trace.events.len() as u64;
-    let stub = stub(StubConfig {
+    let stub = spawn_stub(StubConfig {
         error_rate: 0.1,
         reset_rate: 0.1,
         ..recording(3)
@@ -550,13 +433,13 @@ async fn retries_ride_out_injected_5xx_and_connection_resets() {
         ],
     )
     .await;
-    assert_exit(&out, 0, "replay with faults");
+    out.expect_code(0);
     let stats = stub.stats();
     assert!(
         stats.injected_errors > 0 && stats.resets > 0,
         "both faults happened: {stats:?}"
     );
-    let report = read_report(&dir.path().join("r.json"));
+    let report = json(&dir.path().join("r.json"));
     assert_eq!(report["success_rate"], 1.0);
     assert_eq!(u(&report["events"]["completed"]), n);
     assert_eq!(u(&report["events"]["succeeded"]), n);
@@ -581,7 +464,7 @@ async fn min_success_fails_the_run_when_too_many_events_fail() {
     let dir = TempDir::new().unwrap();
     let path = simulate(dir.path(), "t.trace", "15m", 5);
     let n = read_trace(&path).events.len() as u64;
-    let stub = stub(StubConfig {
+    let stub = spawn_stub(StubConfig {
         error_rate: 0.5,
         seed: 5,
         ..StubConfig::default()
@@ -605,9 +488,9 @@ async fn min_success_fails_the_run_when_too_many_events_fail() {
         ],
     )
     .await;
-    assert_exit(&out, 1, "replay under the minimum success rate");
-    let stdout = text(&out.stdout);
-    let report = read_report(&dir.path().join("r.json"));
+    out.expect_code(1);
+    let stdout = out.stdout.clone();
+    let report = json(&dir.path().join("r.json"));
     let rate = report["success_rate"].as_f64().unwrap();
     assert!(rate < 0.9, "{rate}");
     assert!(
@@ -685,7 +568,7 @@ async fn from_to_sends_only_orders_created_inside_the_window_whole() {
     );
     assert!(created.len() > 50);
 
-    let stub = stub(recording(9)).await;
+    let stub = spawn_stub(recording(9)).await;
     let out = replay(
         dir.path(),
         &path,
@@ -696,8 +579,8 @@ async fn from_to_sends_only_orders_created_inside_the_window_whole() {
         ],
     )
     .await;
-    assert_exit(&out, 0, "windowed replay");
-    let report = read_report(&dir.path().join("r.json"));
+    out.expect_code(0);
+    let report = json(&dir.path().join("r.json"));
     assert_eq!(
         (
             u(&report["config"]["from_ms"]),
@@ -753,7 +636,7 @@ async fn replay_at_200x_keeps_the_schedule() {
     let trace = read_trace(&path);
     let first = trace.events.first().unwrap().at.as_ms();
     let last = trace.events.last().unwrap().at.as_ms();
-    let stub = stub(StubConfig::default()).await;
+    let stub = spawn_stub(StubConfig::default()).await;
     let out = replay(
         dir.path(),
         &path,
@@ -761,8 +644,8 @@ async fn replay_at_200x_keeps_the_schedule() {
         &["--speed", "200x", "--run-id", "p", "--report", "r.json"],
     )
     .await;
-    assert_exit(&out, 0, "paced replay");
-    let report = read_report(&dir.path().join("r.json"));
+    out.expect_code(0);
+    let report = json(&dir.path().join("r.json"));
     let schedule = (last - first) as f64 / 200.0 / 1000.0;
     let took = report["duration_s"].as_f64().unwrap();
     assert!(
@@ -782,12 +665,7 @@ async fn an_unreachable_api_exits_1() {
     let dir = TempDir::new().unwrap();
     let path = simulate(dir.path(), "t.trace", "5m", 1);
     // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = closed_url();
     let out = loadgen_async(
         dir.path(),
         &[
@@ -802,8 +680,8 @@ async fn an_unreachable_api_exits_1() {
         ],
     )
     .await;
-    assert_exit(&out, 1, "replay against a closed port");
-    let all = text(&out.stdout) + &text(&out.stderr);
+    out.expect_code(1);
+    let all = out.stdout.clone() + &out.stderr;
     assert!(all.contains("connection refused"), "{all}");
     assert!(
         !dir.path().join("r.json").exists(),
@@ -825,7 +703,7 @@ async fn a_corrupt_trace_exits_2_before_any_request() {
     let mut header = bytes.clone();
     header[20] ^= 0x55;
     std::fs::write(dir.path().join("header.trace"), &header).unwrap();
-    let stub = stub(recording(0)).await;
+    let stub = spawn_stub(recording(0)).await;
     for name in ["flipped.trace", "truncated.trace", "header.trace"] {
         let out = replay(
             dir.path(),
@@ -834,8 +712,8 @@ async fn a_corrupt_trace_exits_2_before_any_request() {
             &["--speed", "max", "--run-id", "c"],
         )
         .await;
-        assert_exit(&out, 2, name);
-        let stderr = text(&out.stderr);
+        out.expect_code(2);
+        let stderr = out.stderr.clone();
         assert!(
             stderr.contains(name) && stderr.contains("at byte "),
             "{name}: the error names the file and the offset: {stderr}"
@@ -869,14 +747,7 @@ fn order_event(order: u32) -> Event {
 }
 
 fn context(world: loadgen::world::World) -> RequestContext {
-    RequestContext {
-        world: Arc::new(world),
-        run_id: Some("lib".into()),
-        calendar: Calendar::new(
-            chrono::DateTime::parse_from_rfc3339(loadgen::cli::DEFAULT_START).unwrap(),
-        ),
-        shift: chrono::Duration::zero(),
-    }
+    common::request_context(world, Some("lib"), common::DEFAULT_START)
 }
 
 fn quick_retries(retries: u32) -> ClientOptions {
@@ -906,7 +777,7 @@ fn batch_posts(stub: &StubHandle) -> u64 {
 
 #[tokio::test]
 async fn a_400_is_permanent_and_never_retried() {
-    let stub = stub(StubConfig::default()).await;
+    let stub = spawn_stub(StubConfig::default()).await;
     // One attempt with an unknown predicate: a categorised permanent failure.
     let client = build_client(&ClientOptions::default()).unwrap();
     let body = serde_json::json!([{
@@ -955,7 +826,7 @@ async fn a_400_is_permanent_and_never_retried() {
 
 #[tokio::test]
 async fn the_executor_retries_5xx_and_resets_a_bounded_number_of_times() {
-    let stub = stub(StubConfig {
+    let stub = spawn_stub(StubConfig {
         error_rate: 1.0,
         ..StubConfig::default()
     })
@@ -1021,9 +892,7 @@ async fn the_executor_retries_5xx_and_resets_a_bounded_number_of_times() {
 /// retries wait a minute each ends as soon as the replay stops, its announced retry unsent.
 #[tokio::test]
 async fn a_stop_cuts_a_backoff_sleep_short() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let url = closed_url();
     let options = ClientOptions {
         retries: 5,
         backoff_base: Duration::from_secs(60),

@@ -9,22 +9,23 @@
 //! 2 ms. They also pass on the real clock, with a real-time margin on "how late at most"; the
 //! properties themselves (order, bounds, accounting, never early) are exact on either clock.
 
+mod common;
+
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::engine::EngineRun;
 use loadgen::causal::Root;
 use loadgen::event::{Action, Event};
 use loadgen::metrics::{EventResult, Percentiles};
 use loadgen::outcome::FailureKind;
-use loadgen::replay::{
-    self, Execution, Executor, Progress, ReplayOptions, ReplayOutcome, Sequenced, StopFlag,
-};
+use loadgen::replay::{Execution, Executor, ReplayOptions, ReplayOutcome, Sequenced, StopFlag};
 use loadgen::sim::time::SimTime;
 use loadgen::units::Speed;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// Longest any replay here may take before the test fails instead of hanging.
@@ -166,24 +167,7 @@ fn event(seq: u32, entity: u32, at_ms: u64) -> Sequenced {
 }
 
 fn options(speed: Speed, concurrency: usize) -> ReplayOptions {
-    ReplayOptions {
-        speed,
-        origin_ms: 0,
-        concurrency,
-        threads: 1,
-        drain_timeout: Duration::from_secs(10),
-        window: Duration::from_secs(3600),
-        tap: None,
-        hold_until_ms: None,
-        clock: loadgen::replay::clock::ClockChoice::Tokio,
-    }
-}
-
-struct Run {
-    outcome: ReplayOutcome,
-    /// An instant taken just before `run` started (its own start is at most microseconds later).
-    t0: Instant,
-    progress: Arc<Progress>,
+    common::engine::options(speed, concurrency, 1, Duration::from_secs(10))
 }
 
 /// Runs the replay over `events`. With `source_open`, the source stays open (more events
@@ -194,26 +178,8 @@ async fn replay(
     options: ReplayOptions,
     shutdown: impl Future<Output = ()>,
     source_open: bool,
-) -> Run {
-    let (tx, rx) = mpsc::channel(events.len().max(1));
-    for e in events {
-        tx.try_send(e).expect("the channel holds every event");
-    }
-    let keep = source_open.then_some(tx);
-    let progress = Arc::new(Progress::default());
-    let t0 = Instant::now();
-    let outcome = tokio::time::timeout(
-        LIMIT,
-        replay::run(fake.clone(), rx, options, shutdown, progress.clone(), ()),
-    )
-    .await
-    .expect("the replay finished within the limit");
-    drop(keep);
-    Run {
-        outcome,
-        t0,
-        progress,
-    }
+) -> EngineRun {
+    common::engine::run(fake, events, options, shutdown, source_open, LIMIT).await
 }
 
 /// True when tokio's clock is paused (`start_paused`): it then stands still across a real sleep.

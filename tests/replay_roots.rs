@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::engine::EngineRun;
 use loadgen::causal::{Root, RootTracker};
 use loadgen::event::{Action, CustomerRef, Entity, Event, Line, NewOrder, OrderStatus};
 use loadgen::metrics::EventResult;
@@ -211,23 +212,7 @@ fn sequenced(events: Vec<Event>) -> Vec<Sequenced> {
 }
 
 fn options(speed: Speed, concurrency: usize, threads: usize) -> ReplayOptions {
-    ReplayOptions {
-        speed,
-        origin_ms: 0,
-        concurrency,
-        threads,
-        drain_timeout: Duration::from_secs(5),
-        window: Duration::from_secs(3600),
-        tap: None,
-        hold_until_ms: None,
-        clock: loadgen::replay::clock::ClockChoice::Tokio,
-    }
-}
-
-struct Run {
-    outcome: ReplayOutcome,
-    t0: Instant,
-    progress: Arc<Progress>,
+    common::engine::options(speed, concurrency, threads, Duration::from_secs(5))
 }
 
 /// Replays `events` (the source closed behind them) until the end or `shutdown`.
@@ -236,25 +221,8 @@ async fn replay(
     events: Vec<Sequenced>,
     options: ReplayOptions,
     shutdown: impl std::future::Future<Output = ()>,
-) -> Run {
-    let (tx, rx) = mpsc::channel(events.len().max(1));
-    for e in events {
-        tx.try_send(e).expect("the channel holds every event");
-    }
-    drop(tx);
-    let progress = Arc::new(Progress::default());
-    let t0 = Instant::now();
-    let outcome = tokio::time::timeout(
-        LIMIT,
-        replay::run(fake.clone(), rx, options, shutdown, progress.clone(), ()),
-    )
-    .await
-    .expect("the replay finished within the limit");
-    Run {
-        outcome,
-        t0,
-        progress,
-    }
+) -> EngineRun {
+    common::engine::run(fake, events, options, shutdown, false, LIMIT).await
 }
 
 /// The identity every run keeps: each received event ended in exactly one class.

@@ -77,23 +77,9 @@ fn server_and_trace(reply: Reply) -> (tokio::runtime::Runtime, RawServer, tempfi
 
 fn replay_with_secrets(dir: &Path, url: &str, extra: &[&str]) -> Run {
     let secret_header = format!("X-Api-Key: {HEADER_SECRET}");
-    let mut args = vec![
-        "replay",
-        "t.trace",
-        "--api-url",
-        url,
-        "--speed",
-        "max",
-        "--run-id",
-        "sec",
-        "--report",
-        "r.json",
-        "--header",
-        "X-Test: hello",
-        "--header",
-        &secret_header,
-        "--verbose",
-    ];
+    let mut args = harness::replay_args(url, "sec", "max");
+    args.extend_from_slice(&["--header", "X-Test: hello", "--header", &secret_header]);
+    args.push("--verbose");
     args.extend_from_slice(extra);
     harness::loadgen(dir, &args, &token_env())
 }
@@ -174,11 +160,7 @@ fn the_token_is_not_shown_when_the_server_fails() {
     assert!(dir.path().join("r.json.checkpoint").exists());
 
     // Unreachable: the health gate fails (exit 1) with the URL in the message.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        format!("http://127.0.0.1:{port}")
-    };
+    let closed = harness::closed_url();
     let unreachable = replay_with_secrets(dir.path(), &closed, &[]);
     unreachable.expect_code(1);
     assert_no_secret(dir.path(), &[&replay, &unreachable]);

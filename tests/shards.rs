@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use freshmart_stub::{StubConfig, StubHandle};
-use harness::{api_requests, json, num};
+use freshmart_stub::StubHandle;
+use harness::{api_requests, in_seconds, json, num};
 use loadgen::causal::RootTracker;
 use loadgen::trace::TraceReader;
 
@@ -25,13 +25,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let rt = harness::runtime();
-    let stub = harness::stub(
-        &rt,
-        StubConfig {
-            record_requests: true,
-            ..StubConfig::default()
-        },
-    );
+    let stub = harness::stub(&rt, harness::recording(0));
     let dir = tempfile::tempdir().expect("temp dir");
     harness::simulate(dir.path(), "t.trace", "20m", 11);
     Setup { _rt: rt, stub, dir }
@@ -68,10 +62,6 @@ fn partition(trace: &Path, count: u32) -> Vec<BTreeSet<u64>> {
         seq += 1;
     }
     shards
-}
-
-fn in_seconds(secs: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
 }
 
 #[test]

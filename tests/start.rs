@@ -6,6 +6,7 @@
 //! rate checks cannot flake. Nothing here sleeps to synchronise: processes are awaited (with a
 //! watchdog that kills a hung one), and the stub's counters are waited on.
 
+mod common;
 #[path = "common/harness.rs"]
 mod harness;
 
@@ -16,11 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use freshmart_stub::{RecordedRequest, StubConfig, StubHandle, StubStats};
-use harness::{loadgen, Run};
+use harness::{closed_url, endpoint_count, json, loadgen, recording, runtime, Run};
 use loadgen::event::Activity;
 use loadgen::profile::LoadProfile;
-use loadgen::sim::time::SimTime;
-use loadgen::sim::{SimConfig, Simulation};
 use serde_json::Value;
 
 /// Longest a wait on the stub's counters may take.
@@ -94,49 +93,11 @@ fn assert_lines_in_order(run: &Run, needles: &[String]) {
 // The stub
 // ---------------------------------------------------------------------------------------------
 
-/// A runtime owned by the test, serving one or more stubs on its worker threads while the test
-/// thread runs the binary.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn stub(rt: &tokio::runtime::Runtime, record_requests: bool) -> StubHandle {
-    rt.block_on(freshmart_stub::spawn(
-        "127.0.0.1:0",
-        StubConfig {
-            record_requests,
-            ..StubConfig::default()
-        },
-    ))
-    .expect("cannot start the stub")
-}
-
 /// The stub's counters once every request it received has been answered.
 fn settled(rt: &tokio::runtime::Runtime, stub: &StubHandle) -> StubStats {
-    rt.block_on(async {
-        tokio::time::timeout(
-            STATS_LIMIT,
-            stub.wait_for_stats(|s| s.completed_requests == s.total_requests),
-        )
-        .await
+    harness::wait_stats_within(rt, stub, "every request answered", STATS_LIMIT, |s| {
+        s.completed_requests == s.total_requests
     })
-    .expect("the stub still has requests in flight")
-}
-
-/// A URL nothing listens on: a port the kernel just gave us, closed again.
-fn closed_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("local addr").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
-}
-
-fn count(stats: &StubStats, endpoint: &str) -> u64 {
-    stats.by_endpoint.get(endpoint).copied().unwrap_or(0)
 }
 
 /// Requests that write: POST / PUT / DELETE (everything but health checks and world reads).
@@ -251,15 +212,9 @@ fn simulate(profile_file: &str, seed: u64, start: &str, duration_ms: u64) -> Exp
 
 fn simulate_profile(profile: LoadProfile, seed: u64, start: &str, duration_ms: u64) -> Expected {
     let world = loadgen::world::builtin_world();
-    let config = SimConfig {
-        seed,
-        profile,
-        start: chrono::DateTime::parse_from_rfc3339(start).expect("start"),
-        duration: SimTime(duration_ms),
-    };
-    let mut sim = Simulation::new(&world, &config).expect("simulation");
+    let config = common::config_with(profile, seed, start, duration_ms);
     let mut expected = Expected::default();
-    while let Some(event) = sim.next_event().expect("event") {
+    for event in common::simulate(&world, &config) {
         let activity = event.action.activity();
         expected.events += 1;
         expected.requests += u64::from(event.action.request_count());
@@ -267,12 +222,6 @@ fn simulate_profile(profile: LoadProfile, seed: u64, start: &str, duration_ms: u
         *expected.by_activity.entry(activity.key()).or_default() += 1;
     }
     expected
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,7 +233,7 @@ fn start_prints_the_spec_console_and_reports_exactly_what_the_stub_received() {
     let dir = tempfile::tempdir().unwrap();
     let profile = write_profile(dir.path(), "fast.toml", "fast", 600);
     let rt = runtime();
-    let stub = stub(&rt, true);
+    let stub = harness::stub(&rt, recording(0));
     let url = stub.url();
     let start_at = "2026-01-05T14:00:00Z";
     let run = loadgen(
@@ -358,9 +307,9 @@ fn start_prints_the_spec_console_and_reports_exactly_what_the_stub_received() {
         ("GET /freshmart/products", 1),
         ("GET /freshmart/customers", 1),
     ] {
-        assert_eq!(count(&stats, endpoint), n, "{endpoint}: {stats:?}");
+        assert_eq!(endpoint_count(&stats, endpoint), n, "{endpoint}: {stats:?}");
     }
-    let inventory_reads = count(&stats, "GET /freshmart/stores/inventory");
+    let inventory_reads = endpoint_count(&stats, "GET /freshmart/stores/inventory");
     assert!((1..=10).contains(&inventory_reads), "{stats:?}");
     assert_eq!(writes(&stats), expected.requests, "{stats:?}");
     assert_eq!(
@@ -398,7 +347,7 @@ fn start_prints_the_spec_console_and_reports_exactly_what_the_stub_received() {
     );
 
     let k = kinds(&requests);
-    let report = read_json(&dir.path().join("r.json"));
+    let report = json(&dir.path().join("r.json"));
     let activity = |key: &str, field: &str| report["activities"][key][field].as_u64().unwrap();
     assert_eq!(report["config"]["mode"], "start");
     assert_eq!(report["config"]["api_url"], url.as_str());
@@ -459,7 +408,7 @@ fn assert_order_rate(start_at: &str, multiplier: f64) {
     let dir = tempfile::tempdir().unwrap();
     let profile = write_profile(dir.path(), "rate.toml", "rate", TARGET as u32);
     let rt = runtime();
-    let stub = stub(&rt, true);
+    let stub = harness::stub(&rt, recording(0));
     let url = stub.url();
 
     // Watch the writes arrive: (when, how many so far) at every change of the count.
@@ -565,7 +514,7 @@ fn dry_run_sends_nothing_and_shows_the_expected_load() {
     let dir = tempfile::tempdir().unwrap();
     let profile = write_profile(dir.path(), "fast.toml", "fast", 3000);
     let rt = runtime();
-    let stub = stub(&rt, false);
+    let stub = harness::stub(&rt, StubConfig::default());
     let url = stub.url();
     let start_at = "2026-01-05T12:00:00Z";
     let run = loadgen(
@@ -675,7 +624,7 @@ fn dry_run_of_the_builtin_stress_profile() {
 fn world_snapshot_round_trips_into_simulate() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
-    let stub = stub(&rt, false);
+    let stub = harness::stub(&rt, StubConfig::default());
     let url = stub.url();
 
     let run = loadgen(
@@ -684,7 +633,7 @@ fn world_snapshot_round_trips_into_simulate() {
         &[],
     );
     run.expect_code(0);
-    let world = read_json(&dir.path().join("w.json"));
+    let world = json(&dir.path().join("w.json"));
     let len = |key: &str| world[key].as_array().map(Vec::len).unwrap_or(0);
     assert_eq!(
         (
@@ -781,7 +730,7 @@ fn a_recorded_live_run_replays_to_the_same_requests() {
     let dir = tempfile::tempdir().unwrap();
     let profile = write_profile(dir.path(), "rec.toml", "rec", 900);
     let rt = runtime();
-    let live = stub(&rt, true);
+    let live = harness::stub(&rt, recording(0));
     let start_at = "2026-01-05T14:00:00Z";
     let run = loadgen(
         dir.path(),
@@ -828,7 +777,7 @@ fn a_recorded_live_run_replays_to_the_same_requests() {
     assert_eq!(inspect.value_after("Duration:"), "00:00:06.000");
 
     // Replayed at max speed under another run id: the same requests, shifted to now.
-    let replayed = stub(&rt, true);
+    let replayed = harness::stub(&rt, recording(0));
     let run = loadgen(
         dir.path(),
         &[
@@ -857,7 +806,7 @@ fn a_recorded_live_run_replays_to_the_same_requests() {
     assert_eq!(kinds(&replay_requests), kinds(&live_requests));
 
     // With the same run id and the recorded timestamps: byte for byte the same writes.
-    let exact = stub(&rt, true);
+    let exact = harness::stub(&rt, recording(0));
     loadgen(
         dir.path(),
         &[
@@ -895,7 +844,10 @@ fn same_seed_start_and_run_id_send_the_same_requests() {
     let dir = tempfile::tempdir().unwrap();
     let profile = write_profile(dir.path(), "det.toml", "det", 1200);
     let rt = runtime();
-    let stubs = [stub(&rt, true), stub(&rt, true)];
+    let stubs = [
+        harness::stub(&rt, recording(0)),
+        harness::stub(&rt, recording(0)),
+    ];
     let start_at = "2026-01-05T18:00:00Z";
     // Both runs at once, each into its own fresh stub.
     std::thread::scope(|scope| {
@@ -968,7 +920,10 @@ fn the_repeat_hint_repeats_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let profile = write_profile(dir.path(), "hint.toml", "hint", 1200);
     let rt = runtime();
-    let stubs = [stub(&rt, true), stub(&rt, true)];
+    let stubs = [
+        harness::stub(&rt, recording(0)),
+        harness::stub(&rt, recording(0)),
+    ];
     let first = loadgen(
         dir.path(),
         &[
@@ -1021,7 +976,7 @@ fn the_repeat_hint_repeats_the_run() {
 fn loadgen_api_url_applies_when_no_url_is_given() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
-    let stub = stub(&rt, false);
+    let stub = harness::stub(&rt, StubConfig::default());
     let url = stub.url();
     let env = [("LOADGEN_API_URL", url.as_str())];
 
@@ -1034,8 +989,8 @@ fn loadgen_api_url_applies_when_no_url_is_given() {
         run.stdout
     );
     let stats = settled(&rt, &stub);
-    assert_eq!(count(&stats, "GET /health"), 1, "{stats:?}");
-    assert_eq!(count(&stats, "GET /ready"), 1, "{stats:?}");
+    assert_eq!(endpoint_count(&stats, "GET /health"), 1, "{stats:?}");
+    assert_eq!(endpoint_count(&stats, "GET /ready"), 1, "{stats:?}");
     assert_eq!(stats.total_requests, 2);
 
     // An explicit argument beats the variable.

@@ -12,9 +12,7 @@ use std::sync::OnceLock;
 
 use loadgen::contract::ids;
 use loadgen::event::{Action, Activity, CustomerRef, Event, Line, OrderNo, OrderStatus};
-use loadgen::profile::LoadProfile;
 use loadgen::sim::time::{SimTime, MS_PER_HOUR, MS_PER_MINUTE};
-use loadgen::sim::{SimConfig, Simulation};
 use loadgen::trace::summary::TraceSummary;
 use loadgen::world::World;
 
@@ -32,16 +30,8 @@ fn day() -> &'static Day {
     static DAY: OnceLock<Day> = OnceLock::new();
     DAY.get_or_init(|| {
         let world = loadgen::world::builtin_world();
-        let config = SimConfig {
-            seed: SEED,
-            profile: LoadProfile::named("standard").unwrap(),
-            start: chrono::DateTime::parse_from_rfc3339(START).unwrap(),
-            duration: SimTime(DAY_MS),
-        };
-        let events: Vec<Event> = Simulation::new(&world, &config)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let config = common::config("standard", SEED, START, DAY_MS);
+        let events = common::simulate(&world, &config);
         let mut summary = TraceSummary::new(DAY_MS);
         for event in &events {
             summary.add(event);
@@ -519,12 +509,7 @@ fn ids_are_fresh_and_references_resolve() {
 #[test]
 fn the_day_round_trips_through_a_trace() {
     let day = day();
-    let config = SimConfig {
-        seed: SEED,
-        profile: LoadProfile::named("standard").unwrap(),
-        start: chrono::DateTime::parse_from_rfc3339(START).unwrap(),
-        duration: SimTime(DAY_MS),
-    };
+    let config = common::config("standard", SEED, START, DAY_MS);
     let bytes = common::write_trace(&common::header_for(&day.world, &config), &day.events);
     let (header, events, footer) = common::read_all(&bytes).unwrap();
     assert_eq!(footer.count, day.events.len() as u64);

@@ -3,6 +3,8 @@
 //! turn it into exit code 2 with the offset in the message.
 
 mod common;
+#[path = "common/harness.rs"]
+mod harness;
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -510,10 +512,10 @@ fn cli_reports_damaged_traces_with_exit_2_and_the_offset() {
                 "out.jsonl",
             ],
         ] {
-            let out = common::loadgen_in(dir.path(), &args);
+            let out = harness::loadgen_in(dir.path(), &args);
             let what = format!("{args:?} on {name}");
-            common::assert_exit(&out, 2, &what);
-            let err = common::stderr(&out);
+            harness::assert_exit(&out, 2, &what);
+            let err = harness::stderr(&out);
             assert!(
                 err.contains(&expected.to_string()),
                 "{what}: stderr lacks the reader's error `{expected}`:\n{err}"
@@ -522,15 +524,15 @@ fn cli_reports_damaged_traces_with_exit_2_and_the_offset() {
             assert!(err.contains(&file), "{what}: the file is not named: {err}");
             if args[0] == "inspect" {
                 assert!(
-                    !common::stdout(&out).contains("Events:"),
+                    !harness::stdout(&out).contains("Events:"),
                     "{what}: printed a summary of a damaged trace"
                 );
             }
         }
     }
     // The version case names both versions.
-    let out = common::loadgen_in(dir.path(), &["inspect", "version.trace"]);
-    let err = common::stderr(&out);
+    let out = harness::loadgen_in(dir.path(), &["inspect", "version.trace"]);
+    let err = harness::stderr(&out);
     assert!(
         err.contains(&format!("version {}", FORMAT_VERSION + 1))
             && err.contains(&format!("version {FORMAT_VERSION}"))
@@ -543,9 +545,9 @@ fn cli_reports_damaged_traces_with_exit_2_and_the_offset() {
 fn cli_missing_trace_is_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     for cmd in ["inspect", "export"] {
-        let out = common::loadgen_in(dir.path(), &[cmd, "missing.trace"]);
-        common::assert_exit(&out, 2, cmd);
-        assert!(common::stderr(&out).contains("missing.trace"));
+        let out = harness::loadgen_in(dir.path(), &[cmd, "missing.trace"]);
+        harness::assert_exit(&out, 2, cmd);
+        assert!(harness::stderr(&out).contains("missing.trace"));
     }
 }
 
@@ -619,8 +621,8 @@ fn cli_survives_an_event_past_the_duration() {
     )
     .unwrap();
     for cmd in ["inspect", "export"] {
-        let out = common::loadgen_in(dir.path(), &[cmd, "far.trace"]);
-        let err = common::stderr(&out);
+        let out = harness::loadgen_in(dir.path(), &[cmd, "far.trace"]);
+        let err = harness::stderr(&out);
         assert!(!err.contains("panicked"), "{cmd} panicked:\n{err}");
         assert!(
             matches!(out.status.code(), Some(0) | Some(2)),

@@ -1,22 +1,30 @@
-//! Helpers of the robustness tests (`faults`, `resume`, `hostile`, `security`): running the
-//! built binary with a watchdog (output to files, so a child that runs while the test does
-//! other things never blocks on a full pipe), making traces, reading reports and traces, and
-//! driving an in-process FreshMart stub from a runtime the test owns.
+//! Out-of-process fixtures: the built binary (captured, or watched and killed past a limit
+//! with its output in files, so a child that runs while the test does other things never
+//! blocks on a full pipe), the traces and reports it writes, and the FreshMart stub
+//! (`tools/freshmart-stub`, bound to 127.0.0.1:0) served from a runtime the test owns.
+//! In-process fixtures (a tiny world, the library's simulator, traces in memory) are
+//! `tests/common/mod.rs`.
 //!
 //! Each test crate uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use freshmart_stub::{StubConfig, StubHandle, StubStats};
-use loadgen::event::Action;
-use loadgen::trace::TraceReader;
+use freshmart_stub::{RecordedRequest, StubConfig, StubHandle, StubStats};
+use loadgen::api::RequestContext;
+use loadgen::event::{Action, Event};
+use loadgen::sim::time::Calendar;
+use loadgen::trace::{TraceHeader, TraceReader};
 use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------------
+// The binary
+// ---------------------------------------------------------------------------------------------
 
 /// Longest any one `loadgen` process may run before the watchdog kills it.
 pub const PROCESS_LIMIT: Duration = Duration::from_secs(120);
@@ -34,19 +42,26 @@ pub struct Run {
 
 impl Run {
     /// Asserts the exit code (and that nothing panicked), showing the output otherwise.
+    #[track_caller]
     pub fn expect_code(&self, code: i32) -> &Run {
+        check_exit(
+            &format!("loadgen {:?}", self.args),
+            self.code,
+            code,
+            &self.stdout,
+            &self.stderr,
+        );
+        self
+    }
+
+    /// Asserts nothing panicked, whatever the exit code (for runs whose code the test derives
+    /// from their report).
+    #[track_caller]
+    pub fn expect_no_panic(&self) -> &Run {
         assert!(
             !self.stderr.contains("panicked"),
             "loadgen {:?} panicked:\n{}",
             self.args,
-            self.stderr
-        );
-        assert_eq!(
-            self.code,
-            Some(code),
-            "loadgen {:?}: expected exit code {code}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.args,
-            self.stdout,
             self.stderr
         );
         self
@@ -77,10 +92,14 @@ pub struct Running {
 
 static OUTPUTS: AtomicUsize = AtomicUsize::new(0);
 
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_loadgen")
+}
+
 /// `loadgen args…` in `dir`: TZ=UTC, none of the caller's LOADGEN_* or RUST_BACKTRACE,
 /// plus `env`.
 pub fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadgen"));
+    let mut cmd = Command::new(bin());
     cmd.args(args)
         .current_dir(dir)
         .env("TZ", "UTC")
@@ -94,23 +113,72 @@ pub fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd
 }
 
+/// Runs `loadgen args…` in `dir` to the end, its output captured in memory (byte for byte),
+/// with a fixed time zone; never inherits the caller's TZ. No watchdog: for commands that
+/// send nothing and finish on their own.
+pub fn loadgen_in(dir: &Path, args: &[&str]) -> Output {
+    loadgen_tz(dir, "UTC", args)
+}
+
+pub fn loadgen_tz(dir: &Path, tz: &str, args: &[&str]) -> Output {
+    command(dir, args, &[("TZ", tz)])
+        .output()
+        .expect("cannot run the loadgen binary")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts the process exited with `code`, printing its output otherwise. A panic (101) is
+/// called out explicitly.
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32, what: &str) {
+    check_exit(
+        what,
+        out.status.code(),
+        code,
+        &String::from_utf8_lossy(&out.stdout),
+        &stderr(out),
+    );
+}
+
+#[track_caller]
+fn check_exit(what: &str, got: Option<i32>, code: i32, stdout: &str, stderr: &str) {
+    assert!(
+        !stderr.contains("panicked"),
+        "{what}: the binary panicked:\n{stderr}"
+    );
+    assert_eq!(
+        got,
+        Some(code),
+        "{what}: expected exit code {code}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+    );
+}
+
+/// Two fresh files in `dir` for a started process's stdout and stderr.
+fn output_files(dir: &Path) -> (PathBuf, PathBuf) {
+    let n = OUTPUTS.fetch_add(1, Ordering::SeqCst);
+    (
+        dir.join(format!("loadgen-{n}.stdout")),
+        dir.join(format!("loadgen-{n}.stderr")),
+    )
+}
+
+fn create(path: &Path) -> std::fs::File {
+    std::fs::File::create(path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()))
+}
+
 /// Starts `loadgen args…` in `dir`, its output going to files in `dir`.
 pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
-    let n = OUTPUTS.fetch_add(1, Ordering::SeqCst);
-    let out = dir.join(format!("loadgen-{n}.stdout"));
-    let err = dir.join(format!("loadgen-{n}.stderr"));
-    let child = command(dir, args, env)
-        .stdout(std::fs::File::create(&out).expect("stdout file"))
-        .stderr(std::fs::File::create(&err).expect("stderr file"))
-        .spawn()
-        .expect("cannot run the loadgen binary");
-    Running {
-        child,
-        args: args.iter().map(|s| s.to_string()).collect(),
-        out,
-        err,
-        started: Instant::now(),
-    }
+    let (out, err) = output_files(dir);
+    let mut cmd = command(dir, args, env);
+    cmd.stdout(create(&out)).stderr(create(&err));
+    Running::spawn(cmd, args, out, err)
 }
 
 /// Starts `loadgen args…` in `dir` with standard output a pipe whose reading end is closed
@@ -122,9 +190,7 @@ pub fn start_stdout_closed(
     env: &[(&str, &str)],
     stdin: Option<Stdio>,
 ) -> Running {
-    let n = OUTPUTS.fetch_add(1, Ordering::SeqCst);
-    let out = dir.join(format!("loadgen-{n}.stdout"));
-    let err = dir.join(format!("loadgen-{n}.stderr"));
+    let (out, err) = output_files(dir);
     // The write end of a pipe whose only reader, a process that has exited, is gone.
     let mut reader = Command::new("true")
         .stdin(Stdio::piped())
@@ -133,19 +199,11 @@ pub fn start_stdout_closed(
     let writer = reader.stdin.take().expect("piped stdin");
     reader.wait().expect("true exits");
     let mut cmd = command(dir, args, env);
-    cmd.stdout(writer)
-        .stderr(std::fs::File::create(&err).expect("stderr file"));
+    cmd.stdout(writer).stderr(create(&err));
     if let Some(stdin) = stdin {
         cmd.stdin(stdin);
     }
-    let child = cmd.spawn().expect("cannot run the loadgen binary");
-    Running {
-        child,
-        args: args.iter().map(|s| s.to_string()).collect(),
-        out,
-        err,
-        started: Instant::now(),
-    }
+    Running::spawn(cmd, args, out, err)
 }
 
 /// Starts `loadgen args…` in `dir` with `input` written to its standard input through a pipe
@@ -156,31 +214,32 @@ pub fn start_with_stdin(
     env: &[(&str, &str)],
     input: Vec<u8>,
 ) -> Running {
-    let n = OUTPUTS.fetch_add(1, Ordering::SeqCst);
-    let out = dir.join(format!("loadgen-{n}.stdout"));
-    let err = dir.join(format!("loadgen-{n}.stderr"));
-    let mut child = command(dir, args, env)
-        .stdin(Stdio::piped())
-        .stdout(std::fs::File::create(&out).expect("stdout file"))
-        .stderr(std::fs::File::create(&err).expect("stderr file"))
-        .spawn()
-        .expect("cannot run the loadgen binary");
-    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let (out, err) = output_files(dir);
+    let mut cmd = command(dir, args, env);
+    cmd.stdin(Stdio::piped())
+        .stdout(create(&out))
+        .stderr(create(&err));
+    let mut running = Running::spawn(cmd, args, out, err);
+    let mut stdin = running.child.stdin.take().expect("stdin is piped");
     std::thread::spawn(move || {
         use std::io::Write;
         // A reader that stops early closes the pipe: not the writer's concern.
         let _ = stdin.write_all(&input);
     });
-    Running {
-        child,
-        args: args.iter().map(|s| s.to_string()).collect(),
-        out,
-        err,
-        started: Instant::now(),
-    }
+    running
 }
 
 impl Running {
+    fn spawn(mut cmd: Command, args: &[&str], out: PathBuf, err: PathBuf) -> Running {
+        Running {
+            child: cmd.spawn().expect("cannot run the loadgen binary"),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            out,
+            err,
+            started: Instant::now(),
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -269,6 +328,62 @@ pub fn loadgen_ok(dir: &Path, args: &[&str]) -> Run {
     run
 }
 
+/// Runs `loadgen args…` to the end (watched, as `loadgen` does) off the runtime's threads, so
+/// a stub served by the test's own runtime keeps answering.
+pub async fn loadgen_async(dir: &Path, args: &[&str]) -> Run {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        loadgen(&dir, &args, &[])
+    })
+    .await
+    .expect("the loadgen runner panicked")
+}
+
+/// `replay t.trace --api-url URL --speed SPEED --run-id RUN_ID --report r.json`: the replay
+/// most tests run, to which they add their own flags.
+pub fn replay_args<'a>(url: &'a str, run_id: &'a str, speed: &'a str) -> Vec<&'a str> {
+    vec![
+        "replay",
+        "t.trace",
+        "--api-url",
+        url,
+        "--speed",
+        speed,
+        "--run-id",
+        run_id,
+        "--report",
+        "r.json",
+    ]
+}
+
+/// A URL nothing listens on: a port the kernel just gave us, closed again.
+pub fn closed_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("local addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Makes a FIFO at `path` (`mkfifo`).
+pub fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("cannot run mkfifo");
+    assert!(status.success(), "mkfifo {} failed", path.display());
+}
+
+/// The wall-clock instant `secs` from now, as RFC 3339 (for `--start-at`).
+pub fn in_seconds(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traces on disk
+// ---------------------------------------------------------------------------------------------
+
 /// `loadgen simulate --profile demo --duration D --seed N -o NAME` in `dir`.
 pub fn simulate(dir: &Path, name: &str, duration: &str, seed: u64) -> PathBuf {
     loadgen_ok(
@@ -320,6 +435,47 @@ pub fn trace_facts(path: &Path) -> TraceFacts {
         concurrency,
     }
 }
+
+/// A trace file read back whole through the library.
+pub struct Trace {
+    pub header: TraceHeader,
+    pub events: Vec<Event>,
+}
+
+pub fn read_trace(path: &Path) -> Trace {
+    let mut reader = TraceReader::open(path)
+        .unwrap_or_else(|e| panic!("cannot open the trace {}: {e}", path.display()));
+    let header = reader.header().clone();
+    let mut events = Vec::new();
+    while let Some(e) = reader.next_event().expect("read the trace") {
+        events.push(e);
+    }
+    Trace { header, events }
+}
+
+impl Trace {
+    /// Requests the events make when nothing fails.
+    pub fn requests(&self) -> u64 {
+        self.events
+            .iter()
+            .map(|e| u64::from(e.action.request_count()))
+            .sum()
+    }
+
+    /// What the contract makes of these events for `run_id`, timestamps as recorded.
+    pub fn context(&self, run_id: &str) -> RequestContext {
+        RequestContext {
+            world: Arc::new(self.header.world.clone()),
+            run_id: Some(run_id.to_string()),
+            calendar: Calendar::new(self.header.start_instant().expect("start instant")),
+            shift: chrono::Duration::zero(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports and checkpoints
+// ---------------------------------------------------------------------------------------------
 
 /// A JSON file (a report).
 pub fn json(path: &Path) -> Value {
@@ -467,9 +623,25 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// A stub on 127.0.0.1:0, served by `rt`.
 pub fn stub(rt: &tokio::runtime::Runtime, config: StubConfig) -> StubHandle {
-    rt.block_on(freshmart_stub::spawn("127.0.0.1:0", config))
+    rt.block_on(spawn_stub(config))
+}
+
+/// A stub on 127.0.0.1:0, served by the runtime of the calling (async) test.
+pub async fn spawn_stub(config: StubConfig) -> StubHandle {
+    freshmart_stub::spawn("127.0.0.1:0", config)
+        .await
         .expect("cannot start the stub")
+}
+
+/// A stub configuration that keeps a log of every request, faults drawn with `seed`.
+pub fn recording(seed: u64) -> StubConfig {
+    StubConfig {
+        record_requests: true,
+        seed,
+        ..StubConfig::default()
+    }
 }
 
 /// Waits (at most `STATS_LIMIT`) until `ready` holds for the stub's counters.
@@ -479,8 +651,33 @@ pub fn wait_stats(
     what: &str,
     ready: impl Fn(&StubStats) -> bool,
 ) -> StubStats {
-    rt.block_on(async { tokio::time::timeout(STATS_LIMIT, stub.wait_for_stats(ready)).await })
-        .unwrap_or_else(|_| panic!("waited {STATS_LIMIT:?} for {what}: {:#?}", stub.stats()))
+    wait_stats_within(rt, stub, what, STATS_LIMIT, ready)
+}
+
+/// Waits (at most `limit`) until `ready` holds for the stub's counters.
+pub fn wait_stats_within(
+    rt: &tokio::runtime::Runtime,
+    stub: &StubHandle,
+    what: &str,
+    limit: Duration,
+    ready: impl Fn(&StubStats) -> bool,
+) -> StubStats {
+    rt.block_on(async { tokio::time::timeout(limit, stub.wait_for_stats(ready)).await })
+        .unwrap_or_else(|_| panic!("waited {limit:?} for {what}: {:#?}", stub.stats()))
+}
+
+/// Requests the stub received on `endpoint` (`"POST /triples/batch"`).
+pub fn endpoint_count(stats: &StubStats, endpoint: &str) -> u64 {
+    stats.by_endpoint.get(endpoint).copied().unwrap_or(0)
+}
+
+/// The writes (not the health checks or other reads) a recording stub received, in arrival
+/// order.
+pub fn writes(stub: &StubHandle) -> Vec<RecordedRequest> {
+    stub.requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect()
 }
 
 /// Requests the stub received other than health checks.

@@ -1,15 +1,19 @@
-//! Helpers shared by the integration tests: running the built binary, a tiny world, simulating
-//! through the library and writing/reading traces in memory.
+//! In-process fixtures, through the library only: a tiny world, simulation configs, simulating
+//! to events, writing and reading traces in memory, the contract's request context, and the
+//! replay engine over a scripted executor (`engine`). Everything that runs the built binary
+//! or the stub (processes, files they write, reports) is `tests/common/harness.rs`.
 //!
 //! Each test crate uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+pub mod engine;
 
+use std::sync::Arc;
+
+use loadgen::api::RequestContext;
 use loadgen::event::Event;
 use loadgen::profile::LoadProfile;
-use loadgen::sim::time::SimTime;
+use loadgen::sim::time::{Calendar, SimTime};
 use loadgen::sim::{SimConfig, Simulation};
 use loadgen::trace::format::Footer;
 use loadgen::trace::{TraceError, TraceHeader, TraceReader, TraceWriter};
@@ -17,49 +21,6 @@ use loadgen::world::{Customer, InventoryItem, Product, Store, World};
 
 /// The `start` the CLI uses when none is given (`cli::DEFAULT_START`).
 pub const DEFAULT_START: &str = loadgen::cli::DEFAULT_START;
-
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_loadgen")
-}
-
-/// Runs `loadgen args…` in `dir` with a fixed time zone; never inherits the caller's TZ.
-pub fn loadgen_in(dir: &Path, args: &[&str]) -> Output {
-    loadgen_tz(dir, "UTC", args)
-}
-
-pub fn loadgen_tz(dir: &Path, tz: &str, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .env("TZ", tz)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("cannot run the loadgen binary")
-}
-
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Asserts the process exited with `code`, printing its output otherwise. A panic (101) is
-/// called out explicitly.
-pub fn assert_exit(out: &Output, code: i32, what: &str) {
-    let err = stderr(out);
-    assert!(
-        !err.contains("panicked"),
-        "{what}: the binary panicked:\n{err}"
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what}: expected exit code {code}\n--- stdout ---\n{}\n--- stderr ---\n{err}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-}
 
 /// A world small enough that a trace of it is a few kilobytes, so corruption tests can try
 /// every byte.
@@ -128,12 +89,29 @@ pub fn start(rfc3339: &str) -> chrono::DateTime<chrono::FixedOffset> {
     chrono::DateTime::parse_from_rfc3339(rfc3339).expect("test start is RFC 3339")
 }
 
+/// A simulation of the built-in profile `profile`.
 pub fn config(profile: &str, seed: u64, start_at: &str, duration_ms: u64) -> SimConfig {
+    let profile = LoadProfile::named(profile).expect("built-in profile");
+    config_with(profile, seed, start_at, duration_ms)
+}
+
+pub fn config_with(profile: LoadProfile, seed: u64, start_at: &str, duration_ms: u64) -> SimConfig {
     SimConfig {
         seed,
-        profile: LoadProfile::named(profile).expect("built-in profile"),
+        profile,
         start: start(start_at),
         duration: SimTime(duration_ms),
+    }
+}
+
+/// What the contract makes of events of `world` for `run_id`, from a trace that starts at
+/// `start_at`, timestamps as recorded.
+pub fn request_context(world: World, run_id: Option<&str>, start_at: &str) -> RequestContext {
+    RequestContext {
+        world: Arc::new(world),
+        run_id: run_id.map(str::to_string),
+        calendar: Calendar::new(start(start_at)),
+        shift: chrono::Duration::zero(),
     }
 }
 
