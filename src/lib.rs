@@ -68,6 +68,7 @@
 
 pub mod api;
 pub mod causal;
+pub mod cleanup;
 pub mod cli;
 pub mod cli_examples;
 pub mod cmd;

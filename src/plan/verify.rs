@@ -9,11 +9,22 @@ use crate::cli::VerifyArgs;
 use crate::replay::window::TraceWindow;
 use crate::selection::SelectionSpec;
 use crate::sim::time::Calendar;
+use crate::trace::input::{InputReader, TraceInput};
 use crate::trace::TraceHeader;
 
 /// A verification's settled arguments.
 pub struct VerifyPlan {
     pub args: VerifyArgs,
+}
+
+/// The trace, opened at its first event, with what its header settles.
+pub struct VerifyTrace {
+    pub reader: InputReader,
+    pub header: TraceHeader,
+    pub calendar: Calendar,
+    pub selection: SelectionSpec,
+    /// How messages name the trace: its path, or "standard input".
+    pub name: String,
 }
 
 impl VerifyPlan {
@@ -33,6 +44,25 @@ impl VerifyPlan {
             .map(|p| ("--report", p.as_path()))
             .collect();
         (inputs, outputs)
+    }
+
+    /// Opens the trace (a file or a pipe, read once) and settles the selection from its
+    /// header: a trace that cannot be read or a window outside it is refused here.
+    pub fn open_trace(&self) -> Result<VerifyTrace, PlanError> {
+        let trace_error = |trace: String| move |source| PlanError::Trace { trace, source };
+        let path = &self.args.trace;
+        let input = TraceInput::open(path).map_err(trace_error(path.display().to_string()))?;
+        let name = input.name();
+        let reader = input.read_once().map_err(trace_error(name.clone()))?;
+        let header = reader.header().clone();
+        let (calendar, selection) = self.selection(&header, &name)?;
+        Ok(VerifyTrace {
+            reader,
+            header,
+            calendar,
+            selection,
+            name,
+        })
     }
 
     /// The trace's calendar and the events the API must reflect: the window, all shards.
@@ -64,6 +94,7 @@ impl VerifyPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::format::TraceError;
     use clap::Parser;
 
     fn plan(list: &[&str]) -> Result<VerifyPlan, PlanError> {
@@ -103,5 +134,36 @@ mod tests {
         assert!(matches!(err, PlanError::Window { .. }), "{err}");
         let err = plan(&["--run-id", "a b"]).err().unwrap();
         assert!(matches!(err, PlanError::Usage(_)), "{err}");
+    }
+
+    #[test]
+    fn a_trace_that_cannot_be_opened_is_refused_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.trace");
+        let mut args = plan(&["--run-id", "r"]).unwrap().args;
+        args.trace = missing.clone();
+        let err = VerifyPlan::new(args).unwrap().open_trace().err().unwrap();
+        match &err {
+            PlanError::Trace { trace, source } => {
+                assert_eq!(trace, &missing.display().to_string());
+                assert!(
+                    matches!(source, TraceError::Io { offset: 0, .. }),
+                    "{source}"
+                );
+            }
+            other => panic!("{other}"),
+        }
+        let garbage = dir.path().join("garbage.trace");
+        std::fs::write(&garbage, b"not a trace at all").unwrap();
+        let mut args = plan(&["--run-id", "r"]).unwrap().args;
+        args.trace = garbage.clone();
+        let err = VerifyPlan::new(args).unwrap().open_trace().err().unwrap();
+        match &err {
+            PlanError::Trace { trace, source } => {
+                assert_eq!(trace, &garbage.display().to_string());
+                assert!(matches!(source, TraceError::NotATrace { .. }), "{source}");
+            }
+            other => panic!("{other}"),
+        }
     }
 }

@@ -4,8 +4,15 @@
 //! compared.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 
+use crate::contract::Subjects;
 use crate::event::{Action, CustomerRef, Event, NewCustomerNo, OrderNo, OrderStatus};
+use crate::replay::window::{TraceWindow, WindowError};
+use crate::selection::SelectionSpec;
+use crate::time::Calendar;
+use crate::trace::format::TraceError;
+use crate::trace::TraceReader;
 use crate::world::names::Persona;
 use crate::world::World;
 
@@ -109,6 +116,86 @@ impl ExpectedState {
                 }
             }
         }
+    }
+}
+
+/// The state a trace's selected events imply, and what the reading saw of the trace.
+#[derive(Debug, Default)]
+pub struct Folded {
+    pub expected: ExpectedState,
+    /// How many events the selection chose.
+    pub selected: u64,
+    /// The time (ms) of the trace's first and last event, if it has any.
+    pub span: Option<(u64, u64)>,
+}
+
+impl Folded {
+    /// The state, or the window's error when it chose no event (nothing to verify).
+    pub fn into_expected(
+        self,
+        window: &TraceWindow,
+        calendar: &Calendar,
+    ) -> Result<ExpectedState, WindowError> {
+        if self.selected == 0 {
+            Err(window.no_events(calendar, self.span))
+        } else {
+            Ok(self.expected)
+        }
+    }
+}
+
+/// Reads the rest of `trace` through `spec`, folding the selected events into the state they
+/// imply; `progress` is called with the number of events read every `every` events.
+pub fn read_expected<R: Read>(
+    spec: &SelectionSpec,
+    trace: &mut TraceReader<R>,
+    world: &World,
+    every: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<Folded, TraceError> {
+    let mut folded = Folded::default();
+    spec.start().read(trace, |verdict, event| {
+        let at = event.at.as_ms();
+        folded.span = Some((folded.span.map_or(at, |(first, _)| first), at));
+        if verdict.selected() {
+            folded.selected += 1;
+            folded.expected.apply(world, &event);
+        }
+        if (verdict.seq + 1).is_multiple_of(every) {
+            progress(verdict.seq + 1);
+        }
+    })?;
+    Ok(folded)
+}
+
+impl ExpectedState {
+    /// The orders to read, by number with their subject id, in number order.
+    pub fn order_ids<'a>(
+        &'a self,
+        subjects: &'a Subjects<'a>,
+    ) -> impl Iterator<Item = (OrderNo, String)> + 'a {
+        self.orders
+            .keys()
+            .map(|&number| (number, subjects.order(number)))
+    }
+
+    /// The new customers' subject ids, sorted (as `api::reads::observe_rest` takes them).
+    pub fn customer_ids(&self, subjects: &Subjects) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .customers
+            .keys()
+            .map(|&n| subjects.new_customer(n))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The touched inventory items' subject ids, in index order.
+    pub fn inventory_ids<'a>(&self, subjects: &Subjects<'a>) -> Vec<&'a str> {
+        self.stock_levels
+            .keys()
+            .map(|&i| subjects.inventory(i))
+            .collect()
     }
 }
 
