@@ -126,3 +126,206 @@ fn footprint(plan: &CleanupPlan) -> Result<(RunFootprint, Arc<World>), CleanupEr
         .map_err(trace_error)?;
     Ok((footprint, world))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Action, CustomerRef, Event, Line, NewOrder};
+    use crate::plan::cleanup::tests::plan;
+    use crate::time::SimTime;
+
+    fn header(world: World) -> crate::trace::TraceHeader {
+        crate::trace::TraceHeader {
+            generator: "test".into(),
+            seed: 1,
+            profile: crate::profile::LoadProfile::named("demo").unwrap(),
+            world,
+            start: "2026-01-05T09:00:00Z".into(),
+            duration_ms: 1_800_000,
+        }
+    }
+
+    fn events() -> Vec<Event> {
+        let at = |minute: u64, action| Event {
+            at: SimTime(minute * 60_000),
+            action,
+        };
+        let line = |seq, product| Line {
+            seq,
+            product,
+            quantity: 1,
+        };
+        vec![
+            at(
+                1,
+                Action::NewCustomer {
+                    customer: 3,
+                    home_store: 0,
+                    persona: crate::world::names::Persona {
+                        first: 0,
+                        last: 0,
+                        street: 0,
+                        house_number: 1,
+                    },
+                },
+            ),
+            at(
+                2,
+                Action::NewOrder(NewOrder {
+                    order: 7,
+                    customer: CustomerRef::New(3),
+                    store: 0,
+                    window_start_min: 60,
+                    window_len_min: 60,
+                    lines: vec![line(1, 0)],
+                    total_cents: 599,
+                }),
+            ),
+            at(
+                3,
+                Action::AddLine {
+                    order: 7,
+                    line: line(2, 1),
+                    total_cents: 1178,
+                },
+            ),
+            at(
+                4,
+                Action::RemoveLine {
+                    order: 7,
+                    seq: 1,
+                    total_cents: 579,
+                },
+            ),
+            at(
+                5,
+                Action::InventoryUpdate {
+                    item: 4,
+                    stock_level: 10,
+                },
+            ),
+            at(
+                25,
+                Action::InventoryUpdate {
+                    item: 4,
+                    stock_level: 12,
+                },
+            ),
+            at(
+                25,
+                Action::InventoryUpdate {
+                    item: 9,
+                    stock_level: 3,
+                },
+            ),
+        ]
+    }
+
+    /// A plan of `args` for a trace of `events()` over `world`, written into `dir`.
+    fn planned(dir: &std::path::Path, world: World, args: &[&str]) -> CleanupPlan {
+        let path = dir.join("run.trace");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut writer = crate::trace::TraceWriter::new(file, &header(world)).unwrap();
+        for event in events() {
+            writer.write(&event).unwrap();
+        }
+        writer.finish().unwrap();
+        let mut plan = plan(&[&["--run-id", "r1"], args].concat()).unwrap();
+        plan.trace = path;
+        plan
+    }
+
+    fn changed(subject: &str, value: &str) -> ChangedValue {
+        ChangedValue {
+            subject: subject.into(),
+            predicate: "stock_level".into(),
+            value: value.into(),
+        }
+    }
+
+    const CREATED: [&str; 4] = [
+        "orderline:LG-r1-000007-01",
+        "orderline:LG-r1-000007-02",
+        "order:LG-r1-000007",
+        "customer:LG-r1-000003",
+    ];
+
+    #[test]
+    fn the_scope_is_what_the_window_of_the_run_created_and_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let world = crate::world::builtin_world();
+        let scope = read_scope(&planned(dir.path(), world.clone(), &[])).unwrap();
+        assert_eq!(
+            scope,
+            Scope {
+                subjects: CREATED.map(String::from).to_vec(),
+                removed_by_run: 1,
+                changed: vec![
+                    changed("inventory:INV-000005", "12"),
+                    changed("inventory:INV-000010", "3"),
+                ],
+                restores: vec![],
+            }
+        );
+        assert_eq!(scope.requests(), 4);
+        // The replay's window: the updates at 09:25 were not sent.
+        let windowed = read_scope(&planned(dir.path(), world, &["--to", "09:20"])).unwrap();
+        assert_eq!(windowed.subjects, CREATED);
+        assert_eq!(windowed.changed, [changed("inventory:INV-000005", "10")]);
+    }
+
+    #[test]
+    fn restore_stock_plans_a_level_for_every_value_or_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut world = crate::world::builtin_world();
+        let refused = read_scope(&planned(dir.path(), world.clone(), &["--restore-stock"]));
+        match refused {
+            Err(CleanupError::Restore(RestorePlanError::UnknownLevels {
+                missing,
+                written,
+                ..
+            })) => assert_eq!((missing, written), (2, 2)),
+            other => panic!("{other:?}"),
+        }
+        world.inventory[4].stock_level = Some(37);
+        world.inventory[9].stock_level = Some(0);
+        let scope = read_scope(&planned(dir.path(), world, &["--restore-stock"])).unwrap();
+        let levels: Vec<_> = scope
+            .restores
+            .iter()
+            .map(|r| (r.subject.as_str(), r.level, r.run_wrote.as_str()))
+            .collect();
+        assert_eq!(
+            levels,
+            [
+                ("inventory:INV-000005", 37, "12"),
+                ("inventory:INV-000010", 0, "3")
+            ]
+        );
+        assert_eq!(scope.requests(), 6);
+    }
+
+    #[test]
+    fn a_trace_that_cannot_be_read_or_a_window_outside_it_is_refused_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let world = crate::world::builtin_world();
+        let plan = planned(dir.path(), world, &["--from", "10:00"]);
+        let name = plan.trace.display().to_string();
+        match read_scope(&plan) {
+            Err(CleanupError::Window { trace, .. }) => assert_eq!(trace, name),
+            other => panic!("{other:?}"),
+        }
+        let mut plan = plan;
+        plan.trace = dir.path().join("none.trace");
+        match read_scope(&plan) {
+            Err(CleanupError::Trace { trace, source }) => {
+                assert_eq!(trace, plan.trace.display().to_string());
+                assert!(
+                    matches!(source, TraceError::Io { offset: 0, .. }),
+                    "{source}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -4,20 +4,19 @@
 
 use std::io::IsTerminal;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::api::reads::{observe_rest, read_orders};
 use crate::cli::VerifyArgs;
 use crate::error::CommandError;
 use crate::plan::verify::VerifyPlan;
-use crate::verify::{read_expected, Findings, Subjects, Verification};
+use crate::verify::{Findings, Subjects, Verification};
 
 /// Events between two updates of the trace spinner.
 const PROGRESS_EVERY: u64 = 1 << 14;
 
 /// A bar (`None`: a spinner) on stderr when it is a terminal, hidden otherwise (logs and
-/// pipes stay clean).
+/// pipes stay clean); `cleanup` shows its progress with it too.
 pub(super) fn progress(len: Option<u64>, template: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -29,8 +28,7 @@ pub(super) fn progress(len: Option<u64>, template: &str) -> ProgressBar {
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let plan = VerifyPlan::new(args)?;
-    let (inputs, outputs) = plan.paths();
-    crate::output::check_paths(&inputs, &outputs)?;
+    plan.check_paths()?;
     let args = &plan.args;
     let reader = super::api_reader(&args.auth, &args.api_url, args.timeout, args.retries)?;
     // The header and the window are checked first (usage and input errors, exit 2); then the
@@ -38,30 +36,18 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let mut trace = plan.open_trace()?;
     let runtime = super::runtime()?;
     runtime.block_on(super::session::gate(&reader))?;
-    let (world, context) = (&trace.header.world, || format!("trace {}", trace.name));
     let bar = progress(None, "{spinner} reading the trace: {pos} events");
-    let tick = |n| bar.set_position(n);
-    let folded = read_expected(
-        &trace.selection,
-        &mut trace.reader,
-        world,
-        PROGRESS_EVERY,
-        tick,
-    )
-    .with_context(context)?;
+    let folded = trace.read_expected(PROGRESS_EVERY, |n| bar.set_position(n))?;
     bar.finish_and_clear();
-    let expected =
-        (folded.into_expected(&trace.selection.window, &trace.calendar)).with_context(context)?;
+    let expected = trace.expected(folded)?;
 
-    let run = Some(args.run_id.as_str());
+    let (world, run) = (&trace.header.world, Some(args.run_id.as_str()));
     let subjects = Subjects { world, run };
     let template = "{bar:40} {pos}/{len} orders read ({per_sec}, eta {eta})";
     let bar = progress(Some(expected.orders.len() as u64), template);
     let mut findings = Findings::new(subjects, &expected);
-    let (orders, customers) = (
-        expected.order_ids(&subjects),
-        expected.customer_ids(&subjects),
-    );
+    let orders = expected.order_ids(&subjects);
+    let customers = expected.customer_ids(&subjects);
     let inventory = expected.inventory_ids(&subjects);
     let observed = runtime.block_on(async {
         read_orders(&reader, orders, args.parallel, |n, got| {

@@ -11,6 +11,7 @@ use crate::selection::SelectionSpec;
 use crate::sim::time::Calendar;
 use crate::trace::input::{InputReader, TraceInput};
 use crate::trace::TraceHeader;
+use crate::verify::{read_expected, ExpectedState, Folded};
 
 /// A verification's settled arguments.
 pub struct VerifyPlan {
@@ -44,6 +45,12 @@ impl VerifyPlan {
             .map(|p| ("--report", p.as_path()))
             .collect();
         (inputs, outputs)
+    }
+
+    /// Refuses a `--report` that would overwrite the trace or the `--ca-cert`.
+    pub fn check_paths(&self) -> Result<(), PlanError> {
+        let (inputs, outputs) = self.paths();
+        Ok(crate::output::check_paths(&inputs, &outputs)?)
     }
 
     /// Opens the trace (a file or a pipe, read once) and settles the selection from its
@@ -88,6 +95,35 @@ impl VerifyPlan {
             done: None,
         };
         Ok((calendar, spec))
+    }
+}
+
+impl VerifyTrace {
+    /// Reads the rest of the trace, folding the selected events into the state they imply
+    /// (`verify::read_expected`); `progress` hears the events read every `every` events.
+    pub fn read_expected(
+        &mut self,
+        every: u64,
+        progress: impl FnMut(u64),
+    ) -> Result<Folded, PlanError> {
+        let world = &self.header.world;
+        read_expected(&self.selection, &mut self.reader, world, every, progress).map_err(|source| {
+            PlanError::Trace {
+                trace: self.name.clone(),
+                source,
+            }
+        })
+    }
+
+    /// The state to verify, or the window's error when it chose no event of the trace.
+    pub fn expected(&self, folded: Folded) -> Result<ExpectedState, PlanError> {
+        let (window, calendar) = (&self.selection.window, &self.calendar);
+        folded
+            .into_expected(window, calendar)
+            .map_err(|source| PlanError::Window {
+                trace: self.name.clone(),
+                source,
+            })
     }
 }
 
