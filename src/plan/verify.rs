@@ -130,6 +130,7 @@ impl VerifyTrace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::window::WindowError;
     use crate::trace::format::TraceError;
     use clap::Parser;
 
@@ -170,6 +171,51 @@ mod tests {
         assert!(matches!(err, PlanError::Window { .. }), "{err}");
         let err = plan(&["--run-id", "a b"]).err().unwrap();
         assert!(matches!(err, PlanError::Usage(_)), "{err}");
+    }
+
+    #[test]
+    fn a_window_without_events_is_refused_once_read_naming_the_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one.trace");
+        let header = TraceHeader {
+            generator: "test".into(),
+            seed: 1,
+            profile: crate::profile::LoadProfile::named("demo").unwrap(),
+            world: crate::world::builtin_world(),
+            start: "2026-01-05T09:00:00Z".into(),
+            duration_ms: 3_600_000,
+        };
+        let file = std::fs::File::create(&path).unwrap();
+        let mut writer = crate::trace::TraceWriter::new(file, &header).unwrap();
+        let update = crate::event::Action::InventoryUpdate {
+            item: 1,
+            stock_level: 5,
+        };
+        writer
+            .write(&crate::event::Event {
+                at: crate::time::SimTime(60_000),
+                action: update,
+            })
+            .unwrap();
+        writer.finish().unwrap();
+        let mut args = plan(&["--run-id", "r", "--from", "09:30"]).unwrap().args;
+        args.trace = path.clone();
+        let mut trace = VerifyPlan::new(args).unwrap().open_trace().unwrap();
+        assert_eq!(trace.name, path.display().to_string());
+        let mut ticks = 0;
+        let folded = trace.read_expected(1, |_| ticks += 1).unwrap();
+        assert_eq!((folded.selected, ticks), (0, 1));
+        match trace.expected(folded) {
+            Err(PlanError::Window {
+                trace: name,
+                source,
+            }) => {
+                assert_eq!(name, path.display().to_string());
+                assert!(matches!(source, WindowError::NoEvents { .. }), "{source}");
+            }
+            Err(other) => panic!("{other}"),
+            Ok(state) => panic!("{state:?}"),
+        }
     }
 
     #[test]
