@@ -6,8 +6,8 @@
 //!
 //! * `cli`, `cli_examples`: the clap definitions and the examples of each command's `--help`.
 //! * `plan`: each command's arguments settled into the values its run uses, before anything is
-//!   sent or written (`ReplayPlan`, `StartPlan`, `VerifyPlan`, `SimulatePlan`), pure where it
-//!   can be (the clock and the environment come in as `plan::Env`).
+//!   sent or written (`ReplayPlan`, `StartPlan`, `VerifyPlan`, `SimulatePlan`, `CleanupPlan`),
+//!   pure where it can be (the clock and the environment come in as `plan::Env`).
 //! * `cmd`: one thin glue module per subcommand (plan, run, finish), and what `replay` and
 //!   `start` share (`cmd::session`: health gate, signals, the console; `cmd::observe`: live
 //!   metrics and the events file).
@@ -38,7 +38,10 @@
 //!   statuses, money, the API's rows, and which requests an event becomes.
 //! * `api`: talking to FreshMart over HTTP: requests prepared once (`api::prepared`), the
 //!   client with retries, health, world snapshots, reads for `verify`, propagation probes,
-//!   `cleanup` of a run's subjects.
+//!   the deletes and stock restores of `cleanup`.
+//! * `cleanup`: a run's footprint read from its trace (`cleanup::scope`), its deletes and
+//!   restores sent through `api` (`cleanup::run`), and the console's account of both rendered
+//!   from data (`cleanup::report`).
 //! * `outcome`: the closed set of failure kinds, and how each is counted.
 //!
 //! Results:
@@ -52,7 +55,8 @@
 //! * `html`: self-contained HTML pages with inline SVG charts (plotters).
 //! * `live_metrics`, `metrics_server`: OpenMetrics counters and histograms served during a run
 //!   (`--metrics-addr`); `events_out`: one row per event (`--events-out`).
-//! * `verify`: the state a trace implies, compared with what the API returns.
+//! * `verify`: the state a trace implies, compared with what the API returns, and the outcome
+//!   (`verify::Verification`) rendered for the console and the JSON report.
 //!
 //! Shared:
 //! * `units`: parsing of durations, speeds and rates.
@@ -68,6 +72,7 @@
 
 pub mod api;
 pub mod causal;
+pub mod cleanup;
 pub mod cli;
 pub mod cli_examples;
 pub mod cmd;

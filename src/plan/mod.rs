@@ -3,6 +3,7 @@
 //! each plan is built from parsed arguments and what was read (a checkpoint, a trace header,
 //! the trace's survey), so tests build plans from argument lists and check values and errors.
 
+pub mod cleanup;
 pub mod replay;
 pub mod shard;
 pub mod simulate;

@@ -200,6 +200,43 @@ pub fn compare_rest(
     findings
 }
 
+/// The findings of one verification, collected as the reads come back: each order as it
+/// arrives (reads finish in any order), then the rest; listed with the orders first, in order
+/// number order.
+pub struct Findings<'a> {
+    subjects: Subjects<'a>,
+    expected: &'a ExpectedState,
+    orders: Vec<(OrderNo, Finding)>,
+}
+
+impl<'a> Findings<'a> {
+    pub fn new(subjects: Subjects<'a>, expected: &'a ExpectedState) -> Findings<'a> {
+        Findings {
+            subjects,
+            expected,
+            orders: Vec::new(),
+        }
+    }
+
+    /// Compares order `number` with what the API returned for it (`None`: not found).
+    pub fn order(&mut self, number: OrderNo, got: Option<&ObservedOrder>) {
+        let Some(want) = self.expected.orders.get(&number) else {
+            return;
+        };
+        if let Some(finding) = compare_order(&self.subjects, number, want, got) {
+            self.orders.push((number, finding));
+        }
+    }
+
+    /// Every finding: the orders' in number order, then the rest's (`compare_rest`).
+    pub fn finish(mut self, observed: &Observed) -> Vec<Finding> {
+        self.orders.sort_by_key(|(number, _)| *number);
+        let mut findings: Vec<Finding> = self.orders.into_iter().map(|(_, f)| f).collect();
+        findings.extend(compare_rest(&self.subjects, self.expected, observed));
+        findings
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +335,49 @@ mod tests {
         );
         let missing = compare_order(&s, 1, &e.orders[&1], None).unwrap();
         assert_eq!(missing.kind, FindingKind::Missing);
+    }
+
+    #[test]
+    fn findings_list_orders_by_number_whatever_order_the_reads_came_back_in() {
+        let world = builtin_world();
+        let s = Subjects {
+            world: &world,
+            run: Some("r"),
+        };
+        let mut e = expected();
+        let second = e.orders[&1].clone();
+        e.orders.insert(2, second);
+        let (order, mut rest) = matching(&s);
+        rest.run_orders.push(s.order(2));
+        rest.stock_levels.insert(s.inventory(0).into(), Some(41));
+        let mut findings = Findings::new(s, &e);
+        findings.order(2, None);
+        findings.order(
+            1,
+            Some(&ObservedOrder {
+                status: "CREATED".into(),
+                ..order.clone()
+            }),
+        );
+        // A number the trace does not imply is no finding of its own (the rest reports it).
+        findings.order(7, None);
+        let found: Vec<_> = findings
+            .finish(&rest)
+            .into_iter()
+            .map(|f| (f.kind, f.subject))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (FindingKind::Mismatched, "order:LG-r-000001".to_string()),
+                (FindingKind::Missing, "order:LG-r-000002".to_string()),
+                (FindingKind::Mismatched, s.inventory(0).to_string()),
+            ]
+        );
+        let only_one = expected();
+        let mut agreeing = Findings::new(s, &only_one);
+        agreeing.order(1, Some(&order));
+        assert_eq!(agreeing.finish(&matching(&s).1), vec![]);
     }
 
     #[test]
