@@ -87,6 +87,16 @@ impl RootTracker {
         RootTracker::default()
     }
 
+    /// A tracker with room for `orders` open orders of created customers from the start: a
+    /// second pass over a trace whose first pass saw at most that many never grows its table
+    /// (each doubling held the old and the new table at once, and the freed one stayed in the
+    /// feed thread's heap).
+    pub fn with_capacity(orders: usize) -> RootTracker {
+        RootTracker {
+            orders_of_new_customers: HashMap::with_capacity(orders),
+        }
+    }
+
     /// The root of `event`, the next event of the trace.
     pub fn root_of(&mut self, event: &Event) -> Root {
         match &event.action {

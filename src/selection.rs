@@ -64,6 +64,8 @@ pub struct Selection {
     shard: Option<Shard>,
     done: Option<Arc<CompletedSet>>,
     roots: RootTracker,
+    /// The most open orders of created customers `roots` has held so far.
+    roots_peak: usize,
     next_seq: u64,
 }
 
@@ -79,11 +81,23 @@ impl SelectionSpec {
 
     /// A selection at the trace's first event.
     pub fn start(&self) -> Selection {
+        self.start_with(RootTracker::new())
+    }
+
+    /// A selection at the trace's first event for a second pass over a trace whose survey
+    /// found `survey.roots_peak` open orders of created customers at most: its root table is
+    /// that large from the start.
+    pub fn start_after(&self, survey: &Survey) -> Selection {
+        self.start_with(RootTracker::with_capacity(survey.roots_peak))
+    }
+
+    fn start_with(&self, roots: RootTracker) -> Selection {
         Selection {
             window: WindowFilter::new(self.window),
             shard: self.shard,
             done: self.done.clone(),
-            roots: RootTracker::new(),
+            roots,
+            roots_peak: 0,
             next_seq: 0,
         }
     }
@@ -96,6 +110,7 @@ impl Selection {
         self.next_seq += 1;
         // Both must see every event: each remembers orders by what it saw earlier.
         let root = self.roots.root_of(event);
+        self.roots_peak = self.roots_peak.max(self.roots.remembered());
         let in_window = self.window.admit(event);
         let choice = if !in_window {
             Choice::OutsideWindow
@@ -155,6 +170,8 @@ pub struct Survey {
     pub first_to_send: Option<u64>,
     /// Events a resumed run skips because they succeeded before, by activity.
     pub done_by_activity: [u64; 6],
+    /// The most open orders of created customers the root tracker held at once.
+    pub roots_peak: usize,
 }
 
 impl Survey {
@@ -166,7 +183,8 @@ impl Survey {
         let (mut span, mut in_window, mut other_shard) = (None::<(u64, u64)>, 0, 0);
         let (mut to_send, mut first_to_send) = (0, None);
         let mut done_by_activity = [0u64; 6];
-        spec.start().read(reader, |verdict, event| {
+        let mut selection = spec.start();
+        selection.read(reader, |verdict, event| {
             let at = event.at.as_ms();
             span = Some((span.map_or(at, |(first, _)| first), at));
             in_window += u64::from(verdict.choice != Choice::OutsideWindow);
@@ -192,6 +210,7 @@ impl Survey {
             to_send,
             first_to_send,
             done_by_activity,
+            roots_peak: selection.roots_peak,
         })
     }
 
@@ -426,5 +445,25 @@ mod tests {
         assert_eq!(count, survey.to_send);
         let c = Root::NewCustomer(2);
         assert_eq!(fed, [(1, c), (5, c), (8, c)]);
+        // The survey's peak of remembered orders, and a feed whose table starts that large
+        // sends the same.
+        let mut tracker = RootTracker::new();
+        let peak = trace()
+            .iter()
+            .map(|e| {
+                tracker.root_of(e);
+                tracker.remembered()
+            })
+            .max();
+        assert_eq!(Some(survey.roots_peak), peak);
+        assert!(survey.roots_peak > 0);
+        let mut sized = Vec::new();
+        spec.start_after(&survey)
+            .feed(
+                &mut TraceReader::new(bytes.as_slice()).unwrap(),
+                |seq, root, _| sized.push((seq, root)),
+            )
+            .unwrap();
+        assert_eq!(sized, fed);
     }
 }

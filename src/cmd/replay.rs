@@ -34,16 +34,14 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     );
 
     let to_send = survey.to_send;
+    let feed_selection = p.selection.start_after(survey);
     let feed = move |events: tokio::sync::mpsc::Sender<Sequenced>| -> anyhow::Result<u64> {
         let mut listening = true;
-        let (selection, second_pass) = (p.selection, p.second_pass);
-        let offered = selection
-            .start()
-            .feed(&mut second_pass.reader()?, |seq, root, event| {
-                // Once the replay stops listening the rest is counted, not sent.
-                listening =
-                    listening && events.blocking_send(Sequenced { seq, root, event }).is_ok();
-            })?;
+        let (mut selection, second_pass) = (feed_selection, p.second_pass);
+        let offered = selection.feed(&mut second_pass.reader()?, |seq, root, event| {
+            // Once the replay stops listening the rest is counted, not sent.
+            listening = listening && events.blocking_send(Sequenced { seq, root, event }).is_ok();
+        })?;
         anyhow::ensure!(
             offered == to_send,
             "the trace changed while it was replayed"

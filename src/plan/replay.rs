@@ -902,6 +902,7 @@ mod tests {
             to_send: 2,
             first_to_send,
             done_by_activity: [0; 6],
+            roots_peak: 0,
         }
     }
 
