@@ -333,6 +333,9 @@ impl Timed {
     }
 }
 
+/// One timing of a record.
+type Column = fn(&Timed) -> u64;
+
 /// A histogram of `value` over `timed`, with the run's bounds and clamping.
 fn histogram_of(timed: &[&Timed], value: impl Fn(&Timed) -> u64) -> hdrhistogram::Histogram<u64> {
     let mut h = loadgen::metrics::histogram();
@@ -350,7 +353,7 @@ fn assert_histograms_are_the_union(total: &RunResult, timed: &[Timed], events: u
     assert_eq!(timed.len() as u64, events, "one record per event");
     assert_eq!(seqs.len() as u64, events, "no event twice");
     let all: Vec<&Timed> = timed.iter().collect();
-    let columns: [(&str, fn(&Timed) -> u64); 3] = [
+    let columns: [(&str, Column); 3] = [
         ("latency_us", |t| t.latency_us),
         ("service_us", |t| t.service_us),
         ("lateness_us", |t| t.lateness_us),

@@ -220,15 +220,21 @@ impl MeasureLog {
             source,
         };
         let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Shorter than its header: the first segment was killed as it began the log.
+            Ok(f) if f.metadata().map_err(io)?.len() < HEADER_LEN => None,
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => return Err(io(source)),
+        };
+        let file = match file {
+            Some(f) => f,
+            None => {
                 let earlier = Earlier {
                     segments: saved,
                     ..Earlier::default()
                 };
                 return Ok((MeasureLog::create(path, started_at)?, earlier));
             }
-            Err(source) => return Err(io(source)),
         };
         let mut rebuild = Rebuild::new(saved, done);
         let kept = read_records(path, file, |at, record| rebuild.take(at, record))?;
@@ -250,25 +256,31 @@ impl MeasureLog {
     }
 
     fn segment(&mut self, started_at: &str) -> Result<(), SegmentsError> {
-        let mut payload = vec![TAG_SEGMENT];
-        put_text(&mut payload, started_at);
-        self.buf.clear();
-        frame(&mut self.buf, &payload);
-        let record = std::mem::take(&mut self.buf);
-        let written = self.write(&record);
-        self.buf = record;
-        written
+        self.record(|out| {
+            out.push(TAG_SEGMENT);
+            put_text(out, started_at);
+        })
     }
 
     /// Appends an event that succeeded (one write: after a kill the kernel still has it).
     pub fn append(&mut self, r: &EventRecord) -> Result<(), SegmentsError> {
-        let mut payload = std::mem::take(&mut self.buf);
-        payload.clear();
-        encode_success(&mut payload, r);
-        let mut record = Vec::with_capacity(payload.len() + 8);
-        frame(&mut record, &payload);
-        self.buf = payload;
-        self.write(&record)
+        self.record(|out| encode_success(out, r))
+    }
+
+    /// Frames the payload `encode` writes (length, payload, CRC-32) in the reused buffer, and
+    /// writes it at once.
+    fn record(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), SegmentsError> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        buf.extend_from_slice(&[0; 4]);
+        encode(&mut buf);
+        let len = buf.len() - 4;
+        buf[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        let crc = crc32fast::hash(&buf[4..]);
+        buf.extend_from_slice(&crc.to_le_bytes());
+        let written = self.write(&buf);
+        self.buf = buf;
+        written
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), SegmentsError> {
@@ -457,12 +469,6 @@ fn fill(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
-}
-
-fn frame(out: &mut Vec<u8>, payload: &[u8]) {
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(payload);
-    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
 }
 
 fn micros(d: Duration) -> u64 {
