@@ -8,7 +8,7 @@
 #
 # Builder: the official Rust image at the project's rust-version (Cargo.toml; .ci/run checks
 # that this is not older). Runtime: Debian slim, the same Debian as the builder so the glibc
-# matches, with a shell (the Job's wrapper needs /bin/sh) and tar (`kubectl cp`).
+# matches, with a shell (the Job's script picks the replay's arguments with /bin/sh) and tar (`kubectl cp`).
 
 ARG RUST_VERSION=1.89
 ARG DEBIAN_RELEASE=bookworm

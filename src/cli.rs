@@ -21,7 +21,8 @@ Exit codes:
      result documents that merge cannot read or add up)
   3  compare: the new run regressed beyond --noise (and significantly)
   99 a --threshold or --thresholds gate was breached (replay, start, merge, compare)
-  130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM: a second one during replay or start, or
+  130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM: replay stopped before it sent every
+     selected event (after its summary and report), a second one during replay or start, or
      one while simulate, export or world writes its file (which is left as it was)";
     pub const OFFLINE: &str = "\
 Exit codes:
@@ -38,18 +39,32 @@ Exit codes:
   1  --api-url: the API is unreachable or kept failing past --retries
   2  bad usage or bad input (arguments, profile file, world file)
   130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM (the output is left as it was)";
-    pub const RUN: &str = "\
+    pub const REPLAY: &str = "\
 Exit codes:
-  0  success
+  0  success: every selected event was sent (a signal that came after the last one changes
+     nothing)
   1  the run failed: the API is unreachable or unhealthy past --retries, or the success rate
      is under --min-success
   2  bad usage or bad input (arguments, profile file, trace file, checkpoint, thresholds, a
      --metrics-addr that cannot be listened on, an --events-out that is an input)
   99 a --threshold failed on the final result (also after --abort-on-threshold stopped the
      run); it takes precedence over --min-success's 1
+  130, 143  stopped by SIGINT (Ctrl+C) or SIGTERM before every selected event was sent: the
+     first one stops gracefully (summary, report and checkpoint written; --resume sends the
+     rest), and the code says the run is unfinished, over 1 and 99; a second one stops at
+     once; one while waiting for --start-at (nothing sent)";
+    pub const START: &str = "\
+Exit codes:
+  0  success, also when SIGINT (Ctrl+C) or SIGTERM ended the run gracefully: that is how a
+     live run without --duration ends (summary and report written)
+  1  the run failed: the API is unreachable or unhealthy past --retries, or the success rate
+     is under --min-success
+  2  bad usage or bad input (arguments, profile file, thresholds, a --metrics-addr that
+     cannot be listened on, an --events-out that is an input)
+  99 a --threshold failed on the final result (also after --abort-on-threshold stopped the
+     run); it takes precedence over --min-success's 1
   130, 143  a second SIGINT (Ctrl+C) or SIGTERM: stopped at once (the first one stops
-     gracefully, with the summary and the report); or one while replay waits for
-     --start-at (nothing sent)";
+     gracefully, with the summary and the report)";
     pub const HEALTH: &str = "\
 Exit codes:
   0  the API is healthy
@@ -128,7 +143,7 @@ pub enum Command {
     #[command(after_help = exit_codes::EXPORT)]
     Export(ExportArgs),
     /// Replay a trace against the FreshMart API, paced in real time or faster
-    #[command(after_help = exit_codes::RUN)]
+    #[command(after_help = exit_codes::REPLAY)]
     Replay(ReplayArgs),
     /// Check that the FreshMart API is up: GET /health and /ready
     #[command(after_help = exit_codes::HEALTH)]
@@ -137,7 +152,7 @@ pub enum Command {
     #[command(after_help = exit_codes::VERIFY)]
     Verify(VerifyArgs),
     /// Live mode: simulate on the wall clock and send each event as it becomes due
-    #[command(after_help = exit_codes::RUN)]
+    #[command(after_help = exit_codes::START)]
     Start(StartArgs),
     /// Snapshot stores, products, customers and inventory items from the API into a world file
     #[command(after_help = exit_codes::WORLD)]

@@ -26,6 +26,15 @@ pub enum CommandError {
     /// A signal ended the command before it had done anything (a `--start-at` wait).
     #[error("stopped by {0} before the start: nothing was sent")]
     Stopped(StopSignal),
+    /// A signal stopped a replay gracefully before all its selected events were sent: the
+    /// summary and report are written, and the exit code (130, 143) says the run is not done.
+    #[error("stopped by {signal} with {unfinished} selected events not sent or cut off in flight{resume}")]
+    Unfinished {
+        signal: StopSignal,
+        unfinished: u64,
+        /// How to send them (`: resume with …`), or empty without a checkpoint.
+        resume: String,
+    },
 }
 
 /// The signals that stop a command gracefully.
@@ -68,6 +77,7 @@ impl CommandError {
                 CommandError::RunFailed(_) => ErrorClass::RunFailed,
                 CommandError::Input(_) => ErrorClass::Input,
                 CommandError::Stopped(signal) => ErrorClass::Stopped(*signal),
+                CommandError::Unfinished { signal, .. } => ErrorClass::Stopped(*signal),
                 CommandError::ThresholdBreached(_) => ErrorClass::ThresholdBreached,
                 CommandError::Regressed(_) => ErrorClass::Regressed,
             })
@@ -105,5 +115,18 @@ mod tests {
             CommandError::class_of(&stopped),
             ErrorClass::Stopped(StopSignal::Terminate)
         );
+        let unfinished: anyhow::Error = CommandError::Unfinished {
+            signal: StopSignal::Interrupt,
+            unfinished: 7,
+            resume: String::new(),
+        }
+        .into();
+        assert_eq!(
+            CommandError::class_of(&unfinished),
+            ErrorClass::Stopped(StopSignal::Interrupt)
+        );
+        assert!(unfinished
+            .to_string()
+            .contains("SIGINT with 7 selected events"));
     }
 }

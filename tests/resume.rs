@@ -228,10 +228,20 @@ fn a_killed_replay_is_completed_by_resuming() {
         .stdout
         .contains(&format!("{} events done", logged_before.len())));
     check_resumed(&s, &report, &logged_before, "killed");
-    // The killed segment's successes are counted (from the log); its latencies are lost, and
-    // the report says so.
-    assert_eq!(report["config"]["earlier_segments_measured"], false);
-    assert_eq!(report["config"]["segments"].as_array().unwrap().len(), 1);
+    // The killed segment's successes are counted and timed (from its logs), every event once;
+    // its summary is rebuilt from them.
+    assert_eq!(report["config"]["earlier_segments_measured"], true);
+    assert_eq!(num(&report, "/service_time/count"), s.trace.events);
+    assert_eq!(
+        num(&report, "/latency_from_intended_time/count"),
+        s.trace.events
+    );
+    let segments = report["config"]["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 2, "{segments:#?}");
+    assert_eq!(segments[0]["killed"], true);
+    assert_eq!(num(&segments[0], "/succeeded"), logged_before.len() as u64);
+    assert!(float(&segments[0], "/duration_s") > 0.0);
+    assert!(segments[1].get("killed").is_none(), "{segments:#?}");
     check_creations(&s, s.trace.concurrency);
     s.verify("killed");
 }
@@ -243,7 +253,8 @@ fn an_interrupted_replay_stops_gracefully_and_is_completed_by_resuming() {
     s.wait_answered(40);
     first.signal("INT");
     let stopped = first.wait(Duration::from_secs(60));
-    stopped.expect_code(0);
+    // Events were left unsent: the run is not done, and the exit code says so.
+    stopped.expect_code(130);
     // It stopped well before the 30 s the whole trace takes at 60x.
     assert!(
         stopped.elapsed < Duration::from_secs(25),
@@ -394,7 +405,7 @@ fn a_resume_without_flags_continues_the_first_run_and_reports_all_of_it() {
     );
     s.wait_answered(40);
     first.signal("INT");
-    first.wait(Duration::from_secs(60)).expect_code(0);
+    first.wait(Duration::from_secs(60)).expect_code(130);
     let first_report = json(&s.path("r.json"));
     let first_requests = num(&first_report, "/requests");
     let first_timed = num(&first_report, "/service_time/count");
@@ -503,7 +514,7 @@ fn a_checkpoint_in_use_is_refused_to_a_second_process() {
     first.signal("INT");
     s.stub.set_outage(false);
     let stopped = first.wait(Duration::from_secs(60));
-    stopped.expect_code(0);
+    stopped.expect_code(130);
     assert!(s.path("r.json.checkpoint.log").exists());
     // Once it is gone, the checkpoint can be resumed.
     let (_, report) = s.resume();

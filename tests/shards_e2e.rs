@@ -288,46 +288,103 @@ fn four_shards_send_a_stress_trace_once_in_order_and_merge_exactly() {
     assert_eq!(total.events.received, events);
     assert_eq!(total.events.succeeded, events);
     assert_eq!(total.run.shards_merged, Some(SHARDS));
-    let rebuilt = |column: &str| {
-        let mut h = loadgen::metrics::histogram();
-        for row in &all_rows {
-            assert_eq!(row["outcome"], "success", "{row}");
-            let us = harness::num(row, &format!("/{column}"));
-            h.record(us.clamp(1, loadgen::metrics::MAX_TRACKED_US))
-                .unwrap();
+    let timed: Vec<Timed> = all_rows.iter().map(Timed::of_row).collect();
+    assert_histograms_are_the_union(&total, &timed, events);
+    verify(dir.path(), &url).expect_code(0);
+}
+
+/// The value-count pairs of a histogram, for messages that show where two differ.
+fn pairs(h: &hdrhistogram::Histogram<u64>) -> Vec<(u64, u64)> {
+    h.iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect()
+}
+
+/// One event's timings as its record gives them (µs), with its seq and activity.
+struct Timed {
+    seq: u64,
+    activity: String,
+    latency_us: u64,
+    service_us: u64,
+    lateness_us: u64,
+}
+
+impl Timed {
+    fn of_row(row: &Value) -> Timed {
+        assert_eq!(row["outcome"], "success", "{row}");
+        Timed {
+            seq: harness::num(row, "/seq"),
+            activity: row["activity"].as_str().expect("activity").to_string(),
+            latency_us: harness::num(row, "/latency_us"),
+            service_us: harness::num(row, "/service_us"),
+            lateness_us: harness::num(row, "/lateness_us"),
         }
-        h
-    };
-    let pairs = |h: &hdrhistogram::Histogram<u64>| {
-        h.iter_recorded()
-            .map(|v| (v.value_iterated_to(), v.count_at_value()))
-            .collect::<Vec<_>>()
-    };
-    for (merged, column) in [
-        (&total.histograms.latency, "latency_us"),
-        (&total.histograms.service, "service_us"),
-        (&total.histograms.lateness, "lateness_us"),
-    ] {
-        let want = rebuilt(column);
+    }
+
+    fn of_record(r: &loadgen::metrics::EventRecord) -> Timed {
+        let us = |d: Duration| d.as_micros() as u64;
+        Timed {
+            seq: r.seq,
+            activity: r.activity.key().to_string(),
+            latency_us: us(r.latency),
+            service_us: us(r.service),
+            lateness_us: us(r.lateness),
+        }
+    }
+}
+
+/// One timing of a record.
+type Column = fn(&Timed) -> u64;
+
+/// A histogram of `value` over `timed`, with the run's bounds and clamping.
+fn histogram_of(timed: &[&Timed], value: impl Fn(&Timed) -> u64) -> hdrhistogram::Histogram<u64> {
+    let mut h = loadgen::metrics::histogram();
+    for t in timed {
+        h.record(value(t).clamp(1, loadgen::metrics::MAX_TRACKED_US))
+            .unwrap();
+    }
+    h
+}
+
+/// The merged result's histograms equal, value for value, those built from `timed` (one per
+/// event of the trace), overall and per activity.
+fn assert_histograms_are_the_union(total: &RunResult, timed: &[Timed], events: u64) {
+    let seqs: BTreeSet<u64> = timed.iter().map(|t| t.seq).collect();
+    assert_eq!(timed.len() as u64, events, "one record per event");
+    assert_eq!(seqs.len() as u64, events, "no event twice");
+    let all: Vec<&Timed> = timed.iter().collect();
+    let columns: [(&str, Column); 3] = [
+        ("latency_us", |t| t.latency_us),
+        ("service_us", |t| t.service_us),
+        ("lateness_us", |t| t.lateness_us),
+    ];
+    for ((column, value), merged) in columns.into_iter().zip([
+        &total.histograms.latency,
+        &total.histograms.service,
+        &total.histograms.lateness,
+    ]) {
+        let want = histogram_of(&all, value);
         assert_eq!(merged.len(), events, "{column}");
         assert_eq!(pairs(merged), pairs(&want), "{column}, value for value");
         assert_eq!(*merged, want, "{column}");
     }
-
-    // Per activity too.
     for activity in loadgen::event::Activity::ALL {
-        let mut want = loadgen::metrics::histogram();
-        for row in all_rows.iter().filter(|r| r["activity"] == activity.key()) {
-            let us = harness::num(row, "/latency_us");
-            want.record(us.clamp(1, loadgen::metrics::MAX_TRACKED_US))
-                .unwrap();
-        }
+        let of: Vec<&Timed> = all
+            .iter()
+            .copied()
+            .filter(|t| t.activity == activity.key())
+            .collect();
+        let want = histogram_of(&of, |t| t.latency_us);
         let merged = &total.activities[activity.key()];
+        assert_eq!(
+            pairs(&merged.histograms.latency),
+            pairs(&want),
+            "{}",
+            activity.key()
+        );
         assert_eq!(merged.histograms.latency, want, "{}", activity.key());
         assert_eq!(merged.succeeded, want.len(), "{}", activity.key());
     }
-
-    verify(dir.path(), &url).expect_code(0);
 }
 
 #[test]
@@ -341,9 +398,17 @@ fn a_shard_killed_mid_run_resumes_losing_nothing_and_resending_only_its_in_fligh
     let mut shards: Vec<_> = (0..SHARDS)
         .map(|i| {
             let shard = format!("{i}/{SHARDS}");
-            let (report, checkpoint) = (format!("r{i}.json"), format!("c{i}"));
+            let (report, checkpoint, rows) =
+                (format!("r{i}.json"), format!("c{i}"), format!("e{i}.jsonl"));
             let mut args = shard_args(&url, &shard, &start_at, "60x");
-            args.extend(["--report", &report, "--checkpoint", &checkpoint]);
+            args.extend([
+                "--report",
+                &report,
+                "--checkpoint",
+                &checkpoint,
+                "--events-out",
+                &rows,
+            ]);
             Some(harness::start(dir.path(), &args, &[]))
         })
         .collect();
@@ -360,11 +425,12 @@ fn a_shard_killed_mid_run_resumes_losing_nothing_and_resending_only_its_in_fligh
     victim.kill();
     let killed = victim.wait(Duration::from_secs(30));
     assert_eq!(killed.code, None, "killed by a signal");
-    let done_before = harness::logged(&victim_log).len();
+    let done_before: BTreeSet<u64> = harness::logged(&victim_log).into_iter().collect();
     let partition = trace.partition(VICTIM);
     assert!(
-        done_before < partition.len(),
-        "killed mid-run: {done_before} of {}",
+        done_before.len() < partition.len(),
+        "killed mid-run: {} of {}",
+        done_before.len(),
         partition.len()
     );
 
@@ -380,6 +446,8 @@ fn a_shard_killed_mid_run_resumes_losing_nothing_and_resending_only_its_in_fligh
             &url,
             "--report",
             &format!("r{VICTIM}.json"),
+            "--events-out",
+            &format!("e{VICTIM}-resumed.jsonl"),
         ],
         &[],
     );
@@ -417,20 +485,51 @@ fn a_shard_killed_mid_run_resumes_losing_nothing_and_resending_only_its_in_fligh
         resent.len()
     );
 
-    // The merge of the resumed shard's report counts every event once. Its timings are those
-    // of the events the processes that ended normally completed: the killed one never wrote
-    // its segment's measurements (they are kept only when a segment ends), so the events it
-    // had completed are counted but not timed.
+    // The per-event records: the rows of the shards that ran through and of the resumed
+    // segment, and what the killed segment logged for the events it completed (its rows were
+    // never written out: it was killed before it closed them).
+    let mut timed: Vec<Timed> = Vec::new();
+    for i in (0..SHARDS).filter(|&i| i != VICTIM) {
+        timed.extend(
+            event_rows(&dir.path().join(format!("e{i}.jsonl")))
+                .iter()
+                .map(Timed::of_row),
+        );
+    }
+    let resumed_rows = event_rows(&dir.path().join(format!("e{VICTIM}-resumed.jsonl")));
+    timed.extend(resumed_rows.iter().map(Timed::of_row));
+    let measures = loadgen::replay::segments::MeasureLog::read(
+        &loadgen::replay::segments::MeasureLog::path(&dir.path().join(format!("c{VICTIM}"))),
+    )
+    .expect("the victim's measurement log reads back");
+    let mut segment = 0;
+    let mut killed_segment = Vec::new();
+    for record in &measures {
+        match record {
+            loadgen::replay::segments::Logged::Segment { .. } => segment += 1,
+            loadgen::replay::segments::Logged::Success(r) if segment == 1 => {
+                // Plausible and its own: due → sent → answered.
+                assert!(r.latency >= r.service && r.latency >= r.lateness, "{r:?}");
+                assert_eq!(trace.shard_of[r.seq as usize], VICTIM);
+                killed_segment.push(Timed::of_record(r));
+            }
+            loadgen::replay::segments::Logged::Success(_) => {}
+        }
+    }
+    assert_eq!(segment, 2, "two segments: the killed one and the resume");
+    let killed_seqs: BTreeSet<u64> = killed_segment.iter().map(|t| t.seq).collect();
+    assert_eq!(
+        killed_seqs, done_before,
+        "the killed segment measured exactly the events it completed"
+    );
+    timed.extend(killed_segment);
+
+    // The merge counts every event once, and its histograms (the resumed shard's rebuilt
+    // from its logs) are, value for value, those of the union of the per-event records.
     let total = merge(dir.path());
     assert_eq!(total.total(), events);
     assert_eq!(total.events.received, events);
     assert_eq!(total.events.succeeded, events);
-    for timings in [
-        &total.histograms.latency,
-        &total.histograms.service,
-        &total.histograms.lateness,
-    ] {
-        assert_eq!(timings.len() + done_before as u64, events);
-    }
+    assert_histograms_are_the_union(&total, &timed, events);
     verify(dir.path(), &url).expect_code(0);
 }

@@ -1,7 +1,10 @@
-//! Signals (issue 8 items 4, 6 and 17): SIGTERM stops `replay` and `start` as the first Ctrl+C
-//! does (stop dispatching, drain, summary, report, checkpoint), a second signal of either kind
-//! exits at once, and the accounting of a stopped run adds up: every selected event is received
-//! or not sent, and a live run counts as not sent only events whose time had come.
+//! Signals (issue 8 items 4, 6 and 17; issue 10): SIGTERM stops `replay` and `start` as the
+//! first Ctrl+C does (stop dispatching, drain, summary, report, checkpoint), a second signal of
+//! either kind exits at once, and the accounting of a stopped run adds up: every selected event
+//! is received or not sent, and a live run counts as not sent only events whose time had come.
+//! A replay a signal stopped before it sent every selected event exits 130 (SIGINT) or 143
+//! (SIGTERM), so a supervisor (a Kubernetes Indexed Job) does not take it for a finished one;
+//! one whose events were all sent exits 0, and `start` (whose normal end is Ctrl+C) exits 0.
 //!
 //! Real signals go to the built binary, by its process id, once the stub's counters show that
 //! the run is under way.
@@ -30,8 +33,9 @@ fn replay_args<'a>(url: &'a str, speed: &'a str) -> Vec<&'a str> {
 }
 
 /// A graceful stop by `signal` in the middle of a replay: the summary, a complete report whose
-/// counts add up, and a checkpoint that logs every success it reports.
-fn replay_stopped_by(signal: &str, answered: u64) {
+/// counts add up, a checkpoint that logs every success it reports, and the signal's exit code
+/// (`code`), since events were left unsent.
+fn replay_stopped_by(signal: &str, answered: u64, code: i32) {
     let rt = harness::runtime();
     let stub = harness::stub(&rt, StubConfig::default());
     let dir = tempfile::tempdir().expect("temp dir");
@@ -43,7 +47,7 @@ fn replay_stopped_by(signal: &str, answered: u64) {
     });
     first.signal(signal);
     let run = first.wait(Duration::from_secs(60));
-    run.expect_code(0);
+    run.expect_code(code);
     for line in [
         "received, stopping gracefully...",
         "Stopping workers...",
@@ -66,17 +70,83 @@ fn replay_stopped_by(signal: &str, answered: u64) {
     );
     let logged = harness::logged(&dir.path().join("r.json.checkpoint.log"));
     assert_eq!(logged.len() as u64, num(&report, "/events/succeeded"));
+    // The error names the signal, what was left, and how to send it.
+    let name = format!("SIG{signal}");
+    let unfinished = not_sent + num(&report, "/events/interrupted");
+    for says in [
+        format!("stopped by {name} with {unfinished} selected events not sent"),
+        "resume with `loadgen replay --resume r.json.checkpoint`".to_string(),
+    ] {
+        assert!(
+            run.stderr.contains(&says),
+            "no `{says}` in:\n{}",
+            run.stderr
+        );
+    }
 }
 
 #[test]
-fn sigterm_stops_a_replay_gracefully_with_summary_report_and_checkpoint() {
-    replay_stopped_by("TERM", 30);
+fn sigterm_stops_a_replay_gracefully_with_summary_report_checkpoint_and_exit_143() {
+    replay_stopped_by("TERM", 30, 143);
 }
 
 #[test]
-fn sigint_at_several_points_leaves_the_accounts_balanced() {
+fn sigint_at_several_points_leaves_the_accounts_balanced_and_exits_130() {
     for answered in [5, 60] {
-        replay_stopped_by("INT", answered);
+        replay_stopped_by("INT", answered, 130);
+    }
+}
+
+/// Requests the stub received that are not reads (health checks and probes are GETs).
+fn writes(stats: &freshmart_stub::StubStats) -> u64 {
+    stats
+        .by_endpoint
+        .iter()
+        .filter(|(k, _)| !k.starts_with("GET "))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+/// A signal once every event's last request has gone out (each is answered after a second):
+/// the stop lets them finish, nothing was left unsent, and the replay exits as it would have.
+#[test]
+fn a_signal_after_every_event_was_sent_leaves_the_exit_code_alone() {
+    for (signal, seed) in [("TERM", 43), ("INT", 44)] {
+        let rt = harness::runtime();
+        let stub = harness::stub(
+            &rt,
+            StubConfig {
+                latency: freshmart_stub::Latency::Fixed(Duration::from_secs(1)),
+                ..StubConfig::default()
+            },
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let trace = harness::trace_facts(&harness::simulate(dir.path(), "t.trace", "1m", seed));
+        let url = stub.url();
+        let mut args = replay_args(&url, "max");
+        args.extend(["--probe-reads", "0", "--concurrency", "1000"]);
+        let running = harness::start(dir.path(), &args, &[]);
+        harness::wait_stats(&rt, &stub, "every request sent", |s| {
+            writes(s) >= trace.requests
+        });
+        running.signal(signal);
+        let run = running.wait(Duration::from_secs(60));
+        run.expect_code(0);
+        // The signal came while the last answers were awaited, not after the run.
+        assert!(
+            run.stdout.contains("received, stopping gracefully..."),
+            "{}",
+            run.stdout
+        );
+        let report = json(&dir.path().join("r.json"));
+        assert_eq!(
+            num(&report, "/events/not_sent"),
+            0,
+            "{:#}",
+            report["events"]
+        );
+        assert_eq!(num(&report, "/events/succeeded"), trace.events);
+        assert_accounted(&report, trace.events, trace.events);
     }
 }
 

@@ -65,7 +65,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         let subjects = session::subject_renderer(world.clone(), plan.run_id.clone());
         let pacer = crate::replay::pacer::Pacer::new(plan.speed, origin_ms);
         let mut record_outputs = run_outputs.recorder(pacer, subjects);
-        let mut log_completion = session::completion_recorder(begun.completion_log);
+        let mut log_completion = super::segment::completion_recorder(begun.logs);
         let on_completed = move |record: &crate::metrics::EventRecord| {
             record_outputs(record);
             log_completion(record);
@@ -79,15 +79,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         Ok::<_, anyhow::Error>((outcome, visibility))
     })?;
     let kept = p.checkpoint.as_ref().map(|(path, _)| path.as_path());
-    let resumed = plan.resume.is_some();
-    let whole = super::segment::combine(
-        segment,
-        begun.earlier,
-        survey,
-        resumed,
-        schedule.started_at,
-        kept,
-    );
+    let unfinished = super::segment::unfinished(&segment);
+    let whole = super::segment::combine(segment, begun.earlier, survey, schedule.started_at, kept);
     let segments = whole.segments.segments.clone();
     let config = plan.report_config(schedule, header, segments, whole.earlier_measured);
     let subject_of = session::subject_renderer(world, plan.run_id.clone());
@@ -126,7 +119,41 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         plan.min_success,
         &thresholds,
     );
+    let code = match (session::stopped_by(), unfinished) {
+        (Some(signal), 1..) => stopped_unfinished(code, signal, unfinished, kept),
+        _ => code,
+    };
     let closed = run_outputs.close();
     drop(begun.lock);
     code.and(closed)
+}
+
+/// The exit of a replay a signal stopped before it sent all its events: 130 or 143, so a
+/// supervisor runs it again (a Kubernetes Indexed Job would take exit 0 for a finished index),
+/// over the verdicts on the part it ran (thresholds, `--min-success`); a report that could not
+/// be written stays the error it is.
+fn stopped_unfinished(
+    code: anyhow::Result<()>,
+    signal: crate::error::StopSignal,
+    unfinished: u64,
+    checkpoint: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use crate::error::{CommandError, ErrorClass};
+    if let Err(err) = &code {
+        if !matches!(
+            CommandError::class_of(err),
+            ErrorClass::ThresholdBreached | ErrorClass::RunFailed
+        ) {
+            return code;
+        }
+    }
+    let resume = checkpoint.map_or_else(String::new, |path| {
+        format!(": resume with `loadgen replay --resume {}`", path.display())
+    });
+    Err(CommandError::Unfinished {
+        signal,
+        unfinished,
+        resume,
+    }
+    .into())
 }

@@ -1,50 +1,93 @@
 //! One segment of a replay (the first run, or a resume): its checkpoint written before the
-//! first request, and its report covering the whole run: this segment, the successes of
-//! earlier ones (the completion log says which events succeeded) and what they measured
-//! (saved beside the checkpoint, `replay::segments`).
+//! first request, each success logged with its measurements as it completes, and its report
+//! covering the whole run: this segment and the earlier ones, rebuilt from the logs
+//! (`replay::segments`).
 
 use std::path::Path;
-use std::time::Duration;
 
+use crate::metrics::{EventRecord, EventResult};
 use crate::plan::replay::Prepared;
 use crate::replay::checkpoint::{self, CheckpointLock, CompletionLog};
-
-use crate::replay::segments::{SegmentSummary, Segments};
+use crate::replay::segments::{Earlier, MeasureLog, SegmentSummary, Segments};
 use crate::replay::ReplayOutcome;
 use crate::selection::Survey;
 
 /// What a segment starts with.
 pub struct Begun {
-    /// What the earlier segments measured (a resume).
-    pub earlier: Option<Segments>,
-    pub completion_log: Option<CompletionLog>,
+    /// What the earlier segments did (a resume).
+    pub earlier: Option<Earlier>,
+    pub logs: Option<Logs>,
     /// Held until the run ends.
     pub lock: Option<CheckpointLock>,
 }
 
-/// Writes the checkpoint (from here on a killed run can be resumed) and reads what earlier
-/// segments measured.
+/// Where a segment logs its successes.
+pub struct Logs {
+    completions: CompletionLog,
+    measures: MeasureLog,
+}
+
+/// Writes the checkpoint (from here on a killed run can be resumed), opens the logs, and
+/// reads what earlier segments did.
 pub fn begin(prepared: &mut Prepared) -> anyhow::Result<Begun> {
-    let resumed = prepared.plan.resume.is_some();
     let mut lock = prepared.lock.take();
     let Some((path, saved)) = &prepared.checkpoint else {
         return Ok(Begun {
             earlier: None,
-            completion_log: None,
+            logs: None,
             lock,
         });
     };
-    let earlier = match resumed {
-        true => Segments::load(&Segments::path(path))?,
-        false => None,
+    let started_at = prepared.schedule.started_at.to_rfc3339();
+    let measures_path = MeasureLog::path(path);
+    let (measures, earlier) = match &prepared.plan.resume {
+        Some(resume) => {
+            let summaries = Segments::load(&Segments::path(path))?.unwrap_or_default();
+            let (log, earlier) =
+                MeasureLog::resume(&measures_path, &started_at, &resume.done, summaries)?;
+            (Some(log), Some(earlier))
+        }
+        None => (None, None),
     };
-    let (held, log) = checkpoint::begin(path, saved, resumed, &[Segments::path(path)])?;
+    let stale = [Segments::path(path), measures_path.clone()];
+    let (held, completions) = checkpoint::begin(path, saved, earlier.is_some(), &stale)?;
+    let measures = match measures {
+        Some(log) => log,
+        None => MeasureLog::create(&measures_path, &started_at)?,
+    };
     lock = lock.or(held);
     Ok(Begun {
         earlier,
-        completion_log: Some(log),
+        logs: Some(Logs {
+            completions,
+            measures,
+        }),
         lock,
     })
+}
+
+/// Logs each event that succeeded, if the run keeps a checkpoint: its measurements, then its
+/// completion (so a completed event always has its measurements; one measured and not
+/// completed when a kill came is sent again). A failed write is reported once (a resume may
+/// then resend events, or miss their measurements).
+pub fn completion_recorder(logs: Option<Logs>) -> impl FnMut(&EventRecord) + Send + 'static {
+    let mut logs = logs;
+    let mut failed = false;
+    move |record: &EventRecord| {
+        let Some(logs) = logs.as_mut() else { return };
+        if record.result != EventResult::Success {
+            return;
+        }
+        let written = logs
+            .measures
+            .append(record)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| Ok(logs.completions.append(record.seq)?));
+        if let (Err(err), false) = (written, failed) {
+            eprintln!("warning: checkpoint log: {err:#}; a resume may resend events");
+            failed = true;
+        }
+    }
 }
 
 /// The whole run so far.
@@ -52,47 +95,45 @@ pub struct WholeRun {
     pub outcome: ReplayOutcome,
     /// The segments, this one last.
     pub segments: Segments,
-    /// False when an earlier segment was killed before it could save its measurements.
+    /// False when earlier segments completed events whose measurements were not logged (a
+    /// checkpoint of a loadgen before the measurement log).
     pub earlier_measured: bool,
 }
 
 /// Adds the earlier segments (`earlier`, and the events `survey` found done) to this one's
-/// outcome, and saves the measurements for a further resume beside `checkpoint`.
+/// outcome, and saves the segments' summaries for a further resume beside `checkpoint`.
 pub fn combine(
     segment: ReplayOutcome,
-    earlier: Option<Segments>,
+    earlier: Option<Earlier>,
     survey: &Survey,
-    resumed: bool,
     started_at: chrono::DateTime<chrono::Utc>,
     checkpoint: Option<&Path>,
 ) -> WholeRun {
     let mut outcome = segment;
     let raw = outcome.metrics.clone();
-    let earlier_elapsed = earlier.as_ref().map_or(Duration::ZERO, Segments::elapsed);
-    if let Some(earlier) = &earlier {
-        earlier.add_to(&mut outcome.metrics);
-        outcome.elapsed += earlier_elapsed;
-    }
+    let earlier = earlier.unwrap_or_default();
+    let earlier_elapsed = earlier.segments.elapsed();
+    earlier.add_to(&mut outcome.metrics);
+    outcome.elapsed += earlier_elapsed;
+    // Successes of earlier segments: the completion log's (the survey skipped them).
     for (i, done) in survey.done_by_activity.iter().enumerate() {
         outcome.metrics.successes[i] += done;
         outcome.received += done;
     }
-    let earlier_measured = !resumed || earlier.is_some() || survey.done() == 0;
-    let mut segments = earlier.unwrap_or_default();
-    segments.push(
-        SegmentSummary {
-            started_at: started_at.to_rfc3339(),
-            duration_s: (outcome.elapsed - earlier_elapsed).as_secs_f64(),
-            received: outcome.received - survey.done(),
-            succeeded: raw.succeeded(),
-            not_sent: outcome.not_sent,
-            stopped_early: outcome.stopped_early,
-        },
-        &raw,
-    );
+    let earlier_measured = earlier.measured == survey.done();
+    let mut segments = earlier.segments;
+    segments.segments.push(SegmentSummary {
+        started_at: started_at.to_rfc3339(),
+        duration_s: (outcome.elapsed - earlier_elapsed).as_secs_f64(),
+        received: outcome.received - survey.done(),
+        succeeded: raw.succeeded(),
+        not_sent: outcome.not_sent,
+        stopped_early: outcome.stopped_early,
+        killed: false,
+    });
     if let Some(path) = checkpoint {
         if let Err(err) = segments.save(&Segments::path(path)) {
-            eprintln!("warning: {err}; a resumed run's report will not include this segment's measurements");
+            eprintln!("warning: {err}; a resumed run's report will count this segment's time only up to its last completion");
         }
     }
     WholeRun {
@@ -100,4 +141,16 @@ pub fn combine(
         segments,
         earlier_measured,
     }
+}
+
+/// Events of this segment a graceful stop left unfinished: not sent, or cut off in flight
+/// (a resume sends both).
+pub fn unfinished(segment: &ReplayOutcome) -> u64 {
+    let interrupted = segment
+        .metrics
+        .errors
+        .get(&crate::outcome::FailureKind::Interrupted)
+        .copied()
+        .unwrap_or(0);
+    segment.not_sent + interrupted
 }

@@ -125,23 +125,6 @@ pub async fn wait_for_start(at: chrono::DateTime<chrono::FixedOffset>) -> anyhow
     Ok(())
 }
 
-/// Appends each event that succeeded to the checkpoint's completion log, if the run keeps
-/// one; a failed write is reported once (a resume may then resend events).
-pub fn completion_recorder(
-    mut log: Option<crate::replay::checkpoint::CompletionLog>,
-) -> impl FnMut(&EventRecord) + Send + 'static {
-    let mut failed = false;
-    move |record: &EventRecord| {
-        let success = record.result == crate::metrics::EventResult::Success;
-        if let (true, Some(log)) = (success, log.as_mut()) {
-            if let (Err(err), false) = (log.append(record.seq), failed) {
-                eprintln!("warning: checkpoint log: {err}; a resume may resend events");
-                failed = true;
-            }
-        }
-    }
-}
-
 /// What the propagation probes saw, once the last of them gave up or succeeded.
 pub async fn probe_visibility(
     stats: &crate::api::probe::ProbeStats,
@@ -166,6 +149,16 @@ pub struct Plan {
     pub abort: Option<AbortWatch>,
 }
 
+/// The signal that stopped the run gracefully, if one did (set once per process).
+static STOPPED_BY: std::sync::OnceLock<crate::error::StopSignal> = std::sync::OnceLock::new();
+
+/// The signal that stopped the run gracefully, if one did: a replay that it left unfinished
+/// exits as the signal would (130, 143), so a supervisor (a Kubernetes Indexed Job) runs it
+/// again, while `start`, whose normal end is Ctrl+C, ignores it.
+pub fn stopped_by() -> Option<crate::error::StopSignal> {
+    STOPPED_BY.get().copied()
+}
+
 /// Reads Ctrl+C (SIGINT) and SIGTERM alike (`timeout`, `kill`, systemd, Docker and Kubernetes
 /// stop a process with SIGTERM): the first stops the run gracefully, a second of either kind
 /// exits at once (130 after SIGINT, 143 after SIGTERM). The handlers are installed before this
@@ -179,10 +172,11 @@ fn shutdown_on_signal(
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let stopping = stop.clone();
     tokio::spawn(async move {
-        let first = tokio::select! {
-            _ = interrupt.recv() => "Interrupt",
-            _ = terminate.recv() => "SIGTERM",
+        let (first, signal) = tokio::select! {
+            _ = interrupt.recv() => ("Interrupt", crate::error::StopSignal::Interrupt),
+            _ = terminate.recv() => ("SIGTERM", crate::error::StopSignal::Terminate),
         };
+        let _ = STOPPED_BY.set(signal);
         crate::outln!(
             "\n{} {first} received, stopping gracefully...",
             super::stamp()

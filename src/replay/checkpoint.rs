@@ -1,7 +1,8 @@
 //! Resumable replays: a checkpoint file (JSON: what was being replayed and how) written before
 //! the first request, and beside it a completion log: the sequence number of every event that
 //! succeeded, appended as it completes (8 bytes, little-endian, one write each, so a killed
-//! process loses at most the events still in flight). `replay --resume` skips logged events
+//! process loses at most the events still in flight; what each of them measured goes, just
+//! before, to the measurement log of `replay::segments`). `replay --resume` skips logged events
 //! and sends the rest in trace order with the original run id and timestamp shift, so the
 //! bodies are the ones the first run sent, and with the first run's settings (speed,
 //! concurrency, retries, timeout, probe rate) unless flags override them. While a run uses a
@@ -240,15 +241,22 @@ pub struct CompletionLog {
 }
 
 impl CompletionLog {
+    /// Opens the log for appending; an entry a kill cut short at its end is cut off first, so
+    /// what this run appends stays aligned.
     pub fn open(path: &Path) -> Result<CompletionLog, CheckpointError> {
+        let io = |source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|source| CheckpointError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len % 8 != 0 {
+            file.set_len(len - len % 8).map_err(io)?;
+        }
         Ok(CompletionLog {
             file,
             path: path.to_path_buf(),
@@ -336,6 +344,11 @@ impl CompletedSet {
 
     pub fn len(&self) -> u64 {
         self.count
+    }
+
+    /// The events the set can hold (at least the `events` it was made for).
+    pub fn capacity(&self) -> u64 {
+        self.bits.len() as u64 * 64
     }
 
     pub fn is_empty(&self) -> bool {
@@ -427,6 +440,12 @@ mod tests {
         std::fs::write(&log, &bytes).unwrap();
         let done = CompletionLog::read(&log, 10).unwrap();
         assert_eq!(done.len(), 1);
+        // A resume appends after the whole entries.
+        let mut resumed = CompletionLog::open(&log).unwrap();
+        resumed.append(9).unwrap();
+        drop(resumed);
+        let done = CompletionLog::read(&log, 10).unwrap();
+        assert!(done.len() == 2 && done.contains(7) && done.contains(9));
         std::fs::write(&log, 50u64.to_le_bytes()).unwrap();
         let err = CompletionLog::read(&log, 10).unwrap_err().to_string();
         assert!(err.contains("event 50"), "{err}");
