@@ -578,8 +578,9 @@ pub struct ReportConfig {
     profile: String,
     /// Each segment of the run (one per process: the first run and each resume).
     segments: Vec<SegmentSummary>,
-    /// False when an earlier segment was killed before it could save its measurements: its
-    /// successes are counted (from the completion log), its latencies and requests are not.
+    /// False when the checkpoint comes from a loadgen without the measurement log
+    /// (`CHECKPOINT.measures`): the earlier segments' successes are counted (from the
+    /// completion log), their latencies and requests are not. A killed segment's are measured.
     earlier_segments_measured: bool,
 }
 
