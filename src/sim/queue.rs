@@ -240,6 +240,9 @@ fn sort_by_offset<T: Copy>(
 }
 
 impl<T: Copy> EventQueue<T> for HeapQueue<T> {
+    // `schedule` and `pop_live` run once or twice per event: inlined, their entries and
+    // results stay in registers, and the caller's `live` test is folded in.
+    #[inline]
     fn schedule(&mut self, at: SimTime, item: T) -> Result<Ticket, ScheduleInPast> {
         if at < self.now {
             return Err(ScheduleInPast {
@@ -265,6 +268,7 @@ impl<T: Copy> EventQueue<T> for HeapQueue<T> {
         Ok(Ticket(seq))
     }
 
+    #[inline]
     fn pop_live(&mut self, mut live: impl FnMut(Ticket, &T) -> bool) -> Option<(SimTime, T)> {
         loop {
             let sorted = self.window.get(self.next);
