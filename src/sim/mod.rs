@@ -383,7 +383,8 @@ impl<'w> Simulation<'w> {
         if let Some(order) = leaving_created(ENTRY_AHEAD) {
             if let Some(Stage::Created(position)) = self.open_orders.get(order) {
                 if let Some(entry) = self.created.get(position as usize) {
-                    prefetch::prefetch(entry);
+                    // The swap-remove copies a whole entry into it: every line, not the first.
+                    prefetch::prefetch_all(entry);
                 }
             }
         }
