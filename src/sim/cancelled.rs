@@ -38,7 +38,8 @@ impl CancelledOrders {
         self.words[i] |= bit;
     }
 
-    /// Whether `order` is in the set; takes it out.
+    /// Whether `order` is in the set; takes it out. Asked at every lifecycle step: inlined.
+    #[inline]
     pub fn remove(&mut self, order: OrderNo) -> bool {
         let (word, bit) = split(order);
         let Some(i) = word.checked_sub(self.base_word) else {

@@ -7,8 +7,7 @@
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::weighted::WeightedIndex;
-use rand_distr::Distribution;
+use rand_distr::{Distribution, Uniform};
 
 use super::time::MS_PER_MINUTE;
 use crate::event::OrderStatus;
@@ -28,6 +27,7 @@ pub fn stage_bounds_minutes(status: OrderStatus) -> Option<(u64, u64)> {
 pub const MAX_STAGE_MS: u64 = 45 * MS_PER_MINUTE;
 
 /// Time spent in `status` before the next transition, uniform over the spec's range.
+#[inline]
 pub fn stage_delay(rng: &mut ChaCha8Rng, status: OrderStatus) -> u64 {
     let (lo, hi) = stage_bounds_minutes(status).unwrap_or((0, 0));
     rng.random_range(lo * MS_PER_MINUTE..=hi * MS_PER_MINUTE)
@@ -42,18 +42,30 @@ pub fn line_count(rng: &mut ChaCha8Rng) -> usize {
 }
 
 /// Quantities 1–4 weighted 50/30/15/5.
-pub struct QuantityDistribution(WeightedIndex<u32>);
+///
+/// The draw is `WeightedIndex::new([50, 30, 15, 5])`'s, spelled out: a uniform weight in
+/// `0..100` (the same `Uniform<u32>` sampler, so the same random words), then the first
+/// quantity whose cumulative weight exceeds it, found by three compares instead of a binary
+/// search over a `Vec` behind a call. A test checks it against `WeightedIndex`.
+pub struct QuantityDistribution(Uniform<u32>);
+
+/// Cumulative weights of quantities 1, 2 and 3 (out of `QUANTITY_TOTAL`).
+const QUANTITY_CUMULATIVE: [u32; 3] = [50, 80, 95];
+const QUANTITY_TOTAL: u32 = 100;
 
 impl Default for QuantityDistribution {
     fn default() -> Self {
-        // Constant, valid weights: construction cannot fail.
-        QuantityDistribution(WeightedIndex::new([50u32, 30, 15, 5]).expect("static weights"))
+        // A constant, non-empty range: construction cannot fail.
+        QuantityDistribution(Uniform::new(0, QUANTITY_TOTAL).expect("static range"))
     }
 }
 
 impl QuantityDistribution {
+    #[inline]
     pub fn sample(&self, rng: &mut ChaCha8Rng) -> u8 {
-        self.0.sample(rng) as u8 + 1
+        let weight = self.0.sample(rng);
+        let [a, b, c] = QUANTITY_CUMULATIVE;
+        1 + u8::from(weight >= a) + u8::from(weight >= b) + u8::from(weight >= c)
     }
 }
 
@@ -64,6 +76,7 @@ pub fn delivery_window(rng: &mut ChaCha8Rng) -> (u16, u16) {
 }
 
 /// Gap to the next candidate of a Poisson process with `rate_per_ms`, in (fractional) ms.
+#[inline]
 pub fn exponential_gap_ms(rng: &mut ChaCha8Rng, rate_per_ms: f64) -> f64 {
     // 1 - U is in (0, 1], so the log is finite.
     let u: f64 = 1.0 - rng.random::<f64>();
@@ -152,6 +165,25 @@ mod tests {
             let got = counts[q] as f64 / 100_000.0;
             assert!((got - share).abs() < 0.01, "quantity {q}: {got}");
         }
+    }
+
+    /// The same quantities as the `WeightedIndex` it spells out, from the same random words:
+    /// the two streams stay in step to the end.
+    #[test]
+    fn quantities_are_weighted_index_draws() {
+        use rand::RngCore;
+        use rand_distr::weighted::WeightedIndex;
+        let reference = WeightedIndex::new([50u32, 30, 15, 5]).unwrap();
+        let ours = QuantityDistribution::default();
+        let (mut a, mut b) = (rng(), rng());
+        let mut seen = [0u32; 5];
+        for _ in 0..200_000 {
+            let want = reference.sample(&mut a) as u8 + 1;
+            assert_eq!(ours.sample(&mut b), want);
+            seen[usize::from(want)] += 1;
+        }
+        assert!(seen[1..].iter().all(|&n| n > 5_000), "{seen:?}");
+        assert_eq!(a.next_u64(), b.next_u64(), "same words consumed");
     }
 
     #[test]

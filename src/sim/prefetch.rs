@@ -15,3 +15,29 @@ pub fn prefetch<T>(value: &T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
 }
+
+/// `prefetch` for every cache line `value` spans (a 128-byte entry covers two or three), so
+/// that a copy into it does not wait for the lines after its first.
+#[inline(always)]
+pub fn prefetch_all<T>(value: &T) {
+    const LINE: usize = 64;
+    let bytes: *const u8 = (value as *const T).cast();
+    let mut offset = 0;
+    while offset < std::mem::size_of::<T>() {
+        prefetch_address(bytes.wrapping_add(offset));
+        offset += LINE;
+    }
+    prefetch_address(bytes.wrapping_add(std::mem::size_of::<T>().saturating_sub(1)));
+}
+
+#[inline(always)]
+fn prefetch_address(address: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as in `prefetch`: a hint that never faults; the address is not dereferenced.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(address.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
+}

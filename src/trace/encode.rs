@@ -9,7 +9,8 @@
 //! the tests compare with postcard itself.
 //!
 //! The bytes go to an `Out`: a `Vec`, or a `Cursor` over a buffer known to have room, which
-//! stores each byte without the `Vec`'s capacity test and growth path.
+//! stores each byte without the `Vec`'s capacity test and growth path, and a varint of up to 8
+//! bytes as one word.
 
 use crate::event::{Action, CustomerRef, Line, NewOrder, OrderStatus};
 use crate::world::names::Persona;
@@ -19,6 +20,7 @@ pub trait Out {
     fn byte(&mut self, byte: u8);
 
     /// A LEB128 varint, as `format::push_varint` writes it.
+    #[inline(always)]
     fn varint(&mut self, mut value: u64) {
         while value >= 0x80 {
             self.byte((value as u8) | 0x80);
@@ -35,16 +37,73 @@ impl Out for Vec<u8> {
 }
 
 /// Writes from `pos` on into a slice the caller sized for what it writes (a write past its
-/// end is a bug and panics on the bounds check).
+/// end is a bug and panics on the bounds check). A varint goes in as one 8-byte store when the
+/// slice has 8 bytes from `pos` on (only its own bytes count: the rest are overwritten by what
+/// follows, or lie past the end of what was written); `CURSOR_SLACK` more bytes of room make
+/// that the case for every varint.
 pub struct Cursor<'a> {
     pub buf: &'a mut [u8],
     pub pos: usize,
 }
 
+/// Room a `Cursor` needs past the end of what it writes for every varint to be one store.
+pub const CURSOR_SLACK: usize = 8;
+
 impl Out for Cursor<'_> {
+    #[inline(always)]
     fn byte(&mut self, byte: u8) {
         self.buf[self.pos] = byte;
         self.pos += 1;
+    }
+
+    #[inline(always)]
+    fn varint(&mut self, value: u64) {
+        if value < 0x80 {
+            self.byte(value as u8);
+            return;
+        }
+        match (varint_word(value), self.buf.get_mut(self.pos..self.pos + 8)) {
+            (Some((word, len)), Some(dst)) => {
+                dst.copy_from_slice(&word.to_le_bytes());
+                self.pos += len;
+            }
+            _ => {
+                let mut value = value;
+                while value >= 0x80 {
+                    self.byte((value as u8) | 0x80);
+                    value >>= 7;
+                }
+                self.byte(value as u8);
+            }
+        }
+    }
+}
+
+/// The LEB128 encoding of `value` (at least 2^7) in the low bytes of a word, and its length;
+/// None from 2^56 on (9 bytes and more). The two- and three-byte cases come first: they are the
+/// order numbers, delays and totals of a simulation.
+#[inline(always)]
+fn varint_word(value: u64) -> Option<(u64, usize)> {
+    debug_assert!(value >= 0x80);
+    let low = (value & 0x7f) | 0x80;
+    if value < 1 << 14 {
+        Some((low | (value >> 7) << 8, 2))
+    } else if value < 1 << 21 {
+        Some((
+            low | ((value >> 7) & 0x7f | 0x80) << 8 | (value >> 14) << 16,
+            3,
+        ))
+    } else if value < 1 << 56 {
+        let mut word = 0;
+        for i in 0..8 {
+            word |= ((value >> (7 * i)) & 0x7f) << (8 * i);
+        }
+        // 4 to 8 bytes; every byte but the last has its continuation bit.
+        let len = (64 - value.leading_zeros() as usize).div_ceil(7);
+        let more = 0x8080_8080_8080_8080 & ((1u64 << (8 * (len - 1))) - 1);
+        Some((word | more, len))
+    } else {
+        None
     }
 }
 
@@ -61,7 +120,9 @@ pub fn is_bounded(action: &Action) -> bool {
     !matches!(action, Action::NewOrder(o) if o.lines.len() > BOUNDED_LINES)
 }
 
-/// Appends the postcard encoding of `action` to `out`.
+/// Appends the postcard encoding of `action` to `out`. Inlined into its caller, so that a
+/// `Cursor`'s position stays in a register instead of going through memory at every byte.
+#[inline(always)]
 pub fn push_action(out: &mut impl Out, action: &Action) {
     match action {
         Action::NewCustomer {
@@ -138,6 +199,7 @@ pub fn push_action(out: &mut impl Out, action: &Action) {
     }
 }
 
+#[inline(always)]
 fn push_line(out: &mut impl Out, line: &Line) {
     let Line {
         seq,
@@ -149,6 +211,7 @@ fn push_line(out: &mut impl Out, line: &Line) {
     out.byte(*quantity);
 }
 
+#[inline(always)]
 fn push_persona(out: &mut impl Out, persona: &Persona) {
     let Persona {
         first,
@@ -369,6 +432,36 @@ mod tests {
         if let Action::NewOrder(mut order) = longest {
             order.lines.push(widest);
             assert!(!is_bounded(&Action::NewOrder(order)));
+        }
+    }
+
+    /// The cursor's word stores write the bytes of `push_varint` at every width, followed by
+    /// other bytes (what a word store wrote past the varint is overwritten), and its byte-wise
+    /// fallback does the same where the slice ends less than 8 bytes after the varint.
+    #[test]
+    fn cursor_varints_are_the_format_s_at_every_width() {
+        use crate::trace::format::push_varint;
+        let mut values = vec![0, u64::MAX];
+        for bits in 1..64 {
+            let edge = 1u64 << bits;
+            values.extend([edge - 1, edge, edge + 1, edge | (edge >> 1)]);
+        }
+        for &value in &values {
+            let mut want = vec![0xEE];
+            push_varint(&mut want, value);
+            want.push(0x5A);
+            for slack in [0, 1, 7, CURSOR_SLACK] {
+                let mut buf = vec![0xAA; want.len() + slack];
+                let mut cursor = Cursor {
+                    buf: &mut buf,
+                    pos: 0,
+                };
+                cursor.byte(0xEE);
+                cursor.varint(value);
+                cursor.byte(0x5A);
+                assert_eq!(cursor.pos, want.len(), "{value:#x}, slack {slack}");
+                assert_eq!(&buf[..want.len()], &want[..], "{value:#x}, slack {slack}");
+            }
         }
     }
 

@@ -42,6 +42,7 @@ impl<W: Write> TraceWriter<W> {
     }
 
     /// Appends one event; events must come in time order.
+    #[inline]
     pub fn write(&mut self, event: &Event) -> Result<(), TraceError> {
         let at = event.at.as_ms();
         if at < self.last_at {
