@@ -66,7 +66,7 @@ fn a_replay_report_validates_reads_back_and_renders_the_printed_summary() {
     );
     let path = dir.path().join("r.json");
     let document = assert_valid(&path);
-    assert_eq!(document["schema_version"], 1);
+    assert_eq!(document["schema_version"], loadgen::result::SCHEMA_VERSION);
     assert_eq!(document["run"]["tags"]["env"], "ci");
     assert_eq!(document["run"]["tags"]["build"], "7");
     assert_eq!(document["run"]["git_revision"], "abc123");

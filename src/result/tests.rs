@@ -174,6 +174,88 @@ fn derived_fields_are_recomputed_not_trusted() {
     assert_eq!(back, result);
 }
 
+/// `text` rewritten as schema version 1 wrote it: coarse bins as `[[bin, count], ...]`.
+fn as_version_1(text: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+    v["schema_version"] = serde_json::json!(1);
+    for bucket in v["time_series"].as_array_mut().unwrap() {
+        for field in ["latency_from_intended_bins", "lateness_bins"] {
+            let dense: coarse::CoarseHistogram =
+                serde_json::from_value(bucket[field].clone()).unwrap();
+            let pairs: Vec<(u64, u64)> = (0..496u64)
+                .filter_map(|bin| {
+                    let count = dense.count_in_bin(bin as usize);
+                    (count > 0).then_some((bin, count))
+                })
+                .collect();
+            bucket[field] = serde_json::json!(pairs);
+        }
+    }
+    v.to_string()
+}
+
+#[test]
+fn a_version_1_document_reads_back_the_same_measurements() {
+    let result = whole();
+    let old = as_version_1(&result.to_json());
+    assert!(
+        old.contains("\"latency_from_intended_bins\":[["),
+        "not the pair form"
+    );
+    let back = RunResult::parse(Path::new("v1.json"), &old).unwrap();
+    assert_eq!(back.schema_version, 1);
+    assert_eq!(back.time_series, result.time_series);
+    assert_eq!(
+        RunResult {
+            schema_version: SCHEMA_VERSION,
+            ..back.clone()
+        },
+        result
+    );
+    // Written again, it is a document of this version.
+    assert!(back.to_json().contains("\"lateness_bins\":\""));
+}
+
+#[test]
+fn merge_reads_the_header_from_the_start_of_a_file_and_any_order_too() {
+    let (_, shard) = shards(2).remove(1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r1.json");
+    shard.write(&path).unwrap();
+    let header = super::merge::read_header(&path).unwrap();
+    let expected = super::merge::Header::from(&shard);
+    assert_eq!(
+        (&header.run, &header.started_at, header.schema_version),
+        (&expected.run, &expected.started_at, expected.schema_version)
+    );
+    // The header's fields last (as another tool may write them): found all the same.
+    let v: serde_json::Value = serde_json::from_str(&shard.to_json()).unwrap();
+    let mut entries: Vec<(String, serde_json::Value)> =
+        v.as_object().unwrap().clone().into_iter().collect();
+    entries.reverse();
+    let body: Vec<String> = entries
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", serde_json::json!(k)))
+        .collect();
+    let reordered = dir.path().join("reordered.json");
+    std::fs::write(&reordered, format!("{{{}}}", body.join(","))).unwrap();
+    assert!(std::fs::read_to_string(&reordered)
+        .unwrap()
+        .starts_with("{\"write_to_visible\""));
+    let header = super::merge::read_header(&reordered).unwrap();
+    assert_eq!(header.run, expected.run);
+    // A newer version is refused as `read` refuses it.
+    let newer = dir.path().join("newer.json");
+    let text = shard.to_json().replacen(
+        &format!("\"schema_version\":{SCHEMA_VERSION}"),
+        &format!("\"schema_version\":{}", SCHEMA_VERSION + 1),
+        1,
+    );
+    std::fs::write(&newer, text).unwrap();
+    let err = super::merge::read_header(&newer).unwrap_err().to_string();
+    assert!(err.contains("is newer than this loadgen reads"), "{err}");
+}
+
 #[test]
 fn merging_the_shards_of_a_run_gives_the_whole_run() {
     let whole = whole();
@@ -295,7 +377,10 @@ fn bad_documents_are_refused_naming_the_file_and_field() {
     };
     let newer = edit(&|v| v["schema_version"] = serde_json::json!(SCHEMA_VERSION + 1));
     assert!(
-        newer.starts_with("run.json: schema_version 2 is newer"),
+        newer.starts_with(&format!(
+            "run.json: schema_version {} is newer",
+            SCHEMA_VERSION + 1
+        )),
         "{newer}"
     );
     let missing = edit(&|v| {
