@@ -25,6 +25,7 @@ use crate::event::{Activity, Entity};
 use crate::metrics::{Bucket, Metrics, Percentiles, Timings, MAX_LISTED_FAILURES};
 use crate::outcome::{Class, FailureKind};
 use crate::replay::ReplayOutcome;
+use crate::result::coarse::CoarseHistogram;
 
 /// The version of the document this loadgen writes; it reads this one and older ones.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -256,6 +257,10 @@ pub struct Visibility {
     /// Write → visible, in microseconds.
     #[serde(with = "hdr")]
     pub histogram: Histogram<u64>,
+    /// The same by the Unix second their write went out in, until `RunResult::build` puts
+    /// them in the time series' buckets (`Bucket::visible`).
+    #[serde(skip)]
+    pub by_second: BTreeMap<u64, CoarseHistogram>,
     /// The same by kind of write (`orders`, `customers`, `stock_levels`), each with the read
     /// that measured it.
     pub by_kind: BTreeMap<String, KindVisibility>,
@@ -287,6 +292,11 @@ impl Visibility {
             superseded: load(&stats.superseded),
             write_to_visible: Percentiles::of(&histogram),
             histogram,
+            by_second: stats
+                .by_second
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
             by_kind: crate::api::probe::ProbeKind::ALL
                 .iter()
                 .map(|&kind| {
@@ -429,7 +439,23 @@ impl RunResult {
             notes: Vec::new(),
             thresholds: Vec::new(),
         };
-        result.set_measurements(m);
+        let by_second = result
+            .write_to_visible
+            .as_mut()
+            .map(|v| std::mem::take(&mut v.by_second))
+            .unwrap_or_default();
+        if by_second.is_empty() {
+            result.set_measurements(m);
+        } else {
+            // The probes' times go in the buckets of the seconds after `started_at` their
+            // writes went out in (a write before it, in the first).
+            let start_s = context.started_at.timestamp().max(0) as u64;
+            let mut m = m.clone();
+            for (unix_s, times) in &by_second {
+                m.add_visible(unix_s.saturating_sub(start_s), times);
+            }
+            result.set_measurements(&m);
+        }
         result
     }
 
