@@ -72,6 +72,15 @@ fn meta(shard: Option<Shard>) -> RunMeta {
 }
 
 fn result_of(records: &[&EventRecord], shard: Option<Shard>, elapsed: Duration) -> RunResult {
+    result_with(records, shard, elapsed, None)
+}
+
+fn result_with(
+    records: &[&EventRecord],
+    shard: Option<Shard>,
+    elapsed: Duration,
+    visibility: Option<Visibility>,
+) -> RunResult {
     let mut metrics = Metrics::default();
     for r in records {
         metrics.add(r);
@@ -94,7 +103,7 @@ fn result_of(records: &[&EventRecord], shard: Option<Shard>, elapsed: Duration) 
             meta: meta(shard),
             config: serde_json::json!({"speed": "1x", "shard": shard.map(|s| s.to_string())}),
             started_at,
-            visibility: None,
+            visibility,
             subject_of: &|e| format!("subject {e:?}"),
         },
     )
@@ -283,6 +292,102 @@ fn merge_reads_the_header_from_the_start_of_a_file_and_any_order_too() {
     std::fs::write(&newer, text).unwrap();
     let err = super::merge::read_header(&newer).unwrap_err().to_string();
     assert!(err.contains("is newer than this loadgen reads"), "{err}");
+}
+
+/// `records()` with the latency of new orders scaled by `factor`.
+fn with_slower_orders(factor: f64) -> Vec<EventRecord> {
+    records()
+        .into_iter()
+        .map(|mut r| {
+            if r.activity == Activity::NewOrder {
+                r.latency = r.latency.mul_f64(factor);
+            }
+            r
+        })
+        .collect()
+}
+
+/// Probes of a 2-minute run: one write a second, visible after `ms(second)` milliseconds.
+fn probed(ms: impl Fn(u64) -> u64) -> Visibility {
+    let mut histogram = crate::metrics::histogram();
+    let mut by_second = BTreeMap::new();
+    // 2026-12-01T10:00:00Z, the start `result_with` gives.
+    let start = 1_796_119_200u64;
+    for second in 0..120 {
+        let us = ms(second) * 1000;
+        histogram.record(us).unwrap();
+        by_second
+            .entry(start + second)
+            .or_insert_with(coarse::CoarseHistogram::default)
+            .record(us);
+    }
+    Visibility {
+        probed: 120,
+        not_visible: 0,
+        superseded: 0,
+        write_to_visible: Percentiles::default(),
+        histogram,
+        by_second,
+        by_kind: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn compare_judges_an_activity_and_write_to_visible_on_their_buckets() {
+    let rule = crate::stats::NoiseRule::default();
+    let run = |records: &[EventRecord], visible: Visibility| {
+        result_with(
+            &records.iter().collect::<Vec<_>>(),
+            None,
+            Duration::from_secs(121),
+            Some(visible),
+        )
+    };
+    let jitter = |s: u64| 200 + (s * 7919) % 100;
+    let base = run(&records(), probed(jitter));
+    // Every timed probe is in the bucket of its second.
+    assert_eq!(
+        base.time_series
+            .iter()
+            .map(|b| b.bucket.visible.len())
+            .sum::<u64>(),
+        120
+    );
+    assert_eq!(base.time_series[7].bucket.visible.len(), 1);
+    let verdicts = |c: &compare::Comparison, scope: &str| -> Vec<(String, &'static str)> {
+        c.rows
+            .iter()
+            .filter(|r| r.scope == scope)
+            .map(|r| (r.metric.clone(), r.verdict))
+            .collect()
+    };
+    // New orders 3x slower, probes 40% slower: those rows regress, the other activities not.
+    let slower = run(&with_slower_orders(3.0), probed(|s| jitter(s) * 7 / 5));
+    let c = compare::compare(("base", &base), ("new", &slower), &rule);
+    let orders = verdicts(&c, "new_order");
+    assert!(
+        orders.contains(&("p50 latency (ms)".into(), "regressed")),
+        "{orders:?}"
+    );
+    assert!(orders.contains(&("success (%)".into(), "unchanged")));
+    for other in ["status_transition", "inventory_update", "cancellation"] {
+        assert!(
+            verdicts(&c, other).iter().all(|(_, v)| *v == "unchanged"),
+            "{other}: {:?}",
+            verdicts(&c, other)
+        );
+    }
+    let overall = verdicts(&c, "overall");
+    assert!(overall.contains(&("p50 write to visible (ms)".into(), "regressed")));
+    // The same run against itself: nothing changed, everything judged.
+    let same = compare::compare(("base", &base), ("again", &base), &rule);
+    assert!(same.regressions().is_empty());
+    assert!(
+        same.rows.iter().all(|r| r.verdict == "unchanged"),
+        "{:?}",
+        same.rows
+    );
+    assert!(!same.text().contains("not judged"));
 }
 
 #[test]
