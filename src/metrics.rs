@@ -272,7 +272,12 @@ impl<'de> Deserialize<'de> for ByActivity {
                             serde::de::Error::custom(format!("`{key}` is not an activity"))
                         })?;
                     let bucket: ActivityBucket = map.next_value()?;
-                    all.0[activity.index()].absorb(&bucket);
+                    let slot = &mut all.0[activity.index()];
+                    if slot.events == 0 {
+                        *slot = bucket;
+                    } else {
+                        slot.absorb(&bucket);
+                    }
                 }
                 Ok(all)
             }

@@ -22,6 +22,10 @@ const MAX_BIN: usize = (SUB_BINS as usize) * 62;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CoarseHistogram {
+    /// The bin `counts[0]` counts. The first and last counts are never 0 (empty: no counts,
+    /// lowest 0), so equal histograms are equal values; a bucket's latencies span a few
+    /// octaves, and the bins below them are not stored (nor added, in `merge`).
+    lowest: usize,
     counts: Vec<u64>,
 }
 
@@ -50,18 +54,36 @@ fn highest_in(bin: usize) -> u64 {
 
 impl CoarseHistogram {
     pub fn record(&mut self, value: u64) {
-        let bin = bin_of(value);
-        if self.counts.len() <= bin {
-            self.counts.resize(bin + 1, 0);
+        self.cover(bin_of(value), bin_of(value));
+        let at = bin_of(value) - self.lowest;
+        self.counts[at] += 1;
+    }
+
+    /// Makes `counts` span bins `low..=high` at least.
+    fn cover(&mut self, low: usize, high: usize) {
+        if self.counts.is_empty() {
+            self.lowest = low;
+            self.counts.resize(high - low + 1, 0);
+            return;
         }
-        self.counts[bin] += 1;
+        if low < self.lowest {
+            let grow = self.lowest - low;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.lowest = low;
+        }
+        let end = self.lowest + self.counts.len();
+        if high >= end {
+            self.counts.resize(high + 1 - self.lowest, 0);
+        }
     }
 
     pub fn add(&mut self, other: &CoarseHistogram) {
-        if self.counts.len() < other.counts.len() {
-            self.counts.resize(other.counts.len(), 0);
+        if other.counts.is_empty() {
+            return;
         }
-        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+        self.cover(other.lowest, other.lowest + other.counts.len() - 1);
+        let start = other.lowest - self.lowest;
+        for (mine, theirs) in self.counts[start..].iter_mut().zip(&other.counts) {
             *mine += theirs;
         }
     }
@@ -72,11 +94,14 @@ impl CoarseHistogram {
 
     /// Values recorded in `bin`.
     pub fn count_in_bin(&self, bin: usize) -> u64 {
-        self.counts.get(bin).copied().unwrap_or(0)
+        bin.checked_sub(self.lowest)
+            .and_then(|at| self.counts.get(at))
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.counts.is_empty()
     }
 
     /// The highest value of the bin holding the value at `quantile` (0 when empty).
@@ -87,13 +112,13 @@ impl CoarseHistogram {
         }
         let rank = ((quantile.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for (bin, count) in self.counts.iter().enumerate() {
+        for (at, count) in self.counts.iter().enumerate() {
             seen += count;
             if seen >= rank {
-                return highest_in(bin);
+                return highest_in(self.lowest + at);
             }
         }
-        highest_in(self.counts.len() - 1)
+        highest_in(self.lowest + self.counts.len() - 1)
     }
 }
 
@@ -102,7 +127,8 @@ impl CoarseHistogram {
     pub fn encode(&self) -> String {
         let mut bytes = Vec::with_capacity(2 * self.counts.len());
         let mut next = 0;
-        for (bin, &count) in self.counts.iter().enumerate() {
+        for (at, &count) in self.counts.iter().enumerate() {
+            let bin = self.lowest + at;
             if count > 0 {
                 put_varint(&mut bytes, (bin - next) as u64);
                 put_varint(&mut bytes, count);
@@ -119,21 +145,29 @@ impl CoarseHistogram {
             .map_err(|e| format!("coarse bins: not base64: {e}"))?;
         // Two passes: the first checks the pairs and finds the last bin, so the counts are
         // allocated once (growing them bin by bin was a fifth of `merge`).
-        let mut end = 0;
-        for_each_pair(&bytes, |bin, _| end = bin + 1)?;
-        let mut counts = vec![0; end];
-        for_each_pair(&bytes, |bin, count| counts[bin] = count)?;
-        Ok(CoarseHistogram { counts })
+        let (mut lowest, mut end) = (None, 0);
+        for_each_pair(&bytes, |bin, _| {
+            lowest.get_or_insert(bin);
+            end = bin + 1;
+        })?;
+        let lowest = lowest.unwrap_or(0);
+        let mut counts = vec![0; end - lowest];
+        for_each_pair(&bytes, |bin, count| counts[bin - lowest] = count)?;
+        Ok(CoarseHistogram { lowest, counts })
     }
 
     fn add_to_bin(&mut self, bin: usize, count: u64) -> Result<(), String> {
         if bin >= MAX_BIN {
             return Err(format!("bin {bin} is past the last bin {}", MAX_BIN - 1));
         }
-        if self.counts.len() <= bin {
-            self.counts.resize(bin + 1, 0);
+        if count == 0 {
+            // Version 1 never wrote one; stored, it would make the histogram's first or last
+            // count 0.
+            return Ok(());
         }
-        self.counts[bin] = self.counts[bin]
+        self.cover(bin, bin);
+        let at = bin - self.lowest;
+        self.counts[at] = self.counts[at]
             .checked_add(count)
             .ok_or_else(|| format!("bin {bin}: counts add up past 2^64"))?;
         Ok(())
@@ -300,6 +334,23 @@ mod tests {
     }
 
     #[test]
+    fn equal_contents_are_equal_values_whatever_the_order() {
+        let (mut up, mut down) = (of(&[1, 50, 1_000_000]), of(&[1_000_000]));
+        down.record(50);
+        down.record(1);
+        assert_eq!(up, down);
+        let mut sum = CoarseHistogram::default();
+        sum.add(&of(&[1_000_000]));
+        sum.add(&CoarseHistogram::default());
+        sum.add(&of(&[1, 50]));
+        assert_eq!(sum, up);
+        up.add(&CoarseHistogram::default());
+        assert_eq!(up, down);
+        assert_eq!((sum.count_in_bin(0), sum.count_in_bin(1)), (0, 1));
+        assert_eq!(sum.value_at_quantile(0.0), 1);
+    }
+
+    #[test]
     fn the_dense_form_is_gap_count_varints_in_base64() {
         // Bins 0 (×2), 3 (×1) and 200 (×300): gaps 0, 2, 196; 300 takes two varint bytes.
         let mut h = of(&[0, 0, 3]);
@@ -325,12 +376,9 @@ mod tests {
     #[test]
     fn the_pair_form_of_version_1_is_still_read() {
         let h = of(&[1, 1, 9, 1_000, 1_000_000]);
-        let pairs: Vec<(usize, u64)> = h
-            .counts
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(bin, n)| (bin, *n))
+        let pairs: Vec<(usize, u64)> = (0..MAX_BIN)
+            .map(|bin| (bin, h.count_in_bin(bin)))
+            .filter(|(_, n)| *n > 0)
             .collect();
         let json = serde_json::to_string(&pairs).unwrap();
         assert_eq!(serde_json::from_str::<CoarseHistogram>(&json).unwrap(), h);
