@@ -190,6 +190,100 @@ pub struct Bucket {
     pub trace_first_ms: Option<u64>,
     #[serde(default)]
     pub trace_last_ms: Option<u64>,
+    /// Write → visible (µs) of the probes (`--probe-reads`) whose write was sent in the
+    /// bucket, coarsely binned (empty, and not written, without probes).
+    #[serde(
+        default,
+        rename = "write_to_visible_bins",
+        skip_serializing_if = "CoarseHistogram::is_empty"
+    )]
+    pub visible: CoarseHistogram,
+    /// The same per activity, for those that had events in the bucket (per-bucket samples of
+    /// each activity, for `compare`).
+    #[serde(default, skip_serializing_if = "ByActivity::is_empty")]
+    pub activities: ByActivity,
+}
+
+/// One activity's events of one bucket.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ActivityBucket {
+    pub events: u64,
+    /// Events that did not succeed, whatever their class.
+    pub failures: u64,
+    /// Latency from the intended time (µs) of those that sent a request, coarsely binned.
+    #[serde(default, rename = "latency_from_intended_bins")]
+    pub latency: CoarseHistogram,
+}
+
+impl ActivityBucket {
+    fn absorb(&mut self, other: &ActivityBucket) {
+        self.events += other.events;
+        self.failures += other.failures;
+        self.latency.add(&other.latency);
+    }
+}
+
+/// A bucket's `ActivityBucket`s, indexed by `Activity::index`; written as an object keyed by
+/// activity, with only the activities that had events.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ByActivity(pub [ActivityBucket; 6]);
+
+impl ByActivity {
+    pub fn get(&self, activity: Activity) -> &ActivityBucket {
+        &self.0[activity.index()]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|a| a.events == 0)
+    }
+}
+
+impl Serialize for ByActivity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            Activity::ALL
+                .iter()
+                .map(|a| (a.key(), self.get(*a)))
+                .filter(|(_, b)| b.events > 0),
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for ByActivity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keyed;
+        impl<'de> serde::de::Visitor<'de> for Keyed {
+            type Value = ByActivity;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of activities")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ByActivity, A::Error> {
+                let mut all = ByActivity::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let activity = Activity::ALL
+                        .into_iter()
+                        .find(|a| a.key() == key)
+                        .ok_or_else(|| {
+                            serde::de::Error::custom(format!("`{key}` is not an activity"))
+                        })?;
+                    let bucket: ActivityBucket = map.next_value()?;
+                    let slot = &mut all.0[activity.index()];
+                    if slot.events == 0 {
+                        *slot = bucket;
+                    } else {
+                        slot.absorb(&bucket);
+                    }
+                }
+                Ok(all)
+            }
+        }
+        d.deserialize_map(Keyed)
+    }
 }
 
 impl Bucket {
@@ -207,6 +301,12 @@ impl Bucket {
         self.lateness.add(&other.lateness);
         self.trace_first_ms = min_some(self.trace_first_ms, other.trace_first_ms);
         self.trace_last_ms = self.trace_last_ms.max(other.trace_last_ms);
+        self.visible.add(&other.visible);
+        for (mine, theirs) in self.activities.0.iter_mut().zip(&other.activities.0) {
+            if theirs.events > 0 {
+                mine.absorb(theirs);
+            }
+        }
     }
 }
 
@@ -294,7 +394,11 @@ impl Metrics {
         let lateness_us = r.lateness.as_micros() as u64;
         bucket.lateness_sum_us += lateness_us;
         bucket.lateness_max_us = bucket.lateness_max_us.max(lateness_us);
+        let of_activity = &mut bucket.activities.0[r.activity.index()];
+        of_activity.events += 1;
+        of_activity.failures += failed;
         if r.requests > 0 {
+            of_activity.latency.record(r.latency.as_micros() as u64);
             bucket.latency.record(r.latency.as_micros() as u64);
             bucket.lateness.record(lateness_us);
         }
@@ -319,6 +423,12 @@ impl Metrics {
                     .or_insert_with(|| detail.clone());
             }
         }
+    }
+
+    /// Adds write → visible times (`Bucket::visible`) of probes whose write went out at
+    /// `second` of the run.
+    pub fn add_visible(&mut self, second: u64, times: &CoarseHistogram) {
+        self.bucket(second).visible.add(times);
     }
 
     /// Adds another shard's or window's measurements; histograms merge exactly.
@@ -554,6 +664,72 @@ mod tests {
         assert_eq!(a.successes, whole.successes);
         assert_eq!(a.errors, whole.errors);
         assert_eq!(a.series, whole.series);
+    }
+
+    #[test]
+    fn per_activity_buckets_merge_exactly_and_list_only_active_activities() {
+        let records: Vec<EventRecord> = (0..300u64)
+            .map(|i| {
+                let result = if i % 13 == 0 {
+                    failure(FailureKind::http(500))
+                } else {
+                    EventResult::Success
+                };
+                // Two activities only, latencies over three decades, over 5 seconds.
+                let activity = [Activity::NewOrder, Activity::InventoryUpdate][(i % 2) as usize];
+                rec(activity, 1 + (i * 37) % 900, i / 60, result)
+            })
+            .collect();
+        let (mut whole, mut a, mut b) =
+            (Metrics::default(), Metrics::default(), Metrics::default());
+        for r in &records {
+            whole.add(r);
+            if r.seq % 3 == 0 {
+                a.add(r)
+            } else {
+                b.add(r)
+            }
+        }
+        a.merge(&b);
+        assert_eq!(a.series, whole.series);
+        for bucket in &whole.series {
+            let orders = bucket.activities.get(Activity::NewOrder);
+            let stock = bucket.activities.get(Activity::InventoryUpdate);
+            assert_eq!(orders.events + stock.events, bucket.events);
+            assert_eq!(orders.failures + stock.failures, bucket.failures);
+            let mut both = orders.latency.clone();
+            both.add(&stock.latency);
+            assert_eq!(both, bucket.latency, "second {}", bucket.second);
+            assert_eq!(bucket.activities.get(Activity::Cancellation).events, 0);
+        }
+        // Value for value: the per-activity histogram of a bucket is the one of its events.
+        let mut expected = CoarseHistogram::default();
+        for r in records
+            .iter()
+            .filter(|r| r.finished_at.as_secs() == 2 && r.activity == Activity::NewOrder)
+        {
+            expected.record(r.latency.as_micros() as u64);
+        }
+        assert_eq!(
+            whole.series[2].activities.get(Activity::NewOrder).latency,
+            expected
+        );
+        // Written with only the activities that had events, and read back equal.
+        let json = serde_json::to_value(&whole.series[2]).unwrap();
+        let keys: Vec<&String> = json["activities"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["inventory_update", "new_order"]);
+        let back: Bucket = serde_json::from_value(json).unwrap();
+        assert_eq!(back, whole.series[2]);
+        assert!(serde_json::from_str::<Bucket>(
+            r#"{"second":0,"events":0,"failures":0,"latency_from_intended_sum_us":0,
+                "service_time_sum_us":0,"activities":{"teapot":{"events":1,"failures":0}}}"#
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("`teapot` is not an activity"));
+        // A bucket without events writes no activities at all.
+        let empty = serde_json::to_value(Bucket::default()).unwrap();
+        assert!(empty.get("activities").is_none() && empty.get("write_to_visible_bins").is_none());
     }
 
     #[test]

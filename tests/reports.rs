@@ -201,9 +201,19 @@ fn several_results_are_overlaid_and_md_and_text_render_the_same_numbers() {
         "{}",
         text.stdout
     );
-    assert!(text
-        .stdout
-        .contains("FAILED  new_order.p95<1ms (observed 41.8ms)"));
+    let p95 = result.activities["new_order"]
+        .latency_from_intended_time
+        .p95_ms;
+    assert!(
+        p95 < 1000.0,
+        "the fixture's new_order p95 prints in ms: {p95}"
+    );
+    assert!(
+        text.stdout
+            .contains(&format!("FAILED  new_order.p95<1ms (observed {p95:.1}ms)")),
+        "{}",
+        text.stdout
+    );
     let md = harness::loadgen_ok(dir.path(), &["report", "again.json", "--format", "md"]);
     assert!(md.stdout.contains("| activity | events |"));
     let all = format!(
@@ -213,9 +223,9 @@ fn several_results_are_overlaid_and_md_and_text_render_the_same_numbers() {
         result.latency_from_intended_time.p50_ms
     );
     assert!(md.stdout.contains(&all), "no `{all}` in\n{}", md.stdout);
-    assert!(md
-        .stdout
-        .contains("| `new_order.p95<1ms` | 41.8ms | **FAILED** |"));
+    assert!(md.stdout.contains(&format!(
+        "| `new_order.p95<1ms` | {p95:.1}ms | **FAILED** |"
+    )));
 
     // Never over an input; a file that is not a result is bad input.
     harness::loadgen(
@@ -509,6 +519,78 @@ fn a_noisy_but_equal_pair_is_not_flagged() {
     let (base, new) = replay_pair(dir.path(), noisy(1), noisy(2));
     let (run, json) = compare_json(dir.path(), &base, &new);
     assert_eq!(regressed(&json), Vec::<String>::new(), "{}", run.stdout);
+    run.expect_code(0);
+}
+
+/// The verdicts of the per-activity rows of `metric`, by activity.
+fn activity_verdicts(json: &Value, metric: &str) -> Vec<(String, String)> {
+    json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["metric"] == metric && r["scope"] != "overall")
+        .map(|r| {
+            (
+                r["scope"].as_str().unwrap().to_string(),
+                r["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn per_activity_rows_find_the_p50_regression_of_a_slower_stub() {
+    let _turn = one_pair_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let slower = StubConfig {
+        latency: Latency::Fixed(Duration::from_millis(20)),
+        ..StubConfig::default()
+    };
+    let (base, new) = replay_pair(dir.path(), StubConfig::default(), slower);
+    let (run, json) = compare_json(dir.path(), &base, &new);
+    run.expect_code(3);
+    let p50 = activity_verdicts(&json, "p50 latency (ms)");
+    // The activities of every second of a stress minute: each bucket holds several of them.
+    for main in ["new_order", "order_modification", "inventory_update"] {
+        assert!(
+            p50.contains(&(main.to_string(), "regressed".to_string())),
+            "{main}: {p50:?}\n{}",
+            run.stdout
+        );
+    }
+    // Every per-activity row was tested (both sides have per-activity buckets).
+    let rows = json["rows"].as_array().unwrap();
+    assert!(rows
+        .iter()
+        .filter(|r| r["scope"] != "overall")
+        .all(|r| r["verdict"] != "not judged" && r["p_value"].is_number()));
+}
+
+#[test]
+fn a_noisy_but_equal_pair_has_no_per_activity_regression() {
+    let _turn = one_pair_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let noisy = |seed| StubConfig {
+        latency: "uniform:5ms..40ms".parse().unwrap(),
+        seed,
+        ..StubConfig::default()
+    };
+    let (base, new) = replay_pair(dir.path(), noisy(3), noisy(4));
+    let (run, json) = compare_json(dir.path(), &base, &new);
+    let per_activity: Vec<&Value> = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["scope"] != "overall")
+        .collect();
+    assert!(per_activity.len() >= 15, "{}", run.stdout);
+    assert!(
+        per_activity.iter().all(|r| r["verdict"] != "regressed"),
+        "{}",
+        run.stdout
+    );
+    // They were judged, not skipped.
+    assert!(per_activity.iter().any(|r| r["p_value"].is_number()));
     run.expect_code(0);
 }
 

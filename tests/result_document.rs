@@ -66,7 +66,7 @@ fn a_replay_report_validates_reads_back_and_renders_the_printed_summary() {
     );
     let path = dir.path().join("r.json");
     let document = assert_valid(&path);
-    assert_eq!(document["schema_version"], 1);
+    assert_eq!(document["schema_version"], loadgen::result::SCHEMA_VERSION);
     assert_eq!(document["run"]["tags"]["env"], "ci");
     assert_eq!(document["run"]["tags"]["build"], "7");
     assert_eq!(document["run"]["git_revision"], "abc123");
@@ -394,4 +394,40 @@ fn merge_of_100_day_long_shard_results() {
     assert_eq!(total.total(), 100 * 60_000);
     assert_eq!(total.histograms.latency.len(), 100 * 60_000);
     assert_eq!(total.time_series.len(), one.time_series.len());
+}
+
+/// The checked-in result (a replay with probes) validates, and its per-bucket samples add up:
+/// each activity's buckets to the activity's events, the probes' buckets to every timed probe.
+#[test]
+fn the_checked_in_result_validates_and_its_buckets_add_up() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report_result.json");
+    let document = assert_valid(&path);
+    assert_eq!(document["schema_version"], loadgen::result::SCHEMA_VERSION);
+    let result = RunResult::read(&path).unwrap();
+    for activity in Activity::ALL {
+        let of = result.activities[activity.key()].clone();
+        let in_buckets: u64 = result
+            .time_series
+            .iter()
+            .map(|b| b.bucket.activities.get(activity).events)
+            .sum();
+        assert_eq!(in_buckets, of.succeeded + of.failed, "{}", activity.key());
+        let timed: u64 = result
+            .time_series
+            .iter()
+            .map(|b| b.bucket.activities.get(activity).latency.len())
+            .sum();
+        assert_eq!(timed, of.histograms.latency.len(), "{}", activity.key());
+    }
+    let visibility = result
+        .write_to_visible
+        .as_ref()
+        .expect("the fixture probed");
+    let in_buckets: u64 = result
+        .time_series
+        .iter()
+        .map(|b| b.bucket.visible.len())
+        .sum();
+    assert!(in_buckets > 0);
+    assert_eq!(in_buckets, visibility.histogram.len());
 }

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use crate::contract::rows::{self, CustomerRow, InventoryRow, OrderRow};
 use crate::contract::{ids, OrderStatus, RequestContext};
 use crate::event::{Action, Event};
+use crate::result::coarse::CoarseHistogram;
 
 #[derive(Clone, Debug)]
 pub struct ProbeOptions {
@@ -308,6 +309,9 @@ pub struct ProbeStats {
     /// shows is then the later write, which says nothing about when this one became visible.
     pub superseded: AtomicU64,
     pub started: AtomicU64,
+    /// The same times by the Unix second (wall clock) their write was sent in, for the run
+    /// result's time series.
+    pub by_second: Mutex<std::collections::BTreeMap<u64, CoarseHistogram>>,
     pending: AtomicUsize,
     idle: Notify,
     /// The successful writes of each subject (only while probing). An order's entry goes when
@@ -348,6 +352,7 @@ impl Default for ProbeStats {
             not_visible: AtomicU64::new(0),
             superseded: AtomicU64::new(0),
             started: AtomicU64::new(0),
+            by_second: Mutex::new(std::collections::BTreeMap::new()),
             pending: AtomicUsize::new(0),
             idle: Notify::new(),
             subjects: Mutex::new(HashMap::new()),
@@ -471,6 +476,20 @@ pub fn spawn(
                     let _ = histogram
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
+                        .record(us);
+                }
+                // When the write went out on the wall clock, which the result's time series
+                // counts from.
+                let sent = std::time::SystemTime::now()
+                    .checked_sub(Instant::now().saturating_duration_since(written))
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                if let Some(sent) = sent {
+                    stats
+                        .by_second
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(sent.as_secs())
+                        .or_default()
                         .record(us);
                 }
             }

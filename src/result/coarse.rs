@@ -1,8 +1,19 @@
 //! A coarse, exactly mergeable histogram for one bucket of the time series: eight linear
 //! sub-bins per power of two (at most 12.5% wide), integer arithmetic only, so the same values
-//! fall in the same bins on every platform. Serialised sparse, as `[[bin, count], ...]`.
+//! fall in the same bins on every platform.
+//!
+//! Serialised dense (schema version 2): a base64 string (standard alphabet, padded) of the
+//! non-empty bins in increasing order, each as two LEB128 varints: the number of empty bins
+//! skipped since the previous non-empty one (since bin 0 for the first), then its count
+//! (at least 1). An empty histogram is `""`. A day's time series holds thousands of these:
+//! as `[[bin, count], ...]` pairs (schema version 1, still read) parsing them dominated
+//! `merge`.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+use base64::Engine as _;
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserializer, Serialize, Serializer};
 
 /// Sub-bins per power of two.
 const SUB_BINS: u64 = 8;
@@ -11,6 +22,10 @@ const MAX_BIN: usize = (SUB_BINS as usize) * 62;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CoarseHistogram {
+    /// The bin `counts[0]` counts. The first and last counts are never 0 (empty: no counts,
+    /// lowest 0), so equal histograms are equal values; a bucket's latencies span a few
+    /// octaves, and the bins below them are not stored (nor added, in `merge`).
+    lowest: usize,
     counts: Vec<u64>,
 }
 
@@ -39,18 +54,36 @@ fn highest_in(bin: usize) -> u64 {
 
 impl CoarseHistogram {
     pub fn record(&mut self, value: u64) {
-        let bin = bin_of(value);
-        if self.counts.len() <= bin {
-            self.counts.resize(bin + 1, 0);
+        self.cover(bin_of(value), bin_of(value));
+        let at = bin_of(value) - self.lowest;
+        self.counts[at] += 1;
+    }
+
+    /// Makes `counts` span bins `low..=high` at least.
+    fn cover(&mut self, low: usize, high: usize) {
+        if self.counts.is_empty() {
+            self.lowest = low;
+            self.counts.resize(high - low + 1, 0);
+            return;
         }
-        self.counts[bin] += 1;
+        if low < self.lowest {
+            let grow = self.lowest - low;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.lowest = low;
+        }
+        let end = self.lowest + self.counts.len();
+        if high >= end {
+            self.counts.resize(high + 1 - self.lowest, 0);
+        }
     }
 
     pub fn add(&mut self, other: &CoarseHistogram) {
-        if self.counts.len() < other.counts.len() {
-            self.counts.resize(other.counts.len(), 0);
+        if other.counts.is_empty() {
+            return;
         }
-        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+        self.cover(other.lowest, other.lowest + other.counts.len() - 1);
+        let start = other.lowest - self.lowest;
+        for (mine, theirs) in self.counts[start..].iter_mut().zip(&other.counts) {
             *mine += theirs;
         }
     }
@@ -59,8 +92,16 @@ impl CoarseHistogram {
         self.counts.iter().sum()
     }
 
+    /// Values recorded in `bin`.
+    pub fn count_in_bin(&self, bin: usize) -> u64 {
+        bin.checked_sub(self.lowest)
+            .and_then(|at| self.counts.get(at))
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.counts.is_empty()
     }
 
     /// The highest value of the bin holding the value at `quantile` (0 when empty).
@@ -71,45 +112,162 @@ impl CoarseHistogram {
         }
         let rank = ((quantile.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for (bin, count) in self.counts.iter().enumerate() {
+        for (at, count) in self.counts.iter().enumerate() {
             seen += count;
             if seen >= rank {
-                return highest_in(bin);
+                return highest_in(self.lowest + at);
             }
         }
-        highest_in(self.counts.len() - 1)
+        highest_in(self.lowest + self.counts.len() - 1)
     }
+}
+
+impl CoarseHistogram {
+    /// The dense form: LEB128 (gap, count) pairs, base64.
+    pub fn encode(&self) -> String {
+        let mut bytes = Vec::with_capacity(2 * self.counts.len());
+        let mut next = 0;
+        for (at, &count) in self.counts.iter().enumerate() {
+            let bin = self.lowest + at;
+            if count > 0 {
+                put_varint(&mut bytes, (bin - next) as u64);
+                put_varint(&mut bytes, count);
+                next = bin + 1;
+            }
+        }
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Reads the dense form back; what is wrong is said with its byte offset.
+    pub fn decode(text: &str) -> Result<CoarseHistogram, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| format!("coarse bins: not base64: {e}"))?;
+        // Two passes: the first checks the pairs and finds the last bin, so the counts are
+        // allocated once (growing them bin by bin was a fifth of `merge`).
+        let (mut lowest, mut end) = (None, 0);
+        for_each_pair(&bytes, |bin, _| {
+            lowest.get_or_insert(bin);
+            end = bin + 1;
+        })?;
+        let lowest = lowest.unwrap_or(0);
+        let mut counts = vec![0; end - lowest];
+        for_each_pair(&bytes, |bin, count| counts[bin - lowest] = count)?;
+        Ok(CoarseHistogram { lowest, counts })
+    }
+
+    fn add_to_bin(&mut self, bin: usize, count: u64) -> Result<(), String> {
+        if bin >= MAX_BIN {
+            return Err(format!("bin {bin} is past the last bin {}", MAX_BIN - 1));
+        }
+        if count == 0 {
+            // Version 1 never wrote one; stored, it would make the histogram's first or last
+            // count 0.
+            return Ok(());
+        }
+        self.cover(bin, bin);
+        let at = bin - self.lowest;
+        self.counts[at] = self.counts[at]
+            .checked_add(count)
+            .ok_or_else(|| format!("bin {bin}: counts add up past 2^64"))?;
+        Ok(())
+    }
+}
+
+/// Calls `f(bin, count)` for each pair of the dense form, in increasing bin order; an error
+/// names the byte offset of the pair or varint that is wrong.
+fn for_each_pair(bytes: &[u8], mut f: impl FnMut(usize, u64)) -> Result<(), String> {
+    let (mut at, mut next) = (0, 0u64);
+    while at < bytes.len() {
+        let pair_at = at;
+        let gap = take_varint(bytes, &mut at)?;
+        let count = take_varint(bytes, &mut at)?;
+        let bin = next.saturating_add(gap);
+        if bin >= MAX_BIN as u64 {
+            return Err(format!(
+                "coarse bins: byte {pair_at}: bin {bin} is past the last bin {}",
+                MAX_BIN - 1
+            ));
+        }
+        if count == 0 {
+            return Err(format!(
+                "coarse bins: byte {pair_at}: bin {bin} has count 0 (empty bins are skipped)"
+            ));
+        }
+        f(bin as usize, count);
+        next = bin + 1;
+    }
+    Ok(())
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn take_varint(bytes: &[u8], at: &mut usize) -> Result<u64, String> {
+    let start = *at;
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let Some(&byte) = bytes.get(*at) else {
+            return Err(format!(
+                "coarse bins: byte {start}: the varint is cut short"
+            ));
+        };
+        *at += 1;
+        let bits = u64::from(byte & 0x7f);
+        if shift == 63 && bits > 1 {
+            return Err(format!(
+                "coarse bins: byte {start}: the varint overflows 64 bits"
+            ));
+        }
+        value |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(format!(
+        "coarse bins: byte {start}: the varint overflows 64 bits"
+    ))
 }
 
 impl Serialize for CoarseHistogram {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(
-            self.counts
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| **n > 0)
-                .map(|(bin, n)| (bin, *n)),
-        )
+        s.serialize_str(&self.encode())
     }
 }
 
-impl<'de> Deserialize<'de> for CoarseHistogram {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let pairs = Vec::<(usize, u64)>::deserialize(d)?;
+/// Reads either form: the dense string, or version 1's `[[bin, count], ...]`.
+struct BinsVisitor;
+
+impl<'de> Visitor<'de> for BinsVisitor {
+    type Value = CoarseHistogram;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(
+            "coarse bins: a base64 string of varint (gap, count) pairs, or [[bin, count], ...]",
+        )
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<CoarseHistogram, E> {
+        CoarseHistogram::decode(text).map_err(E::custom)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut pairs: A) -> Result<CoarseHistogram, A::Error> {
         let mut h = CoarseHistogram::default();
-        for (bin, count) in pairs {
-            if bin >= MAX_BIN {
-                return Err(serde::de::Error::custom(format!(
-                    "bin {bin} is past the last bin {}",
-                    MAX_BIN - 1
-                )));
-            }
-            if h.counts.len() <= bin {
-                h.counts.resize(bin + 1, 0);
-            }
-            h.counts[bin] += count;
+        while let Some((bin, count)) = pairs.next_element::<(usize, u64)>()? {
+            h.add_to_bin(bin, count).map_err(de::Error::custom)?;
         }
         Ok(h)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CoarseHistogram {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(BinsVisitor)
     }
 }
 
@@ -158,11 +316,107 @@ mod tests {
         assert!((50_000..=50_000 * 9 / 8).contains(&p50), "{p50}");
         assert_eq!(whole.value_at_quantile(1.0), highest_in(bin_of(100_000)));
         let json = serde_json::to_string(&whole).unwrap();
+        assert!(json.starts_with('"'), "{json}");
         assert_eq!(
             serde_json::from_str::<CoarseHistogram>(&json).unwrap(),
             whole
         );
         assert!(serde_json::from_str::<CoarseHistogram>("[[9999,1]]").is_err());
         assert_eq!(CoarseHistogram::default().value_at_quantile(0.99), 0);
+    }
+
+    fn of(values: &[u64]) -> CoarseHistogram {
+        let mut h = CoarseHistogram::default();
+        for &v in values {
+            h.record(v);
+        }
+        h
+    }
+
+    #[test]
+    fn equal_contents_are_equal_values_whatever_the_order() {
+        let (mut up, mut down) = (of(&[1, 50, 1_000_000]), of(&[1_000_000]));
+        down.record(50);
+        down.record(1);
+        assert_eq!(up, down);
+        let mut sum = CoarseHistogram::default();
+        sum.add(&of(&[1_000_000]));
+        sum.add(&CoarseHistogram::default());
+        sum.add(&of(&[1, 50]));
+        assert_eq!(sum, up);
+        up.add(&CoarseHistogram::default());
+        assert_eq!(up, down);
+        assert_eq!((sum.count_in_bin(0), sum.count_in_bin(1)), (0, 1));
+        assert_eq!(sum.value_at_quantile(0.0), 1);
+    }
+
+    #[test]
+    fn the_dense_form_is_gap_count_varints_in_base64() {
+        // Bins 0 (×2), 3 (×1) and 200 (×300): gaps 0, 2, 196; 300 takes two varint bytes.
+        let mut h = of(&[0, 0, 3]);
+        h.add_to_bin(200, 300).unwrap();
+        let bytes = [0, 2, 2, 1, 196, 1, 0xac, 0x02];
+        let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+        assert_eq!(h.encode(), text);
+        // The example of the schema's description.
+        assert_eq!(text, "AAICAcQBrAI=");
+        assert_eq!(CoarseHistogram::decode(&text).unwrap(), h);
+        assert_eq!(CoarseHistogram::default().encode(), "");
+        assert_eq!(
+            CoarseHistogram::decode("").unwrap(),
+            CoarseHistogram::default()
+        );
+        // Every bin, the last one and counts past 32 bits round trip.
+        let mut wide = of(&[u64::MAX, 1 << 40, 7]);
+        wide.add_to_bin(MAX_BIN - 2, u64::from(u32::MAX) + 5)
+            .unwrap();
+        assert_eq!(CoarseHistogram::decode(&wide.encode()).unwrap(), wide);
+    }
+
+    #[test]
+    fn the_pair_form_of_version_1_is_still_read() {
+        let h = of(&[1, 1, 9, 1_000, 1_000_000]);
+        let pairs: Vec<(usize, u64)> = (0..MAX_BIN)
+            .map(|bin| (bin, h.count_in_bin(bin)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let json = serde_json::to_string(&pairs).unwrap();
+        assert_eq!(serde_json::from_str::<CoarseHistogram>(&json).unwrap(), h);
+        assert_eq!(
+            serde_json::from_str::<CoarseHistogram>("[]").unwrap(),
+            CoarseHistogram::default()
+        );
+    }
+
+    #[test]
+    fn bad_dense_bins_are_refused_with_their_offset() {
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let err = |text: &str| CoarseHistogram::decode(text).unwrap_err();
+        assert!(err("!!").contains("not base64"), "{}", err("!!"));
+        // A count whose continuation byte is missing.
+        assert_eq!(
+            err(&b64(&[0, 1, 3, 0x80])),
+            "coarse bins: byte 3: the varint is cut short"
+        );
+        assert_eq!(
+            err(&b64(&[0, 1, 2])),
+            "coarse bins: byte 3: the varint is cut short"
+        );
+        assert_eq!(
+            err(&b64(&[5, 0])),
+            "coarse bins: byte 0: bin 5 has count 0 (empty bins are skipped)"
+        );
+        // Gap 496 (two bytes: 0xf0 0x03) lands past the last bin.
+        assert_eq!(
+            err(&b64(&[0xf0, 0x03, 1])),
+            "coarse bins: byte 0: bin 496 is past the last bin 495"
+        );
+        let mut eleven = vec![0xff; 10];
+        eleven.push(1);
+        assert!(err(&b64(&[&[0u8][..], &eleven].concat())).contains("overflows 64 bits"));
+        let overflow =
+            serde_json::from_str::<CoarseHistogram>("[[1, 18446744073709551615], [1, 1]]");
+        assert!(overflow.unwrap_err().to_string().contains("past 2^64"));
+        assert!(serde_json::from_str::<CoarseHistogram>("3").is_err());
     }
 }

@@ -1,16 +1,18 @@
 //! Two results compared metric by metric: the whole-run values side by side, the change in %,
 //! and a verdict (`stats::NoiseRule`): a change counts only beyond the noise fraction and when
 //! the Mann–Whitney U test on the per-bucket samples of the time series finds the two runs'
-//! buckets different. Metrics without per-bucket samples (per activity, write → visible) are
-//! shown, never judged.
+//! buckets different. Per-activity rows are judged the same way on each activity's buckets,
+//! their p-values adjusted together (Holm), and write → visible on the probes' buckets. A row
+//! without per-bucket samples on a side (e.g. of a schema version 1 result) is not judged.
 
 use std::fmt::Write;
 
 use serde::Serialize;
 
 use super::{RunResult, SeriesBucket};
-use crate::metrics::Percentiles;
-use crate::stats::{judge, mann_whitney_u, Direction, NoiseRule, Verdict};
+use crate::event::Activity;
+use crate::metrics::{ActivityBucket, Percentiles};
+use crate::stats::{holm, judge, mann_whitney_u, Direction, NoiseRule, Verdict};
 
 /// One line of a comparison.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -72,37 +74,153 @@ fn judged(
     direction: Direction,
     rule: &NoiseRule,
 ) -> Row {
-    let (base, new) = values;
-    let test = mann_whitney_u(&samples.0, &samples.1).ok();
-    let (p_value, verdict) = match (base, new, test) {
-        (Some(b), Some(n), Some(t)) => (
-            Some(t.p_value),
-            verdict_name(judge(b, n, t.p_value, direction, rule)),
-        ),
-        // No bucket on a side: nothing to test, nothing claimed.
-        _ => (None, "unchanged"),
-    };
-    Row {
-        metric: metric.to_string(),
-        scope: "overall".into(),
-        base,
-        new,
-        change_pct: change_pct(base, new),
-        p_value,
-        verdict,
+    let mut row = Pending::test(metric, "overall", values, samples, direction);
+    let p = row.row.p_value;
+    row.decide(p, rule);
+    row.row
+}
+
+/// A row whose test has run, before its verdict.
+struct Pending {
+    row: Row,
+    direction: Direction,
+}
+
+impl Pending {
+    fn test(
+        metric: &str,
+        scope: &str,
+        (base, new): (Option<f64>, Option<f64>),
+        samples: (Vec<f64>, Vec<f64>),
+        direction: Direction,
+    ) -> Pending {
+        let test = mann_whitney_u(&samples.0, &samples.1).ok();
+        Pending {
+            row: Row {
+                metric: metric.to_string(),
+                scope: scope.to_string(),
+                base,
+                new,
+                change_pct: change_pct(base, new),
+                p_value: test
+                    .filter(|_| base.is_some() && new.is_some())
+                    .map(|t| t.p_value),
+                verdict: NOT_JUDGED,
+            },
+            direction,
+        }
+    }
+
+    /// The verdict with the p-value `p` (the test's, or adjusted for the rows tested with it).
+    fn decide(&mut self, p: Option<f64>, rule: &NoiseRule) {
+        let r = &mut self.row;
+        r.p_value = p;
+        r.verdict = match (r.base, r.new, p) {
+            (Some(b), Some(n), Some(p)) => verdict_name(judge(b, n, p, self.direction, rule)),
+            // No bucket on a side: nothing to test, nothing claimed.
+            _ => NOT_JUDGED,
+        };
     }
 }
 
-fn shown(metric: &str, scope: &str, base: Option<f64>, new: Option<f64>) -> Row {
-    Row {
-        metric: metric.to_string(),
-        scope: scope.to_string(),
-        base,
-        new,
-        change_pct: change_pct(base, new),
-        p_value: None,
-        verdict: "not judged",
+/// The verdict of a row that has no per-bucket samples on a side (e.g. a result of schema
+/// version 1 has no per-activity buckets).
+const NOT_JUDGED: &str = "not judged";
+
+/// The rows of each activity, judged like the overall rows on the activity's per-bucket
+/// samples; as an activity has five rows and a run up to six activities, their p-values are
+/// adjusted together (Holm), so that an equal pair is no more likely to show a regression in
+/// one of thirty rows than in one.
+fn per_activity_rows(b: &RunResult, n: &RunResult, rule: &NoiseRule) -> Vec<Row> {
+    type Field = fn(&Percentiles) -> f64;
+    let quantiles: [(&str, f64, Field); 4] = [
+        ("p50", 0.50, |p| p.p50_ms),
+        ("p95", 0.95, |p| p.p95_ms),
+        ("p99", 0.99, |p| p.p99_ms),
+        ("max", 1.0, |p| p.max_ms),
+    ];
+    let mut pending = Vec::new();
+    for activity in Activity::ALL {
+        let key = activity.key();
+        let (ba, na) = (b.activities.get(key), n.activities.get(key));
+        let events = |a: Option<&super::ActivityResult>| a.map(|a| (a.succeeded + a.failed) as f64);
+        if events(ba).unwrap_or(0.0) == 0.0 && events(na).unwrap_or(0.0) == 0.0 {
+            continue;
+        }
+        let rate = |a: Option<&super::ActivityResult>| {
+            a.filter(|a| a.succeeded + a.failed > 0)
+                .map(|a| a.succeeded as f64 * 100.0 / (a.succeeded + a.failed) as f64)
+        };
+        let samples = |f: &dyn Fn(&ActivityBucket) -> Option<f64>| {
+            (per_activity(b, activity, f), per_activity(n, activity, f))
+        };
+        pending.push(Pending::test(
+            "events",
+            key,
+            (events(ba), events(na)),
+            samples(&|a| Some(a.events as f64)),
+            Direction::HigherIsBetter,
+        ));
+        pending.push(Pending::test(
+            "success (%)",
+            key,
+            (rate(ba), rate(na)),
+            samples(&|a| {
+                (a.events > 0)
+                    .then(|| (a.events - a.failures.min(a.events)) as f64 * 100.0 / a.events as f64)
+            }),
+            Direction::HigherIsBetter,
+        ));
+        for (name, q, field) in quantiles {
+            pending.push(Pending::test(
+                &format!("{name} latency (ms)"),
+                key,
+                (
+                    ba.and_then(|a| pick(&a.latency_from_intended_time, field)),
+                    na.and_then(|a| pick(&a.latency_from_intended_time, field)),
+                ),
+                samples(&|a| {
+                    (!a.latency.is_empty()).then(|| a.latency.value_at_quantile(q) as f64 / 1000.0)
+                }),
+                Direction::LowerIsBetter,
+            ));
+        }
     }
+    let tested: Vec<(usize, f64)> = pending
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.row.p_value.map(|v| (i, v)))
+        .collect();
+    let adjusted = holm(&tested.iter().map(|(_, p)| *p).collect::<Vec<_>>());
+    let mut adjusted_of = vec![None; pending.len()];
+    for ((i, _), p) in tested.iter().zip(adjusted) {
+        adjusted_of[*i] = Some(p);
+    }
+    pending
+        .into_iter()
+        .zip(adjusted_of)
+        .map(|(mut p, adjusted)| {
+            p.decide(adjusted, rule);
+            p.row
+        })
+        .collect()
+}
+
+/// Per-bucket samples of one activity: `value` of the bucket's `ActivityBucket`, in every
+/// bucket of the series (an activity without events in a bucket has an empty one there).
+/// None when the series has no per-activity buckets at all (schema version 1).
+fn per_activity(
+    r: &RunResult,
+    activity: Activity,
+    value: &dyn Fn(&ActivityBucket) -> Option<f64>,
+) -> Vec<f64> {
+    if r.time_series.iter().all(|s| s.bucket.activities.is_empty()) {
+        return Vec::new();
+    }
+    r.time_series
+        .iter()
+        .filter_map(|s| value(s.bucket.activities.get(activity)))
+        .collect()
 }
 
 /// Per-bucket samples of a result: `value` of each bucket it applies to.
@@ -190,39 +308,24 @@ pub fn compare(base: (&str, &RunResult), new: (&str, &RunResult), rule: &NoiseRu
             .as_ref()
             .and_then(|v| pick(&v.write_to_visible, f))
     };
+    let visible_q = |q: f64| {
+        move |s: &SeriesBucket| {
+            (!s.bucket.visible.is_empty())
+                .then(|| s.bucket.visible.value_at_quantile(q) as f64 / 1000.0)
+        }
+    };
     if b.write_to_visible.is_some() || n.write_to_visible.is_some() {
-        for (name, _, field) in [quantiles[0], quantiles[2]] {
-            rows.push(shown(
+        for (name, q, field) in [quantiles[0], quantiles[2]] {
+            rows.push(judged(
                 &format!("{name} write to visible (ms)"),
-                "overall",
-                visible(b, field),
-                visible(n, field),
+                (visible(b, field), visible(n, field)),
+                (per_bucket(b, visible_q(q)), per_bucket(n, visible_q(q))),
+                Direction::LowerIsBetter,
+                rule,
             ));
         }
     }
-    let keys: std::collections::BTreeSet<&String> =
-        b.activities.keys().chain(n.activities.keys()).collect();
-    for key in keys {
-        let (ba, na) = (b.activities.get(key), n.activities.get(key));
-        let events = |a: Option<&super::ActivityResult>| a.map(|a| (a.succeeded + a.failed) as f64);
-        if events(ba).unwrap_or(0.0) == 0.0 && events(na).unwrap_or(0.0) == 0.0 {
-            continue;
-        }
-        let rate = |a: Option<&super::ActivityResult>| {
-            a.filter(|a| a.succeeded + a.failed > 0)
-                .map(|a| a.succeeded as f64 * 100.0 / (a.succeeded + a.failed) as f64)
-        };
-        rows.push(shown("events", key, events(ba), events(na)));
-        rows.push(shown("success (%)", key, rate(ba), rate(na)));
-        for (name, _, field) in quantiles {
-            rows.push(shown(
-                &format!("{name} latency (ms)"),
-                key,
-                ba.and_then(|a| pick(&a.latency_from_intended_time, field)),
-                na.and_then(|a| pick(&a.latency_from_intended_time, field)),
-            ));
-        }
-    }
+    rows.extend(per_activity_rows(b, n, rule));
     Comparison {
         base: base.0.to_string(),
         new: new.0.to_string(),
@@ -256,13 +359,22 @@ impl Comparison {
     }
 
     fn rule_line(&self) -> String {
-        format!(
+        let mut line = format!(
             "a change counts beyond {:.1}% noise and when the Mann-Whitney U test on the \
-             per-bucket samples gives p < {}; per-activity and write-to-visible rows have no \
-             per-bucket samples and are not judged",
+             per-bucket samples gives p < {} (per-activity rows: p adjusted over them by Holm's \
+             method)",
             self.noise * 100.0,
             self.alpha
-        )
+        );
+        let unjudged = self.rows.iter().any(|r| r.verdict == NOT_JUDGED);
+        if unjudged {
+            line.push_str(
+                "; rows not judged have no per-bucket samples on a side (no buckets, or a \
+                 result of schema version 1, which has no per-activity or write-to-visible \
+                 buckets)",
+            );
+        }
+        line
     }
 
     pub fn text(&self) -> String {

@@ -299,11 +299,72 @@ pub enum MergeFilesError {
 pub fn merge_files(paths: &[PathBuf]) -> Result<RunResult, MergeFilesError> {
     let mut headers = Vec::with_capacity(paths.len());
     for path in paths {
-        headers.push((path.clone(), RunResult::read_as::<Header>(path)?));
+        headers.push((path.clone(), read_header(path)?));
     }
     let mut sum = Sum::new(plan(&headers)?);
     for path in paths {
         sum.add(RunResult::read_data(path)?);
     }
     Ok(sum.finish())
+}
+
+/// A result's `Header`, read from the start of its file only: loadgen writes the header's
+/// fields first, so the rest (a day's time series is megabytes) is not skimmed. When they are
+/// not all found first, or are wrong, or of a newer version, the whole document is read
+/// (`read_as`) for its checks and errors. The rest is checked when the result is added.
+pub(crate) fn read_header(path: &Path) -> Result<Header, super::ResultError> {
+    use serde::de::Deserializer as _;
+    if let Ok(file) = std::fs::File::open(path) {
+        let mut found = None;
+        let mut reader = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(
+            16 * 1024,
+            file,
+        ));
+        // Stopping early makes serde_json report an unfinished object: the header, if found,
+        // is in `found`.
+        let _ = (&mut reader).deserialize_map(HeaderFirst { found: &mut found });
+        let known = |h: &Header| h.schema_version <= u64::from(SCHEMA_VERSION);
+        if let Some(header) = found.filter(known) {
+            return Ok(header);
+        }
+    }
+    RunResult::read_as::<Header>(path)
+}
+
+/// Collects the header's fields from a document's first entries and stops once it has them.
+struct HeaderFirst<'a> {
+    found: &'a mut Option<Header>,
+}
+
+impl<'de> serde::de::Visitor<'de> for HeaderFirst<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a result document")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (mut version, mut writer, mut run, mut start) = (None, None, None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "schema_version" => version = Some(map.next_value::<u64>()?),
+                "loadgen" => writer = Some(map.next_value::<String>()?),
+                "run" => run = Some(map.next_value::<RunMeta>()?),
+                "started_at" => start = Some(map.next_value::<String>()?),
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+            if let (Some(v), Some(w), Some(r), Some(s)) = (&version, &writer, &run, &start) {
+                *self.found = Some(Header {
+                    schema_version: *v,
+                    loadgen: w.clone(),
+                    run: r.clone(),
+                    started_at: s.clone(),
+                });
+                return Err(serde::de::Error::custom("the header is read"));
+            }
+        }
+        Ok(())
+    }
 }

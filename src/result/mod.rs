@@ -25,9 +25,10 @@ use crate::event::{Activity, Entity};
 use crate::metrics::{Bucket, Metrics, Percentiles, Timings, MAX_LISTED_FAILURES};
 use crate::outcome::{Class, FailureKind};
 use crate::replay::ReplayOutcome;
+use crate::result::coarse::CoarseHistogram;
 
 /// The version of the document this loadgen writes; it reads this one and older ones.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The schema of the document, as checked in (`schema/result.schema.json`).
 pub const SCHEMA: &str = include_str!("../../schema/result.schema.json");
@@ -195,6 +196,18 @@ impl SeriesBucket {
         SeriesBucket::from_bucket(bucket.clone())
     }
 
+    /// The bucket with its derived fields not computed yet (until `refresh`).
+    fn underived(bucket: Bucket) -> SeriesBucket {
+        SeriesBucket {
+            successes: 0,
+            latency_p50_ms: 0.0,
+            latency_p90_ms: 0.0,
+            latency_p99_ms: 0.0,
+            lateness_p99_ms: 0.0,
+            bucket,
+        }
+    }
+
     fn from_bucket(bucket: Bucket) -> SeriesBucket {
         let ms = |us: u64| us as f64 / 1000.0;
         SeriesBucket {
@@ -209,13 +222,14 @@ impl SeriesBucket {
 }
 
 /// The time series read as plain buckets: `flatten` would buffer every bucket field by field
-/// (a day's series is thousands of buckets), and the derived fields are recomputed anyway.
+/// (a day's series is thousands of buckets). The derived fields are left at 0: `refresh`
+/// computes them (`merge` only once, on the sum).
 fn series_of_buckets<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<SeriesBucket>, D::Error> {
     Ok(Vec::<Bucket>::deserialize(d)?
         .into_iter()
-        .map(SeriesBucket::from_bucket)
+        .map(SeriesBucket::underived)
         .collect())
 }
 
@@ -243,6 +257,10 @@ pub struct Visibility {
     /// Write → visible, in microseconds.
     #[serde(with = "hdr")]
     pub histogram: Histogram<u64>,
+    /// The same by the Unix second their write went out in, until `RunResult::build` puts
+    /// them in the time series' buckets (`Bucket::visible`).
+    #[serde(skip)]
+    pub by_second: BTreeMap<u64, CoarseHistogram>,
     /// The same by kind of write (`orders`, `customers`, `stock_levels`), each with the read
     /// that measured it.
     pub by_kind: BTreeMap<String, KindVisibility>,
@@ -274,6 +292,11 @@ impl Visibility {
             superseded: load(&stats.superseded),
             write_to_visible: Percentiles::of(&histogram),
             histogram,
+            by_second: stats
+                .by_second
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
             by_kind: crate::api::probe::ProbeKind::ALL
                 .iter()
                 .map(|&kind| {
@@ -416,7 +439,23 @@ impl RunResult {
             notes: Vec::new(),
             thresholds: Vec::new(),
         };
-        result.set_measurements(m);
+        let by_second = result
+            .write_to_visible
+            .as_mut()
+            .map(|v| std::mem::take(&mut v.by_second))
+            .unwrap_or_default();
+        if by_second.is_empty() {
+            result.set_measurements(m);
+        } else {
+            // The probes' times go in the buckets of the seconds after `started_at` their
+            // writes went out in (a write before it, in the first).
+            let start_s = context.started_at.timestamp().max(0) as u64;
+            let mut m = m.clone();
+            for (unix_s, times) in &by_second {
+                m.add_visible(unix_s.saturating_sub(start_s), times);
+            }
+            result.set_measurements(&m);
+        }
         result
     }
 
@@ -452,36 +491,77 @@ impl RunResult {
         self.refresh();
     }
 
-    /// The measurements as `Metrics`, to merge exactly (the failed-event list stays in the
-    /// document: its subjects are rendered).
-    /// `measurements`, moving the time series out instead of copying it (for `merge`).
+    /// `measurements`, moving the histograms and the time series out instead of copying them
+    /// (for `merge`, which drops the rest): a result holds 22 HDR histograms of ~190 kB of
+    /// counts each, and copying them was a tenth of merging a day's shards. What is left
+    /// behind is empty.
     pub(crate) fn take_measurements(&mut self) -> Metrics {
+        fn take(h: &mut Histogram<u64>) -> Histogram<u64> {
+            // An auto-resizing histogram allocates almost nothing.
+            let empty = Histogram::new(1).expect("1 significant digit is valid");
+            std::mem::replace(h, empty)
+        }
+        fn take_all(t: &mut Timings) -> Timings {
+            Timings {
+                service: take(&mut t.service),
+                latency: take(&mut t.latency),
+                lateness: take(&mut t.lateness),
+            }
+        }
         let series = std::mem::take(&mut self.time_series)
             .into_iter()
             .map(|b| b.bucket)
             .collect();
-        let mut m = self.measurements();
-        m.series = series;
-        m
+        let overall = take_all(&mut self.histograms);
+        let by_activity = Activity::ALL.map(|activity| {
+            self.activities
+                .get_mut(activity.key())
+                .map_or_else(Timings::default, |a| take_all(&mut a.histograms))
+        });
+        self.assemble(overall, by_activity, series)
     }
 
+    /// The measurements as `Metrics`, to merge exactly (the failed-event list stays in the
+    /// document: its subjects are rendered).
     pub fn measurements(&self) -> Metrics {
+        let by_activity = Activity::ALL.map(|activity| {
+            self.activities
+                .get(activity.key())
+                .map_or_else(Timings::default, |a| a.histograms.clone())
+        });
+        let series = self.time_series.iter().map(|b| b.bucket.clone()).collect();
+        self.assemble(self.histograms.clone(), by_activity, series)
+    }
+
+    /// The document's counts as `Metrics`, with these histograms and series.
+    fn assemble(
+        &self,
+        overall: Timings,
+        by_activity: [Timings; 6],
+        series: Vec<Bucket>,
+    ) -> Metrics {
         let mut m = Metrics {
-            service: self.histograms.service.clone(),
-            latency: self.histograms.latency.clone(),
-            lateness: self.histograms.lateness.clone(),
+            service: overall.service,
+            latency: overall.latency,
+            lateness: overall.lateness,
+            by_activity,
+            successes: [0; 6],
+            failures: [0; 6],
             requests: self.requests,
             retries: self.retries,
-            series: self.time_series.iter().map(|b| b.bucket.clone()).collect(),
+            errors: BTreeMap::new(),
+            error_examples: BTreeMap::new(),
+            retry_reasons: BTreeMap::new(),
+            retry_examples: BTreeMap::new(),
+            series,
             bucket_secs: self.time_series_bucket_s.max(1),
-            ..Metrics::default()
+            failed_events: Vec::new(),
         };
         for activity in Activity::ALL {
             if let Some(a) = self.activities.get(activity.key()) {
                 let i = activity.index();
                 m.successes[i] = a.succeeded;
                 m.failures[i] = a.failed;
-                m.by_activity[i] = a.histograms.clone();
             }
         }
         // Keys were checked when the document was read (`check`) or built from kinds.
@@ -677,16 +757,19 @@ fn parse_as<T: serde::de::DeserializeOwned + Versioned>(
         path: path.into(),
         message,
     };
-    let mut reader = serde_json::Deserializer::from_str(text);
-    let parsed = serde_path_to_error::deserialize(&mut reader)
-        .map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
-        .and_then(|value: T| {
+    // A plain parse first: tracking the path costs a tenth of reading a day's series, and only
+    // a failure needs it, so a failed parse runs again with the path tracked.
+    let parsed = serde_json::from_str::<T>(text).map_err(|_| {
+        let mut reader = serde_json::Deserializer::from_str(text);
+        match serde_path_to_error::deserialize::<_, T>(&mut reader) {
+            Err(e) => (e.path().to_string(), e.into_inner().to_string()),
             // Nothing may follow the document.
-            reader
-                .end()
-                .map(|()| value)
-                .map_err(|e| (".".to_string(), e.to_string()))
-        });
+            Ok(_) => match reader.end() {
+                Err(e) => (".".to_string(), e.to_string()),
+                Ok(()) => (".".to_string(), "the document does not parse".to_string()),
+            },
+        }
+    });
     let (at, message) = match parsed {
         Ok(value) if value.schema_version() > u64::from(SCHEMA_VERSION) => {
             return Err(newer(value.schema_version(), Some(value.writer())))

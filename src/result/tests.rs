@@ -72,6 +72,15 @@ fn meta(shard: Option<Shard>) -> RunMeta {
 }
 
 fn result_of(records: &[&EventRecord], shard: Option<Shard>, elapsed: Duration) -> RunResult {
+    result_with(records, shard, elapsed, None)
+}
+
+fn result_with(
+    records: &[&EventRecord],
+    shard: Option<Shard>,
+    elapsed: Duration,
+    visibility: Option<Visibility>,
+) -> RunResult {
     let mut metrics = Metrics::default();
     for r in records {
         metrics.add(r);
@@ -94,7 +103,7 @@ fn result_of(records: &[&EventRecord], shard: Option<Shard>, elapsed: Duration) 
             meta: meta(shard),
             config: serde_json::json!({"speed": "1x", "shard": shard.map(|s| s.to_string())}),
             started_at,
-            visibility: None,
+            visibility,
             subject_of: &|e| format!("subject {e:?}"),
         },
     )
@@ -172,6 +181,213 @@ fn derived_fields_are_recomputed_not_trusted() {
     value["time_series"][0]["latency_p50_ms"] = serde_json::json!(-1.0);
     let back = RunResult::parse(Path::new("x.json"), &value.to_string()).unwrap();
     assert_eq!(back, result);
+}
+
+/// `text` rewritten as schema version 1 wrote it: coarse bins as `[[bin, count], ...]`.
+fn as_version_1(text: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+    v["schema_version"] = serde_json::json!(1);
+    for bucket in v["time_series"].as_array_mut().unwrap() {
+        // Version 1 had no per-activity or write-to-visible buckets.
+        let fields = bucket.as_object_mut().unwrap();
+        fields.remove("activities");
+        fields.remove("write_to_visible_bins");
+        for field in ["latency_from_intended_bins", "lateness_bins"] {
+            let dense: coarse::CoarseHistogram =
+                serde_json::from_value(bucket[field].clone()).unwrap();
+            let pairs: Vec<(u64, u64)> = (0..496u64)
+                .filter_map(|bin| {
+                    let count = dense.count_in_bin(bin as usize);
+                    (count > 0).then_some((bin, count))
+                })
+                .collect();
+            bucket[field] = serde_json::json!(pairs);
+        }
+    }
+    v.to_string()
+}
+
+#[test]
+fn a_version_1_document_reads_back_the_same_measurements() {
+    let result = whole();
+    let old = as_version_1(&result.to_json());
+    assert!(
+        old.contains("\"latency_from_intended_bins\":[["),
+        "not the pair form"
+    );
+    let back = RunResult::parse(Path::new("v1.json"), &old).unwrap();
+    assert_eq!(back.schema_version, 1);
+    let mut without_activities = result.clone();
+    for b in &mut without_activities.time_series {
+        b.bucket.activities = Default::default();
+    }
+    assert_eq!(back.time_series, without_activities.time_series);
+    assert_eq!(
+        RunResult {
+            schema_version: SCHEMA_VERSION,
+            ..back.clone()
+        },
+        without_activities
+    );
+    // Its per-activity rows cannot be judged, and the comparison says why.
+    let comparison = compare::compare(
+        ("v1.json", &back),
+        ("v2.json", &result),
+        &crate::stats::NoiseRule::default(),
+    );
+    let row = |metric: &str, scope: &str| {
+        comparison
+            .rows
+            .iter()
+            .find(|r| r.metric == metric && r.scope == scope)
+            .unwrap()
+            .verdict
+    };
+    assert_eq!(row("p50 latency (ms)", "new_order"), "not judged");
+    assert_eq!(row("p50 latency (ms)", "overall"), "unchanged");
+    assert!(
+        comparison.text().contains("schema version 1"),
+        "{}",
+        comparison.text()
+    );
+    // Written again, it is a document of this version.
+    assert!(back.to_json().contains("\"lateness_bins\":\""));
+}
+
+#[test]
+fn merge_reads_the_header_from_the_start_of_a_file_and_any_order_too() {
+    let (_, shard) = shards(2).remove(1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r1.json");
+    shard.write(&path).unwrap();
+    let header = super::merge::read_header(&path).unwrap();
+    let expected = super::merge::Header::from(&shard);
+    assert_eq!(
+        (&header.run, &header.started_at, header.schema_version),
+        (&expected.run, &expected.started_at, expected.schema_version)
+    );
+    // The header's fields last (as another tool may write them): found all the same.
+    let v: serde_json::Value = serde_json::from_str(&shard.to_json()).unwrap();
+    let mut entries: Vec<(String, serde_json::Value)> =
+        v.as_object().unwrap().clone().into_iter().collect();
+    entries.reverse();
+    let body: Vec<String> = entries
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", serde_json::json!(k)))
+        .collect();
+    let reordered = dir.path().join("reordered.json");
+    std::fs::write(&reordered, format!("{{{}}}", body.join(","))).unwrap();
+    assert!(std::fs::read_to_string(&reordered)
+        .unwrap()
+        .starts_with("{\"write_to_visible\""));
+    let header = super::merge::read_header(&reordered).unwrap();
+    assert_eq!(header.run, expected.run);
+    // A newer version is refused as `read` refuses it.
+    let newer = dir.path().join("newer.json");
+    let text = shard.to_json().replacen(
+        &format!("\"schema_version\":{SCHEMA_VERSION}"),
+        &format!("\"schema_version\":{}", SCHEMA_VERSION + 1),
+        1,
+    );
+    std::fs::write(&newer, text).unwrap();
+    let err = super::merge::read_header(&newer).unwrap_err().to_string();
+    assert!(err.contains("is newer than this loadgen reads"), "{err}");
+}
+
+/// `records()` with the latency of new orders scaled by `factor`.
+fn with_slower_orders(factor: f64) -> Vec<EventRecord> {
+    records()
+        .into_iter()
+        .map(|mut r| {
+            if r.activity == Activity::NewOrder {
+                r.latency = r.latency.mul_f64(factor);
+            }
+            r
+        })
+        .collect()
+}
+
+/// Probes of a 2-minute run: one write a second, visible after `ms(second)` milliseconds.
+fn probed(ms: impl Fn(u64) -> u64) -> Visibility {
+    let mut histogram = crate::metrics::histogram();
+    let mut by_second = BTreeMap::new();
+    // 2026-12-01T10:00:00Z, the start `result_with` gives.
+    let start = 1_796_119_200u64;
+    for second in 0..120 {
+        let us = ms(second) * 1000;
+        histogram.record(us).unwrap();
+        by_second
+            .entry(start + second)
+            .or_insert_with(coarse::CoarseHistogram::default)
+            .record(us);
+    }
+    Visibility {
+        probed: 120,
+        not_visible: 0,
+        superseded: 0,
+        write_to_visible: Percentiles::default(),
+        histogram,
+        by_second,
+        by_kind: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn compare_judges_an_activity_and_write_to_visible_on_their_buckets() {
+    let rule = crate::stats::NoiseRule::default();
+    let run = |records: &[EventRecord], visible: Visibility| {
+        result_with(
+            &records.iter().collect::<Vec<_>>(),
+            None,
+            Duration::from_secs(121),
+            Some(visible),
+        )
+    };
+    let jitter = |s: u64| 200 + (s * 7919) % 100;
+    let base = run(&records(), probed(jitter));
+    // Every timed probe is in the bucket of its second.
+    assert_eq!(
+        base.time_series
+            .iter()
+            .map(|b| b.bucket.visible.len())
+            .sum::<u64>(),
+        120
+    );
+    assert_eq!(base.time_series[7].bucket.visible.len(), 1);
+    let verdicts = |c: &compare::Comparison, scope: &str| -> Vec<(String, &'static str)> {
+        c.rows
+            .iter()
+            .filter(|r| r.scope == scope)
+            .map(|r| (r.metric.clone(), r.verdict))
+            .collect()
+    };
+    // New orders 3x slower, probes 40% slower: those rows regress, the other activities not.
+    let slower = run(&with_slower_orders(3.0), probed(|s| jitter(s) * 7 / 5));
+    let c = compare::compare(("base", &base), ("new", &slower), &rule);
+    let orders = verdicts(&c, "new_order");
+    assert!(
+        orders.contains(&("p50 latency (ms)".into(), "regressed")),
+        "{orders:?}"
+    );
+    assert!(orders.contains(&("success (%)".into(), "unchanged")));
+    for other in ["status_transition", "inventory_update", "cancellation"] {
+        assert!(
+            verdicts(&c, other).iter().all(|(_, v)| *v == "unchanged"),
+            "{other}: {:?}",
+            verdicts(&c, other)
+        );
+    }
+    let overall = verdicts(&c, "overall");
+    assert!(overall.contains(&("p50 write to visible (ms)".into(), "regressed")));
+    // The same run against itself: nothing changed, everything judged.
+    let same = compare::compare(("base", &base), ("again", &base), &rule);
+    assert!(same.regressions().is_empty());
+    assert!(
+        same.rows.iter().all(|r| r.verdict == "unchanged"),
+        "{:?}",
+        same.rows
+    );
+    assert!(!same.text().contains("not judged"));
 }
 
 #[test]
@@ -295,7 +511,10 @@ fn bad_documents_are_refused_naming_the_file_and_field() {
     };
     let newer = edit(&|v| v["schema_version"] = serde_json::json!(SCHEMA_VERSION + 1));
     assert!(
-        newer.starts_with("run.json: schema_version 2 is newer"),
+        newer.starts_with(&format!(
+            "run.json: schema_version {} is newer",
+            SCHEMA_VERSION + 1
+        )),
         "{newer}"
     );
     let missing = edit(&|v| {

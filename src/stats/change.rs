@@ -93,6 +93,22 @@ pub fn judge(base: f64, new: f64, p_value: f64, direction: Direction, rule: &Noi
     }
 }
 
+/// Holm's step-down adjustment of the p-values of a family of tests (in their order): a
+/// verdict at `p_adjusted < alpha` keeps the chance of any false verdict in the family at
+/// most alpha, where each test at `p < alpha` would have its own.
+pub fn holm(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut adjusted = vec![0.0; m];
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p_values[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
+}
+
 fn relative_change(base: f64, new: f64) -> Option<f64> {
     if base == new {
         Some(0.0)
@@ -214,6 +230,20 @@ mod tests {
         assert!((j.test.p_value - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(j.verdict, Verdict::Unchanged);
         assert_eq!(j.new, 50.5);
+    }
+
+    #[test]
+    fn holm_adjusts_step_down_and_keeps_the_order() {
+        // statsmodels.stats.multitest.multipletests([0.01, 0.04, 0.03, 0.005], method="holm"):
+        // [0.03, 0.06, 0.06, 0.02].
+        let adjusted = holm(&[0.01, 0.04, 0.03, 0.005]);
+        let expected = [0.03, 0.06, 0.06, 0.02];
+        for (a, e) in adjusted.iter().zip(expected) {
+            assert!((a - e).abs() < 1e-12, "{adjusted:?}");
+        }
+        assert_eq!(holm(&[0.5, 0.9]), vec![1.0, 1.0]);
+        assert_eq!(holm(&[0.2]), vec![0.2]);
+        assert!(holm(&[]).is_empty());
     }
 
     #[test]

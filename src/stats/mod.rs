@@ -5,5 +5,5 @@
 pub mod change;
 pub mod mann_whitney;
 
-pub use change::{judge, Direction, Judgement, NoiseRule, Verdict};
+pub use change::{holm, judge, Direction, Judgement, NoiseRule, Verdict};
 pub use mann_whitney::{mann_whitney_u, MannWhitney, Method, StatsError};
