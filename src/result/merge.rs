@@ -295,17 +295,54 @@ pub enum MergeFilesError {
 }
 
 /// `merge` on files, reading them twice (their headers, then each whole result in turn) so
-/// memory holds one result beside the sum however many shards there are.
+/// memory holds a few results beside the sum however many shards there are.
+///
+/// Parsing a result is most of the work (a day's time series is megabytes of JSON), so one
+/// parser per core reads them while this thread adds them up; the sum does not depend on the
+/// order the results arrive in (every part of it is a sum, a maximum, or sorted), and of
+/// several unreadable files the first in `paths` is the one reported.
 pub fn merge_files(paths: &[PathBuf]) -> Result<RunResult, MergeFilesError> {
     let mut headers = Vec::with_capacity(paths.len());
     for path in paths {
         headers.push((path.clone(), read_header(path)?));
     }
     let mut sum = Sum::new(plan(&headers)?);
-    for path in paths {
-        sum.add(RunResult::read_data(path)?);
+    let parsers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, paths.len().max(1));
+    let mut first_error: Option<(usize, super::ResultError)> = None;
+    std::thread::scope(|scope| {
+        // Room for one parsed result per parser: memory stays a few results whatever N is.
+        let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel(parsers);
+        for parser in 0..parsers {
+            let parsed_tx = parsed_tx.clone();
+            scope.spawn(move || {
+                for (at, path) in paths.iter().enumerate().skip(parser).step_by(parsers) {
+                    let parsed = RunResult::read_data(path);
+                    let failed = parsed.is_err();
+                    if parsed_tx.send((at, parsed)).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(parsed_tx);
+        for (at, parsed) in parsed_rx {
+            match parsed {
+                Ok(result) if first_error.is_none() => sum.add(result),
+                Ok(_) => {}
+                Err(e) => {
+                    if first_error.as_ref().is_none_or(|(first, _)| at < *first) {
+                        first_error = Some((at, e));
+                    }
+                }
+            }
+        }
+    });
+    match first_error {
+        Some((_, e)) => Err(e.into()),
+        None => Ok(sum.finish()),
     }
-    Ok(sum.finish())
 }
 
 /// A result's `Header`, read from the start of its file only: loadgen writes the header's
