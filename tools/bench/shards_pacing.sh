@@ -16,7 +16,9 @@
 #   tools/bench/shards_pacing.sh            # 5 rounds
 #
 # Knobs: OUT (/tmp/loadgen-bench), PORT (18310), ROUNDS (5), SPEED (2x), SHARDS (4), LEAD (3,
-# seconds between launching the shards and their --start-at), LOADGEN, STUB.
+# seconds between launching the shards and their --start-at), SHARD_ARGS (extra arguments of
+# every shard, e.g. "--threads 1": four shards on two cores need no more dispatchers than
+# that), LOADGEN, STUB.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -26,6 +28,7 @@ ROUNDS=${ROUNDS:-5}
 SPEED=${SPEED:-2x}
 SHARDS=${SHARDS:-4}
 LEAD=${LEAD:-3}
+SHARD_ARGS=${SHARD_ARGS:-}
 LOADGEN=${LOADGEN:-$ROOT/target/release/loadgen}
 STUB=${STUB:-$ROOT/target/release/freshmart-stub}
 URL=http://127.0.0.1:$PORT
@@ -86,7 +89,7 @@ for round in $(seq 1 "$ROUNDS"); do
     for ((i = 0; i < SHARDS; i++)); do
         timeout 300 /usr/bin/time -v -o "$OUT/shard$i.time" "$LOADGEN" replay "$TRACE" \
             --api-url "$URL" --speed "$SPEED" --shard "$i/$SHARDS" --run-id "sh$round" \
-            --start-at "$at" --report "$OUT/shard$i.json" >"$OUT/shard$i.out" 2>&1 &
+            --start-at "$at" --report "$OUT/shard$i.json" $SHARD_ARGS >"$OUT/shard$i.out" 2>&1 &
         pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid"; done
