@@ -312,8 +312,9 @@ pub fn merge_files(paths: &[PathBuf]) -> Result<RunResult, MergeFilesError> {
         .clamp(1, paths.len().max(1));
     let mut first_error: Option<(usize, super::ResultError)> = None;
     std::thread::scope(|scope| {
-        // Room for one parsed result per parser: memory stays a few results whatever N is.
-        let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel(parsers);
+        // A parser hands its result over and waits: memory holds at most one result per
+        // parser and the one being added, whatever N is.
+        let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel(0);
         for parser in 0..parsers {
             let parsed_tx = parsed_tx.clone();
             scope.spawn(move || {
