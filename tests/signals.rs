@@ -17,19 +17,9 @@ use std::time::Duration;
 use freshmart_stub::StubConfig;
 use harness::{api_requests, assert_accounted, json, num};
 
+/// The replay these tests stop: the harness's, run id `sig`.
 fn replay_args<'a>(url: &'a str, speed: &'a str) -> Vec<&'a str> {
-    vec![
-        "replay",
-        "t.trace",
-        "--api-url",
-        url,
-        "--speed",
-        speed,
-        "--run-id",
-        "sig",
-        "--report",
-        "r.json",
-    ]
+    harness::replay_args(url, "sig", speed)
 }
 
 /// A graceful stop by `signal` in the middle of a replay: the summary, a complete report whose

@@ -46,26 +46,8 @@ RAMP=$OUT/stress-3h.trace
     --duration 30s -o "$FLAT" >&2
 [[ -f $RAMP ]] || "$LOADGEN" simulate --profile stress --duration 3h -o "$RAMP" >&2
 
-start_stub() {
-    "$STUB" --addr "127.0.0.1:$PORT" >"$OUT/stub.out" 2>&1 &
-    STUB_PID=$!
-    for _ in $(seq 1 100); do
-        if curl -sf "$URL/health" >/dev/null 2>&1; then return 0; fi
-        sleep 0.1
-    done
-    echo "stub did not come up on $URL" >&2
-    exit 1
-}
-stop_stub() {
-    kill -INT "$STUB_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-        kill -0 "$STUB_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$STUB_PID" 2>/dev/null || true
-    wait "$STUB_PID" 2>/dev/null || true
-    STUB_PID=
-}
+# shellcheck source=tools/bench/stub_lifecycle.sh
+source "$ROOT/tools/bench/stub_lifecycle.sh"
 
 CSV=$OUT/pacing.csv
 echo "round,build,trace,speed,events,duration_s,events_per_s,lateness_p50_ms,lateness_p99_ms,lateness_p999_ms,lateness_max_ms,service_p99_ms,client_us_per_req,failed" | tee "$CSV"
