@@ -80,6 +80,8 @@ fn splitmix64(x: u64) -> u64 {
 pub struct RootTracker {
     /// Open orders of customers the trace created; forgotten when delivered or cancelled.
     orders_of_new_customers: HashMap<OrderNo, NewCustomerNo>,
+    /// The most entries `orders_of_new_customers` has held at once.
+    peak: usize,
 }
 
 impl RootTracker {
@@ -94,6 +96,7 @@ impl RootTracker {
     pub fn with_capacity(orders: usize) -> RootTracker {
         RootTracker {
             orders_of_new_customers: HashMap::with_capacity(orders),
+            peak: 0,
         }
     }
 
@@ -104,6 +107,7 @@ impl RootTracker {
             Action::NewOrder(order) => match order.customer {
                 CustomerRef::New(customer) => {
                     self.orders_of_new_customers.insert(order.order, customer);
+                    self.peak = self.peak.max(self.orders_of_new_customers.len());
                     Root::NewCustomer(customer)
                 }
                 CustomerRef::Existing(_) => Root::Order(order.order),
@@ -125,6 +129,11 @@ impl RootTracker {
     /// Open orders of created customers it remembers (bounded by the trace's open orders).
     pub fn remembered(&self) -> usize {
         self.orders_of_new_customers.len()
+    }
+
+    /// The most open orders of created customers it has remembered at once.
+    pub fn peak(&self) -> usize {
+        self.peak
     }
 
     fn order_root(&self, order: OrderNo) -> Root {

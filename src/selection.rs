@@ -64,8 +64,6 @@ pub struct Selection {
     shard: Option<Shard>,
     done: Option<Arc<CompletedSet>>,
     roots: RootTracker,
-    /// The most open orders of created customers `roots` has held so far.
-    roots_peak: usize,
     next_seq: u64,
 }
 
@@ -97,7 +95,6 @@ impl SelectionSpec {
             shard: self.shard,
             done: self.done.clone(),
             roots,
-            roots_peak: 0,
             next_seq: 0,
         }
     }
@@ -110,7 +107,6 @@ impl Selection {
         self.next_seq += 1;
         // Both must see every event: each remembers orders by what it saw earlier.
         let root = self.roots.root_of(event);
-        self.roots_peak = self.roots_peak.max(self.roots.remembered());
         let in_window = self.window.admit(event);
         let choice = if !in_window {
             Choice::OutsideWindow
@@ -210,7 +206,7 @@ impl Survey {
             to_send,
             first_to_send,
             done_by_activity,
-            roots_peak: selection.roots_peak,
+            roots_peak: selection.roots.peak(),
         })
     }
 

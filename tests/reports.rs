@@ -501,6 +501,19 @@ fn compare_finds_the_p50_regression_of_a_slower_stub_with_exit_3() {
     run.expect_code(3);
     assert_eq!(verdict(&json, "p50 latency (ms)"), "regressed");
     assert!(run.stderr.contains("regressed against"), "{}", run.stderr);
+    // Per activity too: the activities of every second of a stress minute (each bucket holds
+    // several of them) regressed, and every per-activity row was tested.
+    let p50 = activity_verdicts(&json, "p50 latency (ms)");
+    for main in ["new_order", "order_modification", "inventory_update"] {
+        assert!(
+            p50.contains(&(main.to_string(), "regressed".to_string())),
+            "{main}: {p50:?}\n{}",
+            run.stdout
+        );
+    }
+    assert!(per_activity_rows(&json)
+        .iter()
+        .all(|r| r["verdict"] != "not judged" && r["p_value"].is_number()));
     // The other way round it is an improvement, exit 0.
     let (run, json) = compare_json(dir.path(), &new, &base);
     run.expect_code(0);
@@ -519,7 +532,20 @@ fn a_noisy_but_equal_pair_is_not_flagged() {
     let (base, new) = replay_pair(dir.path(), noisy(1), noisy(2));
     let (run, json) = compare_json(dir.path(), &base, &new);
     assert_eq!(regressed(&json), Vec::<String>::new(), "{}", run.stdout);
+    // The per-activity rows were judged, not skipped.
+    let per_activity = per_activity_rows(&json);
+    assert!(per_activity.len() >= 15, "{}", run.stdout);
+    assert!(per_activity.iter().any(|r| r["p_value"].is_number()));
     run.expect_code(0);
+}
+
+fn per_activity_rows(json: &Value) -> Vec<&Value> {
+    json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["scope"] != "overall")
+        .collect()
 }
 
 /// The verdicts of the per-activity rows of `metric`, by activity.
@@ -536,62 +562,6 @@ fn activity_verdicts(json: &Value, metric: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-#[test]
-fn per_activity_rows_find_the_p50_regression_of_a_slower_stub() {
-    let _turn = one_pair_at_a_time();
-    let dir = tempfile::tempdir().unwrap();
-    let slower = StubConfig {
-        latency: Latency::Fixed(Duration::from_millis(20)),
-        ..StubConfig::default()
-    };
-    let (base, new) = replay_pair(dir.path(), StubConfig::default(), slower);
-    let (run, json) = compare_json(dir.path(), &base, &new);
-    run.expect_code(3);
-    let p50 = activity_verdicts(&json, "p50 latency (ms)");
-    // The activities of every second of a stress minute: each bucket holds several of them.
-    for main in ["new_order", "order_modification", "inventory_update"] {
-        assert!(
-            p50.contains(&(main.to_string(), "regressed".to_string())),
-            "{main}: {p50:?}\n{}",
-            run.stdout
-        );
-    }
-    // Every per-activity row was tested (both sides have per-activity buckets).
-    let rows = json["rows"].as_array().unwrap();
-    assert!(rows
-        .iter()
-        .filter(|r| r["scope"] != "overall")
-        .all(|r| r["verdict"] != "not judged" && r["p_value"].is_number()));
-}
-
-#[test]
-fn a_noisy_but_equal_pair_has_no_per_activity_regression() {
-    let _turn = one_pair_at_a_time();
-    let dir = tempfile::tempdir().unwrap();
-    let noisy = |seed| StubConfig {
-        latency: "uniform:5ms..40ms".parse().unwrap(),
-        seed,
-        ..StubConfig::default()
-    };
-    let (base, new) = replay_pair(dir.path(), noisy(3), noisy(4));
-    let (run, json) = compare_json(dir.path(), &base, &new);
-    let per_activity: Vec<&Value> = json["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["scope"] != "overall")
-        .collect();
-    assert!(per_activity.len() >= 15, "{}", run.stdout);
-    assert!(
-        per_activity.iter().all(|r| r["verdict"] != "regressed"),
-        "{}",
-        run.stdout
-    );
-    // They were judged, not skipped.
-    assert!(per_activity.iter().any(|r| r["p_value"].is_number()));
-    run.expect_code(0);
 }
 
 #[test]

@@ -147,8 +147,9 @@ impl StartPlan {
         }
         let mut sim = crate::sim::Simulation::new(world, &self.sim_config())?;
         let mut events = 0;
-        while sim.next_event()?.is_some() {
+        while let Some(event) = sim.next_event()? {
             events += 1;
+            sim.recycle(event);
         }
         Ok(Some(events))
     }

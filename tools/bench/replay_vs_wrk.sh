@@ -87,26 +87,8 @@ EOF
     rm -f "$OUT/mix.jsonl"
 fi
 
-start_stub() {
-    "$STUB" --addr "127.0.0.1:$PORT" >"$OUT/stub.out" 2>&1 &
-    STUB_PID=$!
-    for _ in $(seq 1 100); do
-        if curl -sf "$URL/health" >/dev/null 2>&1; then return 0; fi
-        sleep 0.1
-    done
-    echo "stub did not come up on $URL" >&2
-    exit 1
-}
-stop_stub() {
-    kill -INT "$STUB_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-        kill -0 "$STUB_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$STUB_PID" 2>/dev/null || true
-    wait "$STUB_PID" 2>/dev/null || true
-    STUB_PID=
-}
+# shellcheck source=tools/bench/stub_lifecycle.sh
+source "$ROOT/tools/bench/stub_lifecycle.sh"
 # utime + stime of a process, in clock ticks.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # user + sys seconds and max RSS (kB) from a /usr/bin/time -v file.
