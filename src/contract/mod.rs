@@ -15,6 +15,9 @@ pub mod statuses;
 pub mod subjects;
 pub mod triples;
 
+#[cfg(test)]
+mod pinned_requests;
+
 pub use requests::{steps, ApiRequest, Method, RequestContext, Step, Steps, Write};
 pub use statuses::OrderStatus;
 pub use subjects::Subjects;
