@@ -13,6 +13,7 @@ pub mod requests;
 pub mod rows;
 pub mod statuses;
 pub mod subjects;
+pub mod text;
 pub mod triples;
 
 #[cfg(test)]
