@@ -9,7 +9,7 @@
 use super::ids;
 use super::statuses::OrderStatus;
 use super::subjects::Subjects;
-use super::triples::{JsonBatch, ObjectType, Text, Triple, TripleList, TripleSink};
+use super::triples::{JsonBatch, ObjectType, Predicate, Text, Triple, TripleList, TripleSink};
 use crate::event::{Action, Event, Line, NewCustomerNo, NewOrder, OrderNo};
 use crate::time::{Calendar, SimTime, MS_PER_MINUTE};
 use crate::world::names::Persona;
@@ -44,6 +44,27 @@ pub struct ApiRequest {
 /// The predicate of an inventory item's level: the one value a run writes on entities it did
 /// not create (`cleanup --restore-stock` puts it back).
 pub const STOCK_LEVEL: &str = "stock_level";
+
+/// The predicates the writes carry (API.md's ontology).
+const STOCK_LEVEL_PREDICATE: Predicate = Predicate::new(STOCK_LEVEL);
+const CUSTOMER_ADDRESS: Predicate = Predicate::new("customer_address");
+const CUSTOMER_EMAIL: Predicate = Predicate::new("customer_email");
+const CUSTOMER_NAME: Predicate = Predicate::new("customer_name");
+const DELIVERY_WINDOW_END: Predicate = Predicate::new("delivery_window_end");
+const DELIVERY_WINDOW_START: Predicate = Predicate::new("delivery_window_start");
+const HOME_STORE: Predicate = Predicate::new("home_store");
+const LINE_AMOUNT: Predicate = Predicate::new("line_amount");
+const LINE_OF_ORDER: Predicate = Predicate::new("line_of_order");
+const LINE_PRODUCT: Predicate = Predicate::new("line_product");
+const LINE_SEQUENCE: Predicate = Predicate::new("line_sequence");
+const ORDER_LINE_UNIT_PRICE: Predicate = Predicate::new("order_line_unit_price");
+const ORDER_NUMBER: Predicate = Predicate::new("order_number");
+const ORDER_STATUS: Predicate = Predicate::new("order_status");
+const ORDER_STORE: Predicate = Predicate::new("order_store");
+const ORDER_TOTAL_AMOUNT: Predicate = Predicate::new("order_total_amount");
+const PERISHABLE_FLAG: Predicate = Predicate::new("perishable_flag");
+const PLACED_BY: Predicate = Predicate::new("placed_by");
+const QUANTITY: Predicate = Predicate::new("quantity");
 
 const BATCH: &str = "/triples/batch?validate=true";
 const SUBJECTS: &str = "/triples/subjects/";
@@ -282,22 +303,22 @@ impl RequestContext {
             } => {
                 sink.subject(Text::NewCustomer(customer))
                     .add(
-                        "customer_name",
+                        CUSTOMER_NAME,
                         ObjectType::String,
                         Text::Str(&persona.full_name()),
                     )
                     .add(
-                        "customer_email",
+                        CUSTOMER_EMAIL,
                         ObjectType::String,
                         Text::Str(&persona.email(customer)),
                     )
                     .add(
-                        "customer_address",
+                        CUSTOMER_ADDRESS,
                         ObjectType::String,
                         Text::Str(&persona.address()),
                     )
                     .add(
-                        "home_store",
+                        HOME_STORE,
                         ObjectType::EntityRef,
                         Text::Str(subjects.store(home_store)),
                     );
@@ -305,7 +326,7 @@ impl RequestContext {
             Step::CreateOrder(order) => self.order_triples(at, order, sink),
             Step::SetStatus { order, to } => {
                 sink.subject(Text::Order(order)).add(
-                    "order_status",
+                    ORDER_STATUS,
                     ObjectType::String,
                     Text::Str(to.as_api()),
                 );
@@ -314,7 +335,7 @@ impl RequestContext {
             Step::DeleteLine { .. } => {}
             Step::SetTotal { order, total_cents } => {
                 sink.subject(Text::Order(order)).add(
-                    "order_total_amount",
+                    ORDER_TOTAL_AMOUNT,
                     ObjectType::Float,
                     Text::Dollars(total_cents),
                 );
@@ -346,37 +367,37 @@ impl RequestContext {
             window_start.saturating_add_ms(u64::from(order.window_len_min) * MS_PER_MINUTE);
         sink.subject(Text::Order(order.order))
             .add(
-                "order_number",
+                ORDER_NUMBER,
                 ObjectType::String,
                 Text::OrderNumber(order.order),
             )
             .add(
-                "order_status",
+                ORDER_STATUS,
                 ObjectType::String,
                 Text::Str(OrderStatus::Created.as_api()),
             )
             .add(
-                "placed_by",
+                PLACED_BY,
                 ObjectType::EntityRef,
                 subjects.customer_text(order.customer),
             )
             .add(
-                "order_store",
+                ORDER_STORE,
                 ObjectType::EntityRef,
                 Text::Str(subjects.store(order.store)),
             )
             .add(
-                "delivery_window_start",
+                DELIVERY_WINDOW_START,
                 ObjectType::Timestamp,
                 self.timestamp(window_start),
             )
             .add(
-                "delivery_window_end",
+                DELIVERY_WINDOW_END,
                 ObjectType::Timestamp,
                 self.timestamp(window_end),
             )
             .add(
-                "order_total_amount",
+                ORDER_TOTAL_AMOUNT,
                 ObjectType::Float,
                 Text::Dollars(order.total_cents),
             );
@@ -391,29 +412,29 @@ impl RequestContext {
             None => ("", 0, false),
         };
         sink.subject(Text::Line(order, line.seq))
-            .add("line_of_order", ObjectType::EntityRef, Text::Order(order))
-            .add("line_product", ObjectType::EntityRef, Text::Str(product_id))
+            .add(LINE_OF_ORDER, ObjectType::EntityRef, Text::Order(order))
+            .add(LINE_PRODUCT, ObjectType::EntityRef, Text::Str(product_id))
             .add(
-                "quantity",
+                QUANTITY,
                 ObjectType::Int,
                 Text::Uint(u64::from(line.quantity)),
             )
             .add(
-                "order_line_unit_price",
+                ORDER_LINE_UNIT_PRICE,
                 ObjectType::Float,
                 Text::Dollars(u64::from(price)),
             )
             .add(
-                "line_amount",
+                LINE_AMOUNT,
                 ObjectType::Float,
                 Text::Dollars(u64::from(price) * u64::from(line.quantity)),
             )
             .add(
-                "line_sequence",
+                LINE_SEQUENCE,
                 ObjectType::Int,
                 Text::Uint(u64::from(line.seq)),
             )
-            .add("perishable_flag", ObjectType::Bool, Text::Bool(perishable));
+            .add(PERISHABLE_FLAG, ObjectType::Bool, Text::Bool(perishable));
     }
 }
 
@@ -434,7 +455,7 @@ impl Step<'_> {
 
 fn stock_level_triple<S: TripleSink>(sink: &mut S, subject: &str, level: u32) {
     sink.subject(Text::Str(subject)).add(
-        STOCK_LEVEL,
+        STOCK_LEVEL_PREDICATE,
         ObjectType::Int,
         Text::Uint(u64::from(level)),
     );
