@@ -906,8 +906,8 @@ mod tests {
                 order: OrderNo::MAX,
                 customer: CustomerRef::New(NewCustomerNo::MAX),
                 store: 0,
-                window_start_min: u16::MAX.into(),
-                window_len_min: u16::MAX.into(),
+                window_start_min: u16::MAX,
+                window_len_min: u16::MAX,
                 lines: vec![],
                 total_cents: u64::MAX,
             }),
@@ -921,7 +921,7 @@ mod tests {
                     .map(|seq| Line {
                         seq,
                         product: u32::from(seq) % 3,
-                        quantity: seq.into(),
+                        quantity: seq,
                     })
                     .collect(),
                 total_cents: 1,
@@ -934,10 +934,10 @@ mod tests {
                 customer: 1,
                 home_store: u32::MAX,
                 persona: crate::world::names::Persona {
-                    first: u16::MAX.into(),
-                    last: u16::MAX.into(),
-                    street: u16::MAX.into(),
-                    house_number: u16::MAX.into(),
+                    first: u16::MAX,
+                    last: u16::MAX,
+                    street: u16::MAX,
+                    house_number: u16::MAX,
                 },
             },
         ]

@@ -121,8 +121,11 @@ impl Text<'_> {
     /// namespace can; digits, dollars, timestamps and booleans cannot.
     fn may_need_escaping(&self) -> bool {
         match self {
-            Text::Str(_) => true,
-            Text::OrderNumber(_) | Text::Order(_) | Text::Line(..) | Text::NewCustomer(_) => true,
+            Text::Str(_)
+            | Text::OrderNumber(_)
+            | Text::Order(_)
+            | Text::Line(..)
+            | Text::NewCustomer(_) => true,
             Text::UnknownCustomer(_)
             | Text::Uint(_)
             | Text::Dollars(_)
