@@ -287,6 +287,7 @@ impl RequestContext {
         self.triples(at, step, &mut list);
         match step.method() {
             Method::Post => Write::Post(list.triples),
+            // A DELETE returned above.
             Method::Put | Method::Delete => Write::Put(list.triples),
         }
     }
