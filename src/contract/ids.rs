@@ -1,6 +1,7 @@
 //! Subject ids: the class prefix of every id the API knows, the ids of a stock install, and
 //! the ids a trace creates (`LG-…`, in a run's namespace when one is given).
 
+use super::text::{push_padded, push_uint};
 use crate::event::{NewCustomerNo, OrderNo};
 
 /// Class prefixes, as the API's ontology wants them.
@@ -58,28 +59,65 @@ impl Class {
 /// `LG-000042` (`LG-<run>-000042` in a run's namespace): the order number, also the id part
 /// of the order's subject and of its lines'.
 pub fn order_number(order: OrderNo, run: Option<&str>) -> String {
-    match run {
-        Some(run) => format!("{LOADGEN}{run}-{order:06}"),
-        None => format!("{LOADGEN}{order:06}"),
-    }
+    rendered(|out| push_order_number(out, order, run))
 }
 
 /// `order:LG-000042`.
 pub fn order_subject(order: OrderNo, run: Option<&str>) -> String {
-    format!("{ORDER}{}", order_number(order, run))
+    rendered(|out| push_order_subject(out, order, run))
 }
 
 /// `orderline:LG-000042-03`: the order's number and the line's `line_sequence`.
 pub fn line_subject(order: OrderNo, seq: u8, run: Option<&str>) -> String {
-    format!("{ORDER_LINE}{}-{seq:02}", order_number(order, run))
+    rendered(|out| push_line_subject(out, order, seq, run))
 }
 
 /// `customer:LG-000007`.
 pub fn new_customer_subject(customer: NewCustomerNo, run: Option<&str>) -> String {
-    match run {
-        Some(run) => format!("{CUSTOMER}{LOADGEN}{run}-{customer:06}"),
-        None => format!("{CUSTOMER}{LOADGEN}{customer:06}"),
+    rendered(|out| push_new_customer_subject(out, customer, run))
+}
+
+/// Room for any id above with a run id of up to 24 bytes.
+fn rendered(write: impl FnOnce(&mut String)) -> String {
+    let mut out = String::with_capacity(48);
+    write(&mut out);
+    out
+}
+
+/// `LG-` and the run's namespace, if any: what every id loadgen creates starts with.
+fn push_loadgen(out: &mut String, run: Option<&str>) {
+    out.push_str(LOADGEN);
+    if let Some(run) = run {
+        out.push_str(run);
+        out.push('-');
     }
+}
+
+/// [`order_number`], written onto the end of `out`.
+pub fn push_order_number(out: &mut String, order: OrderNo, run: Option<&str>) {
+    push_loadgen(out, run);
+    push_padded(out, u64::from(order), 6);
+}
+
+/// [`order_subject`], written onto the end of `out`.
+pub fn push_order_subject(out: &mut String, order: OrderNo, run: Option<&str>) {
+    out.push_str(ORDER);
+    push_order_number(out, order, run);
+}
+
+/// [`line_subject`], written onto the end of `out`.
+pub fn push_line_subject(out: &mut String, order: OrderNo, seq: u8, run: Option<&str>) {
+    out.push_str(ORDER_LINE);
+    push_order_number(out, order, run);
+    out.push('-');
+    push_padded(out, u64::from(seq), 2);
+}
+
+/// [`new_customer_subject`], written onto the end of `out`.
+pub fn push_new_customer_subject(out: &mut String, customer: NewCustomerNo, run: Option<&str>) {
+    out.push_str(CUSTOMER);
+    push_loadgen(out, run);
+    push_padded(out, u64::from(customer), 6);
 }
 
 /// What every order subject of run `run` starts with (a list read filters on it;
@@ -103,7 +141,14 @@ pub fn order_of_subject(id: &str, run: Option<&str>) -> Option<OrderNo> {
 
 /// Stands in for a customer index the world does not have (a trace made with another world).
 pub fn unknown_customer(index: u32) -> String {
-    format!("{CUSTOMER}?{index}")
+    rendered(|out| push_unknown_customer(out, index))
+}
+
+/// [`unknown_customer`], written onto the end of `out`.
+pub fn push_unknown_customer(out: &mut String, index: u32) {
+    out.push_str(CUSTOMER);
+    out.push('?');
+    push_uint(out, u64::from(index));
 }
 
 /// A stock install's store: `store:BK-01`, its zone and its number in the zone.
@@ -146,6 +191,27 @@ mod tests {
         assert_eq!(stock_inventory(761), "inventory:INV-000761");
         assert_eq!(stock_customer(42), "customer:00042");
         assert_eq!(unknown_customer(5), "customer:?5");
+    }
+
+    #[test]
+    fn ids_are_what_format_wrote() {
+        for run in [None, Some("r1"), Some("a-b")] {
+            let ns = run.map_or(String::new(), |r| format!("{r}-"));
+            for n in [0, 7, 42, 999_999, 1_000_000, u32::MAX] {
+                assert_eq!(order_number(n, run), format!("LG-{ns}{n:06}"));
+                assert_eq!(order_subject(n, run), format!("order:LG-{ns}{n:06}"));
+                assert_eq!(
+                    new_customer_subject(n, run),
+                    format!("customer:LG-{ns}{n:06}")
+                );
+                for seq in [0, 1, 12, 99, 100, u8::MAX] {
+                    assert_eq!(
+                        line_subject(n, seq, run),
+                        format!("orderline:LG-{ns}{n:06}-{seq:02}")
+                    );
+                }
+            }
+        }
     }
 
     #[test]

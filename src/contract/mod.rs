@@ -4,8 +4,8 @@
 //! into writes goes through here: the replay, export, verify, probes, cleanup and the console.
 //! See `docs/freshmart-api.md`.
 //!
-//! `ids`, `statuses` and `money` depend on nothing above `event`'s number types; `subjects`
-//! and `requests` read the world.
+//! `ids`, `statuses` and `money` depend on nothing above `event`'s number types and `text`
+//! (strings written in place, for request bodies); `subjects` and `requests` read the world.
 
 pub mod ids;
 pub mod money;
@@ -13,7 +13,11 @@ pub mod requests;
 pub mod rows;
 pub mod statuses;
 pub mod subjects;
+pub mod text;
 pub mod triples;
+
+#[cfg(test)]
+mod pinned_requests;
 
 pub use requests::{steps, ApiRequest, Method, RequestContext, Step, Steps, Write};
 pub use statuses::OrderStatus;

@@ -2,9 +2,20 @@
 //! a `float` triple or a JSON string in a read); both ways, never through a float on the way
 //! out.
 
+use super::text::{push_padded, push_uint};
+
 /// Dollars with exactly two decimals, from cents: `5352` → `"53.52"`.
 pub fn dollars(cents: u64) -> String {
-    format!("{}.{:02}", cents / 100, cents % 100)
+    let mut out = String::with_capacity(8);
+    push_dollars(&mut out, cents);
+    out
+}
+
+/// [`dollars`], written onto the end of `out`.
+pub fn push_dollars(out: &mut String, cents: u64) {
+    push_uint(out, cents / 100);
+    out.push('.');
+    push_padded(out, cents % 100, 2);
 }
 
 /// Parses a price such as `5.99` into cents without going through a float.
@@ -51,6 +62,29 @@ mod tests {
         assert_eq!(dollars(5), "0.05");
         assert_eq!(dollars(100), "1.00");
         assert_eq!(dollars(0), "0.00");
+    }
+
+    #[test]
+    fn dollars_are_what_format_wrote() {
+        for cents in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            599,
+            5352,
+            123_456,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert_eq!(
+                dollars(cents),
+                format!("{}.{:02}", cents / 100, cents % 100)
+            );
+        }
     }
 
     #[test]

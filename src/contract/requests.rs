@@ -6,12 +6,10 @@
 //! its length), and [`RequestContext`] renders each step against a world, a run's namespace
 //! and a calendar.
 
-use chrono::{DateTime, FixedOffset};
-
-use super::money::dollars;
+use super::ids;
 use super::statuses::OrderStatus;
 use super::subjects::Subjects;
-use super::triples::{ObjectType, SubjectTriples, Triple};
+use super::triples::{JsonBatch, ObjectType, Predicate, Text, Triple, TripleList, TripleSink};
 use crate::event::{Action, Event, Line, NewCustomerNo, NewOrder, OrderNo};
 use crate::time::{Calendar, SimTime, MS_PER_MINUTE};
 use crate::world::names::Persona;
@@ -46,6 +44,27 @@ pub struct ApiRequest {
 /// The predicate of an inventory item's level: the one value a run writes on entities it did
 /// not create (`cleanup --restore-stock` puts it back).
 pub const STOCK_LEVEL: &str = "stock_level";
+
+/// The predicates the writes carry (API.md's ontology).
+const STOCK_LEVEL_PREDICATE: Predicate = Predicate::new(STOCK_LEVEL);
+const CUSTOMER_ADDRESS: Predicate = Predicate::new("customer_address");
+const CUSTOMER_EMAIL: Predicate = Predicate::new("customer_email");
+const CUSTOMER_NAME: Predicate = Predicate::new("customer_name");
+const DELIVERY_WINDOW_END: Predicate = Predicate::new("delivery_window_end");
+const DELIVERY_WINDOW_START: Predicate = Predicate::new("delivery_window_start");
+const HOME_STORE: Predicate = Predicate::new("home_store");
+const LINE_AMOUNT: Predicate = Predicate::new("line_amount");
+const LINE_OF_ORDER: Predicate = Predicate::new("line_of_order");
+const LINE_PRODUCT: Predicate = Predicate::new("line_product");
+const LINE_SEQUENCE: Predicate = Predicate::new("line_sequence");
+const ORDER_LINE_UNIT_PRICE: Predicate = Predicate::new("order_line_unit_price");
+const ORDER_NUMBER: Predicate = Predicate::new("order_number");
+const ORDER_STATUS: Predicate = Predicate::new("order_status");
+const ORDER_STORE: Predicate = Predicate::new("order_store");
+const ORDER_TOTAL_AMOUNT: Predicate = Predicate::new("order_total_amount");
+const PERISHABLE_FLAG: Predicate = Predicate::new("perishable_flag");
+const PLACED_BY: Predicate = Predicate::new("placed_by");
+const QUANTITY: Predicate = Predicate::new("quantity");
 
 const BATCH: &str = "/triples/batch?validate=true";
 const SUBJECTS: &str = "/triples/subjects/";
@@ -212,18 +231,19 @@ impl RequestContext {
     }
 
     /// Timestamps go out as the API's examples show them: local time of the trace's UTC
-    /// offset, to the second, without an offset suffix.
-    fn timestamp(&self, at: SimTime) -> String {
-        let instant: DateTime<FixedOffset> = self.calendar.instant_at(at) + self.shift;
-        instant.format("%Y-%m-%dT%H:%M:%S").to_string()
+    /// offset, to the second, without an offset suffix ([`Text::Timestamp`]).
+    fn timestamp(&self, at: SimTime) -> Text<'static> {
+        Text::Timestamp(self.calendar.instant_at(at) + self.shift)
     }
 
-    /// The requests of one event, in the order they must be sent.
+    /// The requests of one event, in the order they must be sent: each body written straight
+    /// into one `String` sized up front (the same bytes as
+    /// `writes_for(event)` → [`Write::into_request`], without a `String` per field).
     pub fn requests_for(&self, event: &Event) -> Vec<ApiRequest> {
-        self.writes_for(event)
-            .into_iter()
-            .map(Write::into_request)
-            .collect()
+        let steps = steps(&event.action);
+        let mut requests = Vec::with_capacity(steps.len());
+        requests.extend(steps.iter().map(|step| self.request(event.at, step)));
+        requests
     }
 
     /// The writes of one event, in the order they must be sent, before they are encoded.
@@ -234,8 +254,47 @@ impl RequestContext {
             .collect()
     }
 
+    /// One step of an event at `at`, as the request that sends it.
+    fn request(&self, at: SimTime, step: Step<'_>) -> ApiRequest {
+        let run = self.run_id.as_deref();
+        if let Step::DeleteLine { order, seq } = step {
+            let mut path = String::with_capacity(SUBJECTS.len() + 40);
+            path.push_str(SUBJECTS);
+            ids::push_line_subject(&mut path, order, seq, run);
+            return ApiRequest {
+                method: Method::Delete,
+                path,
+                body: None,
+            };
+        }
+        let mut batch = JsonBatch::new(run, step.triples());
+        self.triples(at, step, &mut batch);
+        ApiRequest {
+            method: step.method(),
+            path: BATCH.into(),
+            body: Some(batch.finish()),
+        }
+    }
+
     /// One step of an event at `at`, rendered.
     fn write(&self, at: SimTime, step: Step<'_>) -> Write {
+        if let Step::DeleteLine { order, seq } = step {
+            return Write::Delete {
+                subject: self.subjects().line(order, seq),
+            };
+        }
+        let mut list = TripleList::new(self.run_id.as_deref(), step.triples());
+        self.triples(at, step, &mut list);
+        match step.method() {
+            Method::Post => Write::Post(list.triples),
+            // A DELETE returned above.
+            Method::Put | Method::Delete => Write::Put(list.triples),
+        }
+    }
+
+    /// The triples of one step (none for a DELETE): the one place that says what each write
+    /// carries, whichever form it takes.
+    fn triples<S: TripleSink>(&self, at: SimTime, step: Step<'_>, sink: &mut S) {
         let subjects = self.subjects();
         match step {
             Step::CreateCustomer {
@@ -243,51 +302,47 @@ impl RequestContext {
                 home_store,
                 persona,
             } => {
-                let subject = subjects.new_customer(customer);
-                let mut triples = Vec::with_capacity(4);
-                SubjectTriples::new(&subject, &mut triples)
-                    .add("customer_name", ObjectType::String, persona.full_name())
+                sink.subject(Text::NewCustomer(customer))
                     .add(
-                        "customer_email",
+                        CUSTOMER_NAME,
                         ObjectType::String,
-                        persona.email(customer),
+                        Text::Str(&persona.full_name()),
                     )
-                    .add("customer_address", ObjectType::String, persona.address())
-                    .add("home_store", ObjectType::EntityRef, self.store(home_store));
-                Write::Post(triples)
+                    .add(
+                        CUSTOMER_EMAIL,
+                        ObjectType::String,
+                        Text::Str(&persona.email(customer)),
+                    )
+                    .add(
+                        CUSTOMER_ADDRESS,
+                        ObjectType::String,
+                        Text::Str(&persona.address()),
+                    )
+                    .add(
+                        HOME_STORE,
+                        ObjectType::EntityRef,
+                        Text::Str(subjects.store(home_store)),
+                    );
             }
-            Step::CreateOrder(order) => Write::Post(self.order_triples(at, order)),
+            Step::CreateOrder(order) => self.order_triples(at, order, sink),
             Step::SetStatus { order, to } => {
-                let subject = subjects.order(order);
-                let mut triples = Vec::with_capacity(1);
-                SubjectTriples::new(&subject, &mut triples).add(
-                    "order_status",
+                sink.subject(Text::Order(order)).add(
+                    ORDER_STATUS,
                     ObjectType::String,
-                    to.as_api().to_string(),
+                    Text::Str(to.as_api()),
                 );
-                Write::Put(triples)
             }
-            Step::CreateLine { order, line } => {
-                let mut triples = Vec::with_capacity(7);
-                self.line_triples(order, line, &mut triples);
-                Write::Post(triples)
-            }
-            Step::DeleteLine { order, seq } => Write::Delete {
-                subject: subjects.line(order, seq),
-            },
+            Step::CreateLine { order, line } => self.line_triples(order, line, sink),
+            Step::DeleteLine { .. } => {}
             Step::SetTotal { order, total_cents } => {
-                let subject = subjects.order(order);
-                let mut triples = Vec::with_capacity(1);
-                SubjectTriples::new(&subject, &mut triples).add(
-                    "order_total_amount",
+                sink.subject(Text::Order(order)).add(
+                    ORDER_TOTAL_AMOUNT,
                     ObjectType::Float,
-                    dollars(total_cents),
+                    Text::Dollars(total_cents),
                 );
-                Write::Put(triples)
             }
             Step::SetStock { item, stock_level } => {
-                let subject = subjects.inventory(item);
-                set_stock_level(subject, stock_level)
+                stock_level_triple(sink, subjects.inventory(item), stock_level)
             }
         }
     }
@@ -306,95 +361,113 @@ impl RequestContext {
         }
     }
 
-    fn store(&self, index: u32) -> String {
-        self.subjects().store(index).to_string()
-    }
-
-    fn order_triples(&self, at: SimTime, order: &NewOrder) -> Vec<Triple> {
+    fn order_triples<S: TripleSink>(&self, at: SimTime, order: &NewOrder, sink: &mut S) {
         let subjects = self.subjects();
-        let subject = subjects.order(order.order);
         let window_start = at.saturating_add_ms(u64::from(order.window_start_min) * MS_PER_MINUTE);
         let window_end =
             window_start.saturating_add_ms(u64::from(order.window_len_min) * MS_PER_MINUTE);
-        let mut triples = Vec::with_capacity(7 + 7 * order.lines.len());
-        SubjectTriples::new(&subject, &mut triples)
+        sink.subject(Text::Order(order.order))
             .add(
-                "order_number",
+                ORDER_NUMBER,
                 ObjectType::String,
-                subjects.order_number(order.order),
+                Text::OrderNumber(order.order),
             )
             .add(
-                "order_status",
+                ORDER_STATUS,
                 ObjectType::String,
-                OrderStatus::Created.as_api().into(),
+                Text::Str(OrderStatus::Created.as_api()),
             )
             .add(
-                "placed_by",
+                PLACED_BY,
                 ObjectType::EntityRef,
-                subjects.customer(order.customer),
+                subjects.customer_text(order.customer),
             )
             .add(
-                "order_store",
+                ORDER_STORE,
                 ObjectType::EntityRef,
-                self.store(order.store),
+                Text::Str(subjects.store(order.store)),
             )
             .add(
-                "delivery_window_start",
+                DELIVERY_WINDOW_START,
                 ObjectType::Timestamp,
                 self.timestamp(window_start),
             )
             .add(
-                "delivery_window_end",
+                DELIVERY_WINDOW_END,
                 ObjectType::Timestamp,
                 self.timestamp(window_end),
             )
             .add(
-                "order_total_amount",
+                ORDER_TOTAL_AMOUNT,
                 ObjectType::Float,
-                dollars(order.total_cents),
+                Text::Dollars(order.total_cents),
             );
         for line in &order.lines {
-            self.line_triples(order.order, line, &mut triples);
+            self.line_triples(order.order, line, sink);
         }
-        triples
     }
 
-    fn line_triples(&self, order: OrderNo, line: &Line, out: &mut Vec<Triple>) {
-        let subjects = self.subjects();
-        let subject = subjects.line(order, line.seq);
+    fn line_triples<S: TripleSink>(&self, order: OrderNo, line: &Line, sink: &mut S) {
         let (product_id, price, perishable) = match self.world.products.get(line.product as usize) {
-            Some(p) => (p.id.clone(), p.price_cents, p.perishable),
-            None => (String::new(), 0, false),
+            Some(p) => (p.id.as_str(), p.price_cents, p.perishable),
+            None => ("", 0, false),
         };
-        SubjectTriples::new(&subject, out)
+        sink.subject(Text::Line(order, line.seq))
+            .add(LINE_OF_ORDER, ObjectType::EntityRef, Text::Order(order))
+            .add(LINE_PRODUCT, ObjectType::EntityRef, Text::Str(product_id))
             .add(
-                "line_of_order",
-                ObjectType::EntityRef,
-                subjects.order(order),
+                QUANTITY,
+                ObjectType::Int,
+                Text::Uint(u64::from(line.quantity)),
             )
-            .add("line_product", ObjectType::EntityRef, product_id)
-            .add("quantity", ObjectType::Int, line.quantity.to_string())
             .add(
-                "order_line_unit_price",
+                ORDER_LINE_UNIT_PRICE,
                 ObjectType::Float,
-                dollars(u64::from(price)),
+                Text::Dollars(u64::from(price)),
             )
             .add(
-                "line_amount",
+                LINE_AMOUNT,
                 ObjectType::Float,
-                dollars(u64::from(price) * u64::from(line.quantity)),
+                Text::Dollars(u64::from(price) * u64::from(line.quantity)),
             )
-            .add("line_sequence", ObjectType::Int, line.seq.to_string())
-            .add("perishable_flag", ObjectType::Bool, perishable.to_string());
+            .add(
+                LINE_SEQUENCE,
+                ObjectType::Int,
+                Text::Uint(u64::from(line.seq)),
+            )
+            .add(PERISHABLE_FLAG, ObjectType::Bool, Text::Bool(perishable));
     }
+}
+
+impl Step<'_> {
+    /// Triples the step's request carries: sizes its body. [`RequestContext::triples`] is
+    /// what they are; a test holds the two together.
+    fn triples(&self) -> usize {
+        const LINE: usize = 7;
+        match self {
+            Step::CreateCustomer { .. } => 4,
+            Step::CreateOrder(order) => 7 + LINE * order.lines.len(),
+            Step::CreateLine { .. } => LINE,
+            Step::DeleteLine { .. } => 0,
+            Step::SetStatus { .. } | Step::SetTotal { .. } | Step::SetStock { .. } => 1,
+        }
+    }
+}
+
+fn stock_level_triple<S: TripleSink>(sink: &mut S, subject: &str, level: u32) {
+    sink.subject(Text::Str(subject)).add(
+        STOCK_LEVEL_PREDICATE,
+        ObjectType::Int,
+        Text::Uint(u64::from(level)),
+    );
 }
 
 /// The PUT of an inventory item's level: what an inventory update sends and what
 /// `cleanup --restore-stock` sends back.
 pub fn set_stock_level(subject: &str, level: u32) -> Write {
-    let mut triples = Vec::with_capacity(1);
-    SubjectTriples::new(subject, &mut triples).add(STOCK_LEVEL, ObjectType::Int, level.to_string());
-    Write::Put(triples)
+    let mut list = TripleList::new(None, 1);
+    stock_level_triple(&mut list, subject, level);
+    Write::Put(list.triples)
 }
 
 /// One write of an event: the triples of a batch, or the subject a DELETE removes.
@@ -417,6 +490,8 @@ impl Write {
         }
     }
 
+    /// The request that sends the write, its body serialised by serde_json
+    /// (`RequestContext::requests_for` writes the same bytes directly).
     pub fn into_request(self) -> ApiRequest {
         match self {
             Write::Post(triples) => ApiRequest {
@@ -446,7 +521,7 @@ fn body(triples: &[Triple]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::CustomerRef;
+    use crate::event::{CustomerRef, NewCustomerNo};
     use crate::world::builtin_world;
     use std::collections::HashSet;
     use std::sync::Arc;
@@ -793,6 +868,142 @@ mod tests {
         }
         let counts: Vec<u32> = one_of_each().iter().map(Action::request_count).collect();
         assert_eq!(counts, [1, 1, 1, 1, 2, 2, 1]);
+    }
+
+    /// What `requests_for` sent before it wrote bodies itself: the writes' owned triples,
+    /// serialised by serde_json. The two must agree byte for byte.
+    fn through_serde_json(c: &RequestContext, event: &Event) -> Vec<ApiRequest> {
+        c.writes_for(event)
+            .into_iter()
+            .map(Write::into_request)
+            .collect()
+    }
+
+    /// A world whose ids need escaping in JSON, and indices past its end.
+    fn hostile_world() -> crate::world::World {
+        let mut world = builtin_world();
+        world.stores[0].id = "store:\"quoted\"\\back".into();
+        world.products[0].id = "product:tab\there\u{1}é😀".into();
+        world.customers[0].id = "customer:new\nline".into();
+        world
+    }
+
+    fn actions_out_of_range() -> Vec<Action> {
+        vec![
+            Action::NewOrder(NewOrder {
+                order: 1,
+                customer: CustomerRef::Existing(u32::MAX),
+                store: u32::MAX,
+                window_start_min: 0,
+                window_len_min: 0,
+                lines: vec![Line {
+                    seq: 1,
+                    product: u32::MAX,
+                    quantity: 1,
+                }],
+                total_cents: 0,
+            }),
+            Action::NewOrder(NewOrder {
+                order: OrderNo::MAX,
+                customer: CustomerRef::New(NewCustomerNo::MAX),
+                store: 0,
+                window_start_min: u16::MAX,
+                window_len_min: u16::MAX,
+                lines: vec![],
+                total_cents: u64::MAX,
+            }),
+            Action::NewOrder(NewOrder {
+                order: 2,
+                customer: CustomerRef::Existing(0),
+                store: 0,
+                window_start_min: 1,
+                window_len_min: 1,
+                lines: (1..=u8::MAX)
+                    .map(|seq| Line {
+                        seq,
+                        product: u32::from(seq) % 3,
+                        quantity: seq,
+                    })
+                    .collect(),
+                total_cents: 1,
+            }),
+            Action::InventoryUpdate {
+                item: u32::MAX,
+                stock_level: u32::MAX,
+            },
+            Action::NewCustomer {
+                customer: 1,
+                home_store: u32::MAX,
+                persona: crate::world::names::Persona {
+                    first: u16::MAX,
+                    last: u16::MAX,
+                    street: u16::MAX,
+                    house_number: u16::MAX,
+                },
+            },
+        ]
+    }
+
+    #[test]
+    fn bodies_written_in_place_are_serde_jsons_bytes_for_every_kind_of_action() {
+        let mut contexts = Vec::new();
+        for world in [builtin_world(), hostile_world()] {
+            for run in [None, Some("r1"), Some("we\"ird\\\trun")] {
+                let mut c = ctx(run);
+                c.world = Arc::new(world.clone());
+                contexts.push(c);
+            }
+        }
+        let mut shifted = ctx(Some("r1"));
+        shifted.shift = chrono::Duration::days(3_000_000);
+        contexts.push(shifted);
+        for c in &contexts {
+            for action in one_of_each().into_iter().chain(actions_out_of_range()) {
+                // The last instant: year 10,000 and later, where chrono writes a sign.
+                for at in [
+                    SimTime(0),
+                    SimTime(86_399_999),
+                    SimTime(10_000 * 31_556_952_000),
+                ] {
+                    let event = Event {
+                        at,
+                        action: action.clone(),
+                    };
+                    let sent = c.requests_for(&event);
+                    assert_eq!(sent, through_serde_json(c, &event), "{event:?}");
+                    // Each body parses, and holds the triples its step says it does.
+                    for (request, step) in sent.iter().zip(steps(&event.action).iter()) {
+                        let triples = request.body.as_deref().map_or(0, |body| {
+                            serde_json::from_str::<Vec<serde_json::Value>>(body)
+                                .unwrap()
+                                .len()
+                        });
+                        assert_eq!(triples, step.triples(), "{step:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bodies_written_in_place_are_serde_jsons_bytes_for_a_stress_hour() {
+        let world = builtin_world();
+        let config = crate::sim::SimConfig {
+            seed: 11,
+            profile: crate::profile::LoadProfile::named("stress").unwrap(),
+            start: chrono::DateTime::parse_from_rfc3339("2026-03-29T00:30:00+01:00").unwrap(),
+            duration: SimTime(3_600_000),
+        };
+        let mut sim = crate::sim::Simulation::new(&world, &config).unwrap();
+        let mut c = ctx(Some("r7"));
+        c.shift = chrono::Duration::seconds(-3_599);
+        let mut requests = 0;
+        while let Some(event) = sim.next_event().unwrap() {
+            let sent = c.requests_for(&event);
+            requests += sent.len();
+            assert_eq!(sent, through_serde_json(&c, &event), "{event:?}");
+        }
+        assert!(requests > 10_000, "{requests} requests");
     }
 
     #[test]

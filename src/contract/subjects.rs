@@ -3,6 +3,7 @@
 //! looked up in the world to name an entity.
 
 use super::ids;
+use super::triples::Text;
 use crate::event::{CustomerRef, Entity, NewCustomerNo, OrderNo};
 use crate::world::World;
 
@@ -32,14 +33,18 @@ impl<'a> Subjects<'a> {
 
     /// The world's customer, or one the trace created.
     pub fn customer(&self, customer: CustomerRef) -> String {
+        self.customer_text(customer).render(self.run)
+    }
+
+    /// [`Self::customer`], not yet rendered (a request body writes it in place).
+    pub fn customer_text(&self, customer: CustomerRef) -> Text<'a> {
         match customer {
             CustomerRef::Existing(i) => self
                 .world
                 .customers
                 .get(i as usize)
-                .map(|c| c.id.clone())
-                .unwrap_or_else(|| ids::unknown_customer(i)),
-            CustomerRef::New(n) => self.new_customer(n),
+                .map_or(Text::UnknownCustomer(i), |c| Text::Str(&c.id)),
+            CustomerRef::New(n) => Text::NewCustomer(n),
         }
     }
 
