@@ -95,6 +95,7 @@ pub mod replay;
 pub mod report;
 pub mod result;
 pub mod selection;
+pub mod session;
 pub mod sim;
 pub mod stats;
 pub mod threshold;

@@ -7,10 +7,30 @@ use std::path::Path;
 
 use crate::metrics::{EventRecord, EventResult};
 use crate::plan::replay::Prepared;
-use crate::replay::checkpoint::{self, CheckpointLock, CompletionLog};
-use crate::replay::segments::{Earlier, MeasureLog, SegmentSummary, Segments};
+use crate::replay::checkpoint::{self, CheckpointError, CheckpointLock, CompletionLog};
+use crate::replay::segments::{Earlier, MeasureLog, SegmentSummary, Segments, SegmentsError};
 use crate::replay::ReplayOutcome;
 use crate::selection::Survey;
+
+/// Why a segment's checkpoint or logs cannot be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentError {
+    #[error(transparent)]
+    Segments(#[from] SegmentsError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+/// `err` and its causes, as `main` prints an error.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        out.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    out
+}
 
 /// What a segment starts with.
 pub struct Begun {
@@ -29,7 +49,7 @@ pub struct Logs {
 
 /// Writes the checkpoint (from here on a killed run can be resumed), opens the logs, and
 /// reads what earlier segments did.
-pub fn begin(prepared: &mut Prepared) -> anyhow::Result<Begun> {
+pub fn begin(prepared: &mut Prepared) -> Result<Begun, SegmentError> {
     let mut lock = prepared.lock.take();
     let Some((path, saved)) = &prepared.checkpoint else {
         return Ok(Begun {
@@ -81,10 +101,11 @@ pub fn completion_recorder(logs: Option<Logs>) -> impl FnMut(&EventRecord) + Sen
         let written = logs
             .measures
             .append(record)
-            .map_err(anyhow::Error::from)
+            .map_err(SegmentError::from)
             .and_then(|()| Ok(logs.completions.append(record.seq)?));
         if let (Err(err), false) = (written, failed) {
-            eprintln!("warning: checkpoint log: {err:#}; a resume may resend events");
+            let err = chain(&err);
+            eprintln!("warning: checkpoint log: {err}; a resume may resend events");
             failed = true;
         }
     }
