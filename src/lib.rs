@@ -97,6 +97,7 @@ pub mod result;
 pub mod selection;
 pub mod session;
 pub mod sim;
+pub mod simulate;
 pub mod stats;
 pub mod threshold;
 pub mod time;
