@@ -48,18 +48,13 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         };
         let subjects = session::subject_renderer(world.clone(), plan.run_id.clone());
         let pacer = crate::replay::pacer::Pacer::new(plan.speed, origin_ms);
-        let mut record_outputs = run_outputs.recorder(pacer, subjects);
-        let mut log_completion = segment::completion_recorder(begun.logs);
-        let on_completed = move |record: &crate::metrics::EventRecord| {
-            record_outputs(record);
-            log_completion(record);
-        };
+        let on_completed = crate::session::each_completion(
+            run_outputs.recorder(pacer, subjects),
+            segment::completion_recorder(begun.logs),
+        );
         let outcome = session::drive(run, feed, on_completed, run_outputs.progress()).await?;
         run_outputs.run_ended();
-        let visibility = match &probes {
-            Some(stats) => Some(verdict::probe_visibility(stats, plan.probe_timeout).await),
-            None => None,
-        };
+        let visibility = verdict::visibility(probes.as_deref(), plan.probe_timeout).await;
         Ok::<_, anyhow::Error>((outcome, visibility))
     })?;
     let kept = p.checkpoint.as_ref().map(|(path, _)| path.as_path());
@@ -67,9 +62,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let whole = segment::combine(segment, begun.earlier, survey, schedule.started_at, kept);
     let segments = whole.segments.segments.clone();
     let config = plan.report_config(schedule, header, segments, whole.earlier_measured);
-    let subject_of = session::subject_renderer(world, plan.run_id.clone());
+    let subject_of = &session::subject_renderer(world, plan.run_id.clone());
     let (config, started_at) = (serde_json::to_value(&config)?, schedule.series_start());
-    let (visibility, subject_of) = (visibility, &subject_of);
     let context = RunContext {
         meta,
         config,

@@ -31,11 +31,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         crate::outln!("\n{} Initializing load orchestrator...", super::stamp());
         session::health_gate(&plan.api).await?;
         let world = Arc::new(super::world::snapshot_for_run(&plan.api).await?);
-        let recording = plan
-            .record
-            .as_ref()
-            .map(|path| Recorder::spawn(path, plan.trace_header((*world).clone())));
-        let (tap, recorder) = recording.map_or((None, None), |(t, r)| (Some(t), Some(r)));
+        let header = || plan.trace_header((*world).clone());
+        let (tap, recorder) = Recorder::spawn_if(plan.record.as_deref(), header);
         let context = plan.request_context(world.clone());
         let executor = super::executor(&plan.api, context, plan.concurrency, plan.verbose)?;
         crate::outln!(
@@ -63,10 +60,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         Ok::<_, anyhow::Error>((outcome, world))
     })?;
     let subject_of = &session::subject_renderer(world, plan.run_id.clone());
-    let (meta, config) = (
-        plan.run_meta(tags),
-        serde_json::to_value(plan.report_config())?,
-    );
+    let meta = plan.run_meta(tags);
+    let config = serde_json::to_value(plan.report_config())?;
     let context = RunContext {
         meta,
         config,
@@ -75,12 +70,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         subject_of,
     };
     let result = RunResult::build(&outcome, context);
-    let code = session::finish(
-        result,
-        plan.report.as_deref(),
-        plan.min_success,
-        &thresholds,
-    );
+    let (report, min_success) = (plan.report.as_deref(), plan.min_success);
+    let code = session::finish(result, report, min_success, &thresholds);
     let closed = run_outputs.close();
     code?;
     Ok(closed?)

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::error::{CommandError, StopSignal};
 use crate::event::Entity;
+use crate::metrics::EventRecord;
 
 /// `[12:34:56] ` in local wall-clock time, as the spec's console lines start.
 pub fn stamp() -> String {
@@ -34,6 +35,18 @@ pub fn subject_renderer(
             run: Some(&run_id),
         }
         .entity(entity)
+    }
+}
+
+/// Both `first` and `then`, in this order, for every event that ends (the outputs, then a
+/// replay's checkpoint log).
+pub fn each_completion(
+    mut first: impl FnMut(&EventRecord) + Send + 'static,
+    mut then: impl FnMut(&EventRecord) + Send + 'static,
+) -> impl FnMut(&EventRecord) + Send + 'static {
+    move |record| {
+        first(record);
+        then(record);
     }
 }
 

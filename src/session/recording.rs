@@ -55,6 +55,21 @@ impl Recorder {
         (tx, Recorder { path, thread })
     }
 
+    /// `spawn` when there is a `path` to record to (`--record`): the sender the run's events
+    /// go to, and the recorder to close.
+    pub fn spawn_if(
+        path: Option<&Path>,
+        header: impl FnOnce() -> TraceHeader,
+    ) -> (Option<std::sync::mpsc::Sender<Event>>, Option<Recorder>) {
+        match path {
+            Some(path) => {
+                let (tap, recorder) = Recorder::spawn(path, header());
+                (Some(tap), Some(recorder))
+            }
+            None => (None, None),
+        }
+    }
+
     /// Closes the recording at the span the run covered (`planned_ms`, or less for a run cut
     /// short), moves it into place and says so.
     pub async fn close(

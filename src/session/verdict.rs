@@ -128,8 +128,20 @@ impl Verdict {
     }
 }
 
+/// What the propagation probes saw (`None`: the run sent none), once the last of them gave
+/// up or succeeded.
+pub async fn visibility(
+    probes: Option<&crate::api::probe::ProbeStats>,
+    give_up: Duration,
+) -> Option<crate::result::Visibility> {
+    match probes {
+        Some(stats) => Some(probe_visibility(stats, give_up).await),
+        None => None,
+    }
+}
+
 /// What the propagation probes saw, once the last of them gave up or succeeded.
-pub async fn probe_visibility(
+async fn probe_visibility(
     stats: &crate::api::probe::ProbeStats,
     give_up: Duration,
 ) -> crate::result::Visibility {
