@@ -83,3 +83,51 @@ pub fn settle_not_sent(mut outcome: ReplayOutcome, live: bool, offered: u64) -> 
     };
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(received: u64, not_sent: u64, due_in_source: u64) -> ReplayOutcome {
+        ReplayOutcome {
+            metrics: crate::metrics::Metrics::default(),
+            received,
+            interrupted: 0,
+            not_sent,
+            due_in_source,
+            stopped_early: true,
+            elapsed: std::time::Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn not_sent_is_what_was_due_live_and_what_was_offered_of_a_trace() {
+        // A trace: every selected event the source offered was received or not sent.
+        assert_eq!(settle_not_sent(outcome(40, 3, 9), false, 100).not_sent, 60);
+        assert_eq!(settle_not_sent(outcome(40, 3, 9), false, 40).not_sent, 0);
+        // Live: what the replayer held, plus what the simulation held whose time had come.
+        assert_eq!(settle_not_sent(outcome(40, 3, 9), true, 100).not_sent, 12);
+    }
+
+    #[test]
+    fn a_simulation_counts_what_it_sent_until_the_run_stopped_listening() {
+        let world = Arc::new(crate::world::builtin_world());
+        let config = SimConfig {
+            seed: 1,
+            profile: crate::profile::LoadProfile::named("demo").unwrap(),
+            start: chrono::DateTime::parse_from_rfc3339("2026-01-05T12:00:00Z").unwrap(),
+            duration: crate::sim::time::SimTime(3_600_000),
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let feeder = std::thread::spawn(move || simulation(world, config)(tx));
+        let mut seqs = Vec::new();
+        for _ in 0..5 {
+            seqs.push(rx.blocking_recv().unwrap().seq);
+        }
+        drop(rx);
+        // Up to the channel's capacity more went out before it noticed; none after.
+        let offered = feeder.join().unwrap().unwrap();
+        assert_eq!(seqs, [0, 1, 2, 3, 4]);
+        assert!((5..=5 + 8).contains(&offered), "{offered}");
+    }
+}

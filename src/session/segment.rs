@@ -175,3 +175,44 @@ pub fn unfinished(segment: &ReplayOutcome) -> u64 {
         .unwrap_or(0);
     segment.not_sent + interrupted
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_is_printed_as_main_prints_an_error() {
+        let io = std::io::Error::other("disk full");
+        let err = SegmentError::Segments(SegmentsError::Io {
+            path: "/runs/CHECKPOINT.measures".into(),
+            source: io,
+        });
+        let shown = format!(
+            "{:#}",
+            anyhow::Error::from(SegmentsError::Io {
+                path: "/runs/CHECKPOINT.measures".into(),
+                source: std::io::Error::other("disk full"),
+            })
+        );
+        assert_eq!(chain(&err), shown);
+        assert!(chain(&err).starts_with("/runs/CHECKPOINT.measures: disk full"));
+    }
+
+    #[test]
+    fn unfinished_events_are_those_not_sent_and_those_cut_off() {
+        let mut metrics = crate::metrics::Metrics::default();
+        metrics
+            .errors
+            .insert(crate::outcome::FailureKind::Interrupted, 4);
+        let segment = ReplayOutcome {
+            metrics,
+            received: 10,
+            interrupted: 4,
+            not_sent: 7,
+            due_in_source: 0,
+            stopped_early: true,
+            elapsed: std::time::Duration::from_secs(2),
+        };
+        assert_eq!(unfinished(&segment), 11);
+    }
+}
