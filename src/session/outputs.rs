@@ -27,8 +27,8 @@ pub enum OutputsError {
 }
 
 impl OutputsError {
-    /// The error as `main` classes it: the flags' own errors are bad usage (exit 2), as is a
-    /// file that cannot be written (bad input, exit 2).
+    /// The error as `main` classes it: the flags' own errors are bad usage, a file that cannot
+    /// be created bad input (both exit 2).
     pub fn classed(self) -> anyhow::Error {
         match self {
             OutputsError::Events(err) => err.into(),
@@ -43,6 +43,7 @@ struct EventsState {
     error: Option<EventsOutError>,
 }
 
+/// The live metrics and the events file of one run.
 pub struct RunOutputs {
     progress: Arc<Progress>,
     metrics: Option<Arc<LiveMetrics>>,
@@ -193,4 +194,35 @@ fn out_path(out: &EventsOut) -> String {
 
 fn humantime(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{CommandError, ErrorClass};
+
+    #[test]
+    fn the_events_file_is_never_standard_output_and_a_busy_port_is_usage() {
+        let args = RunOutputArgs {
+            events_out: Some("-".into()),
+            ..RunOutputArgs::default()
+        };
+        let Err(err) = RunOutputs::open(&args) else {
+            panic!("--events-out - was accepted");
+        };
+        let err = err.classed();
+        assert_eq!(CommandError::class_of(&err), ErrorClass::Usage);
+        assert!(err
+            .to_string()
+            .starts_with("--events-out -: standard output"));
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let args = RunOutputArgs {
+            metrics_addr: Some(busy.local_addr().unwrap()),
+            ..RunOutputArgs::default()
+        };
+        let Err(err) = RunOutputs::open(&args) else {
+            panic!("a port in use was bound");
+        };
+        assert_eq!(CommandError::class_of(&err.classed()), ErrorClass::Usage);
+    }
 }
