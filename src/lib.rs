@@ -6,11 +6,18 @@
 //!
 //! * `cli`, `cli_examples`: the clap definitions and the examples of each command's `--help`.
 //! * `plan`: each command's arguments settled into the values its run uses, before anything is
-//!   sent or written (`ReplayPlan`, `StartPlan`, `VerifyPlan`, `SimulatePlan`, `CleanupPlan`),
-//!   pure where it can be (the clock and the environment come in as `plan::Env`).
-//! * `cmd`: one thin glue module per subcommand (plan, run, finish), and what `replay` and
-//!   `start` share (`cmd::session`: health gate, signals, the console; `cmd::observe`: live
-//!   metrics and the events file).
+//!   sent or written (`ReplayPlan`, `StartPlan`, `VerifyPlan`, `SimulatePlan`, `CleanupPlan`,
+//!   and `plan::result` for thresholds, tags and the abort watch), pure where it can be (the
+//!   clock and the environment come in as `plan::Env`).
+//! * `cmd`: one thin glue module per subcommand (plan, run, finish), and the glue `replay` and
+//!   `start` share (`cmd::session`: the health gate on the API flags, driving the replayer
+//!   core, the exit code of the verdict).
+//! * `session`: what surrounds a run of `replay` and `start`: the health gate and the wait for
+//!   `--start-at` (`gate`), signals (`signals`), the console while it runs (`console`), the
+//!   event sources (`feed`: the trace's second reading, a live simulation), live metrics and
+//!   the events file (`outputs`), a replay's checkpoint segments (`segment`), `start --record`
+//!   (`recording`), and the summary, report and verdict at the end (`verdict`).
+//! * `simulate`: a world file read, and the simulator streamed into a trace (`loadgen simulate`).
 //! * `error`: the classes of failure that `main`, alone, maps to exit codes.
 //!
 //! The model and the trace:
@@ -95,7 +102,9 @@ pub mod replay;
 pub mod report;
 pub mod result;
 pub mod selection;
+pub mod session;
 pub mod sim;
+pub mod simulate;
 pub mod stats;
 pub mod threshold;
 pub mod time;

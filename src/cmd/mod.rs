@@ -8,13 +8,10 @@ mod export;
 mod health;
 mod inspect;
 mod merge;
-mod observe;
 mod profiles;
-mod recording;
 mod replay;
 
 mod report;
-mod segment;
 mod session;
 mod simulate;
 mod start;
@@ -42,10 +39,7 @@ pub fn runtime_for(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// `[12:34:56] ` in local wall-clock time, as the spec's console lines start.
-pub fn stamp() -> String {
-    chrono::Local::now().format("[%H:%M:%S]").to_string()
-}
+pub use crate::session::stamp;
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {

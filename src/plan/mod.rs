@@ -5,6 +5,7 @@
 
 pub mod cleanup;
 pub mod replay;
+pub mod result;
 pub mod shard;
 pub mod simulate;
 pub mod start;
@@ -41,6 +42,10 @@ pub enum PlanError {
     /// An output would overwrite an input.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// A `--thresholds` file cannot be read or parsed (its message names the file and the
+    /// cause, so the cause is not repeated).
+    #[error("{0}")]
+    Thresholds(crate::threshold::ThresholdError),
 }
 
 impl PlanError {

@@ -4,6 +4,7 @@
 //! written. `prepare` does the reading (checkpoint, completion log, the trace's survey); the
 //! rest is pure.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use crate::replay::checkpoint::{
 use crate::replay::segments::SegmentSummary;
 use crate::replay::window::TraceWindow;
 use crate::replay::ReplayOptions;
+use crate::result::{RunMeta, TraceIdentity};
 use crate::selection::{SelectionSpec, Survey};
 use crate::sim::time::{Calendar, SimTime};
 use crate::trace::format::TraceError;
@@ -538,6 +540,12 @@ impl Schedule {
             .filter(|d| !d.is_zero())
     }
 
+    /// Where the result's time series start: at `--start-at`, which the shards of one run
+    /// share (so their series line up), else when the plan was made.
+    pub fn series_start(&self) -> DateTime<Utc> {
+        self.start_at.map_or(self.started_at, |at| at.to_utc())
+    }
+
     /// The trace time that maps to `now`, when the run starts: with `--start-at` in the past,
     /// as far into the window as the time since (the events already due go out at once).
     pub fn origin_at(&self, now: DateTime<Utc>) -> u64 {
@@ -597,6 +605,39 @@ pub struct Prepared {
     pub checkpoint: Option<(PathBuf, Checkpoint)>,
     /// A resume's lock, taken before its checkpoint is read and held until the run ends.
     pub lock: Option<CheckpointLock>,
+}
+
+impl Prepared {
+    /// The console's header: the profile's lines, then the trace, window, speed and the
+    /// rest of `ReplayPlan::console_lines`.
+    pub fn console_header(&self) -> String {
+        let (schedule, survey, header) = (&self.schedule, &self.survey, &self.header);
+        let plan = &self.plan;
+        let (minutes, lines) = plan.console_lines(schedule, survey, header, &self.trace_name);
+        let api_url = crate::units::redact_url(&plan.api.api_url);
+        crate::report::header_block(&header.profile, Some(minutes), &api_url, &lines)
+    }
+
+    /// The `run` section of the result: the trace as read, the run's identity and `tags`.
+    pub fn run_meta(&self, tags: BTreeMap<String, String>) -> RunMeta {
+        let (plan, header, footer) = (&self.plan, &self.header, &self.survey.footer);
+        RunMeta {
+            trace: TraceIdentity {
+                source: self.trace_name.clone(),
+                events: Some(footer.count),
+                crc32: Some(footer.crc),
+                start: header.start.clone(),
+            },
+            seed: header.seed,
+            profile: header.profile.name.clone(),
+            run_id: plan.run_id.clone(),
+            speed: plan.speed.to_string(),
+            tags,
+            git_revision: plan.result.git_revision.clone(),
+            shard: plan.shard,
+            shards_merged: None,
+        }
+    }
 }
 
 fn as_refs<'a>(list: &'a [(&'static str, PathBuf)]) -> Vec<(&'static str, &'a Path)> {

@@ -14,6 +14,19 @@ pub struct SimulatePlan {
     pub config: SimConfig,
 }
 
+/// The files `simulate` reads and writes, by role, for `output::check_paths`.
+pub fn paths(args: &SimulateArgs) -> super::Paths<&std::path::Path> {
+    let mut inputs = Vec::new();
+    inputs.extend(
+        args.profile
+            .profile_file
+            .as_deref()
+            .map(|p| ("--profile-file", p)),
+    );
+    inputs.extend(args.world.as_deref().map(|p| ("--world", p)));
+    (inputs, vec![("-o", args.output.as_path())])
+}
+
 impl SimulatePlan {
     pub fn new(args: &SimulateArgs, profile: LoadProfile) -> Result<SimulatePlan, PlanError> {
         let start = chrono::DateTime::parse_from_rfc3339(&args.start).map_err(|e| {
@@ -74,6 +87,19 @@ mod tests {
         };
         let profile = LoadProfile::named(&args.profile.profile).unwrap();
         SimulatePlan::new(&args, profile)
+    }
+
+    #[test]
+    fn the_paths_by_role() {
+        let argv = ["loadgen", "simulate", "-o", "t.trace", "--world", "w.json"];
+        let args = match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Simulate(args) => args,
+            other => panic!("{other:?}"),
+        };
+        let (inputs, outputs) = paths(&args);
+        let path = std::path::Path::new;
+        assert_eq!(inputs, [("--world", path("w.json"))]);
+        assert_eq!(outputs, [("-o", path("t.trace"))]);
     }
 
     #[test]

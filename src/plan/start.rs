@@ -1,6 +1,7 @@
 //! `start`'s plan: the profile, duration, seed, start instant, run id and concurrency of a
 //! live run settled from the arguments, and what `--dry-run` prints of it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::event::Event;
 use crate::profile::LoadProfile;
 use crate::rates::OfferedLoad;
 use crate::replay::ReplayOptions;
+use crate::result::{RunMeta, TraceIdentity};
 use crate::sim::time::{Calendar, SimTime};
 use crate::sim::SimConfig;
 use crate::trace::TraceHeader;
@@ -170,6 +172,33 @@ impl StartPlan {
             self.repeat_flags()
         );
         [("Seed", seed), ("Run id", self.run_id.clone())]
+    }
+
+    /// The console's header: the profile's lines, then the seed and the run id.
+    pub fn console_header(&self) -> String {
+        let api_url = crate::units::redact_url(&self.api.api_url);
+        let lines = self.header_lines();
+        crate::report::header_block(&self.profile, self.minutes(), &api_url, &lines)
+    }
+
+    /// The `run` section of the result: a live simulation's identity and `tags`.
+    pub fn run_meta(&self, tags: BTreeMap<String, String>) -> RunMeta {
+        RunMeta {
+            trace: TraceIdentity {
+                source: "live simulation".into(),
+                events: None,
+                crc32: None,
+                start: self.start.to_rfc3339(),
+            },
+            seed: self.seed,
+            profile: self.profile.name.clone(),
+            run_id: self.run_id.clone(),
+            speed: Speed::Factor(1.0).to_string(),
+            tags,
+            git_revision: self.result.git_revision.clone(),
+            shard: None,
+            shards_merged: None,
+        }
     }
 
     /// The header of the trace `--record` writes, on the world taken from the API.

@@ -10,9 +10,32 @@ use crate::event::Entity;
 use crate::events_out::{EventsFormat, EventsOut, EventsOutError};
 use crate::live_metrics::LiveMetrics;
 use crate::metrics::EventRecord;
-use crate::metrics_server::MetricsServer;
+use crate::metrics_server::{MetricsServer, MetricsServerError};
 use crate::replay::pacer::Pacer;
 use crate::replay::Progress;
+
+/// Why the outputs cannot be opened or were not all written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputsError {
+    /// `--metrics-addr` cannot be served (a port in use, ...).
+    #[error("{0}")]
+    MetricsAddr(MetricsServerError),
+    #[error("--events-out -: standard output carries the console output; give a file")]
+    EventsToStdout,
+    #[error(transparent)]
+    Events(#[from] EventsOutError),
+}
+
+impl OutputsError {
+    /// The error as `main` classes it: the flags' own errors are bad usage, a file that cannot
+    /// be created bad input (both exit 2).
+    pub fn classed(self) -> anyhow::Error {
+        match self {
+            OutputsError::Events(err) => err.into(),
+            usage => crate::error::CommandError::Usage(usage.to_string()).into(),
+        }
+    }
+}
 
 /// The rows being written, or why they stopped.
 struct EventsState {
@@ -20,13 +43,14 @@ struct EventsState {
     error: Option<EventsOutError>,
 }
 
+/// The live metrics and the events file of one run.
 pub struct RunOutputs {
     progress: Arc<Progress>,
     metrics: Option<Arc<LiveMetrics>>,
     server: Option<MetricsServer>,
     linger: Option<Duration>,
     events: Option<Arc<Mutex<EventsState>>>,
-    error: Option<anyhow::Error>,
+    error: Option<EventsOutError>,
 }
 
 fn lock(events: &Mutex<EventsState>) -> std::sync::MutexGuard<'_, EventsState> {
@@ -37,13 +61,13 @@ fn lock(events: &Mutex<EventsState>) -> std::sync::MutexGuard<'_, EventsState> {
 impl RunOutputs {
     /// Binds the metrics listener (a port in use is a usage error: exit 2) and creates the
     /// events file's temporary file. Call after the paths were checked.
-    pub fn open(args: &RunOutputArgs) -> anyhow::Result<RunOutputs> {
+    pub fn open(args: &RunOutputArgs) -> Result<RunOutputs, OutputsError> {
         let progress = Arc::new(Progress::default());
         let (metrics, server) = match args.metrics_addr {
             Some(addr) => {
                 let metrics = Arc::new(LiveMetrics::new(progress.clone()));
                 let server = MetricsServer::start(addr, metrics.clone())
-                    .map_err(|e| crate::error::CommandError::Usage(e.to_string()))?;
+                    .map_err(OutputsError::MetricsAddr)?;
                 crate::outln!(
                     "{} Serving metrics at http://{}/metrics",
                     super::stamp(),
@@ -56,11 +80,7 @@ impl RunOutputs {
         let events = match &args.events_out {
             Some(path) => {
                 if crate::output::is_std_stream(path) {
-                    return Err(crate::error::CommandError::Usage(
-                        "--events-out -: standard output carries the console output; give a file"
-                            .into(),
-                    )
-                    .into());
+                    return Err(OutputsError::EventsToStdout);
                 }
                 let format = match args.events_format {
                     Some(ExportFormat::Csv) => EventsFormat::Csv,
@@ -84,7 +104,7 @@ impl RunOutputs {
         })
     }
 
-    /// The counters the replayer updates (pass them to `session::drive`).
+    /// The counters the replayer updates (the run's `Progress`).
     pub fn progress(&self) -> Arc<Progress> {
         self.progress.clone()
     }
@@ -144,13 +164,13 @@ impl RunOutputs {
                 super::stamp(),
                 path
             ),
-            Err(err) => self.error = Some(err.into()),
+            Err(err) => self.error = Some(err),
         }
     }
 
     /// Stops the metrics endpoint (after one last scrape with `--metrics-linger`); the error
     /// of the events file, if writing it failed.
-    pub fn close(mut self) -> anyhow::Result<()> {
+    pub fn close(mut self) -> Result<(), EventsOutError> {
         if let Some(server) = self.server.take() {
             if let Some(limit) = self.linger {
                 if !server.linger(limit) {
@@ -174,4 +194,35 @@ fn out_path(out: &EventsOut) -> String {
 
 fn humantime(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{CommandError, ErrorClass};
+
+    #[test]
+    fn the_events_file_is_never_standard_output_and_a_busy_port_is_usage() {
+        let args = RunOutputArgs {
+            events_out: Some("-".into()),
+            ..RunOutputArgs::default()
+        };
+        let Err(err) = RunOutputs::open(&args) else {
+            panic!("--events-out - was accepted");
+        };
+        let err = err.classed();
+        assert_eq!(CommandError::class_of(&err), ErrorClass::Usage);
+        assert!(err
+            .to_string()
+            .starts_with("--events-out -: standard output"));
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let args = RunOutputArgs {
+            metrics_addr: Some(busy.local_addr().unwrap()),
+            ..RunOutputArgs::default()
+        };
+        let Err(err) = RunOutputs::open(&args) else {
+            panic!("a port in use was bound");
+        };
+        assert_eq!(CommandError::class_of(&err.classed()), ErrorClass::Usage);
+    }
 }

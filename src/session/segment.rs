@@ -7,10 +7,30 @@ use std::path::Path;
 
 use crate::metrics::{EventRecord, EventResult};
 use crate::plan::replay::Prepared;
-use crate::replay::checkpoint::{self, CheckpointLock, CompletionLog};
-use crate::replay::segments::{Earlier, MeasureLog, SegmentSummary, Segments};
+use crate::replay::checkpoint::{self, CheckpointError, CheckpointLock, CompletionLog};
+use crate::replay::segments::{Earlier, MeasureLog, SegmentSummary, Segments, SegmentsError};
 use crate::replay::ReplayOutcome;
 use crate::selection::Survey;
+
+/// Why a segment's checkpoint or logs cannot be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentError {
+    #[error(transparent)]
+    Segments(#[from] SegmentsError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+/// `err` and its causes, as `main` prints an error.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        out.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    out
+}
 
 /// What a segment starts with.
 pub struct Begun {
@@ -29,7 +49,7 @@ pub struct Logs {
 
 /// Writes the checkpoint (from here on a killed run can be resumed), opens the logs, and
 /// reads what earlier segments did.
-pub fn begin(prepared: &mut Prepared) -> anyhow::Result<Begun> {
+pub fn begin(prepared: &mut Prepared) -> Result<Begun, SegmentError> {
     let mut lock = prepared.lock.take();
     let Some((path, saved)) = &prepared.checkpoint else {
         return Ok(Begun {
@@ -81,10 +101,11 @@ pub fn completion_recorder(logs: Option<Logs>) -> impl FnMut(&EventRecord) + Sen
         let written = logs
             .measures
             .append(record)
-            .map_err(anyhow::Error::from)
+            .map_err(SegmentError::from)
             .and_then(|()| Ok(logs.completions.append(record.seq)?));
         if let (Err(err), false) = (written, failed) {
-            eprintln!("warning: checkpoint log: {err:#}; a resume may resend events");
+            let err = chain(&err);
+            eprintln!("warning: checkpoint log: {err}; a resume may resend events");
             failed = true;
         }
     }
@@ -153,4 +174,45 @@ pub fn unfinished(segment: &ReplayOutcome) -> u64 {
         .copied()
         .unwrap_or(0);
     segment.not_sent + interrupted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_is_printed_as_main_prints_an_error() {
+        let io = std::io::Error::other("disk full");
+        let err = SegmentError::Segments(SegmentsError::Io {
+            path: "/runs/CHECKPOINT.measures".into(),
+            source: io,
+        });
+        let shown = format!(
+            "{:#}",
+            anyhow::Error::from(SegmentsError::Io {
+                path: "/runs/CHECKPOINT.measures".into(),
+                source: std::io::Error::other("disk full"),
+            })
+        );
+        assert_eq!(chain(&err), shown);
+        assert!(chain(&err).starts_with("/runs/CHECKPOINT.measures: disk full"));
+    }
+
+    #[test]
+    fn unfinished_events_are_those_not_sent_and_those_cut_off() {
+        let mut metrics = crate::metrics::Metrics::default();
+        metrics
+            .errors
+            .insert(crate::outcome::FailureKind::Interrupted, 4);
+        let segment = ReplayOutcome {
+            metrics,
+            received: 10,
+            interrupted: 4,
+            not_sent: 7,
+            due_in_source: 0,
+            stopped_early: true,
+            elapsed: std::time::Duration::from_secs(2),
+        };
+        assert_eq!(unfinished(&segment), 11);
+    }
 }

@@ -1,0 +1,131 @@
+//! The console while a run goes: a progress bar over the trace range (on a terminal), a status
+//! line per window, and the line that says a lost threshold stops the run.
+
+use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::stamp;
+use crate::metrics::EventRecord;
+use crate::replay::{Observer, Progress, WindowReport};
+use crate::result::thresholds::AbortWatch;
+use crate::sim::time::{Calendar, SimTime};
+use crate::units::Speed;
+
+/// The progress bar of a run and the task that moves it.
+pub struct RunConsole {
+    bar: indicatif::ProgressBar,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl RunConsole {
+    /// A bar over the trace range `span_ms` (`None`, or not a terminal: hidden), moved from
+    /// the replayer's counters. Call within the run's runtime.
+    pub fn start(span_ms: Option<(u64, u64)>, progress: Arc<Progress>) -> RunConsole {
+        let bar = progress_bar(span_ms);
+        let ticker = spawn_progress(bar.clone(), progress, span_ms);
+        RunConsole { bar, ticker }
+    }
+
+    /// The replayer's observer: window lines (with the trace's local time unless the run is
+    /// at 1x), every completion to `on_completed`, and `abort`'s verdicts, which cancel
+    /// `stop` once a threshold can no longer pass.
+    pub fn observer(
+        &self,
+        speed: Speed,
+        calendar: Calendar,
+        mut on_completed: impl FnMut(&EventRecord) + Send + 'static,
+        mut abort: Option<AbortWatch>,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> impl Observer {
+        let show_trace_time = speed != Speed::Factor(1.0);
+        let (line_bar, abort_bar) = (self.bar.clone(), self.bar.clone());
+        Console {
+            on_window: move |w: &WindowReport| {
+                let trace_time = show_trace_time.then(|| {
+                    calendar
+                        .instant_at(SimTime(w.trace_pos_ms))
+                        .format("%a %H:%M")
+                        .to_string()
+                });
+                let line = crate::report::window_line(w, trace_time.as_deref());
+                line_bar.suspend(|| crate::outln!("{} {line}", stamp()));
+            },
+            on_completed: move |r: &EventRecord| {
+                on_completed(r);
+                if let Some(lost) = abort.as_mut().and_then(|w| w.observe(r)) {
+                    abort_bar.suspend(|| {
+                        crate::outln!(
+                            "{} Threshold `{lost}` can no longer pass: stopping gracefully...",
+                            stamp()
+                        )
+                    });
+                    stop.cancel();
+                }
+            },
+        }
+    }
+
+    /// The run is over: the bar goes, and a run stopped early says it stops its workers.
+    pub fn finish(self, stopped_early: bool) {
+        self.ticker.abort();
+        self.bar.finish_and_clear();
+        if stopped_early {
+            crate::outln!("{} Stopping workers...", stamp());
+        }
+    }
+}
+
+/// The command line's observer: window lines on the console, completions to the caller.
+struct Console<W, C> {
+    on_window: W,
+    on_completed: C,
+}
+
+impl<W, C> Observer for Console<W, C>
+where
+    W: FnMut(&WindowReport) + Send + 'static,
+    C: FnMut(&EventRecord) + Send + 'static,
+{
+    fn window(&mut self, window: &WindowReport) {
+        (self.on_window)(window)
+    }
+
+    fn completed(&mut self, record: &EventRecord) {
+        (self.on_completed)(record)
+    }
+}
+
+fn progress_bar(span: Option<(u64, u64)>) -> indicatif::ProgressBar {
+    let Some((from, to)) = span.filter(|_| std::io::stderr().is_terminal()) else {
+        return indicatif::ProgressBar::hidden();
+    };
+    let bar = indicatif::ProgressBar::new(to - from);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% of the trace, {msg}")
+            .expect("static template"),
+    );
+    bar
+}
+
+fn spawn_progress(
+    bar: indicatif::ProgressBar,
+    progress: Arc<Progress>,
+    span: Option<(u64, u64)>,
+) -> tokio::task::JoinHandle<()> {
+    let from = span.map_or(0, |(from, _)| from);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let pos = progress.trace_pos_ms.load(Ordering::Relaxed);
+            bar.set_position(pos.saturating_sub(from));
+            bar.set_message(format!(
+                "{} sent, {} done",
+                progress.dispatched.load(Ordering::Relaxed),
+                progress.completed.load(Ordering::Relaxed)
+            ));
+        }
+    })
+}
