@@ -3,7 +3,7 @@
 //! This is the only place that maps an error to its number: 0 success, 1 the run failed, 2 bad
 //! usage or bad input (clap's own errors exit 2 too), 3 `compare` found a regression, 99 a
 //! `--threshold` was breached (k6's number), so scripts can tell them apart. Signals end a
-//! process with 130 or 143 (`cmd::session`, `output`), as their default action would.
+//! process with 130 or 143 (`session::signals`, `output`), as their default action would.
 
 use std::process::ExitCode;
 
