@@ -213,7 +213,15 @@ impl<T: Copy> HeapQueue<T> {
         }
         let bucket = &mut self.ring[((start >> WINDOW_BITS) % RING) as usize];
         self.in_ring -= bucket.len();
-        self.window.append(bucket);
+        // The bucket gives up its allocation, and grows again as it fills. Kept, every bucket
+        // held the capacity of the busiest window it ever had: 256 busy windows' worth after a
+        // stress evening, 2 MB more peak heap than the entries pending at any time need.
+        if self.window.is_empty() {
+            self.window = std::mem::take(bucket);
+        } else {
+            self.window.append(bucket);
+            *bucket = Vec::new();
+        }
         sort_by_offset(&mut self.window, &mut self.scratch, start);
         true
     }
