@@ -85,9 +85,18 @@ fn stage_ms(ms: u64) -> u32 {
 /// target makes (it has no rounding instruction): the cast truncates, and the fraction left is
 /// exact. Negative values and NaN give 0 and values past `u64::MAX` saturate, as the cast does.
 fn round_to_u64(x: f64) -> u64 {
+    // An arrival clock is non-negative and far below 2^52: there the conversions to and from
+    // `i64` are one instruction each, where `u64`'s take a compare and a fix-up.
+    if (0.0..TWO_POW_52).contains(&x) {
+        let whole = x as i64;
+        return (whole + i64::from(x - whole as f64 >= 0.5)) as u64;
+    }
     let whole = x as u64;
     whole.saturating_add(u64::from(x - whole as f64 >= 0.5))
 }
+
+/// From here on every `f64` is a whole number.
+const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 
 fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

