@@ -60,7 +60,7 @@ impl Root {
     ///   orders, the late ones one or none), so neighbours are about the same size: dealing
     ///   them out in turn leaves each partition the same mix of big and small roots, where a
     ///   hash of the number left it a random draw of them (16 shards of a stress day were up
-    ///   to 6.6 % off 1/16; dealt, within 2.5 %: BENCHMARKS.md, "The partition over a stress
+    ///   to 6.6 % off 1/16; dealt, within 2.2 %: BENCHMARKS.md, "The partition over a stress
     ///   day");
     /// * an order of a world customer and an inventory item go to `scale(mix(key))`: they are
     ///   many, small and of similar size, so a hash spreads them evenly.
@@ -482,7 +482,7 @@ mod tests {
     }
 
     // Chosen from seeds 1-8 of this morning (06:00-09:00 UTC, ~185,000 events): dealt, the
-    // worst shard was 2.3-5.7 % off; hashed, 10.7-18.3 %. Seed 3: 3.31 % and 18.0 %.
+    // worst shard was 3.3-5.7 % off; hashed, 14.6-18.3 %. Seed 3: 3.31 % and 18.0 %.
     const HOURS: u64 = 3;
     const BOUND: f64 = 6.0;
 
