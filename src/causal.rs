@@ -46,8 +46,11 @@ impl Root {
     }
 
     /// Which of `count` partitions the root falls in (`count` 0 is treated as 1). Integer
-    /// arithmetic only, so it is the same on every platform and in every version, and a fixed
-    /// function of the root and `count`: every shard, reading the trace on its own, agrees.
+    /// arithmetic only, so it is the same on every platform, and a fixed function of the root
+    /// and `count` (no table, nothing learnt from the trace): every shard, reading the trace on
+    /// its own, agrees. It is part of the trace-splitting contract (pinned in tests); this
+    /// version, of checkpoint version 4, replaced a hash of every root (`replay::checkpoint`
+    /// refuses a shard checkpoint of the earlier one).
     ///
     /// With `mix(k) = splitmix64(k ^ splitmix64(count))` (SplitMix64's finaliser, Steele, Lea
     /// and Flood 2014; [`Root::lane`] salts with `count | 1 << 32` instead) and
@@ -361,6 +364,17 @@ mod tests {
         ];
         for (root, count, expected) in pinned {
             assert_eq!(root.partition(count), expected, "{root} of {count}");
+        }
+        let lanes: [(Root, u32, u32); 6] = [
+            (Root::NewCustomer(1_000), 16, 15),
+            (Root::NewCustomer(77), 7, 4),
+            (Root::Order(123_456), 16, 0),
+            (Root::Order(99), 5, 3),
+            (Root::Item(7_599), 16, 6),
+            (Root::Item(42), 3, 0),
+        ];
+        for (root, count, expected) in lanes {
+            assert_eq!(root.lane(count), expected, "{root} of {count} lanes");
         }
         assert_eq!(
             splitmix64(0),
