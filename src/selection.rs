@@ -260,11 +260,11 @@ mod tests {
         )
     }
 
-    /// Roots: new customer 2 (seq 1, 2, 5, 8), order 3 of a world customer (seq 0, 4, 7),
-    /// order 4 of a world customer (seq 6, 9), item 2 (seq 3).
+    /// Roots: new customer 2 (seq 1, 2, 5, 8), order 4 of a world customer (seq 0, 4, 7),
+    /// order 3 of a world customer (seq 6, 9), item 1 (seq 3).
     fn trace() -> Vec<Event> {
         vec![
-            order(100, 3, CustomerRef::Existing(0)), // 0: before the window
+            order(100, 4, CustomerRef::Existing(0)), // 0: before the window
             at(
                 200,
                 Action::NewCustomer {
@@ -282,16 +282,16 @@ mod tests {
             at(
                 400,
                 Action::InventoryUpdate {
-                    item: 2,
+                    item: 1,
                     stock_level: 9,
                 },
             ), // 3
-            step(500, 3, OrderStatus::Picking),      // 4: its order was created before the window
+            step(500, 4, OrderStatus::Picking),      // 4: its order was created before the window
             step(600, 5, OrderStatus::Picking),      // 5
-            order(700, 4, CustomerRef::Existing(1)), // 6
-            step(800, 3, OrderStatus::Delivered),    // 7
+            order(700, 3, CustomerRef::Existing(1)), // 6
+            step(800, 4, OrderStatus::Delivered),    // 7
             step(900, 5, OrderStatus::Cancelled),    // 8
-            step(1_000, 4, OrderStatus::Picking),    // 9: after the window
+            step(1_000, 3, OrderStatus::Picking),    // 9: after the window
         ]
     }
 
@@ -299,25 +299,25 @@ mod tests {
     fn each_event_comes_out_with_its_root() {
         let mut selection = SelectionSpec::all(2_000).start();
         let roots: Vec<Root> = trace().iter().map(|e| selection.offer(e).root).collect();
-        let (c, o3, o4, i) = (
+        let (c, o4, o3, i) = (
             Root::NewCustomer(2),
-            Root::Order(3),
             Root::Order(4),
-            Root::Item(2),
+            Root::Order(3),
+            Root::Item(1),
         );
-        assert_eq!(roots, [o3, c, c, i, o3, c, o4, o3, c, o4]);
+        assert_eq!(roots, [o4, c, c, i, o4, c, o3, o4, c, o3]);
     }
 
     /// Every combination of window, resume and shard, with the sequence numbers sent.
     #[test]
     fn every_combination_of_window_resume_and_shard() {
         // The table's shards follow the pinned partition function (`causal`): in 2 shards,
-        // shard 0 holds order 4 and item 2, shard 1 the new customer and order 3.
+        // shard 0 holds order 3 and item 1, shard 1 the new customer and order 4.
         let partitions = [
             (Root::NewCustomer(2), 1),
-            (Root::Order(3), 1),
-            (Root::Order(4), 0),
-            (Root::Item(2), 0),
+            (Root::Order(4), 1),
+            (Root::Order(3), 0),
+            (Root::Item(1), 0),
         ];
         for (root, partition) in partitions {
             assert_eq!(root.partition(2), partition, "{root}");

@@ -2,7 +2,8 @@
 //! causal root is in its partition, the shards together send the trace once, a shared start
 //! gives them one timestamp shift, a start too far in the past is refused, a start to come is
 //! waited for (and a signal during the wait sends nothing), and a checkpoint resumes only its
-//! own shard. Loopback only: an in-process stub that records every request.
+//! own shard, of this loadgen's partition. Loopback only: an in-process stub that records
+//! every request.
 
 #[path = "common/harness.rs"]
 mod harness;
@@ -199,6 +200,27 @@ fn a_checkpoint_resumes_its_own_shard_and_refuses_another() {
     assert!(again.stdout.contains("0 to send"), "{}", again.stdout);
     assert!(again.stdout.contains("Shard: 1/3"), "{}", again.stdout);
     assert_eq!(api_requests(&s.stub.stats()), sent, "nothing resent");
+    // The same checkpoint as a loadgen of the hashed partition (version 3) wrote it: its log
+    // names events of other roots than this loadgen's shard 1/3 holds.
+    let text = std::fs::read_to_string(s.path("c")).expect("checkpoint");
+    assert!(text.contains("\"version\": 4"), "{text}");
+    std::fs::write(
+        s.path("c"),
+        text.replace("\"version\": 4", "\"version\": 3"),
+    )
+    .unwrap();
+    let old = harness::loadgen(
+        s.dir.path(),
+        &["replay", "--resume", "c", "--api-url", &s.stub.url()],
+        &[],
+    );
+    old.expect_code(2);
+    assert!(
+        old.stderr.contains("earlier partition") && old.stderr.contains("shard 1/3"),
+        "{}",
+        old.stderr
+    );
+    assert_eq!(api_requests(&s.stub.stats()), sent, "nothing sent");
 }
 
 #[test]

@@ -18,8 +18,13 @@ use serde::{Deserialize, Serialize};
 use crate::causal::Shard;
 
 /// Version 2 added the run's settings, version 3 the shard and the start instant; earlier
-/// checkpoints still load (without them).
-pub const CHECKPOINT_VERSION: u32 = 3;
+/// checkpoints still load (without them). Version 4 marks the partition of the roots that
+/// deals created customers out by number (`causal::Root::partition`, 2026-12-01): a shard's
+/// checkpoint of an earlier version was of the hashed partition and is refused.
+pub const CHECKPOINT_VERSION: u32 = 4;
+
+/// The first version whose shard is of today's partition of the roots.
+const DEALT_PARTITION_SINCE: u32 = 4;
 
 /// The settings a resumed run continues with unless flags override them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,6 +91,12 @@ pub enum CheckpointError {
         path: PathBuf,
         made_for: String,
         given: String,
+    },
+    #[error("{path}: the checkpoint (version {version}) is of shard {shard} of an earlier partition of the roots, which this loadgen does not compute: resumed, it would send events another shard sent. Finish the run with the loadgen that started it, or replay every shard again with a new --run-id")]
+    OtherPartition {
+        path: PathBuf,
+        version: u32,
+        shard: Shard,
     },
 }
 
@@ -217,12 +228,23 @@ pub fn begin(
 
 impl Checkpoint {
     /// The shard a resume of this checkpoint (at `path`) sends: its own; `given` (the
-    /// resume's `--shard`) must be the same.
+    /// resume's `--shard`) must be the same, and the checkpoint's partition this loadgen's
+    /// (its completion log says which events of that partition's shard succeeded; this
+    /// loadgen's shard of the same number holds other roots).
     pub fn check_shard(
         &self,
         path: &Path,
         given: Option<Shard>,
     ) -> Result<Option<Shard>, CheckpointError> {
+        if let Some(shard) = self.shard {
+            if self.version < DEALT_PARTITION_SINCE {
+                return Err(CheckpointError::OtherPartition {
+                    path: path.to_path_buf(),
+                    version: self.version,
+                    shard,
+                });
+            }
+        }
         match given {
             Some(given) if self.shard != Some(given) => Err(CheckpointError::OtherShard {
                 path: path.to_path_buf(),
@@ -475,6 +497,40 @@ mod tests {
         };
         let err = whole.check_shard(path, Some(mine)).unwrap_err().to_string();
         assert!(err.contains("the whole trace"), "{err}");
+    }
+
+    /// A shard's checkpoint written before the partition dealt created customers out names
+    /// events of other roots: resuming it would send some twice and some never.
+    #[test]
+    fn a_shard_of_the_earlier_partition_is_refused() {
+        let path = Path::new("c");
+        let old = Checkpoint {
+            version: 3,
+            ..checkpoint()
+        };
+        let mine = Shard { index: 1, count: 4 };
+        for given in [None, Some(mine)] {
+            let err = old.check_shard(path, given).unwrap_err();
+            assert!(
+                matches!(err, CheckpointError::OtherPartition { .. }),
+                "{err}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains("version 3") && text.contains("shard 1/4"),
+                "{text}"
+            );
+        }
+        let whole = Checkpoint {
+            version: 3,
+            shard: None,
+            ..checkpoint()
+        };
+        assert_eq!(
+            whole.check_shard(path, None).unwrap(),
+            None,
+            "no shard, no partition"
+        );
     }
 
     #[test]
