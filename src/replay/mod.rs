@@ -5,6 +5,14 @@
 //!
 //! `run` splits the roots over `threads` dispatchers (`dispatcher`), one per partition of
 //! `Root::partition`; they share the schedule, the stop and one aggregator of the records.
+//! Thread per core: a run of one dispatcher runs it on the calling task, so on a
+//! current-thread runtime (the CLI's, `cmd::runtime_for`) one thread dispatches, sends,
+//! paces and aggregates; with several, each runs on an OS thread of its own with a
+//! current-thread runtime, its own clock and its own executor (`Executor::for_own_thread`:
+//! its own connection pool), so an event's tasks, its connections and its timer never leave
+//! that thread; only the router's feed and the records to the aggregator cross threads.
+//! Under tokio's clock (`ClockChoice::Tokio`, tests on a paused clock) every dispatcher is a
+//! task of the calling runtime instead, since a paused clock belongs to one runtime.
 //!
 //! It knows nothing of HTTP or triples: an `Executor` turns an event into requests
 //! (`api::FreshMartExecutor` for the real thing, fakes in tests). Shutdown is a future passed
@@ -30,8 +38,8 @@ use crate::event::Event;
 use crate::metrics::{EventRecord, EventResult, Metrics};
 use crate::outcome::RetryCause;
 use crate::units::Speed;
-use clock::{Clock as _, ClockChoice, PacingClock};
-use dispatcher::{dispatch, Shared, Tally};
+use clock::{Clock as _, ClockChoice};
+use dispatcher::{dispatch, Shared, Tally, Work};
 use pacer::Pacer;
 
 /// Set once a replay is stopping: executors must not start retries after it, and a backoff
@@ -75,6 +83,14 @@ pub trait Executor: Send + Sync + 'static {
         event: Event,
         stop: StopFlag,
     ) -> impl Future<Output = Execution> + Send;
+
+    /// The executor of a dispatcher that runs on a thread and runtime of its own; called on
+    /// the runtime that calls `run`. What is tied to a runtime (a connection pool, whose
+    /// connections are tasks) should be the new thread's own; the rest may be shared. By
+    /// default, this same executor.
+    fn for_own_thread(self: &Arc<Self>) -> Arc<Self> {
+        self.clone()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -193,7 +209,7 @@ pub async fn run<X: Executor>(
     let shared = Arc::new(Shared {
         start,
         pacer: Pacer::new(options.speed, options.origin_ms),
-        clock: PacingClock::for_run(options.clock, options.speed),
+        clock: (options.clock, options.speed),
         stop: StopFlag::default(),
         progress,
         records: records_tx,
@@ -205,7 +221,9 @@ pub async fn run<X: Executor>(
             if split.dispatchers == 1 {
                 // One partition: the dispatcher reads the source itself, on the calling task.
                 let tap = options.tap.clone();
-                let tally = dispatch(executor, events, shared.clone(), split.limit(0), tap).await;
+                let clock = shared.clock();
+                let tally =
+                    dispatch(executor, events, shared.clone(), clock, split.limit(0), tap).await;
                 vec![tally]
             } else {
                 dispatch_partitions(executor, events, &shared, split, options.tap.clone()).await
@@ -276,7 +294,8 @@ impl Split {
     }
 }
 
-/// Several dispatchers, each on its own task, fed by this task routing the source by root.
+/// Several dispatchers, each on its own thread (on tokio's clock: its own task), fed by this
+/// task routing the source by root.
 async fn dispatch_partitions<X: Executor>(
     executor: Arc<X>,
     mut events: mpsc::Receiver<Sequenced>,
@@ -284,19 +303,31 @@ async fn dispatch_partitions<X: Executor>(
     split: Split,
     tap: Option<std::sync::mpsc::Sender<Event>>,
 ) -> Vec<Tally> {
+    let own_threads = shared.clock.0 != ClockChoice::Tokio;
     let mut feeds = Vec::with_capacity(split.dispatchers as usize);
     let mut tasks = Vec::with_capacity(split.dispatchers as usize);
     for index in 0..split.dispatchers {
         let (tx, rx) = mpsc::channel(PARTITION_FEED);
         feeds.push(tx);
-        tasks.push(tokio::spawn(dispatch(
-            executor.clone(),
-            rx,
-            shared.clone(),
-            split.limit(index),
-            None,
-        )));
+        let work = Work {
+            index,
+            executor: if own_threads {
+                executor.for_own_thread()
+            } else {
+                executor.clone()
+            },
+            events: rx,
+            shared: shared.clone(),
+            concurrency: split.limit(index),
+        };
+        tasks.push(if own_threads {
+            work.on_own_thread()
+        } else {
+            work.on_this_runtime()
+        });
     }
+    // The router's own clock, for the tap.
+    let clock = shared.clock();
     let stop = shared.stop.clone();
     let stopped = stop.stopped();
     tokio::pin!(stopped);
@@ -314,7 +345,7 @@ async fn dispatch_partitions<X: Executor>(
                 tokio::select! {
                     biased;
                     _ = &mut stopped => { held = Some(next); break; }
-                    _ = shared.clock.synchronize(due) => {}
+                    _ = clock.synchronize(due) => {}
                 }
             }
             let _ = tap.send(next.event.clone());
@@ -345,8 +376,8 @@ async fn dispatch_partitions<X: Executor>(
     for task in tasks {
         // A dispatcher does not panic (an executor's panic is caught per event); if one did,
         // its events would go missing from the counts, so say so loudly in debug builds.
-        let tally = task.await;
-        debug_assert!(tally.is_ok(), "a dispatcher panicked");
+        let tally = task.tally().await;
+        debug_assert!(tally.is_some(), "a dispatcher panicked");
         tallies.push(tally.unwrap_or_default());
     }
     tallies.push(Tally {
