@@ -56,6 +56,52 @@ impl Shared {
     }
 }
 
+/// Events taken from a channel in batches: a sender blocked on a full channel (the trace's
+/// feed thread, or the router) is woken once per batch instead of once per event, which at
+/// `--speed max` was a thread ping-pong per event. What is taken but not yet handed out is
+/// still the source's: `rest` yields it first, in trace order.
+pub(super) struct Batched {
+    rx: mpsc::Receiver<Sequenced>,
+    ahead: VecDeque<Sequenced>,
+    batch: Vec<Sequenced>,
+}
+
+/// Events taken from a channel at once.
+const BATCH: usize = 256;
+
+impl Batched {
+    pub fn new(rx: mpsc::Receiver<Sequenced>) -> Batched {
+        Batched {
+            rx,
+            ahead: VecDeque::new(),
+            batch: Vec::new(),
+        }
+    }
+
+    /// The next event; `None` once the channel is closed and empty. Cancel safe: nothing is
+    /// taken unless it is kept.
+    pub async fn next(&mut self) -> Option<Sequenced> {
+        if let Some(next) = self.ahead.pop_front() {
+            return Some(next);
+        }
+        if self.rx.recv_many(&mut self.batch, BATCH).await == 0 {
+            return None;
+        }
+        let mut batch = self.batch.drain(..);
+        let next = batch.next();
+        self.ahead.extend(batch);
+        next
+    }
+
+    /// What is left without waiting: the events taken ahead, then what the channel holds.
+    pub fn rest(&mut self) -> impl Iterator<Item = Sequenced> + '_ {
+        let ahead = std::mem::take(&mut self.ahead);
+        ahead
+            .into_iter()
+            .chain(std::iter::from_fn(|| self.rx.try_recv().ok()))
+    }
+}
+
 /// One dispatcher's part of a run, before it starts.
 pub(super) struct Work<X> {
     pub index: u32,
@@ -373,13 +419,14 @@ impl Drop for Report {
 /// the replay stops, with at most `concurrency` roots in flight; then drains.
 pub(super) async fn dispatch<X: Executor>(
     executor: Arc<X>,
-    mut events: mpsc::Receiver<Sequenced>,
+    events: mpsc::Receiver<Sequenced>,
     shared: Arc<Shared>,
     clock: PacingClock,
     concurrency: usize,
     tap: Option<std::sync::mpsc::Sender<Event>>,
 ) -> Tally {
     let concurrency = concurrency.max(1);
+    let mut events = Batched::new(events);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut lanes = Lanes {
         busy: HashMap::new(),
@@ -403,7 +450,7 @@ pub(super) async fn dispatch<X: Executor>(
                 lanes.complete(&executor, &shared, done);
                 continue;
             }
-            next = events.recv() => match next { Some(e) => e, None => break },
+            next = events.next() => match next { Some(e) => e, None => break },
         };
         progress.received.fetch_add(1, Ordering::Relaxed);
         tally.taken += 1;
@@ -472,7 +519,7 @@ pub(super) async fn dispatch<X: Executor>(
     if tally.stopped_early {
         // Events are in trace order: count those already due, up to the first that is not.
         let now = Instant::now();
-        while let Ok(next) = events.try_recv() {
+        for next in events.rest() {
             match shared.due(next.event.at.as_ms()) {
                 Some(due) if due > now => break,
                 _ => tally.due_in_source += 1,

@@ -39,7 +39,7 @@ use crate::metrics::{EventRecord, EventResult, Metrics};
 use crate::outcome::RetryCause;
 use crate::units::Speed;
 use clock::{Clock as _, ClockChoice};
-use dispatcher::{dispatch, Shared, Tally, Work};
+use dispatcher::{dispatch, Batched, Shared, Tally, Work};
 use pacer::Pacer;
 
 /// Set once a replay is stopping: executors must not start retries after it, and a backoff
@@ -298,12 +298,13 @@ impl Split {
 /// task routing the source by root.
 async fn dispatch_partitions<X: Executor>(
     executor: Arc<X>,
-    mut events: mpsc::Receiver<Sequenced>,
+    events: mpsc::Receiver<Sequenced>,
     shared: &Arc<Shared>,
     split: Split,
     tap: Option<std::sync::mpsc::Sender<Event>>,
 ) -> Vec<Tally> {
     let own_threads = shared.clock.0 != ClockChoice::Tokio;
+    let mut events = Batched::new(events);
     let mut feeds = Vec::with_capacity(split.dispatchers as usize);
     let mut tasks = Vec::with_capacity(split.dispatchers as usize);
     for index in 0..split.dispatchers {
@@ -336,7 +337,7 @@ async fn dispatch_partitions<X: Executor>(
         let next = tokio::select! {
             biased;
             _ = &mut stopped => break,
-            next = events.recv() => match next { Some(e) => e, None => break },
+            next = events.next() => match next { Some(e) => e, None => break },
         };
         if let Some(tap) = &tap {
             // A recording is in trace order and holds only events whose time came, so the
@@ -366,9 +367,7 @@ async fn dispatch_partitions<X: Executor>(
         // What the router still held or the source still had, whose time had come.
         let now = Instant::now();
         let is_due = |e: &Sequenced| shared.due(e.event.at.as_ms()).is_none_or(|d| d <= now);
-        let mut rest = held
-            .into_iter()
-            .chain(std::iter::from_fn(|| events.try_recv().ok()));
+        let mut rest = held.into_iter().chain(events.rest());
         due_in_source = rest.by_ref().take_while(is_due).count() as u64;
     }
     drop(events);
