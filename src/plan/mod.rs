@@ -75,7 +75,7 @@ impl Env {
     /// `--threads`' default: a dispatcher per core but one, at least one. The trace's feed
     /// thread and the calling thread (which routes and aggregates when there are several
     /// dispatchers) need a core too; on 2 cores one dispatcher, which then does all of it on
-    /// one thread, spent 25-35 % less CPU per request than two (BENCHMARKS.md,
+    /// one thread, spent 17-30 % less CPU per request than two (BENCHMARKS.md,
     /// "Thread-per-core dispatchers").
     pub fn default_threads(&self) -> usize {
         self.cores.saturating_sub(1).max(1)
