@@ -12,9 +12,10 @@
 //! real command (decoding is measured separately in `benches/simulate.rs`).
 //!
 //! Two runtimes: `cli_runtime` is the one `loadgen replay` runs on, built by the same function
-//! (`loadgen::cmd::runtime_for`, with as many dispatchers as cores), so the
-//! bench follows whatever the CLI builds; `current_thread` runs the same loop, lanes and
-//! aggregator on one thread, to show what the cross-thread hand-offs cost.
+//! (`loadgen::cmd::runtime_for`, with `--threads`' default, `plan::Env::default_threads`), so
+//! the bench follows whatever the CLI builds; `current_thread` runs one dispatcher, its lanes
+//! and the aggregator on one thread (what the CLI does with `--threads 1`; on 2 cores, its
+//! default too).
 //!
 //! One element = one event, so criterion reports events per second.
 
@@ -118,9 +119,9 @@ fn replay(
 fn bench_replay(c: &mut Criterion) {
     let events = Arc::new(stress_hour());
     let n = events.len() as u64;
-    // The runtime `loadgen replay` runs on by default (`--threads` = the machine's cores),
-    // from the function that builds it.
-    let cli_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The runtime `loadgen replay` runs on by default, from the function that builds it, with
+    // the default `--threads`.
+    let cli_threads = loadgen::plan::Env::capture().default_threads();
     let rt = loadgen::cmd::runtime_for(cli_threads).expect("runtime");
     let single = tokio::runtime::Builder::new_current_thread()
         .enable_all()

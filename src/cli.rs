@@ -260,9 +260,10 @@ pub struct StartArgs {
     /// Events in flight at once, 1 to 100000 (default: the profile's concurrent workflows)
     #[arg(long, value_parser = units::parse_concurrency)]
     pub concurrency: Option<usize>,
-    /// Dispatchers, 1 to 1024 (default: the machine's available parallelism); each sends the
-    /// events of its own partition of the causal roots, and --concurrency is their total,
-    /// split evenly (so there are never more dispatchers than --concurrency)
+    /// Dispatchers, 1 to 1024 (default: one less than the machine's available parallelism, at
+    /// least 1), each on a thread of its own; each sends the events of its own partition of the
+    /// causal roots, and --concurrency is their total, split evenly (so there are never more
+    /// dispatchers than --concurrency)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// Namespace for the ids this run creates (default: derived from the clock, printed)
@@ -516,9 +517,10 @@ pub struct ReplayArgs {
     /// Events in flight at once, 1 to 100000 (default: the trace profile's concurrent workflows)
     #[arg(long, value_parser = units::parse_concurrency)]
     pub concurrency: Option<usize>,
-    /// Dispatchers, 1 to 1024 (default: the machine's available parallelism); each sends the
-    /// events of its own partition of the causal roots, and --concurrency is their total,
-    /// split evenly (so there are never more dispatchers than --concurrency)
+    /// Dispatchers, 1 to 1024 (default: one less than the machine's available parallelism, at
+    /// least 1), each on a thread of its own; each sends the events of its own partition of the
+    /// causal roots, and --concurrency is their total, split evenly (so there are never more
+    /// dispatchers than --concurrency)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// Start at this local time of day of the trace (HH:MM); orders created earlier are skipped

@@ -40,7 +40,9 @@
 //! * `replay`: the replayer core, which knows nothing of HTTP: the pacer and the clock that
 //!   waits for due times, a router and dispatchers that each own a partition of the roots and
 //!   keep each root's events in order (completions come back over a channel: no shared lock),
-//!   concurrency, shutdown, checkpoints and their lock, a resumed run's saved segments.
+//!   thread per core (one dispatcher on the calling thread; several, each on its own thread
+//!   with a current-thread runtime, clock and connection pool), concurrency, shutdown,
+//!   checkpoints and their lock, a resumed run's saved segments.
 //! * `contract`: the FreshMart contract, pure: subject ids and a run's namespace, order
 //!   statuses, money, the API's rows, and which requests an event becomes.
 //! * `api`: talking to FreshMart over HTTP: requests prepared once (`api::prepared`), the

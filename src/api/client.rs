@@ -287,6 +287,10 @@ pub struct FreshMartExecutor {
     context: RequestContext,
     options: ClientOptions,
     probes: Option<(ProbeOptions, Arc<ProbeStats>)>,
+    /// Where probes run, if not on the runtime that sends: a dispatcher's thread ends with
+    /// its last event, and its probes must outlive it. The runtime that made this executor
+    /// (`for_own_thread`) and its client, whose connections live there.
+    probe_home: Option<(tokio::runtime::Handle, reqwest::Client)>,
 }
 
 impl FreshMartExecutor {
@@ -301,6 +305,7 @@ impl FreshMartExecutor {
             context,
             options,
             probes: None,
+            probe_home: None,
         })
     }
 
@@ -363,6 +368,26 @@ impl FreshMartExecutor {
 }
 
 impl Executor for FreshMartExecutor {
+    /// A client of its own (its own connection pool: connections are tasks of the runtime
+    /// that opened them, and that runtime is the new thread's); the probe counters shared.
+    fn for_own_thread(self: &Arc<Self>) -> Arc<Self> {
+        let Ok(client) = build_client(&self.options) else {
+            // It was built once with these options; should it fail now, share that one.
+            return self.clone();
+        };
+        let probe_home = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|runtime| (runtime, self.client.clone()));
+        Arc::new(FreshMartExecutor {
+            client,
+            endpoint: self.endpoint.clone(),
+            context: self.context.clone(),
+            options: self.options.clone(),
+            probes: self.probes.clone(),
+            probe_home,
+        })
+    }
+
     async fn execute(&self, seq: u64, event: Event, stop: StopFlag) -> Execution {
         // Built here, in the event's own task, not by the dispatcher: each request's URL and
         // body once, whatever the number of attempts.
@@ -416,8 +441,12 @@ impl Executor for FreshMartExecutor {
             if sampled && written.repeats_earlier_state {
                 stats.untimeable(expect.kind());
             } else if sampled {
+                let (_home, client) = match &self.probe_home {
+                    Some((runtime, client)) => (Some(runtime.enter()), client),
+                    None => (None, &self.client),
+                };
                 probe::spawn(
-                    self.client.clone(),
+                    client.clone(),
                     self.endpoint.as_str().to_string(),
                     expect,
                     written.generation,

@@ -25,16 +25,22 @@ use crate::cli::{Cli, Command};
 /// A runtime for the commands that talk to the API but do not replay: one worker thread for
 /// the requests, plus the calling thread.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    runtime_for(1)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?)
 }
 
-/// The runtime of a replay with `threads` dispatchers: a worker per dispatcher, plus the
-/// calling thread (which runs the only dispatcher of `--threads 1`, or routes the source to
-/// the dispatchers). On 2 cores a second worker under one dispatcher only added thread
-/// hand-offs: 54–63 µs of client CPU per request against 42–48 µs with one (BENCHMARKS.md).
-pub fn runtime_for(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
+/// The runtime of a replay with `threads` dispatchers: a current-thread runtime on the
+/// calling thread, whatever `threads` is. `--threads 1` runs its one dispatcher there, with
+/// its events' tasks, their connections, the clock and the aggregator: one thread does it
+/// all, and nothing is handed to another thread per event. With more, the calling thread
+/// routes the source and aggregates while each dispatcher runs on a thread of its own
+/// (`replay::run`). A multi-thread runtime under one dispatcher spent its CPU on the
+/// hand-offs (futex wake-ups, idle workers woken to steal): BENCHMARKS.md, "Thread-per-core
+/// dispatchers".
+pub fn runtime_for(_threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }

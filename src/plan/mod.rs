@@ -64,7 +64,7 @@ pub struct Env {
     pub now: chrono::DateTime<chrono::Utc>,
     /// `JOB_COMPLETION_INDEX`: the pod's index in a Kubernetes Indexed Job.
     pub job_completion_index: Option<String>,
-    /// The machine's available parallelism: the default of `--threads`.
+    /// The machine's available parallelism (the default of `--threads` derives from it).
     pub cores: usize,
 }
 
@@ -75,6 +75,15 @@ impl Env {
             job_completion_index: std::env::var("JOB_COMPLETION_INDEX").ok(),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
+    }
+
+    /// `--threads`' default: a dispatcher per core but one, at least one. The trace's feed
+    /// thread and the calling thread (which routes and aggregates when there are several
+    /// dispatchers) need a core too; on 2 cores one dispatcher, which then does all of it on
+    /// one thread, spent 17-30 % less CPU per request than two (BENCHMARKS.md,
+    /// "Thread-per-core dispatchers").
+    pub fn default_threads(&self) -> usize {
+        self.cores.saturating_sub(1).max(1)
     }
 }
 

@@ -182,7 +182,7 @@ impl ReplayPlan {
             report,
             speed: args.speed.unwrap_or(Speed::Factor(1.0)),
             concurrency: args.concurrency,
-            threads: args.threads.map_or(env.cores, usize::from),
+            threads: args.threads.map_or(env.default_threads(), usize::from),
             probe_reads: args.probe_reads.unwrap_or(0.0),
             probe_timeout: args.probe_timeout.unwrap_or(Duration::from_secs(30)),
             min_success: args.min_success.unwrap_or(0.9),

@@ -114,7 +114,7 @@ impl StartPlan {
             calendar: Calendar::new(start),
             run_id,
             concurrency,
-            threads: args.threads.map_or(env.cores, usize::from),
+            threads: args.threads.map_or(env.default_threads(), usize::from),
             record: args.record,
             outputs: args.outputs,
             result: args.result,

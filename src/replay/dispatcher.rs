@@ -3,9 +3,10 @@
 //! of that state alone.
 //!
 //! Each event runs as its own task and reports back over a channel (`Done`): the dispatcher is
-//! the only one that reads or changes the lanes, so nothing is locked on the hot path, and an
-//! event's requests are prepared on whichever worker runs its task, not on the dispatching
-//! one. (A fixed pool of workers taking per-root ready queues was the alternative: it needs a
+//! the only one that reads or changes the lanes, so nothing is locked on the hot path. On the
+//! CLI's runtimes (current-thread: `Work::on_own_thread`, or the calling thread for a single
+//! dispatcher) those tasks run on the dispatcher's own thread, so a completion, a due time
+//! and a connection's I/O wake that one thread and nothing crosses to another. (A fixed pool of workers taking per-root ready queues was the alternative: it needs a
 //! shared ready queue again, and the same per-root bookkeeping to keep a root's events in
 //! order.)
 
@@ -18,20 +19,23 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::clock::{Clock as _, PacingClock};
+use super::clock::{Clock as _, ClockChoice, PacingClock};
 use super::pacer::Pacer;
 use super::{Executor, Progress, Sequenced, StopFlag};
 use crate::causal::Root;
 use crate::event::{Activity, Entity, Event};
 use crate::metrics::{EventRecord, EventResult};
 use crate::outcome::FailureKind;
+use crate::units::Speed;
 
-/// What every dispatcher of a run shares: the schedule, the clock, the stop, the counters and
-/// the way to the aggregator.
+/// What every dispatcher of a run shares: the schedule, the choice of clock, the stop, the
+/// counters and the way to the aggregator.
 pub(super) struct Shared {
     pub start: Instant,
     pub pacer: Pacer,
-    pub clock: PacingClock,
+    /// Each dispatcher makes its own clock from these, on its own runtime (a timerfd belongs
+    /// to the I/O driver it is registered with).
+    pub clock: (ClockChoice, Speed),
     /// Set when the replay stops: no new event starts, executors give up their retries.
     pub stop: StopFlag,
     pub progress: Arc<Progress>,
@@ -44,6 +48,134 @@ impl Shared {
     /// When the event at `offset_ms` is due (`None`: at once, `--speed max`).
     pub fn due(&self, offset_ms: u64) -> Option<Instant> {
         self.pacer.due(offset_ms).map(|offset| self.start + offset)
+    }
+
+    /// A clock of this run, on the current runtime.
+    pub fn clock(&self) -> PacingClock {
+        PacingClock::for_run(self.clock.0, self.clock.1)
+    }
+}
+
+/// Events taken from a channel in batches: a sender blocked on a full channel (the trace's
+/// feed thread, or the router) is woken once per batch instead of once per event, which at
+/// `--speed max` was a thread ping-pong per event. What is taken but not yet handed out is
+/// still the source's: `rest` yields it first, in trace order.
+pub(super) struct Batched {
+    rx: mpsc::Receiver<Sequenced>,
+    ahead: VecDeque<Sequenced>,
+    batch: Vec<Sequenced>,
+}
+
+/// Events taken from a channel at once.
+const BATCH: usize = 256;
+
+impl Batched {
+    pub fn new(rx: mpsc::Receiver<Sequenced>) -> Batched {
+        Batched {
+            rx,
+            ahead: VecDeque::new(),
+            batch: Vec::new(),
+        }
+    }
+
+    /// The next event; `None` once the channel is closed and empty. Cancel safe: nothing is
+    /// taken unless it is kept.
+    pub async fn next(&mut self) -> Option<Sequenced> {
+        if let Some(next) = self.ahead.pop_front() {
+            return Some(next);
+        }
+        if self.rx.recv_many(&mut self.batch, BATCH).await == 0 {
+            return None;
+        }
+        let mut batch = self.batch.drain(..);
+        let next = batch.next();
+        self.ahead.extend(batch);
+        next
+    }
+
+    /// What is left without waiting: the events taken ahead, then what the channel holds.
+    pub fn rest(&mut self) -> impl Iterator<Item = Sequenced> + '_ {
+        let ahead = std::mem::take(&mut self.ahead);
+        ahead
+            .into_iter()
+            .chain(std::iter::from_fn(|| self.rx.try_recv().ok()))
+    }
+}
+
+/// One dispatcher's part of a run, before it starts.
+pub(super) struct Work<X> {
+    pub index: u32,
+    pub executor: Arc<X>,
+    pub events: mpsc::Receiver<Sequenced>,
+    pub shared: Arc<Shared>,
+    pub concurrency: usize,
+}
+
+/// A dispatcher that was started, as a task or on a thread of its own.
+pub(super) enum Started {
+    Task(JoinHandle<Tally>),
+    Thread(tokio::sync::oneshot::Receiver<Tally>),
+}
+
+impl Started {
+    /// The dispatcher's tally once it has finished; `None` if it panicked.
+    pub async fn tally(self) -> Option<Tally> {
+        match self {
+            Started::Task(task) => task.await.ok(),
+            Started::Thread(tally) => tally.await.ok(),
+        }
+    }
+}
+
+impl<X: Executor> Work<X> {
+    async fn run(self) -> Tally {
+        let clock = self.shared.clock();
+        dispatch(
+            self.executor,
+            self.events,
+            self.shared,
+            clock,
+            self.concurrency,
+            None,
+        )
+        .await
+    }
+
+    /// A task of the calling runtime.
+    pub fn on_this_runtime(self) -> Started {
+        Started::Task(tokio::spawn(self.run()))
+    }
+
+    /// An OS thread of its own running a current-thread runtime: the dispatcher, its events'
+    /// tasks, their connections and its clock all live there. The thread ends with its
+    /// runtime (its connections closed) before the tally is handed over. Should no runtime
+    /// or thread be had, a task of the calling runtime instead.
+    pub fn on_own_thread(self) -> Started {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return self.on_this_runtime();
+        };
+        // The work goes over once the thread exists, so that it is not lost if it cannot.
+        let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Work<X>>(1);
+        let (tally_tx, tally_rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name(format!("dispatcher-{}", self.index))
+            .spawn(move || {
+                if let Ok(work) = work_rx.recv() {
+                    let tally = runtime.block_on(work.run());
+                    drop(runtime);
+                    let _ = tally_tx.send(tally);
+                }
+            });
+        if spawned.is_err() {
+            return self.on_this_runtime();
+        }
+        match work_tx.send(self) {
+            Ok(()) => Started::Thread(tally_rx),
+            Err(std::sync::mpsc::SendError(work)) => work.on_this_runtime(),
+        }
     }
 }
 
@@ -287,12 +419,14 @@ impl Drop for Report {
 /// the replay stops, with at most `concurrency` roots in flight; then drains.
 pub(super) async fn dispatch<X: Executor>(
     executor: Arc<X>,
-    mut events: mpsc::Receiver<Sequenced>,
+    events: mpsc::Receiver<Sequenced>,
     shared: Arc<Shared>,
+    clock: PacingClock,
     concurrency: usize,
     tap: Option<std::sync::mpsc::Sender<Event>>,
 ) -> Tally {
     let concurrency = concurrency.max(1);
+    let mut events = Batched::new(events);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut lanes = Lanes {
         busy: HashMap::new(),
@@ -316,13 +450,13 @@ pub(super) async fn dispatch<X: Executor>(
                 lanes.complete(&executor, &shared, done);
                 continue;
             }
-            next = events.recv() => match next { Some(e) => e, None => break },
+            next = events.next() => match next { Some(e) => e, None => break },
         };
         progress.received.fetch_add(1, Ordering::Relaxed);
         tally.taken += 1;
         let due = match shared.due(event.at.as_ms()) {
             Some(due) => {
-                let synchronized = shared.clock.synchronize(due);
+                let synchronized = clock.synchronize(due);
                 tokio::pin!(synchronized);
                 loop {
                     tokio::select! {
@@ -385,7 +519,7 @@ pub(super) async fn dispatch<X: Executor>(
     if tally.stopped_early {
         // Events are in trace order: count those already due, up to the first that is not.
         let now = Instant::now();
-        while let Ok(next) = events.try_recv() {
+        for next in events.rest() {
             match shared.due(next.event.at.as_ms()) {
                 Some(due) if due > now => break,
                 _ => tally.due_in_source += 1,

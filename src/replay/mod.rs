@@ -3,8 +3,16 @@
 //! (and never sending one after a failed event it depends on), and measures every event
 //! (service time, latency from the intended time, lateness).
 //!
-//! `run` splits the roots over `threads` dispatchers (`dispatcher`), one per partition of
-//! `Root::partition`; they share the schedule, the stop and one aggregator of the records.
+//! `run` splits the roots over `threads` dispatchers (`dispatcher`), one per lane of
+//! `Root::lane`; they share the schedule, the stop and one aggregator of the records.
+//! Thread per core: a run of one dispatcher runs it on the calling task, so on a
+//! current-thread runtime (the CLI's, `cmd::runtime_for`) one thread dispatches, sends,
+//! paces and aggregates; with several, each runs on an OS thread of its own with a
+//! current-thread runtime, its own clock and its own executor (`Executor::for_own_thread`:
+//! its own connection pool), so an event's tasks, its connections and its timer never leave
+//! that thread; only the router's feed and the records to the aggregator cross threads.
+//! Under tokio's clock (`ClockChoice::Tokio`, tests on a paused clock) every dispatcher is a
+//! task of the calling runtime instead, since a paused clock belongs to one runtime.
 //!
 //! It knows nothing of HTTP or triples: an `Executor` turns an event into requests
 //! (`api::FreshMartExecutor` for the real thing, fakes in tests). Shutdown is a future passed
@@ -30,8 +38,8 @@ use crate::event::Event;
 use crate::metrics::{EventRecord, EventResult, Metrics};
 use crate::outcome::RetryCause;
 use crate::units::Speed;
-use clock::{Clock as _, ClockChoice, PacingClock};
-use dispatcher::{dispatch, Shared, Tally};
+use clock::{Clock as _, ClockChoice};
+use dispatcher::{dispatch, Batched, Shared, Tally, Work};
 use pacer::Pacer;
 
 /// Set once a replay is stopping: executors must not start retries after it, and a backoff
@@ -75,6 +83,14 @@ pub trait Executor: Send + Sync + 'static {
         event: Event,
         stop: StopFlag,
     ) -> impl Future<Output = Execution> + Send;
+
+    /// The executor of a dispatcher that runs on a thread and runtime of its own; called on
+    /// the runtime that calls `run`. What is tied to a runtime (a connection pool, whose
+    /// connections are tasks) should be the new thread's own; the rest may be shared. By
+    /// default, this same executor.
+    fn for_own_thread(self: &Arc<Self>) -> Arc<Self> {
+        self.clone()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -85,7 +101,7 @@ pub struct ReplayOptions {
     /// Events in flight at once, over all dispatchers (each root's events run one after
     /// another).
     pub concurrency: usize,
-    /// Dispatchers, each owning the roots of one partition (`Root::partition`), with an even
+    /// Dispatchers, each owning the roots of one lane (`Root::lane`), with an even
     /// share of `concurrency`; never more than `concurrency`.
     pub threads: usize,
     /// After a shutdown, how long in-flight events may take to finish.
@@ -169,7 +185,7 @@ pub struct ReplayOutcome {
 /// Replays `events` (in trace order) through `executor` until the source ends or `shutdown`
 /// fires; then drains in-flight events for at most `drain_timeout`.
 ///
-/// `options.threads` dispatchers each take the roots of one partition (`Root::partition`) and
+/// `options.threads` dispatchers each take the roots of one lane (`Root::lane`) and
 /// share the schedule, the stop and one aggregator (so the metrics are one, exact); their
 /// counts are summed.
 pub async fn run<X: Executor>(
@@ -193,7 +209,7 @@ pub async fn run<X: Executor>(
     let shared = Arc::new(Shared {
         start,
         pacer: Pacer::new(options.speed, options.origin_ms),
-        clock: PacingClock::for_run(options.clock, options.speed),
+        clock: (options.clock, options.speed),
         stop: StopFlag::default(),
         progress,
         records: records_tx,
@@ -205,7 +221,9 @@ pub async fn run<X: Executor>(
             if split.dispatchers == 1 {
                 // One partition: the dispatcher reads the source itself, on the calling task.
                 let tap = options.tap.clone();
-                let tally = dispatch(executor, events, shared.clone(), split.limit(0), tap).await;
+                let clock = shared.clock();
+                let tally =
+                    dispatch(executor, events, shared.clone(), clock, split.limit(0), tap).await;
                 vec![tally]
             } else {
                 dispatch_partitions(executor, events, &shared, split, options.tap.clone()).await
@@ -276,27 +294,41 @@ impl Split {
     }
 }
 
-/// Several dispatchers, each on its own task, fed by this task routing the source by root.
+/// Several dispatchers, each on its own thread (on tokio's clock: its own task), fed by this
+/// task routing the source by root.
 async fn dispatch_partitions<X: Executor>(
     executor: Arc<X>,
-    mut events: mpsc::Receiver<Sequenced>,
+    events: mpsc::Receiver<Sequenced>,
     shared: &Arc<Shared>,
     split: Split,
     tap: Option<std::sync::mpsc::Sender<Event>>,
 ) -> Vec<Tally> {
+    let own_threads = shared.clock.0 != ClockChoice::Tokio;
+    let mut events = Batched::new(events);
     let mut feeds = Vec::with_capacity(split.dispatchers as usize);
     let mut tasks = Vec::with_capacity(split.dispatchers as usize);
     for index in 0..split.dispatchers {
         let (tx, rx) = mpsc::channel(PARTITION_FEED);
         feeds.push(tx);
-        tasks.push(tokio::spawn(dispatch(
-            executor.clone(),
-            rx,
-            shared.clone(),
-            split.limit(index),
-            None,
-        )));
+        let work = Work {
+            index,
+            executor: if own_threads {
+                executor.for_own_thread()
+            } else {
+                executor.clone()
+            },
+            events: rx,
+            shared: shared.clone(),
+            concurrency: split.limit(index),
+        };
+        tasks.push(if own_threads {
+            work.on_own_thread()
+        } else {
+            work.on_this_runtime()
+        });
     }
+    // The router's own clock, for the tap.
+    let clock = shared.clock();
     let stop = shared.stop.clone();
     let stopped = stop.stopped();
     tokio::pin!(stopped);
@@ -305,7 +337,7 @@ async fn dispatch_partitions<X: Executor>(
         let next = tokio::select! {
             biased;
             _ = &mut stopped => break,
-            next = events.recv() => match next { Some(e) => e, None => break },
+            next = events.next() => match next { Some(e) => e, None => break },
         };
         if let Some(tap) = &tap {
             // A recording is in trace order and holds only events whose time came, so the
@@ -314,12 +346,12 @@ async fn dispatch_partitions<X: Executor>(
                 tokio::select! {
                     biased;
                     _ = &mut stopped => { held = Some(next); break; }
-                    _ = shared.clock.synchronize(due) => {}
+                    _ = clock.synchronize(due) => {}
                 }
             }
             let _ = tap.send(next.event.clone());
         }
-        let feed = &feeds[next.root.partition(split.dispatchers) as usize];
+        let feed = &feeds[next.root.lane(split.dispatchers) as usize];
         tokio::select! {
             biased;
             _ = &mut stopped => { held = Some(next); break; }
@@ -335,9 +367,7 @@ async fn dispatch_partitions<X: Executor>(
         // What the router still held or the source still had, whose time had come.
         let now = Instant::now();
         let is_due = |e: &Sequenced| shared.due(e.event.at.as_ms()).is_none_or(|d| d <= now);
-        let mut rest = held
-            .into_iter()
-            .chain(std::iter::from_fn(|| events.try_recv().ok()));
+        let mut rest = held.into_iter().chain(events.rest());
         due_in_source = rest.by_ref().take_while(is_due).count() as u64;
     }
     drop(events);
@@ -345,8 +375,8 @@ async fn dispatch_partitions<X: Executor>(
     for task in tasks {
         // A dispatcher does not panic (an executor's panic is caught per event); if one did,
         // its events would go missing from the counts, so say so loudly in debug builds.
-        let tally = task.await;
-        debug_assert!(tally.is_ok(), "a dispatcher panicked");
+        let tally = task.tally().await;
+        debug_assert!(tally.is_some(), "a dispatcher panicked");
         tallies.push(tally.unwrap_or_default());
     }
     tallies.push(Tally {
