@@ -7,7 +7,8 @@
 //! * `cli`, `cli_examples`: the clap definitions and the examples of each command's `--help`.
 //! * `plan`: each command's arguments settled into the values its run uses, before anything is
 //!   sent or written (`ReplayPlan`, `StartPlan`, `VerifyPlan`, `SimulatePlan`, `CleanupPlan`,
-//!   and `plan::result` for thresholds, tags and the abort watch), pure where it can be (the
+//!   `plan::result` for thresholds, tags and the abort watch, `plan::client` for the headers,
+//!   trusted roots and secrets the HTTP clients are built with), pure where it can be (the
 //!   clock and the environment come in as `plan::Env`).
 //! * `cmd`: one thin glue module per subcommand (plan, run, finish), and the glue `replay` and
 //!   `start` share (`cmd::session`: the health gate on the API flags, driving the replayer

@@ -32,9 +32,9 @@ fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
         timeout: plan.api.timeout(),
         retries: plan.api.retries(),
         pool_size: plan.parallel,
-        headers: super::request_headers(auth)?,
-        root_certificates: super::root_certificates(auth)?,
-        secrets: super::secrets(auth, &plan.api.api_url),
+        headers: crate::plan::client::request_headers(auth)?,
+        root_certificates: crate::plan::client::root_certificates(auth)?,
+        secrets: crate::plan::client::secrets(auth, &plan.api.api_url),
         ..crate::api::ClientOptions::default()
     };
     let client = crate::api::client::build_client(&options).map_err(|e| {

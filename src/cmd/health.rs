@@ -4,7 +4,8 @@ use crate::api::health;
 use crate::cli::HealthArgs;
 
 pub fn run(args: HealthArgs) -> anyhow::Result<()> {
-    let reader = super::api_reader(&args.auth, &args.api_url, args.timeout, args.retries)?;
+    let reader =
+        crate::plan::client::api_reader(&args.auth, &args.api_url, args.timeout, args.retries)?;
     let probes = super::runtime()?.block_on(health::check(&reader));
     crate::outln!("FreshMart API: {}", reader.shown_url());
     for probe in &probes {

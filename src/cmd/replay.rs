@@ -21,7 +21,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let (plan, schedule, survey, header) = (&p.plan, &p.schedule, &p.survey, &p.header);
     let world = Arc::new(header.world.clone());
     let context = plan.request_context(world.clone(), schedule);
-    let (executor, probes) = super::executor_with_probes(
+    let (executor, probes) = crate::plan::client::executor_with_probes(
         &plan.api,
         context,
         schedule.concurrency,

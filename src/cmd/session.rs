@@ -22,7 +22,8 @@ pub use crate::session::subject_renderer;
 /// Probes the API (with `--retries`); prints the spec's line, and fails the run (exit 1, with
 /// the cause) when it is not healthy.
 pub async fn health_gate(api: &crate::cli::ApiArgs) -> anyhow::Result<()> {
-    let reader = super::api_reader(&api.auth, &api.api_url, api.timeout(), api.retries())?;
+    let reader =
+        crate::plan::client::api_reader(&api.auth, &api.api_url, api.timeout(), api.retries())?;
     gate(&reader).await
 }
 

@@ -34,7 +34,8 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         let header = || plan.trace_header((*world).clone());
         let (tap, recorder) = Recorder::spawn_if(plan.record.as_deref(), header);
         let context = plan.request_context(world.clone());
-        let executor = super::executor(&plan.api, context, plan.concurrency, plan.verbose)?;
+        let executor =
+            crate::plan::client::executor(&plan.api, context, plan.concurrency, plan.verbose)?;
         crate::outln!(
             "{} Load orchestrator initialized successfully",
             super::stamp()

@@ -30,7 +30,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let plan = VerifyPlan::new(args)?;
     plan.check_paths()?;
     let args = &plan.args;
-    let reader = super::api_reader(&args.auth, &args.api_url, args.timeout, args.retries)?;
+    let reader =
+        crate::plan::client::api_reader(&args.auth, &args.api_url, args.timeout, args.retries)?;
     // The header and the window are checked first (usage and input errors, exit 2); then the
     // API's health, so that an API that is not there fails at once, before a long trace is read.
     let mut trace = plan.open_trace()?;

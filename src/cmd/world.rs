@@ -13,7 +13,7 @@ pub fn fetch(
     timeout: Duration,
     retries: u32,
 ) -> anyhow::Result<World> {
-    let reader = super::api_reader(auth, api_url, timeout, retries)?;
+    let reader = crate::plan::client::api_reader(auth, api_url, timeout, retries)?;
     super::runtime()?.block_on(snapshot(&reader))
 }
 
@@ -33,7 +33,7 @@ pub async fn snapshot(reader: &crate::api::fetch::ApiReader) -> anyhow::Result<W
 /// read: the inventory is large); says what it loaded.
 pub async fn snapshot_for_run(api: &crate::cli::ApiArgs) -> anyhow::Result<World> {
     let timeout = api.timeout().max(Duration::from_secs(60));
-    let reader = super::api_reader(&api.auth, &api.api_url, timeout, api.retries())?;
+    let reader = crate::plan::client::api_reader(&api.auth, &api.api_url, timeout, api.retries())?;
     let world = snapshot(&reader).await?;
     crate::outln!(
         "{} Loaded {} customers, {} stores, {} products",

@@ -4,6 +4,7 @@
 //! the trace's survey), so tests build plans from argument lists and check values and errors.
 
 pub mod cleanup;
+pub mod client;
 pub mod replay;
 pub mod result;
 pub mod shard;
