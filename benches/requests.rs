@@ -34,11 +34,10 @@ fn stress_hour() -> (Vec<Event>, RequestContext) {
         start,
         duration: SimTime(MS_PER_HOUR),
     };
-    let mut sim = Simulation::new(&world, &config).expect("valid world");
-    let mut events = Vec::new();
-    while let Some(event) = sim.next_event().expect("simulator invariant") {
-        events.push(event);
-    }
+    let events = Simulation::new(&world, &config)
+        .expect("valid world")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("simulator invariant");
     let context = RequestContext {
         world: Arc::new(world),
         run_id: Some("bench".into()),

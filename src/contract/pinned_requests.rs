@@ -33,11 +33,10 @@ fn stress_hour_events() -> (crate::world::World, Vec<crate::event::Event>, Calen
         start,
         duration: SimTime(MS_PER_HOUR),
     };
-    let mut sim = Simulation::new(&world, &config).expect("valid world");
-    let mut events = Vec::new();
-    while let Some(event) = sim.next_event().expect("simulator invariant") {
-        events.push(event);
-    }
+    let events = Simulation::new(&world, &config)
+        .expect("valid world")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("simulator invariant");
     (world, events, Calendar::new(start))
 }
 

@@ -6,9 +6,9 @@
 //! the only one that reads or changes the lanes, so nothing is locked on the hot path. On the
 //! CLI's runtimes (current-thread: `Work::on_own_thread`, or the calling thread for a single
 //! dispatcher) those tasks run on the dispatcher's own thread, so a completion, a due time
-//! and a connection's I/O wake that one thread and nothing crosses to another. (A fixed pool of workers taking per-root ready queues was the alternative: it needs a
-//! shared ready queue again, and the same per-root bookkeeping to keep a root's events in
-//! order.)
+//! and a connection's I/O wake that one thread and nothing crosses to another. (A fixed pool
+//! of workers taking per-root ready queues was the alternative: it needs a shared ready queue
+//! again, and the same per-root bookkeeping to keep a root's events in order.)
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
@@ -62,8 +62,8 @@ impl Shared {
 /// still the source's: `rest` yields it first, in trace order.
 pub(super) struct Batched {
     rx: mpsc::Receiver<Sequenced>,
-    ahead: VecDeque<Sequenced>,
-    batch: Vec<Sequenced>,
+    /// Taken but not yet handed out, the next one last (so handing out is a `pop`).
+    ahead: Vec<Sequenced>,
 }
 
 /// Events taken from a channel at once.
@@ -73,24 +73,20 @@ impl Batched {
     pub fn new(rx: mpsc::Receiver<Sequenced>) -> Batched {
         Batched {
             rx,
-            ahead: VecDeque::new(),
-            batch: Vec::new(),
+            ahead: Vec::new(),
         }
     }
 
     /// The next event; `None` once the channel is closed and empty. Cancel safe: nothing is
-    /// taken unless it is kept.
+    /// taken unless it is kept (`recv_many` is, and the reversal does not wait).
     pub async fn next(&mut self) -> Option<Sequenced> {
-        if let Some(next) = self.ahead.pop_front() {
-            return Some(next);
+        if self.ahead.is_empty() {
+            if self.rx.recv_many(&mut self.ahead, BATCH).await == 0 {
+                return None;
+            }
+            self.ahead.reverse();
         }
-        if self.rx.recv_many(&mut self.batch, BATCH).await == 0 {
-            return None;
-        }
-        let mut batch = self.batch.drain(..);
-        let next = batch.next();
-        self.ahead.extend(batch);
-        next
+        self.ahead.pop()
     }
 
     /// What is left without waiting: the events taken ahead, then what the channel holds.
@@ -98,6 +94,7 @@ impl Batched {
         let ahead = std::mem::take(&mut self.ahead);
         ahead
             .into_iter()
+            .rev()
             .chain(std::iter::from_fn(|| self.rx.try_recv().ok()))
     }
 }
@@ -597,4 +594,45 @@ pub(super) async fn dispatch<X: Executor>(
         tally.not_sent += lane.queued.len() as u64;
     }
     tally
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Action;
+    use crate::sim::time::SimTime;
+
+    fn event(seq: u64) -> Sequenced {
+        Sequenced {
+            seq,
+            root: Root::Item(seq as u32),
+            event: Event {
+                at: SimTime(seq),
+                action: Action::InventoryUpdate {
+                    item: seq as u32,
+                    stock_level: 1,
+                },
+            },
+        }
+    }
+
+    /// Batches change when a sender is woken, never the order: what `next` hands out and what
+    /// `rest` leaves are the channel's events in the order they were sent.
+    #[tokio::test]
+    async fn a_batched_feed_keeps_trace_order_across_batches_and_in_what_is_left() {
+        let total = 2 * BATCH as u64 + 7;
+        let (tx, rx) = mpsc::channel(4 * BATCH);
+        for seq in 0..total {
+            tx.send(event(seq)).await.unwrap();
+        }
+        let mut feed = Batched::new(rx);
+        let taken = BATCH as u64 + 3;
+        for expected in 0..taken {
+            assert_eq!(feed.next().await.map(|e| e.seq), Some(expected));
+        }
+        let rest: Vec<u64> = feed.rest().map(|e| e.seq).collect();
+        assert_eq!(rest, (taken..total).collect::<Vec<_>>());
+        drop(tx);
+        assert!(feed.next().await.is_none());
+    }
 }
