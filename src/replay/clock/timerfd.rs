@@ -138,7 +138,13 @@ async fn fire_at(timer: &AsyncFd<TimerFd>, deadline: Instant) -> io::Result<()> 
     loop {
         let mut ready = timer.readable().await?;
         match ready.try_io(|t| t.get_ref().expirations()) {
-            Ok(result) => return result.map(|_| ()),
+            Ok(result) => {
+                // A one-shot timer that was just read cannot be readable again until it is
+                // re-armed: clearing the readiness now spares the next wait a read that
+                // could only say `EAGAIN` (one system call per due time).
+                ready.clear_ready();
+                return result.map(|_| ());
+            }
             // Not fired yet: the readiness was stale and is cleared; wait again.
             Err(_would_block) => continue,
         }
@@ -250,6 +256,23 @@ mod tests {
             clock.synchronize(start).await,
             Synchronized::Late(lag) if lag >= Duration::from_millis(5)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_timer_given_back_carries_no_stale_readiness() {
+        let clock = TimerFdClock::new(DEFAULT_TOLERANCE).unwrap();
+        let deadline = Instant::now() + Duration::from_micros(300);
+        clock.synchronize(deadline).await;
+        let timer = clock
+            .idle
+            .lock()
+            .unwrap()
+            .pop()
+            .expect("the timer went back");
+        // Disarmed and read: waiting on it must not return at once (which would cost the
+        // next deadline a wasted read).
+        let at_once = tokio::time::timeout(Duration::ZERO, timer.readable()).await;
+        assert!(at_once.is_err(), "a read timer still looked readable");
     }
 
     #[tokio::test]
