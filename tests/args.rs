@@ -591,3 +591,52 @@ fn world_files_with_duplicate_or_misclassed_ids_or_unknown_keys_are_refused() {
     assert_usage(&simulate("keys.json"), &["keys.json", "warehouses"]);
     assert!(!d.join("t.trace").exists());
 }
+
+/// `--abort-on-threshold` without a threshold is bad usage, found before any work: with
+/// nothing listening, the answer is about the arguments (exit 2), not the connection (exit 1),
+/// and the replay has written no checkpoint. It used to be found after the health check.
+#[test]
+fn abort_on_threshold_without_thresholds_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = harness::simulate(dir.path(), "t.trace", "10m", 5);
+    let url = closed_url();
+    let trace = trace.to_str().expect("utf-8 path");
+    let runs = [
+        vec![
+            "replay",
+            trace,
+            "--api-url",
+            &url,
+            "--report",
+            "r.json",
+            "--abort-on-threshold",
+        ],
+        vec![
+            "start",
+            "--api-url",
+            &url,
+            "--duration",
+            "1m",
+            "--abort-on-threshold",
+        ],
+    ];
+    for args in runs {
+        let refused = run(dir.path(), &args);
+        refused.expect_code(2);
+        assert!(
+            refused
+                .stderr
+                .contains("--abort-on-threshold needs a --threshold or --thresholds"),
+            "{}: {}",
+            args[0],
+            refused.stderr
+        );
+        assert!(
+            !refused.stderr.contains("connection refused"),
+            "{}",
+            refused.stderr
+        );
+    }
+    assert!(!dir.path().join("r.json").exists());
+    assert!(!dir.path().join("r.json.checkpoint").exists());
+}

@@ -11,7 +11,7 @@ use crate::session::outputs::{OutputsError, RunOutputs};
 use crate::session::{feed, segment, signals, verdict};
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
-    let thresholds = session::threshold_plan(&args.result.thresholds)?;
+    let thresholds = session::run_thresholds(&args.result)?;
     let tags = session::tags(&args.result)?;
     let mut p = crate::plan::replay::prepare(args, &Env::capture())?;
     // Before any file is written (the checkpoint): a port in use leaves nothing behind.

@@ -16,7 +16,7 @@ use crate::session::{gate as core_gate, signals, verdict, SessionError};
 use crate::sim::time::Calendar;
 use crate::threshold::ThresholdPlan;
 
-pub use crate::plan::result::{abort_watch, tags, threshold_plan};
+pub use crate::plan::result::{abort_watch, run_thresholds, tags, threshold_plan};
 pub use crate::session::subject_renderer;
 
 /// Probes the API (with `--retries`); prints the spec's line, and fails the run (exit 1, with

@@ -14,7 +14,7 @@ use crate::session::recording::Recorder;
 use crate::units::Speed;
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
-    let thresholds = session::threshold_plan(&args.result.thresholds)?;
+    let thresholds = session::run_thresholds(&args.result)?;
     let tags = session::tags(&args.result)?;
     let (inputs, outputs) = crate::plan::start::paths(&args);
     crate::output::check_paths(&inputs, &outputs)?;

@@ -18,6 +18,24 @@ pub fn threshold_plan(args: &ThresholdArgs) -> Result<ThresholdPlan, PlanError> 
     })
 }
 
+/// The thresholds of a run (`replay`, `start`), with `--abort-on-threshold` checked against
+/// them here, before any work: refused later, it would come after the health check and the
+/// checkpoint it writes.
+pub fn run_thresholds(args: &ResultArgs) -> Result<ThresholdPlan, PlanError> {
+    let plan = threshold_plan(&args.thresholds)?;
+    abort_needs_thresholds(args, &plan)?;
+    Ok(plan)
+}
+
+fn abort_needs_thresholds(args: &ResultArgs, plan: &ThresholdPlan) -> Result<(), PlanError> {
+    if args.abort_on_threshold && plan.is_empty() {
+        return Err(PlanError::usage(
+            "--abort-on-threshold needs a --threshold or --thresholds",
+        ));
+    }
+    Ok(())
+}
+
 /// The run's `--abort-on-threshold` watch, if asked for; `bound` is at most how many events
 /// the run can end (`None` when nothing bounds it: then no threshold is ever given up on).
 pub fn abort_watch(
@@ -28,11 +46,7 @@ pub fn abort_watch(
     if !args.abort_on_threshold {
         return Ok(None);
     }
-    if plan.is_empty() {
-        return Err(PlanError::usage(
-            "--abort-on-threshold needs a --threshold or --thresholds",
-        ));
-    }
+    abort_needs_thresholds(args, plan)?;
     Ok(Some(AbortWatch::new(plan.clone(), bound)))
 }
 
