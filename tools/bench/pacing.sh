@@ -9,7 +9,10 @@
 #            about 43 s: on average 2,000 events/s, ramping from about 930 to 2,500 per second
 #            as the orders' status transitions start.
 # Printed per run: events, wall seconds, events/s, lateness p50/p99/p99.9/max (ms), service
-# time p99, client user+sys per request, failures. Also written to $OUT/pacing.csv.
+# time p99, client user+sys per request, failures, and the client's user and system seconds and
+# voluntary context switches (times it blocked and was woken), from /usr/bin/time -v. Also
+# written to $OUT/pacing.csv. The summary splits what pacing adds: the user-time ratio, and
+# the CPU per extra sleep ((CPU paced - CPU max) / (switches paced - switches max)).
 #
 #   tools/bench/pacing.sh                    # 5 rounds of each
 #
@@ -50,7 +53,7 @@ RAMP=$OUT/stress-3h.trace
 source "$ROOT/tools/bench/stub_lifecycle.sh"
 
 CSV=$OUT/pacing.csv
-echo "round,build,trace,speed,events,duration_s,events_per_s,lateness_p50_ms,lateness_p99_ms,lateness_p999_ms,lateness_max_ms,service_p99_ms,client_us_per_req,failed" | tee "$CSV"
+echo "round,build,trace,speed,events,duration_s,events_per_s,lateness_p50_ms,lateness_p99_ms,lateness_p999_ms,lateness_max_ms,service_p99_ms,client_us_per_req,failed,client_user_s,client_sys_s,voluntary_switches" | tee "$CSV"
 run() { # round build name trace speed [extra args]
     local round=$1 build=$2 name=$3 trace=$4 speed=$5 bin=$LOADGEN
     shift 5
@@ -60,13 +63,17 @@ run() { # round build name trace speed [extra args]
     timeout 300 /usr/bin/time -v -o "$OUT/pace.time" "$bin" replay "$trace" --api-url "$URL" \
         --speed "$speed" --run-id "p$round$name" --report "$OUT/pace.json" "$@" >"$OUT/pace.out" 2>&1
     stop_stub
-    local cpu
+    local cpu user sys switches
     cpu=$(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{print u+s}' "$OUT/pace.time")
-    jq -r --arg r "$round" --arg b "$build" --arg n "$name" --arg s "$speed" --argjson cpu "$cpu" '[
+    user=$(awk -F': ' '/User time/{print $2}' "$OUT/pace.time")
+    sys=$(awk -F': ' '/System time/{print $2}' "$OUT/pace.time")
+    switches=$(awk -F': ' '/Voluntary context switches/{print $2}' "$OUT/pace.time")
+    jq -r --arg r "$round" --arg b "$build" --arg n "$name" --arg s "$speed" --argjson cpu "$cpu" \
+        --argjson user "$user" --argjson sys "$sys" --argjson switches "$switches" '[
         $r, $b, $n, $s, .events.completed, (.duration_s * 1000 | round / 1000),
         (.events.completed / .duration_s | round), .lateness.p50_ms, .lateness.p99_ms,
         .lateness.p999_ms, .lateness.max_ms, .service_time.p99_ms,
-        ($cpu * 1e6 / .requests * 10 | round / 10), .events.failed] | @csv' "$OUT/pace.json" |
+        ($cpu * 1e6 / .requests * 10 | round / 10), .events.failed, $user, $sys, $switches] | @csv' "$OUT/pace.json" |
         tr -d '"' | tee -a "$CSV"
 }
 builds=(a)
@@ -110,4 +117,22 @@ for build in sorted({r["build"] for r in rows}):
         if ratios:
             print(f"{build} flat CPU {speed} / max: median {med(ratios):.2f}x per round: "
                   + ", ".join(f"{x:.2f}x" for x in ratios))
+        # What pacing adds, split: user time alone, and the CPU per extra sleep (a voluntary
+        # context switch: the thread blocked in the kernel and was woken again).
+        user_ratios, per_sleep = [], []
+        for rnd in sorted({r["round"] for r in rows}):
+            pick = lambda s: [r for r in rows if r["round"] == rnd and r["build"] == build and r["trace"] == "flat" and r["speed"] == s]
+            paced, unpaced = pick(speed), pick("max")
+            if not (paced and unpaced) or "client_user_s" not in paced[0]:
+                continue
+            p, u = paced[0], unpaced[0]
+            user_ratios.append(float(p["client_user_s"]) / float(u["client_user_s"]))
+            extra_cpu = (float(p["client_user_s"]) + float(p["client_sys_s"])) - (float(u["client_user_s"]) + float(u["client_sys_s"]))
+            extra_sleeps = int(p["voluntary_switches"]) - int(u["voluntary_switches"])
+            if extra_sleeps > 0:
+                per_sleep.append(extra_cpu * 1e6 / extra_sleeps)
+        if user_ratios:
+            print(f"{build} flat user CPU {speed} / max: median {med(user_ratios):.2f}x; "
+                  f"CPU per extra sleep: median {med(per_sleep):.1f} us "
+                  + str([round(x, 1) for x in per_sleep]))
 EOF
