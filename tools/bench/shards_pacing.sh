@@ -48,21 +48,24 @@ source "$ROOT/tools/bench/stub_lifecycle.sh"
 cpu_of() { # a /usr/bin/time -v file: user + sys seconds
     awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{print u+s}' "$1"
 }
-row() { # round kind cpu result.json
-    jq -r --arg r "$1" --arg k "$2" --argjson cpu "$3" '[$r, $k, .events.completed,
+sleeps_of() { # a /usr/bin/time -v file: voluntary context switches (blocked, then woken)
+    awk -F': ' '/Voluntary context switches/{print $2}' "$1"
+}
+row() { # round kind cpu sleeps result.json
+    jq -r --arg r "$1" --arg k "$2" --argjson cpu "$3" --argjson sleeps "$4" '[$r, $k, .events.completed,
         .lateness.p50_ms, .lateness.p99_ms, .lateness.max_ms, ($cpu * 1000 | round / 1000),
-        .events.failed] | @csv' "$4" | tr -d '"' | tee -a "$CSV"
+        .events.failed, $sleeps] | @csv' "$5" | tr -d '"' | tee -a "$CSV"
 }
 
 CSV=$OUT/shards_pacing.csv
-echo "round,kind,events,lateness_p50_ms,lateness_p99_ms,lateness_max_ms,cpu_s,failed" | tee "$CSV"
+echo "round,kind,events,lateness_p50_ms,lateness_p99_ms,lateness_max_ms,cpu_s,failed,voluntary_switches" | tee "$CSV"
 for round in $(seq 1 "$ROUNDS"); do
     start_stub
     rm -f "$OUT"/one.json*
     timeout 300 /usr/bin/time -v -o "$OUT/one.time" "$LOADGEN" replay "$TRACE" --api-url "$URL" \
         --speed "$SPEED" --run-id "one$round" --report "$OUT/one.json" >"$OUT/one.out" 2>&1
     stop_stub
-    row "$round" one "$(cpu_of "$OUT/one.time")" "$OUT/one.json"
+    row "$round" one "$(cpu_of "$OUT/one.time")" "$(sleeps_of "$OUT/one.time")" "$OUT/one.json"
 
     start_stub
     rm -f "$OUT"/shard*.json* "$OUT/union.json"
@@ -77,13 +80,15 @@ for round in $(seq 1 "$ROUNDS"); do
     for pid in "${pids[@]}"; do wait "$pid"; done
     stop_stub
     cpu=0
+    sleeps=0
     results=()
     for ((i = 0; i < SHARDS; i++)); do
         cpu=$(echo "$cpu + $(cpu_of "$OUT/shard$i.time")" | bc -l)
+        sleeps=$((sleeps + $(sleeps_of "$OUT/shard$i.time")))
         results+=("$OUT/shard$i.json")
     done
     "$LOADGEN" merge "${results[@]}" -o "$OUT/union.json" >"$OUT/merge.out"
-    row "$round" "shards$SHARDS" "$cpu" "$OUT/union.json"
+    row "$round" "shards$SHARDS" "$cpu" "$sleeps" "$OUT/union.json"
 done
 
 echo
@@ -106,4 +111,17 @@ for rnd in sorted({r["round"] for r in rows}, key=int):
         ratios.append(sh[0] / one[0])
 print("shards' CPU / one process's, per round: median "
       f"{med(ratios):.2f}x: " + ", ".join(f"{x:.2f}x" for x in ratios))
+# What the extra CPU goes with: the shards block and are woken more often than one process.
+per_sleep, sleep_ratio = [], []
+for rnd in sorted({r["round"] for r in rows}, key=int):
+    one = [r for r in rows if r["round"] == rnd and r["kind"] == "one"]
+    sh = [r for r in rows if r["round"] == rnd and r["kind"] != "one"]
+    if one and sh and "voluntary_switches" in one[0]:
+        extra = int(sh[0]["voluntary_switches"]) - int(one[0]["voluntary_switches"])
+        sleep_ratio.append(int(sh[0]["voluntary_switches"]) / int(one[0]["voluntary_switches"]))
+        if extra > 0:
+            per_sleep.append((float(sh[0]["cpu_s"]) - float(one[0]["cpu_s"])) * 1e6 / extra)
+if sleep_ratio:
+    print(f"shards' sleeps / one process's: median {med(sleep_ratio):.2f}x; "
+          f"extra CPU per extra sleep: median {med(per_sleep) if per_sleep else float('nan'):.1f} us")
 EOF
