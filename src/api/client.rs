@@ -346,7 +346,9 @@ impl FreshMartExecutor {
         let mut retries = 0;
         loop {
             let attempt = match &self.transport {
-                Some(transport) => transport.send(req).await,
+                // Boxed: inline, its state would grow every event's task, which tokio
+                // copies when it spawns and when it completes it (callgrind: memcpy).
+                Some(transport) => Box::pin(transport.send(req)).await,
                 None => send_once(&self.client, req).await,
             };
             match attempt {
