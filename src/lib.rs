@@ -48,7 +48,8 @@
 //!   statuses, money, the API's rows, and which requests an event becomes.
 //! * `api`: talking to FreshMart over HTTP: requests prepared once (`api::prepared`), the
 //!   client with retries, health, world snapshots, reads for `verify`, propagation probes,
-//!   the deletes and stock restores of `cleanup`.
+//!   the deletes and stock restores of `cleanup`. The replay's sends go over connections of
+//!   its own (`api::transport`: hyper HTTP/1.1, a keep-alive pool per dispatcher, rustls).
 //! * `cleanup`: a run's footprint read from its trace (`cleanup::scope`), its deletes and
 //!   restores sent through `api` (`cleanup::run`), and the console's account of both rendered
 //!   from data (`cleanup::report`).

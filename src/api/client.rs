@@ -12,16 +12,17 @@ use tokio::time::Instant;
 use super::prepared::{Endpoint, Prepared};
 use super::probe::{self, ProbeOptions, ProbeStats, Target};
 use super::requests::{ApiRequest, Method, RequestContext};
+use super::transport::Transport;
 use crate::event::Event;
 use crate::metrics::EventResult;
 use crate::outcome::{FailureKind, RetryCause};
 use crate::replay::{Execution, Executor, StopFlag};
 
 /// Most of an error body we keep for the report; a huge body is never read whole.
-const MAX_ERROR_BODY: usize = 64 * 1024;
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Success bodies are drained (read and dropped, so the connection can be reused) up to this
 /// size; past it the connection is closed instead.
-const MAX_SUCCESS_BODY: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_SUCCESS_BODY: u64 = 4 * 1024 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
@@ -35,8 +36,9 @@ pub struct ClientOptions {
     pub pool_size: usize,
     /// Print each failed event on stderr as it happens (`--verbose`).
     pub log_failures: bool,
-    /// Extra trusted roots for https (`--ca-cert`).
-    pub root_certificates: Vec<reqwest::Certificate>,
+    /// Extra trusted roots for https (`--ca-cert`), DER: reqwest's clients and the replay's
+    /// own connections (`transport`) are both built from them.
+    pub root_certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Header values and tokens that must never appear in a printed or stored detail (a
     /// server may echo request headers in its error bodies).
     pub secrets: Vec<String>,
@@ -74,7 +76,7 @@ impl Default for ClientOptions {
 pub fn build_client(options: &ClientOptions) -> reqwest::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder();
     for cert in &options.root_certificates {
-        builder = builder.add_root_certificate(cert.clone());
+        builder = builder.add_root_certificate(reqwest::Certificate::from_der(cert)?);
     }
     builder
         .timeout(options.timeout)
@@ -280,9 +282,13 @@ where
     }
 }
 
-/// The FreshMart executor: requests from `RequestContext`, sent with retries.
+/// The FreshMart executor: requests from `RequestContext`, sent with retries over the
+/// replay's own HTTP/1.1 connections (`transport`), or over reqwest where that transport
+/// would not behave as reqwest does (a proxy in the environment, credentials in the URL).
 pub struct FreshMartExecutor {
     client: reqwest::Client,
+    /// The hot path's connections; `None`: `client` sends the events too.
+    transport: Option<Transport>,
     endpoint: Endpoint,
     context: RequestContext,
     options: ClientOptions,
@@ -299,9 +305,13 @@ impl FreshMartExecutor {
         context: RequestContext,
         options: ClientOptions,
     ) -> reqwest::Result<Self> {
+        // reqwest's client first: it rejects what neither could use (a bad root certificate).
+        let client = build_client(&options)?;
+        let endpoint = Endpoint::new(base_url);
         Ok(FreshMartExecutor {
-            client: build_client(&options)?,
-            endpoint: Endpoint::new(base_url),
+            client,
+            transport: Transport::new(&endpoint, &options).ok(),
+            endpoint,
             context,
             options,
             probes: None,
@@ -320,6 +330,11 @@ impl FreshMartExecutor {
         &self.context
     }
 
+    /// Whether events go over the replay's own connections (else over reqwest).
+    pub fn uses_own_connections(&self) -> bool {
+        self.transport.is_some()
+    }
+
     /// Sends one request with retries; returns the final attempt, and why each retry
     /// happened. A stop cuts a backoff short (the last attempt's failure stands).
     async fn send_with_retries(
@@ -330,7 +345,13 @@ impl FreshMartExecutor {
     ) -> Attempt {
         let mut retries = 0;
         loop {
-            match send_once(&self.client, req).await {
+            let attempt = match &self.transport {
+                // Boxed: inline, its state would grow every event's task, which tokio
+                // copies when it spawns and when it completes it (callgrind: memcpy).
+                Some(transport) => Box::pin(transport.send(req)).await,
+                None => send_once(&self.client, req).await,
+            };
+            match attempt {
                 Attempt::Success => return Attempt::Success,
                 Attempt::Failed { kind, detail } => {
                     let detail = sanitize(&detail, &self.options.secrets);
@@ -380,6 +401,7 @@ impl Executor for FreshMartExecutor {
             .map(|runtime| (runtime, self.client.clone()));
         Arc::new(FreshMartExecutor {
             client,
+            transport: self.transport.as_ref().map(Transport::for_own_thread),
             endpoint: self.endpoint.clone(),
             context: self.context.clone(),
             options: self.options.clone(),

@@ -11,6 +11,7 @@ pub mod probe;
 pub mod reads;
 pub mod requests;
 pub mod restore;
+pub mod transport;
 pub mod world;
 
 pub use client::{ClientOptions, FreshMartExecutor};

@@ -3,6 +3,7 @@
 //! included) sends the same bytes without copying them again.
 
 use bytes::Bytes;
+use http::Uri;
 use reqwest::Url;
 
 use super::requests::{ApiRequest, Method};
@@ -25,6 +26,8 @@ pub struct Endpoint {
     /// reqwest's own error from every attempt, as before).
     base: Option<Url>,
     batch: Option<Url>,
+    /// The batch URL's path and query, as the replay's own connections send it.
+    batch_target: Option<Uri>,
 }
 
 impl Endpoint {
@@ -37,9 +40,25 @@ impl Endpoint {
             text,
             base,
             batch: None,
+            batch_target: None,
         };
         endpoint.batch = endpoint.join(BATCH).ok();
+        endpoint.batch_target = endpoint.batch.as_ref().and_then(origin_form);
         endpoint
+    }
+
+    /// The parsed base URL, if it parses and can be a base.
+    pub fn base(&self) -> Option<&Url> {
+        self.base.as_ref()
+    }
+
+    /// The origin-form target (path and query) of `url`, the URL of `path`.
+    fn target(&self, path: &str, url: &Result<Url, String>) -> Option<Uri> {
+        match (&self.batch_target, url) {
+            (Some(batch), _) if path == BATCH => Some(batch.clone()),
+            (_, Ok(url)) => origin_form(url),
+            (_, Err(_)) => None,
+        }
     }
 
     /// The base URL as given, without a trailing `/`.
@@ -81,6 +100,18 @@ impl Endpoint {
     }
 }
 
+/// `url`'s path and query, the request target of an HTTP/1.1 request to its origin.
+fn origin_form(url: &Url) -> Option<Uri> {
+    let query = url.query();
+    let mut target = String::with_capacity(url.path().len() + query.map_or(0, |q| q.len() + 1));
+    target.push_str(url.path());
+    if let Some(query) = query {
+        target.push('?');
+        target.push_str(query);
+    }
+    Uri::try_from(target).ok()
+}
+
 /// One request, ready for any number of attempts: cloning it shares the body's bytes.
 #[derive(Clone, Debug)]
 pub struct Prepared {
@@ -89,15 +120,20 @@ pub struct Prepared {
     pub path: String,
     /// The parsed URL, or the text reqwest is given to report its own error.
     pub url: Result<Url, String>,
+    /// The URL's path and query (`None` when the URL does not parse), which the replay's own
+    /// connections send: the batch endpoint's is parsed once per endpoint, and shared.
+    pub target: Option<Uri>,
     /// The JSON body: the request's `String`, taken without a copy.
     pub body: Option<Bytes>,
 }
 
 impl Prepared {
     pub fn new(endpoint: &Endpoint, request: ApiRequest) -> Prepared {
+        let url = endpoint.url(&request.path);
         Prepared {
             method: request.method,
-            url: endpoint.url(&request.path),
+            target: endpoint.target(&request.path, &url),
+            url,
             path: request.path,
             body: request.body.map(Bytes::from),
         }
@@ -148,6 +184,14 @@ mod tests {
             for path in paths {
                 let url = endpoint.url(path).unwrap();
                 assert_eq!(url.as_str(), parsed_whole(base, path), "{base} + {path}");
+                // The target sent on the replay's own connections is that URL's path+query.
+                let target = endpoint.target(path, &Ok(url.clone())).unwrap();
+                let whole = Url::parse(&parsed_whole(base, path)).unwrap();
+                let expected = match whole.query() {
+                    Some(q) => format!("{}?{q}", whole.path()),
+                    None => whole.path().to_string(),
+                };
+                assert_eq!(target, expected.as_str(), "{base} + {path}");
             }
         }
     }
@@ -187,6 +231,7 @@ mod tests {
             retry.url.unwrap().as_str(),
             "http://127.0.0.1:1/triples/batch?validate=true"
         );
+        assert_eq!(retry.target.unwrap(), "/triples/batch?validate=true");
     }
 
     #[test]

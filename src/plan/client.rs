@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
 use crate::api::client::error_chain;
 use crate::api::fetch::ApiReader;
@@ -35,7 +37,7 @@ pub enum ClientSetupError {
     NotPem {
         path: PathBuf,
         #[source]
-        source: reqwest::Error,
+        source: rustls::pki_types::pem::Error,
     },
     #[error("--ca-cert {}: no certificate in the file", path.display())]
     NoCertificate { path: PathBuf },
@@ -71,8 +73,11 @@ pub fn request_headers(auth: &AuthArgs) -> Result<HeaderMap, ClientSetupError> {
     Ok(headers)
 }
 
-/// Extra trusted roots (`--ca-cert`).
-pub fn root_certificates(auth: &AuthArgs) -> Result<Vec<reqwest::Certificate>, ClientSetupError> {
+/// Extra trusted roots (`--ca-cert`): every certificate of the PEM file (other sections, such
+/// as a key, are skipped, as reqwest's `Certificate::from_pem_bundle` does), as DER.
+pub fn root_certificates(
+    auth: &AuthArgs,
+) -> Result<Vec<CertificateDer<'static>>, ClientSetupError> {
     let Some(path) = &auth.ca_cert else {
         return Ok(Vec::new());
     };
@@ -80,8 +85,9 @@ pub fn root_certificates(auth: &AuthArgs) -> Result<Vec<reqwest::Certificate>, C
         path: path.clone(),
         source,
     })?;
-    let certs =
-        reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| ClientSetupError::NotPem {
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| ClientSetupError::NotPem {
             path: path.clone(),
             source,
         })?;
@@ -112,20 +118,22 @@ pub fn plain_client(
     auth: &AuthArgs,
     timeout: Duration,
 ) -> Result<reqwest::Client, ClientSetupError> {
-    let mut builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .default_headers(request_headers(auth)?);
-    for cert in root_certificates(auth)? {
-        builder = builder.add_root_certificate(cert);
-    }
-    builder.build().map_err(|e| ClientSetupError::Client {
+    let setup_error = |e: reqwest::Error| ClientSetupError::Client {
         ca: auth
             .ca_cert
             .as_ref()
             .map(|p| format!(" (--ca-cert {})", p.display()))
             .unwrap_or_default(),
         chain: error_chain(&e),
-    })
+    };
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .default_headers(request_headers(auth)?);
+    for cert in root_certificates(auth)? {
+        builder = builder
+            .add_root_certificate(reqwest::Certificate::from_der(&cert).map_err(setup_error)?);
+    }
+    builder.build().map_err(setup_error)
 }
 
 /// The reader every GET of the API goes through (health, world, verify), with retries.
