@@ -482,7 +482,10 @@ fn merge_refuses_shards_of_different_partitions_with_exit_2() {
     }
     harness::loadgen_ok(dir.path(), &args(&shards, &["-o", "total.json"]));
     let total = harness::json(&dir.path().join("total.json"));
-    assert_eq!(total["partition_version"], loadgen::result::PARTITION_VERSION);
+    assert_eq!(
+        total["partition_version"],
+        loadgen::result::PARTITION_VERSION
+    );
     // Shard 2 as a loadgen before results recorded their partition wrote it.
     edit_json(&shards[2], |d| {
         d.as_object_mut().unwrap().remove("partition_version");
@@ -501,7 +504,9 @@ fn merge_refuses_shards_of_different_partitions_with_exit_2() {
         run.stderr
     );
     assert!(!dir.path().join("mixed.json").exists());
-    edit_json(&shards[2], |d| d["partition_version"] = serde_json::json!(3));
+    edit_json(&shards[2], |d| {
+        d["partition_version"] = serde_json::json!(3)
+    });
     let run = harness::loadgen(dir.path(), &args(&shards, &["-o", "mixed.json"]), &[]);
     run.expect_code(2);
     assert!(

@@ -324,6 +324,58 @@ impl<'de> serde::Deserialize<'de> for CoarseHistogram {
     }
 }
 
+/// Reads coarse bins of either form and adds them into a histogram instead of building one
+/// (`merge`, which adds thousands of buckets into a sum, would otherwise allocate and free the
+/// counts of each).
+pub(crate) struct AddInto<'a>(pub &'a mut CoarseHistogram);
+
+impl<'de> serde::de::DeserializeSeed<'de> for AddInto<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AddInto<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        BinsVisitor.expecting(f)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
+        with_base64(text, |bytes| self.0.add_pairs(bytes, &mut 0, None))
+            .map_err(|e| E::custom(format!("coarse bins: {e}")))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut pairs: A) -> Result<(), A::Error> {
+        while let Some((bin, count)) = pairs.next_element::<(usize, u64)>()? {
+            self.0.add_to_bin(bin, count).map_err(de::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
+impl CoarseHistogram {
+    /// Adds the (gap, count) pairs at `bytes[*at..]` (`pairs` of them, or to the end), as
+    /// `take_pairs` reads them.
+    pub(crate) fn add_pairs(
+        &mut self,
+        bytes: &[u8],
+        at: &mut usize,
+        pairs: Option<u64>,
+    ) -> Result<(), String> {
+        let mut added = Ok(());
+        for_each_pair(bytes, at, pairs, |bin, count| {
+            if added.is_ok() {
+                added = self.add_to_bin(bin, count);
+            }
+        })?;
+        added
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
 
+use super::series::{self, SeriesSum};
 use super::{EventCounts, FailedEventRow, RunMeta, RunResult, Visibility, SCHEMA_VERSION};
 use crate::metrics::{Metrics, MAX_LISTED_FAILURES};
 use crate::outcome::FailureKind;
@@ -127,6 +128,16 @@ pub struct Plan {
     partition_version: Option<u32>,
     earliest: DateTime<FixedOffset>,
     starts: BTreeMap<u32, DateTime<FixedOffset>>,
+}
+
+impl Plan {
+    /// How long after the earliest shard shard `index` started. Shards that share
+    /// --start-at start together: their buckets line up exactly. A shard that started later
+    /// has its buckets moved by the whole seconds it started after.
+    fn offset_ms(&self, index: u32) -> u64 {
+        let start = self.starts.get(&index).copied().unwrap_or(self.earliest);
+        (start - self.earliest).num_milliseconds().max(0) as u64
+    }
 }
 
 /// Checks that `headers` are every shard of one run, once each.
@@ -263,15 +274,7 @@ impl Sum {
     /// Adds one shard's result (one of those `plan` checked).
     pub fn add(&mut self, mut r: RunResult) {
         let index = r.run.shard.map_or(0, |s| s.index);
-        let start = self
-            .plan
-            .starts
-            .get(&index)
-            .copied()
-            .unwrap_or(self.plan.earliest);
-        // Shards that share --start-at start together: their buckets line up exactly. A shard
-        // that started later has its buckets moved by the whole seconds it started after.
-        let offset_ms = (start - self.plan.earliest).num_milliseconds().max(0) as u64;
+        let offset_ms = self.plan.offset_ms(index);
         let mut m = r.take_measurements();
         for b in &mut m.series {
             b.second += offset_ms / 1000;
@@ -318,6 +321,12 @@ impl Sum {
             r.activities = BTreeMap::new();
             self.base = Some(r);
         }
+    }
+
+    /// Adds time series summed apart from their results (`series::adding_into`, already
+    /// moved by each shard's offset).
+    pub fn add_series(&mut self, series: SeriesSum) {
+        self.metrics.merge(&series.into_metrics());
     }
 
     /// The merged result.
@@ -384,25 +393,37 @@ pub fn merge_files(paths: &[PathBuf]) -> Result<RunResult, MergeFilesError> {
         headers.push((path.clone(), read_header(path)?));
     }
     let mut sum = Sum::new(plan(&headers)?);
+    let offsets_s: Vec<u64> = headers
+        .iter()
+        .map(|(_, h)| sum.plan.offset_ms(h.run.shard.map_or(0, |s| s.index)) / 1000)
+        .collect();
+    let offsets_s = &offsets_s;
     let parsers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, paths.len().max(1));
     let mut first_error: Option<(usize, super::ResultError)> = None;
     std::thread::scope(|scope| {
-        // A parser hands its result over and waits: memory holds at most one result per
-        // parser and the one being added, whatever N is.
+        // A parser adds each result's time series into its own sum as it reads it (most of a
+        // result; the sum of the sums does not depend on which parser read what), then hands
+        // the rest over and waits: memory holds at most one result per parser and the one
+        // being added, whatever N is.
         let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel(0);
+        let mut series_sums = Vec::with_capacity(parsers);
         for parser in 0..parsers {
             let parsed_tx = parsed_tx.clone();
-            scope.spawn(move || {
+            series_sums.push(scope.spawn(move || {
+                let mut series = SeriesSum::default();
                 for (at, path) in paths.iter().enumerate().skip(parser).step_by(parsers) {
-                    let parsed = RunResult::read_data(path);
+                    let parsed = series::adding_into(&mut series, offsets_s[at], || {
+                        RunResult::read_data(path)
+                    });
                     let failed = parsed.is_err();
                     if parsed_tx.send((at, parsed)).is_err() || failed {
-                        return;
+                        break;
                     }
                 }
-            });
+                series
+            }));
         }
         drop(parsed_tx);
         for (at, parsed) in parsed_rx {
@@ -414,6 +435,13 @@ pub fn merge_files(paths: &[PathBuf]) -> Result<RunResult, MergeFilesError> {
                         first_error = Some((at, e));
                     }
                 }
+            }
+        }
+        for parser in series_sums {
+            match parser.join() {
+                Ok(series) if first_error.is_none() => sum.add_series(series),
+                Ok(_) => {}
+                Err(panic) => std::panic::resume_unwind(panic),
             }
         }
     });

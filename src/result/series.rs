@@ -10,6 +10,7 @@
 //! still read) their activities were half of a result's bytes and most of `merge`'s time.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 
 use base64::Engine as _;
@@ -17,8 +18,8 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::event::Activity;
-use crate::metrics::{ActivityBucket, Bucket, ByActivity};
-use crate::result::coarse::{put_varint, take_varint, with_base64, CoarseHistogram};
+use crate::metrics::{ActivityBucket, Bucket, ByActivity, Metrics};
+use crate::result::coarse::{put_varint, take_varint, with_base64, AddInto, CoarseHistogram};
 use crate::result::SeriesBucket;
 
 /// The table `activity_bins` indexes: every activity, in `Activity::index` order. loadgen
@@ -49,8 +50,35 @@ pub fn encode_activities(by: &ByActivity) -> Option<String> {
 /// Reads `activity_bins` back; what is wrong is said with its byte offset (in the decoded
 /// bytes).
 pub fn decode_activities(text: &str) -> Result<ByActivity, String> {
+    let mut all = ByActivity::default();
+    read_activities(text, |index, events, failures, bytes, at, pairs| {
+        all.0[index] = ActivityBucket {
+            events,
+            failures,
+            latency: CoarseHistogram::take_pairs(bytes, at, Some(pairs))?,
+        };
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Adds the activities of `activity_bins` into `into` (`merge`'s sum).
+fn add_activities(text: &str, into: &mut ByActivity) -> Result<(), String> {
+    read_activities(text, |index, events, failures, bytes, at, pairs| {
+        let slot = &mut into.0[index];
+        slot.events += events;
+        slot.failures += failures;
+        slot.latency.add_pairs(bytes, at, Some(pairs))
+    })
+}
+
+/// Calls `each(index, events, failures, bytes, at, pairs)` for every activity of
+/// `activity_bins`, which reads the `pairs` latency pairs at `bytes[*at..]`; checks the rest.
+fn read_activities(
+    text: &str,
+    mut each: impl FnMut(usize, u64, u64, &[u8], &mut usize, u64) -> Result<(), String>,
+) -> Result<(), String> {
     with_base64(text, |bytes| {
-        let mut all = ByActivity::default();
         let (mut at, mut next_index) = (0, 0u64);
         while at < bytes.len() {
             let entry_at = at;
@@ -85,15 +113,10 @@ pub fn decode_activities(text: &str) -> Result<ByActivity, String> {
                     bytes.len() - at
                 ));
             }
-            let latency = CoarseHistogram::take_pairs(bytes, &mut at, Some(pairs))?;
-            all.0[index as usize] = ActivityBucket {
-                events,
-                failures,
-                latency,
-            };
+            each(index as usize, events, failures, bytes, &mut at, pairs)?;
             next_index = index + 1;
         }
-        Ok(all)
+        Ok(())
     })
     .map_err(|e| format!("activity bins: {e}"))
 }
@@ -233,9 +256,7 @@ impl Read {
 
 /// `time_series`, read bucket by bucket with the derived fields left at 0 (`refresh`
 /// computes them; `merge` only once, on the sum).
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<SeriesBucket>, D::Error> {
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SeriesBucket>, D::Error> {
     struct Buckets;
 
     impl<'de> Visitor<'de> for Buckets {
@@ -255,8 +276,253 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         }
     }
 
-    d.deserialize_seq(Buckets)
+    match SINK.with(|cell| cell.borrow_mut().take()) {
+        None => d.deserialize_seq(Buckets),
+        Some(mut sink) => {
+            let added = d.deserialize_seq(Adding(&mut sink));
+            SINK.with(|cell| *cell.borrow_mut() = Some(sink));
+            added.map(|()| Vec::new())
+        }
+    }
 }
+
+/// The time series of several documents added up as they are read (`merge`): a document's
+/// buckets are added into it one by one, straight from their JSON, and never held, so neither
+/// their counts are allocated nor freed (that was a third of merging a day's shards). Buckets
+/// widen as `Metrics`' do, so the sum is the one `Metrics::merge` gives.
+#[derive(Debug)]
+pub struct SeriesSum {
+    width: u64,
+    buckets: Vec<Bucket>,
+}
+
+/// `metrics::MAX_BUCKETS`: past it, neighbours merge and the width doubles.
+const MAX_BUCKETS: u64 = 3_600;
+
+impl Default for SeriesSum {
+    fn default() -> Self {
+        SeriesSum {
+            width: 1,
+            buckets: Vec::new(),
+        }
+    }
+}
+
+impl SeriesSum {
+    /// The bucket holding `second`, growing (and if needed widening) the series.
+    fn at(&mut self, second: u64) -> &mut Bucket {
+        while second / self.width >= MAX_BUCKETS {
+            self.widen();
+        }
+        let index = (second / self.width) as usize;
+        while self.buckets.len() <= index {
+            let start = self.buckets.len() as u64 * self.width;
+            self.buckets.push(Bucket {
+                second: start,
+                ..Bucket::default()
+            });
+        }
+        &mut self.buckets[index]
+    }
+
+    /// Doubles the width, merging neighbours.
+    fn widen(&mut self) {
+        self.width *= 2;
+        let narrow = std::mem::take(&mut self.buckets);
+        let mut pairs = narrow.into_iter();
+        while let Some(mut first) = pairs.next() {
+            if let Some(next) = pairs.next() {
+                first.absorb(&next);
+            }
+            self.buckets.push(first);
+        }
+    }
+
+    /// The sum as measurements with nothing but a series, to `Metrics::merge`.
+    pub fn into_metrics(self) -> Metrics {
+        Metrics {
+            series: self.buckets,
+            bucket_secs: self.width,
+            ..Metrics::default()
+        }
+    }
+}
+
+/// Where the series deserialiser of this thread adds buckets while `adding_into` runs.
+struct Sink {
+    sum: SeriesSum,
+    offset_s: u64,
+}
+
+thread_local! {
+    static SINK: RefCell<Option<Sink>> = const { RefCell::new(None) };
+}
+
+/// Runs `read`, which parses one document, with that document's buckets added into `sum`
+/// (`offset_s` seconds later) instead of kept: its `time_series` is left empty. On an error
+/// `sum` holds part of the document: it is for a merge that stops at the error.
+pub fn adding_into<T>(sum: &mut SeriesSum, offset_s: u64, read: impl FnOnce() -> T) -> T {
+    let sink = Sink {
+        sum: std::mem::take(sum),
+        offset_s,
+    };
+    SINK.with(|cell| *cell.borrow_mut() = Some(sink));
+    let out = read();
+    if let Some(sink) = SINK.with(|cell| cell.borrow_mut().take()) {
+        *sum = sink.sum;
+    }
+    out
+}
+
+/// `time_series` into the thread's sink (`adding_into`).
+struct Adding<'a>(&'a mut Sink);
+
+impl<'de> Visitor<'de> for Adding<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of buckets")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(AddBucket(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+/// One bucket, added into the sink's sum field by field as it is read. loadgen writes
+/// `second` first, which says where to add the rest; a bucket that does not start with it is
+/// read whole, then added.
+struct AddBucket<'a>(&'a mut Sink);
+
+impl<'de> de::DeserializeSeed<'de> for AddBucket<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AddBucket<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a bucket")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let offset_s = self.0.offset_s;
+        let Some(first) = map.next_key::<Cow<'de, str>>()? else {
+            return Err(de::Error::missing_field("second"));
+        };
+        if first != "second" {
+            // Another writer's order: read it whole.
+            let mut fields = serde_json::Map::new();
+            let value: serde_json::Value = map.next_value()?;
+            fields.insert(first.into_owned(), value);
+            while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+                fields.insert(key, value);
+            }
+            let read =
+                Read::deserialize(serde_json::Value::Object(fields)).map_err(de::Error::custom)?;
+            let mut bucket = read.into_bucket().map_err(de::Error::custom)?;
+            bucket.second = bucket.second.saturating_add(offset_s);
+            self.0.sum.at(bucket.second).absorb(&bucket);
+            return Ok(());
+        }
+        let second: u64 = map.next_value()?;
+        let into = self.0.sum.at(second.saturating_add(offset_s));
+        // The fields read so far, to refuse one given twice and tell one missing.
+        let mut seen = 0u32;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let Some(field) = FIELDS.iter().position(|f| *f == key) else {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
+            };
+            if seen & (1 << field) != 0 {
+                return Err(de::Error::duplicate_field(FIELDS[field]));
+            }
+            seen |= 1 << field;
+            match FIELDS[field] {
+                "events" => into.events += map.next_value::<u64>()?,
+                "failures" => into.failures += map.next_value::<u64>()?,
+                "requests" => into.requests += map.next_value::<u64>()?,
+                "retries" => into.retries += map.next_value::<u64>()?,
+                "latency_from_intended_sum_us" => into.latency_sum_us += map.next_value::<u64>()?,
+                "service_time_sum_us" => into.service_time_sum_us += map.next_value::<u64>()?,
+                "lateness_sum_us" => into.lateness_sum_us += map.next_value::<u64>()?,
+                "lateness_max_us" => {
+                    into.lateness_max_us = into.lateness_max_us.max(map.next_value::<u64>()?)
+                }
+                "latency_from_intended_bins" => map.next_value_seed(AddInto(&mut into.latency))?,
+                "lateness_bins" => map.next_value_seed(AddInto(&mut into.lateness))?,
+                "write_to_visible_bins" => map.next_value_seed(AddInto(&mut into.visible))?,
+                "trace_first_ms" => {
+                    if let Some(ms) = map.next_value::<Option<u64>>()? {
+                        into.trace_first_ms = Some(into.trace_first_ms.map_or(ms, |t| t.min(ms)));
+                    }
+                }
+                "trace_last_ms" => {
+                    into.trace_last_ms = into.trace_last_ms.max(map.next_value::<Option<u64>>()?)
+                }
+                "activity_bins" => {
+                    let text = map.next_value::<Cow<'de, str>>()?;
+                    add_activities(&text, &mut into.activities).map_err(de::Error::custom)?;
+                }
+                _ => {
+                    // "activities": version 2's object per activity.
+                    let theirs = map.next_value::<ByActivity>()?;
+                    for (mine, theirs) in into.activities.0.iter_mut().zip(&theirs.0) {
+                        mine.events += theirs.events;
+                        mine.failures += theirs.failures;
+                        mine.latency.add(&theirs.latency);
+                    }
+                }
+            }
+        }
+        for required in REQUIRED {
+            let at = FIELDS.iter().position(|f| *f == required).expect("a field");
+            if seen & (1 << at) == 0 {
+                return Err(de::Error::missing_field(required));
+            }
+        }
+        let both = ["activities", "activity_bins"]
+            .map(|f| seen & (1 << FIELDS.iter().position(|g| *g == f).expect("a field")) != 0);
+        if both == [true, true] {
+            return Err(de::Error::custom(
+                "a bucket holds both `activities` and `activity_bins`",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A bucket's fields `AddBucket` adds (after `second`), as `Read` names them.
+const FIELDS: [&str; 15] = [
+    "events",
+    "failures",
+    "requests",
+    "retries",
+    "latency_from_intended_sum_us",
+    "service_time_sum_us",
+    "lateness_sum_us",
+    "lateness_max_us",
+    "latency_from_intended_bins",
+    "lateness_bins",
+    "write_to_visible_bins",
+    "trace_first_ms",
+    "trace_last_ms",
+    "activity_bins",
+    "activities",
+];
+
+/// Those `Read` has no default for.
+const REQUIRED: [&str; 4] = [
+    "events",
+    "failures",
+    "latency_from_intended_sum_us",
+    "service_time_sum_us",
+];
 
 #[cfg(test)]
 mod tests {
@@ -386,7 +652,10 @@ mod tests {
             "activity bins: byte 0: activity 0 has 0 events (activities without events are \
              left out)"
         );
-        assert_eq!(err(&[0, 1, 0]), "activity bins: byte 3: the varint is cut short");
+        assert_eq!(
+            err(&[0, 1, 0]),
+            "activity bins: byte 3: the varint is cut short"
+        );
         assert_eq!(
             err(&[0, 1, 0, 3, 0, 1]),
             "activity bins: byte 0: activity 0 has 3 latency bins, more than the 2 bytes left \

@@ -300,7 +300,9 @@ fn a_version_2_document_reads_back_the_same_and_is_written_dense() {
     // Written again, the buckets' activities are dense, against the table.
     assert_eq!(current.to_json(), result.to_json());
     assert!(result.to_json().contains("\"activity_bins\":\""));
-    assert!(!result.to_json().contains("\"activities\":{\"new_order\":{\"events"));
+    assert!(!result
+        .to_json()
+        .contains("\"activities\":{\"new_order\":{\"events"));
 }
 
 #[test]
@@ -328,7 +330,10 @@ fn a_version_3_document_without_its_activity_table_is_refused() {
     );
     // A blob cut short names the bucket and the byte.
     let cut = edit(&|v| {
-        let blob = v["time_series"][3]["activity_bins"].as_str().unwrap().to_string();
+        let blob = v["time_series"][3]["activity_bins"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&blob)
             .unwrap();
@@ -348,7 +353,11 @@ fn a_version_3_document_without_its_activity_table_is_refused() {
 
 #[test]
 fn shards_of_different_partitions_are_refused() {
-    assert_eq!(whole().partition_version, None, "a whole run has no partition");
+    assert_eq!(
+        whole().partition_version,
+        None,
+        "a whole run has no partition"
+    );
     let inputs = shards(2);
     assert!(inputs
         .iter()
@@ -361,7 +370,10 @@ fn shards_of_different_partitions_are_refused() {
     let mut mixed = shards(2);
     mixed[1].1.partition_version = None;
     let err = merge(&mixed).unwrap_err();
-    assert!(matches!(err, MergeError::DifferentPartition { .. }), "{err}");
+    assert!(
+        matches!(err, MergeError::DifferentPartition { .. }),
+        "{err}"
+    );
     assert!(
         err.to_string().starts_with(
             "r1.json was sent by a partition it did not record (a result of schema version 2 \
@@ -401,6 +413,81 @@ fn the_merged_document_is_the_same_whatever_order_the_shards_arrive_in() {
     }
 }
 
+/// `text` with each bucket's fields in reverse order (`second` last), as another tool may
+/// write them.
+fn with_buckets_reversed(text: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+    for bucket in v["time_series"].as_array_mut().unwrap() {
+        let entries: Vec<(String, serde_json::Value)> = bucket
+            .as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .rev()
+            .collect();
+        let mut reversed = serde_json::Map::new();
+        for (key, value) in entries {
+            reversed.insert(key, value);
+        }
+        *bucket = serde_json::Value::Object(reversed);
+    }
+    let text = v.to_string();
+    assert!(text.contains("\"lateness_p99_ms\":"), "{text}");
+    text
+}
+
+/// `merge_files` adds each file's buckets into a sum as it reads them (`series::adding_into`);
+/// it gives what `merge` of the same results read whole gives, whatever their schema version,
+/// the order of a bucket's fields, the buckets' width or the shards' start.
+#[test]
+fn merging_files_as_they_are_read_gives_what_merging_whole_results_gives() {
+    let mut inputs = shards(4);
+    inputs[1].1.started_at = "2026-12-01T10:00:05+00:00".into();
+    // Shard 2's buckets are 2 s wide (a longer run's are wider).
+    let narrow = std::mem::take(&mut inputs[2].1.time_series);
+    inputs[2].1.time_series = narrow
+        .chunks(2)
+        .map(|pair| {
+            let mut wide = pair[0].bucket.clone();
+            for b in &pair[1..] {
+                wide.absorb(&b.bucket);
+            }
+            SeriesBucket::from_bucket(wide)
+        })
+        .collect();
+    inputs[2].1.time_series_bucket_s = 2;
+    let in_memory = merge(&inputs).unwrap();
+    assert_eq!(in_memory.time_series_bucket_s, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let forms: [(&str, &dyn Fn(&str) -> String); 4] = [
+        ("v3", &|t: &str| t.to_string()),
+        ("v2", &as_version_2),
+        ("v1", &as_version_1),
+        ("reordered", &with_buckets_reversed),
+    ];
+    for (form, rewrite) in forms {
+        let paths: Vec<PathBuf> = inputs
+            .iter()
+            .map(|(name, r)| {
+                let path = dir.path().join(format!("{form}-{}", name.display()));
+                std::fs::write(&path, rewrite(&r.to_json())).unwrap();
+                path
+            })
+            .collect();
+        let whole: Vec<(PathBuf, RunResult)> = paths
+            .iter()
+            .map(|p| (p.clone(), RunResult::read(p).unwrap()))
+            .collect();
+        let expected = merge(&whole).unwrap();
+        let streamed = super::merge::merge_files(&paths).unwrap();
+        assert_eq!(streamed.to_json(), expected.to_json(), "{form}");
+        if form != "v1" {
+            // Nothing is lost on the way: the sum of the whole results in memory.
+            assert_eq!(streamed.time_series, in_memory.time_series, "{form}");
+        }
+    }
+}
+
 #[test]
 fn merge_reads_the_header_from_the_start_of_a_file_and_any_order_too() {
     let (_, shard) = shards(2).remove(1);
@@ -429,6 +516,7 @@ fn merge_reads_the_header_from_the_start_of_a_file_and_any_order_too() {
         .starts_with("{\"write_to_visible\""));
     let header = super::merge::read_header(&reordered).unwrap();
     assert_eq!(header.run, expected.run);
+    assert_eq!(header.partition_version, Some(PARTITION_VERSION));
     // A newer version is refused as `read` refuses it.
     let newer = dir.path().join("newer.json");
     let text = shard.to_json().replacen(
