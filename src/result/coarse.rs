@@ -228,6 +228,7 @@ pub(crate) fn with_base64<T>(
 /// Calls `f(bin, count)` for each pair of the dense form from `bytes[*at..]` (`pairs` of
 /// them, or to the end), in increasing bin order; an error names the byte offset of the
 /// pair or varint that is wrong.
+#[inline]
 fn for_each_pair(
     bytes: &[u8],
     at: &mut usize,
@@ -267,7 +268,19 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
 }
 
 /// An unsigned LEB128 varint at `bytes[*at..]`; `*at` ends after it.
+#[inline]
 pub(crate) fn take_varint(bytes: &[u8], at: &mut usize) -> Result<u64, String> {
+    // Most are one byte (gaps and counts of a bucket's bins are small).
+    if let Some(&byte) = bytes.get(*at) {
+        if byte < 0x80 {
+            *at += 1;
+            return Ok(u64::from(byte));
+        }
+    }
+    take_long_varint(bytes, at)
+}
+
+fn take_long_varint(bytes: &[u8], at: &mut usize) -> Result<u64, String> {
     let start = *at;
     let mut value = 0u64;
     for shift in (0..64).step_by(7) {
@@ -368,8 +381,20 @@ impl CoarseHistogram {
     ) -> Result<(), String> {
         let mut added = Ok(());
         for_each_pair(bytes, at, pairs, |bin, count| {
-            if added.is_ok() {
-                added = self.add_to_bin(bin, count);
+            // A sum's bins soon cover what is added to them.
+            let slot = match bin.checked_sub(self.lowest) {
+                Some(slot) if slot < self.counts.len() => slot,
+                _ => {
+                    self.cover(bin, bin);
+                    bin - self.lowest
+                }
+            };
+            match self.counts[slot].checked_add(count) {
+                Some(sum) => self.counts[slot] = sum,
+                None if added.is_ok() => {
+                    added = Err(format!("bin {bin}: counts add up past 2^64"));
+                }
+                None => {}
             }
         })?;
         added

@@ -435,7 +435,7 @@ impl<'de> Visitor<'de> for AddBucket<'_> {
         // The fields read so far, to refuse one given twice and tell one missing.
         let mut seen = 0u32;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let Some(field) = FIELDS.iter().position(|f| *f == key) else {
+            let Some(field) = field_of(&key) else {
                 map.next_value::<de::IgnoredAny>()?;
                 continue;
             };
@@ -443,34 +443,30 @@ impl<'de> Visitor<'de> for AddBucket<'_> {
                 return Err(de::Error::duplicate_field(FIELDS[field]));
             }
             seen |= 1 << field;
-            match FIELDS[field] {
-                "events" => into.events += map.next_value::<u64>()?,
-                "failures" => into.failures += map.next_value::<u64>()?,
-                "requests" => into.requests += map.next_value::<u64>()?,
-                "retries" => into.retries += map.next_value::<u64>()?,
-                "latency_from_intended_sum_us" => into.latency_sum_us += map.next_value::<u64>()?,
-                "service_time_sum_us" => into.service_time_sum_us += map.next_value::<u64>()?,
-                "lateness_sum_us" => into.lateness_sum_us += map.next_value::<u64>()?,
-                "lateness_max_us" => {
-                    into.lateness_max_us = into.lateness_max_us.max(map.next_value::<u64>()?)
-                }
-                "latency_from_intended_bins" => map.next_value_seed(AddInto(&mut into.latency))?,
-                "lateness_bins" => map.next_value_seed(AddInto(&mut into.lateness))?,
-                "write_to_visible_bins" => map.next_value_seed(AddInto(&mut into.visible))?,
-                "trace_first_ms" => {
+            match field {
+                0 => into.events += map.next_value::<u64>()?,
+                1 => into.failures += map.next_value::<u64>()?,
+                2 => into.requests += map.next_value::<u64>()?,
+                3 => into.retries += map.next_value::<u64>()?,
+                4 => into.latency_sum_us += map.next_value::<u64>()?,
+                5 => into.service_time_sum_us += map.next_value::<u64>()?,
+                6 => into.lateness_sum_us += map.next_value::<u64>()?,
+                7 => into.lateness_max_us = into.lateness_max_us.max(map.next_value::<u64>()?),
+                8 => map.next_value_seed(AddInto(&mut into.latency))?,
+                9 => map.next_value_seed(AddInto(&mut into.lateness))?,
+                10 => map.next_value_seed(AddInto(&mut into.visible))?,
+                11 => {
                     if let Some(ms) = map.next_value::<Option<u64>>()? {
                         into.trace_first_ms = Some(into.trace_first_ms.map_or(ms, |t| t.min(ms)));
                     }
                 }
-                "trace_last_ms" => {
-                    into.trace_last_ms = into.trace_last_ms.max(map.next_value::<Option<u64>>()?)
-                }
-                "activity_bins" => {
+                12 => into.trace_last_ms = into.trace_last_ms.max(map.next_value::<Option<u64>>()?),
+                13 => {
                     let text = map.next_value::<Cow<'de, str>>()?;
                     add_activities(&text, &mut into.activities).map_err(de::Error::custom)?;
                 }
                 _ => {
-                    // "activities": version 2's object per activity.
+                    // 14, "activities": version 2's object per activity.
                     let theirs = map.next_value::<ByActivity>()?;
                     for (mine, theirs) in into.activities.0.iter_mut().zip(&theirs.0) {
                         mine.events += theirs.events;
@@ -515,6 +511,28 @@ const FIELDS: [&str; 15] = [
     "activity_bins",
     "activities",
 ];
+
+/// The index of `key` in `FIELDS`.
+fn field_of(key: &str) -> Option<usize> {
+    Some(match key {
+        "events" => 0,
+        "failures" => 1,
+        "requests" => 2,
+        "retries" => 3,
+        "latency_from_intended_sum_us" => 4,
+        "service_time_sum_us" => 5,
+        "lateness_sum_us" => 6,
+        "lateness_max_us" => 7,
+        "latency_from_intended_bins" => 8,
+        "lateness_bins" => 9,
+        "write_to_visible_bins" => 10,
+        "trace_first_ms" => 11,
+        "trace_last_ms" => 12,
+        "activity_bins" => 13,
+        "activities" => 14,
+        _ => return None,
+    })
+}
 
 /// Those `Read` has no default for.
 const REQUIRED: [&str; 4] = [
