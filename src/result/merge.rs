@@ -416,6 +416,11 @@ pub fn merge_files(paths: &[PathBuf]) -> Result<RunResult, MergeFilesError> {
                 for (at, path) in paths.iter().enumerate().skip(parser).step_by(parsers) {
                     let parsed = series::adding_into(&mut series, offsets_s[at], || {
                         RunResult::read_data(path)
+                    })
+                    .map_err(|streamed| {
+                        // Added field by field, a bad bucket's error names the bucket; read
+                        // whole, the field in it.
+                        RunResult::read_data(path).err().unwrap_or(streamed)
                     });
                     let failed = parsed.is_err();
                     if parsed_tx.send((at, parsed)).is_err() || failed {

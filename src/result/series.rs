@@ -412,16 +412,19 @@ impl<'de> Visitor<'de> for AddBucket<'_> {
 
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let offset_s = self.0.offset_s;
-        let Some(first) = map.next_key::<Cow<'de, str>>()? else {
+        let Some(first) = map.next_key::<Key>()? else {
             return Err(de::Error::missing_field("second"));
         };
-        if first != "second" {
-            // Another writer's order: read it whole.
+        if first != Key::Second {
+            // Another writer's order: read it whole (`Read` ignores unknown fields too).
             let mut fields = serde_json::Map::new();
-            let value: serde_json::Value = map.next_value()?;
-            fields.insert(first.into_owned(), value);
-            while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
-                fields.insert(key, value);
+            let mut key = Some(first);
+            while let Some(k) = key {
+                let value: serde_json::Value = map.next_value()?;
+                if let Some(name) = k.name() {
+                    fields.insert(name.to_string(), value);
+                }
+                key = map.next_key::<Key>()?;
             }
             let read =
                 Read::deserialize(serde_json::Value::Object(fields)).map_err(de::Error::custom)?;
@@ -434,10 +437,14 @@ impl<'de> Visitor<'de> for AddBucket<'_> {
         let into = self.0.sum.at(second.saturating_add(offset_s));
         // The fields read so far, to refuse one given twice and tell one missing.
         let mut seen = 0u32;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let Some(field) = field_of(&key) else {
-                map.next_value::<de::IgnoredAny>()?;
-                continue;
+        while let Some(key) = map.next_key::<Key>()? {
+            let field = match key {
+                Key::Field(field) => field,
+                Key::Second => return Err(de::Error::duplicate_field("second")),
+                Key::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
             };
             if seen & (1 << field) != 0 {
                 return Err(de::Error::duplicate_field(FIELDS[field]));
@@ -461,10 +468,7 @@ impl<'de> Visitor<'de> for AddBucket<'_> {
                     }
                 }
                 12 => into.trace_last_ms = into.trace_last_ms.max(map.next_value::<Option<u64>>()?),
-                13 => {
-                    let text = map.next_value::<Cow<'de, str>>()?;
-                    add_activities(&text, &mut into.activities).map_err(de::Error::custom)?;
-                }
+                13 => map.next_value_seed(AddActivities(&mut into.activities))?,
                 _ => {
                     // 14, "activities": version 2's object per activity.
                     let theirs = map.next_value::<ByActivity>()?;
@@ -493,6 +497,19 @@ impl<'de> Visitor<'de> for AddBucket<'_> {
     }
 }
 
+/// `activity_bins`, added into a bucket of the sum as it is read (so that an error is the
+/// field's).
+struct AddActivities<'a>(&'a mut ByActivity);
+
+impl<'de> de::DeserializeSeed<'de> for AddActivities<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let text = Cow::<'de, str>::deserialize(d)?;
+        add_activities(&text, self.0).map_err(de::Error::custom)
+    }
+}
+
 /// A bucket's fields `AddBucket` adds (after `second`), as `Read` names them.
 const FIELDS: [&str; 15] = [
     "events",
@@ -511,6 +528,48 @@ const FIELDS: [&str; 15] = [
     "activity_bins",
     "activities",
 ];
+
+/// A bucket's key, read as an identifier (as derived code reads them: no string is kept, and
+/// errors name the field).
+#[derive(Clone, Copy, PartialEq)]
+enum Key {
+    Second,
+    /// Index in `FIELDS`.
+    Field(usize),
+    Other,
+}
+
+impl Key {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Key::Second => Some("second"),
+            Key::Field(at) => Some(FIELDS[at]),
+            Key::Other => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = Key;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field of a bucket")
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match (key, field_of(key)) {
+                    ("second", _) => Key::Second,
+                    (_, Some(at)) => Key::Field(at),
+                    (_, None) => Key::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(Name)
+    }
+}
 
 /// The index of `key` in `FIELDS`.
 fn field_of(key: &str) -> Option<usize> {

@@ -351,6 +351,32 @@ fn a_version_3_document_without_its_activity_table_is_refused() {
     );
 }
 
+/// Read while adding its buckets into a sum (`merge`), a bad bucket is refused as `read`
+/// refuses it, naming the field.
+#[test]
+fn a_bad_bucket_added_while_read_is_refused_naming_the_field() {
+    let mut v: serde_json::Value = serde_json::from_str(&whole().to_json()).unwrap();
+    v["time_series"][3]["activity_bins"] = serde_json::json!("AAEAAQ==");
+    let text = v.to_string();
+    let mut sum = series::SeriesSum::default();
+    let err = series::adding_into(&mut sum, 0, || RunResult::parse(Path::new("r.json"), &text))
+        .unwrap_err()
+        .to_string();
+    let read = RunResult::parse(Path::new("r.json"), &text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        read.starts_with("r.json: field `time_series[3].activity_bins`: activity bins: byte 0: "),
+        "{read}"
+    );
+    // Added field by field, the error is the bucket's (`merge_files` reads the file again
+    // for the field).
+    assert!(
+        err.starts_with("r.json: field `time_series[3]`: activity bins: byte 0: "),
+        "{err}"
+    );
+}
+
 #[test]
 fn shards_of_different_partitions_are_refused() {
     assert_eq!(
