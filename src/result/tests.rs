@@ -462,6 +462,9 @@ fn with_buckets_reversed(text: &str) -> String {
     text
 }
 
+/// A document's text rewritten as another version or writer would write it.
+type Rewrite = dyn Fn(&str) -> String;
+
 /// `merge_files` adds each file's buckets into a sum as it reads them (`series::adding_into`);
 /// it gives what `merge` of the same results read whole gives, whatever their schema version,
 /// the order of a bucket's fields, the buckets' width or the shards' start.
@@ -485,7 +488,7 @@ fn merging_files_as_they_are_read_gives_what_merging_whole_results_gives() {
     let in_memory = merge(&inputs).unwrap();
     assert_eq!(in_memory.time_series_bucket_s, 2);
     let dir = tempfile::tempdir().unwrap();
-    let forms: [(&str, &dyn Fn(&str) -> String); 4] = [
+    let forms: [(&str, &Rewrite); 4] = [
         ("v3", &|t: &str| t.to_string()),
         ("v2", &as_version_2),
         ("v1", &as_version_1),
