@@ -431,3 +431,118 @@ fn the_checked_in_result_validates_and_its_buckets_add_up() {
     assert!(in_buckets > 0);
     assert_eq!(in_buckets, visibility.histogram.len());
 }
+
+/// A result saved by the loadgen of schema version 2 (each bucket's activities as an object)
+/// reads back as the same result as its rewrite in version 3 (`tests/data/README.md`), and
+/// compares against it, so a baseline saved before version 3 is still a baseline.
+#[test]
+fn a_result_saved_in_schema_version_2_reads_the_same_and_compares() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let (v2, v3) = (
+        data.join("report_result_v2.json"),
+        data.join("report_result.json"),
+    );
+    assert_eq!(harness::json(&v2)["schema_version"], 2);
+    assert!(harness::json(&v2)["time_series"][0]["activities"].is_object());
+    let (old, new) = (RunResult::read(&v2).unwrap(), RunResult::read(&v3).unwrap());
+    assert_eq!(
+        RunResult {
+            schema_version: new.schema_version,
+            ..old.clone()
+        },
+        new
+    );
+    assert_eq!(final_summary(&old), final_summary(&new));
+    let dir = tempfile::tempdir().unwrap();
+    let run = harness::loadgen_ok(
+        dir.path(),
+        &["compare", v2.to_str().unwrap(), v3.to_str().unwrap()],
+    );
+    // Per activity too: the version 2 buckets' activities are read, not dropped.
+    assert!(!run.stdout.contains("not judged"), "{}", run.stdout);
+    assert!(!run.stdout.contains("schema version"), "{}", run.stdout);
+}
+
+/// Rewrites shard result `path` with `edit` applied to its JSON.
+fn edit_json(path: &Path, edit: impl FnOnce(&mut Value)) {
+    let mut document = harness::json(path);
+    edit(&mut document);
+    std::fs::write(path, document.to_string()).unwrap();
+}
+
+#[test]
+fn merge_refuses_shards_of_different_partitions_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = write_shards(dir.path(), 3, "p1");
+    for shard in &shards {
+        assert_eq!(
+            harness::json(shard)["partition_version"],
+            loadgen::result::PARTITION_VERSION
+        );
+    }
+    harness::loadgen_ok(dir.path(), &args(&shards, &["-o", "total.json"]));
+    let total = harness::json(&dir.path().join("total.json"));
+    assert_eq!(
+        total["partition_version"],
+        loadgen::result::PARTITION_VERSION
+    );
+    // Shard 2 as a loadgen before results recorded their partition wrote it.
+    edit_json(&shards[2], |d| {
+        d.as_object_mut().unwrap().remove("partition_version");
+        d["schema_version"] = serde_json::json!(2);
+    });
+    let run = harness::loadgen(dir.path(), &args(&shards, &["-o", "mixed.json"]), &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "{} was sent by a partition it did not record (a result of schema version 2 or \
+             older), {} by partition version 4",
+            shards[2].display(),
+            shards[0].display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.path().join("mixed.json").exists());
+    edit_json(&shards[2], |d| {
+        d["partition_version"] = serde_json::json!(3)
+    });
+    let run = harness::loadgen(dir.path(), &args(&shards, &["-o", "mixed.json"]), &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("by partition version 3, "),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_corrupt_activity_blob_is_refused_naming_the_file_and_field_with_exit_2() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let shards = write_shards(dir.path(), 2, "c1");
+    let mut blob = String::new();
+    edit_json(&shards[1], |d| {
+        let bucket = &mut d["time_series"][4]["activity_bins"];
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(bucket.as_str().unwrap())
+            .unwrap();
+        // Cut inside the last varint: the last latency bin's count.
+        blob = base64::engine::general_purpose::STANDARD.encode(&bytes[..bytes.len() - 1]);
+        *bucket = serde_json::json!(blob);
+    });
+    let expected = format!(
+        "{}: field `time_series[4].activity_bins`: activity bins: byte ",
+        shards[1].display()
+    );
+    for command in [
+        args(&shards, &["-o", "out.json"]),
+        vec!["report", shards[1].to_str().unwrap()],
+    ] {
+        let run = harness::loadgen(dir.path(), &command, &[]);
+        run.expect_code(2);
+        assert!(run.stderr.contains(&expected), "{expected}\n{}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+    assert!(!dir.path().join("out.json").exists());
+}

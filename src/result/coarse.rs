@@ -126,33 +126,58 @@ impl CoarseHistogram {
     /// The dense form: LEB128 (gap, count) pairs, base64.
     pub fn encode(&self) -> String {
         let mut bytes = Vec::with_capacity(2 * self.counts.len());
-        let mut next = 0;
-        for (at, &count) in self.counts.iter().enumerate() {
-            let bin = self.lowest + at;
-            if count > 0 {
-                put_varint(&mut bytes, (bin - next) as u64);
-                put_varint(&mut bytes, count);
-                next = bin + 1;
-            }
-        }
+        self.put_pairs(&mut bytes);
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 
     /// Reads the dense form back; what is wrong is said with its byte offset.
     pub fn decode(text: &str) -> Result<CoarseHistogram, String> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(|e| format!("coarse bins: not base64: {e}"))?;
+        with_base64(text, |bytes| {
+            let mut at = 0;
+            CoarseHistogram::take_pairs(bytes, &mut at, None)
+        })
+        .map_err(|e| format!("coarse bins: {e}"))
+    }
+
+    /// How many bins are not empty: the pairs `put_pairs` writes.
+    pub(crate) fn pair_count(&self) -> u64 {
+        self.counts.iter().filter(|&&c| c > 0).count() as u64
+    }
+
+    /// Appends the (gap, count) varint pairs of the non-empty bins.
+    pub(crate) fn put_pairs(&self, out: &mut Vec<u8>) {
+        let mut next = 0;
+        for (at, &count) in self.counts.iter().enumerate() {
+            let bin = self.lowest + at;
+            if count > 0 {
+                put_varint(out, (bin - next) as u64);
+                put_varint(out, count);
+                next = bin + 1;
+            }
+        }
+    }
+
+    /// Reads (gap, count) pairs from `bytes[*at..]`: `pairs` of them, or all that are left
+    /// when `None`; `*at` ends after the last. Errors name the byte offset in `bytes`.
+    pub(crate) fn take_pairs(
+        bytes: &[u8],
+        at: &mut usize,
+        pairs: Option<u64>,
+    ) -> Result<CoarseHistogram, String> {
         // Two passes: the first checks the pairs and finds the last bin, so the counts are
         // allocated once (growing them bin by bin was a fifth of `merge`).
+        let start = *at;
         let (mut lowest, mut end) = (None, 0);
-        for_each_pair(&bytes, |bin, _| {
+        for_each_pair(bytes, at, pairs, |bin, _| {
             lowest.get_or_insert(bin);
             end = bin + 1;
         })?;
         let lowest = lowest.unwrap_or(0);
         let mut counts = vec![0; end - lowest];
-        for_each_pair(&bytes, |bin, count| counts[bin - lowest] = count)?;
+        let mut again = start;
+        for_each_pair(bytes, &mut again, pairs, |bin, count| {
+            counts[bin - lowest] = count
+        })?;
         Ok(CoarseHistogram { lowest, counts })
     }
 
@@ -174,33 +199,67 @@ impl CoarseHistogram {
     }
 }
 
-/// Calls `f(bin, count)` for each pair of the dense form, in increasing bin order; an error
-/// names the byte offset of the pair or varint that is wrong.
-fn for_each_pair(bytes: &[u8], mut f: impl FnMut(usize, u64)) -> Result<(), String> {
-    let (mut at, mut next) = (0, 0u64);
-    while at < bytes.len() {
-        let pair_at = at;
-        let gap = take_varint(bytes, &mut at)?;
-        let count = take_varint(bytes, &mut at)?;
+/// Calls `f` on the bytes `text` encodes in base64 (standard alphabet, padded), decoded into
+/// a buffer each thread reuses: a day's series has tens of thousands of these strings, and
+/// a fresh buffer for each was an allocation per string.
+pub(crate) fn with_base64<T>(
+    text: &str,
+    f: impl FnOnce(&[u8]) -> Result<T, String>,
+) -> Result<T, String> {
+    thread_local! {
+        static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BYTES.with(|cell| {
+        // A nested call (none today) would find the buffer taken: it gets its own.
+        let mut fresh = Vec::new();
+        let mut held = cell.try_borrow_mut();
+        let bytes = match held.as_mut() {
+            Ok(buffer) => &mut **buffer,
+            Err(_) => &mut fresh,
+        };
+        bytes.clear();
+        base64::engine::general_purpose::STANDARD
+            .decode_vec(text, bytes)
+            .map_err(|e| format!("not base64: {e}"))?;
+        f(bytes)
+    })
+}
+
+/// Calls `f(bin, count)` for each pair of the dense form from `bytes[*at..]` (`pairs` of
+/// them, or to the end), in increasing bin order; an error names the byte offset of the
+/// pair or varint that is wrong.
+#[inline]
+fn for_each_pair(
+    bytes: &[u8],
+    at: &mut usize,
+    pairs: Option<u64>,
+    mut f: impl FnMut(usize, u64),
+) -> Result<(), String> {
+    let (mut read, mut next) = (0u64, 0u64);
+    while pairs.map_or(*at < bytes.len(), |n| read < n) {
+        let pair_at = *at;
+        let gap = take_varint(bytes, at)?;
+        let count = take_varint(bytes, at)?;
         let bin = next.saturating_add(gap);
         if bin >= MAX_BIN as u64 {
             return Err(format!(
-                "coarse bins: byte {pair_at}: bin {bin} is past the last bin {}",
+                "byte {pair_at}: bin {bin} is past the last bin {}",
                 MAX_BIN - 1
             ));
         }
         if count == 0 {
             return Err(format!(
-                "coarse bins: byte {pair_at}: bin {bin} has count 0 (empty bins are skipped)"
+                "byte {pair_at}: bin {bin} has count 0 (empty bins are skipped)"
             ));
         }
         f(bin as usize, count);
         next = bin + 1;
+        read += 1;
     }
     Ok(())
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -208,30 +267,37 @@ fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-fn take_varint(bytes: &[u8], at: &mut usize) -> Result<u64, String> {
+/// An unsigned LEB128 varint at `bytes[*at..]`; `*at` ends after it.
+#[inline]
+pub(crate) fn take_varint(bytes: &[u8], at: &mut usize) -> Result<u64, String> {
+    // Most are one byte (gaps and counts of a bucket's bins are small).
+    if let Some(&byte) = bytes.get(*at) {
+        if byte < 0x80 {
+            *at += 1;
+            return Ok(u64::from(byte));
+        }
+    }
+    take_long_varint(bytes, at)
+}
+
+fn take_long_varint(bytes: &[u8], at: &mut usize) -> Result<u64, String> {
     let start = *at;
     let mut value = 0u64;
     for shift in (0..64).step_by(7) {
         let Some(&byte) = bytes.get(*at) else {
-            return Err(format!(
-                "coarse bins: byte {start}: the varint is cut short"
-            ));
+            return Err(format!("byte {start}: the varint is cut short"));
         };
         *at += 1;
         let bits = u64::from(byte & 0x7f);
         if shift == 63 && bits > 1 {
-            return Err(format!(
-                "coarse bins: byte {start}: the varint overflows 64 bits"
-            ));
+            return Err(format!("byte {start}: the varint overflows 64 bits"));
         }
         value |= bits << shift;
         if byte & 0x80 == 0 {
             return Ok(value);
         }
     }
-    Err(format!(
-        "coarse bins: byte {start}: the varint overflows 64 bits"
-    ))
+    Err(format!("byte {start}: the varint overflows 64 bits"))
 }
 
 impl Serialize for CoarseHistogram {
@@ -268,6 +334,70 @@ impl<'de> Visitor<'de> for BinsVisitor {
 impl<'de> serde::Deserialize<'de> for CoarseHistogram {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(BinsVisitor)
+    }
+}
+
+/// Reads coarse bins of either form and adds them into a histogram instead of building one
+/// (`merge`, which adds thousands of buckets into a sum, would otherwise allocate and free the
+/// counts of each).
+pub(crate) struct AddInto<'a>(pub &'a mut CoarseHistogram);
+
+impl<'de> serde::de::DeserializeSeed<'de> for AddInto<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AddInto<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        BinsVisitor.expecting(f)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
+        with_base64(text, |bytes| self.0.add_pairs(bytes, &mut 0, None))
+            .map_err(|e| E::custom(format!("coarse bins: {e}")))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut pairs: A) -> Result<(), A::Error> {
+        while let Some((bin, count)) = pairs.next_element::<(usize, u64)>()? {
+            self.0.add_to_bin(bin, count).map_err(de::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
+impl CoarseHistogram {
+    /// Adds the (gap, count) pairs at `bytes[*at..]` (`pairs` of them, or to the end), as
+    /// `take_pairs` reads them.
+    pub(crate) fn add_pairs(
+        &mut self,
+        bytes: &[u8],
+        at: &mut usize,
+        pairs: Option<u64>,
+    ) -> Result<(), String> {
+        let mut added = Ok(());
+        for_each_pair(bytes, at, pairs, |bin, count| {
+            // A sum's bins soon cover what is added to them.
+            let slot = match bin.checked_sub(self.lowest) {
+                Some(slot) if slot < self.counts.len() => slot,
+                _ => {
+                    self.cover(bin, bin);
+                    bin - self.lowest
+                }
+            };
+            match self.counts[slot].checked_add(count) {
+                Some(sum) => self.counts[slot] = sum,
+                None if added.is_ok() => {
+                    added = Err(format!("bin {bin}: counts add up past 2^64"));
+                }
+                None => {}
+            }
+        })?;
+        added
     }
 }
 

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
 
+use super::series::{self, SeriesSum};
 use super::{EventCounts, FailedEventRow, RunMeta, RunResult, Visibility, SCHEMA_VERSION};
 use crate::metrics::{Metrics, MAX_LISTED_FAILURES};
+use crate::outcome::FailureKind;
 
 /// Why results cannot be merged: each names the files involved.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -42,6 +44,17 @@ pub enum MergeError {
         theirs: u32,
         ours: u32,
     },
+    #[error(
+        "{path} was sent by {theirs}, {first} by {ours}: shards chosen by different \
+         partitions of the roots overlap and miss events, and do not add up to the run. Replay \
+         every shard with one loadgen (and a new --run-id)"
+    )]
+    DifferentPartition {
+        path: PathBuf,
+        first: PathBuf,
+        theirs: String,
+        ours: String,
+    },
     #[error("shard {shard} is in both {first} and {second}")]
     DuplicateShard {
         shard: String,
@@ -67,12 +80,22 @@ fn describe(run: &RunMeta) -> String {
     }
 }
 
-/// What merge checks before adding anything: which run a result is of, and when it started.
+fn describe_partition(version: Option<u32>) -> String {
+    match version {
+        Some(v) => format!("partition version {v}"),
+        None => "a partition it did not record (a result of schema version 2 or older)".into(),
+    }
+}
+
+/// What merge checks before adding anything: which run a result is of, by which partition,
+/// and when it started.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Header {
     pub schema_version: u64,
     pub loadgen: String,
     pub run: RunMeta,
+    #[serde(default)]
+    pub partition_version: Option<u32>,
     pub started_at: String,
 }
 
@@ -92,6 +115,7 @@ impl From<&RunResult> for Header {
             schema_version: u64::from(r.schema_version),
             loadgen: r.loadgen.clone(),
             run: r.run.clone(),
+            partition_version: r.partition_version,
             started_at: r.started_at.clone(),
         }
     }
@@ -101,8 +125,19 @@ impl From<&RunResult> for Header {
 #[derive(Clone, Debug)]
 pub struct Plan {
     count: u32,
+    partition_version: Option<u32>,
     earliest: DateTime<FixedOffset>,
     starts: BTreeMap<u32, DateTime<FixedOffset>>,
+}
+
+impl Plan {
+    /// How long after the earliest shard shard `index` started. Shards that share
+    /// --start-at start together: their buckets line up exactly. A shard that started later
+    /// has its buckets moved by the whole seconds it started after.
+    fn offset_ms(&self, index: u32) -> u64 {
+        let start = self.starts.get(&index).copied().unwrap_or(self.earliest);
+        (start - self.earliest).num_milliseconds().max(0) as u64
+    }
 }
 
 /// Checks that `headers` are every shard of one run, once each.
@@ -132,6 +167,14 @@ pub fn plan(headers: &[(PathBuf, Header)]) -> Result<Plan, MergeError> {
                 first: first_path.clone(),
                 theirs: h.run.run_id.clone(),
                 ours: first.run.run_id.clone(),
+            });
+        }
+        if h.partition_version != first.partition_version {
+            return Err(MergeError::DifferentPartition {
+                path: path.clone(),
+                first: first_path.clone(),
+                theirs: describe_partition(h.partition_version),
+                ours: describe_partition(first.partition_version),
             });
         }
         if shard.count != count {
@@ -169,6 +212,7 @@ pub fn plan(headers: &[(PathBuf, Header)]) -> Result<Plan, MergeError> {
     let earliest = *starts.values().min().expect("at least one shard");
     Ok(Plan {
         count,
+        partition_version: first.partition_version,
         earliest,
         starts,
     })
@@ -186,6 +230,28 @@ pub struct Sum {
     stopped_early: bool,
     visibility: Option<Visibility>,
     end_ms: u64,
+    /// The example of each kind of failure and of retry from the lowest shard that had one
+    /// (`Metrics::merge` keeps the first to arrive, and parsers hand results over in any
+    /// order).
+    error_examples: BTreeMap<FailureKind, (u32, String)>,
+    retry_examples: BTreeMap<FailureKind, (u32, String)>,
+}
+
+/// Keeps, of each kind, the example of the lowest shard.
+fn keep_lowest(
+    kept: &mut BTreeMap<FailureKind, (u32, String)>,
+    shard: u32,
+    theirs: &BTreeMap<FailureKind, String>,
+) {
+    for (kind, example) in theirs {
+        match kept.get_mut(kind) {
+            Some((at, mine)) if *at > shard => (*at, *mine) = (shard, example.clone()),
+            Some(_) => {}
+            None => {
+                kept.insert(kind.clone(), (shard, example.clone()));
+            }
+        }
+    }
 }
 
 impl Sum {
@@ -200,25 +266,21 @@ impl Sum {
             stopped_early: false,
             visibility: None,
             end_ms: 0,
+            error_examples: BTreeMap::new(),
+            retry_examples: BTreeMap::new(),
         }
     }
 
     /// Adds one shard's result (one of those `plan` checked).
     pub fn add(&mut self, mut r: RunResult) {
         let index = r.run.shard.map_or(0, |s| s.index);
-        let start = self
-            .plan
-            .starts
-            .get(&index)
-            .copied()
-            .unwrap_or(self.plan.earliest);
-        // Shards that share --start-at start together: their buckets line up exactly. A shard
-        // that started later has its buckets moved by the whole seconds it started after.
-        let offset_ms = (start - self.plan.earliest).num_milliseconds().max(0) as u64;
+        let offset_ms = self.plan.offset_ms(index);
         let mut m = r.take_measurements();
         for b in &mut m.series {
             b.second += offset_ms / 1000;
         }
+        keep_lowest(&mut self.error_examples, index, &m.error_examples);
+        keep_lowest(&mut self.retry_examples, index, &m.retry_examples);
         self.metrics.merge(&m);
         self.end_ms = self
             .end_ms
@@ -235,8 +297,18 @@ impl Sum {
         self.failed_events_total += r.failed_events_total;
         self.stopped_early |= r.stopped_early;
         self.failed_events.append(&mut r.failed_events);
-        // Keep the earliest failures only, so the list stays bounded while adding.
-        self.failed_events.sort_by_key(|f| f.seq);
+        // Keep the earliest failures only, so the list stays bounded while adding; ordered
+        // on every field, so that which rows are kept does not depend on the order the shards
+        // arrive in.
+        self.failed_events.sort_by(|a, b| {
+            (a.seq, a.offset_ms, &a.activity, &a.subject, &a.category).cmp(&(
+                b.seq,
+                b.offset_ms,
+                &b.activity,
+                &b.subject,
+                &b.category,
+            ))
+        });
         self.failed_events.truncate(MAX_LISTED_FAILURES);
         match (&mut self.visibility, r.write_to_visible.take()) {
             (Some(mine), Some(theirs)) => mine.merge(&theirs),
@@ -251,8 +323,21 @@ impl Sum {
         }
     }
 
+    /// Adds time series summed apart from their results (`series::adding_into`, already
+    /// moved by each shard's offset).
+    pub fn add_series(&mut self, series: SeriesSum) {
+        self.metrics.merge(&series.into_metrics());
+    }
+
     /// The merged result.
-    pub fn finish(self) -> RunResult {
+    pub fn finish(mut self) -> RunResult {
+        let lowest = |kept: BTreeMap<FailureKind, (u32, String)>| {
+            kept.into_iter()
+                .map(|(kind, (_, example))| (kind, example))
+                .collect()
+        };
+        self.metrics.error_examples = lowest(std::mem::take(&mut self.error_examples));
+        self.metrics.retry_examples = lowest(std::mem::take(&mut self.retry_examples));
         let mut merged = self.base.expect("at least one shard was added");
         merged.schema_version = SCHEMA_VERSION;
         merged.loadgen = env!("CARGO_PKG_VERSION").to_string();
@@ -263,6 +348,7 @@ impl Sum {
         merged.failed_events = self.failed_events;
         merged.failed_events_total = self.failed_events_total;
         merged.write_to_visible = self.visibility;
+        merged.partition_version = self.plan.partition_version;
         merged.run.shard = None;
         merged.run.shards_merged = Some(self.plan.count);
         // The shards' verdicts are theirs; merge checks its own on the sum.
@@ -307,25 +393,42 @@ pub fn merge_files(paths: &[PathBuf]) -> Result<RunResult, MergeFilesError> {
         headers.push((path.clone(), read_header(path)?));
     }
     let mut sum = Sum::new(plan(&headers)?);
+    let offsets_s: Vec<u64> = headers
+        .iter()
+        .map(|(_, h)| sum.plan.offset_ms(h.run.shard.map_or(0, |s| s.index)) / 1000)
+        .collect();
+    let offsets_s = &offsets_s;
     let parsers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, paths.len().max(1));
     let mut first_error: Option<(usize, super::ResultError)> = None;
     std::thread::scope(|scope| {
-        // A parser hands its result over and waits: memory holds at most one result per
-        // parser and the one being added, whatever N is.
+        // A parser adds each result's time series into its own sum as it reads it (most of a
+        // result; the sum of the sums does not depend on which parser read what), then hands
+        // the rest over and waits: memory holds at most one result per parser and the one
+        // being added, whatever N is.
         let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel(0);
+        let mut series_sums = Vec::with_capacity(parsers);
         for parser in 0..parsers {
             let parsed_tx = parsed_tx.clone();
-            scope.spawn(move || {
+            series_sums.push(scope.spawn(move || {
+                let mut series = SeriesSum::default();
                 for (at, path) in paths.iter().enumerate().skip(parser).step_by(parsers) {
-                    let parsed = RunResult::read_data(path);
+                    let parsed = series::adding_into(&mut series, offsets_s[at], || {
+                        RunResult::read_data(path)
+                    })
+                    .map_err(|streamed| {
+                        // Added field by field, a bad bucket's error names the bucket; read
+                        // whole, the field in it.
+                        RunResult::read_data(path).err().unwrap_or(streamed)
+                    });
                     let failed = parsed.is_err();
                     if parsed_tx.send((at, parsed)).is_err() || failed {
-                        return;
+                        break;
                     }
                 }
-            });
+                series
+            }));
         }
         drop(parsed_tx);
         for (at, parsed) in parsed_rx {
@@ -337,6 +440,13 @@ pub fn merge_files(paths: &[PathBuf]) -> Result<RunResult, MergeFilesError> {
                         first_error = Some((at, e));
                     }
                 }
+            }
+        }
+        for parser in series_sums {
+            match parser.join() {
+                Ok(series) if first_error.is_none() => sum.add_series(series),
+                Ok(_) => {}
+                Err(panic) => std::panic::resume_unwind(panic),
             }
         }
     });
@@ -362,7 +472,12 @@ pub(crate) fn read_header(path: &Path) -> Result<Header, super::ResultError> {
         // is in `found`.
         let _ = (&mut reader).deserialize_map(HeaderFirst { found: &mut found });
         let known = |h: &Header| h.schema_version <= u64::from(SCHEMA_VERSION);
-        if let Some(header) = found.filter(known) {
+        // loadgen writes a shard's partition before `started_at`; a document without it
+        // there is read whole, in case it comes later.
+        let complete = |h: &Header| {
+            h.schema_version < 3 || h.run.shard.is_none() || h.partition_version.is_some()
+        };
+        if let Some(header) = found.filter(|h| known(h) && complete(h)) {
             return Ok(header);
         }
     }
@@ -383,11 +498,13 @@ impl<'de> serde::de::Visitor<'de> for HeaderFirst<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let (mut version, mut writer, mut run, mut start) = (None, None, None, None);
+        let mut partition = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "schema_version" => version = Some(map.next_value::<u64>()?),
                 "loadgen" => writer = Some(map.next_value::<String>()?),
                 "run" => run = Some(map.next_value::<RunMeta>()?),
+                "partition_version" => partition = map.next_value::<Option<u32>>()?,
                 "started_at" => start = Some(map.next_value::<String>()?),
                 _ => {
                     map.next_value::<serde::de::IgnoredAny>()?;
@@ -398,6 +515,7 @@ impl<'de> serde::de::Visitor<'de> for HeaderFirst<'_> {
                     schema_version: *v,
                     loadgen: w.clone(),
                     run: r.clone(),
+                    partition_version: partition,
                     started_at: s.clone(),
                 });
                 return Err(serde::de::Error::custom("the header is read"));

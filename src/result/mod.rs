@@ -12,6 +12,7 @@ pub mod compare;
 pub mod hdr;
 pub mod merge;
 pub mod render;
+pub mod series;
 pub mod thresholds;
 
 use std::collections::BTreeMap;
@@ -27,8 +28,16 @@ use crate::outcome::{Class, FailureKind};
 use crate::replay::ReplayOutcome;
 use crate::result::coarse::CoarseHistogram;
 
-/// The version of the document this loadgen writes; it reads this one and older ones.
-pub const SCHEMA_VERSION: u32 = 2;
+/// The version of the document this loadgen writes; it reads this one and older ones (version
+/// 3 writes each bucket's activities as one dense string, `series`; version 2 wrote them as
+/// an object per activity, version 1 had none).
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// Which partition of the trace's roots (`causal::Root::partition`) chose a shard's events,
+/// numbered as checkpoints number it: the one that deals created customers out by number
+/// came with checkpoint version 4 (`replay::checkpoint`). Shard results record it (schema
+/// version 3) so that `merge` refuses shards of different partitions.
+pub const PARTITION_VERSION: u32 = 4;
 
 /// The schema of the document, as checked in (`schema/result.schema.json`).
 pub const SCHEMA: &str = include_str!("../../schema/result.schema.json");
@@ -40,6 +49,11 @@ pub struct RunResult {
     /// Version of the loadgen that wrote it.
     pub loadgen: String,
     pub run: RunMeta,
+    /// Of a shard's result or a merge of shards: the partition of the roots the shards were
+    /// chosen by (`PARTITION_VERSION`); none for a whole run, or a shard of schema version 2
+    /// or older (which did not record it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_version: Option<u32>,
     /// The command's settings, as it ran (its shape depends on the command; of a merge, shard
     /// 0's).
     pub config: serde_json::Value,
@@ -73,8 +87,12 @@ pub struct RunResult {
     pub histograms: Timings,
     /// Events that did not succeed, by kind: count and one example.
     pub errors: BTreeMap<String, ErrorEntry>,
+    /// The activities `activity_bins` of the buckets index (`series::activity_table`; none in
+    /// documents of schema version 2 or older).
+    #[serde(default)]
+    pub time_series_activities: Vec<String>,
     /// Events finished per bucket of `time_series_bucket_s` seconds from `started_at`.
-    #[serde(deserialize_with = "series_of_buckets")]
+    #[serde(deserialize_with = "series::deserialize")]
     pub time_series: Vec<SeriesBucket>,
     pub time_series_bucket_s: u64,
     /// Failed events, up to `MAX_LISTED_FAILURES` (`failed_events_total` counts them all).
@@ -176,10 +194,10 @@ pub struct ActivityResult {
     pub lateness: Percentiles,
 }
 
-/// One bucket of the time series, with the percentiles of its coarse histograms.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+/// One bucket of the time series, with the percentiles of its coarse histograms (written and
+/// read by `series`).
+#[derive(Clone, Debug, PartialEq)]
 pub struct SeriesBucket {
-    #[serde(flatten)]
     pub bucket: Bucket,
     /// Derived: `events - failures`.
     pub successes: u64,
@@ -219,18 +237,6 @@ impl SeriesBucket {
             bucket,
         }
     }
-}
-
-/// The time series read as plain buckets: `flatten` would buffer every bucket field by field
-/// (a day's series is thousands of buckets). The derived fields are left at 0: `refresh`
-/// computes them (`merge` only once, on the sum).
-fn series_of_buckets<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<SeriesBucket>, D::Error> {
-    Ok(Vec::<Bucket>::deserialize(d)?
-        .into_iter()
-        .map(SeriesBucket::underived)
-        .collect())
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -395,6 +401,7 @@ impl RunResult {
         let mut result = RunResult {
             schema_version: SCHEMA_VERSION,
             loadgen: env!("CARGO_PKG_VERSION").to_string(),
+            partition_version: context.meta.shard.map(|_| PARTITION_VERSION),
             run: context.meta,
             config: context.config,
             started_at: context.started_at.to_rfc3339(),
@@ -421,6 +428,7 @@ impl RunResult {
             lateness: Percentiles::default(),
             histograms: Timings::default(),
             errors: BTreeMap::new(),
+            time_series_activities: series::activity_table(),
             time_series: Vec::new(),
             time_series_bucket_s: 1,
             failed_events: m
@@ -486,6 +494,7 @@ impl RunResult {
                 (a.key().to_string(), activity)
             })
             .collect();
+        self.time_series_activities = series::activity_table();
         self.time_series = m.series.iter().map(SeriesBucket::of).collect();
         self.time_series_bucket_s = m.bucket_secs;
         self.refresh();
@@ -661,7 +670,7 @@ impl RunResult {
     }
 
     fn parse_data(path: &Path, text: &str) -> Result<RunResult, ResultError> {
-        let result: RunResult = parse_as(path, text)?;
+        let mut result: RunResult = parse_as(path, text)?;
         result
             .check()
             .map_err(|(field, message)| ResultError::Field {
@@ -669,6 +678,9 @@ impl RunResult {
                 field,
                 message,
             })?;
+        // The buckets' activities are in memory by activity whatever form they were read
+        // from; written again, they index this table.
+        result.time_series_activities = series::activity_table();
         Ok(result)
     }
 
@@ -701,6 +713,25 @@ impl RunResult {
                     format!("`{key}` is not an activity"),
                 ));
             }
+        }
+        let table = series::activity_table();
+        if self.time_series_activities.is_empty() && self.schema_version >= 3 {
+            return Err((
+                "time_series_activities".into(),
+                format!(
+                    "missing: schema version {} indexes the buckets' activity_bins by it",
+                    self.schema_version
+                ),
+            ));
+        }
+        if !self.time_series_activities.is_empty() && self.time_series_activities != table {
+            return Err((
+                "time_series_activities".into(),
+                format!(
+                    "{:?} is not the table this loadgen reads, {table:?}",
+                    self.time_series_activities
+                ),
+            ));
         }
         if self.time_series_bucket_s == 0 {
             return Err(("time_series_bucket_s".into(), "must be at least 1".into()));

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use super::merge::{merge, MergeError};
 use super::*;
 use crate::metrics::{EventRecord, EventResult};
@@ -187,10 +189,11 @@ fn derived_fields_are_recomputed_not_trusted() {
 fn as_version_1(text: &str) -> String {
     let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
     v["schema_version"] = serde_json::json!(1);
+    v.as_object_mut().unwrap().remove("time_series_activities");
     for bucket in v["time_series"].as_array_mut().unwrap() {
         // Version 1 had no per-activity or write-to-visible buckets.
         let fields = bucket.as_object_mut().unwrap();
-        fields.remove("activities");
+        fields.remove("activity_bins");
         fields.remove("write_to_visible_bins");
         for field in ["latency_from_intended_bins", "lateness_bins"] {
             let dense: coarse::CoarseHistogram =
@@ -254,6 +257,266 @@ fn a_version_1_document_reads_back_the_same_measurements() {
     assert!(back.to_json().contains("\"lateness_bins\":\""));
 }
 
+/// `text` rewritten as schema version 2 wrote it: each bucket's activities as an object of
+/// activities (`metrics::ByActivity`'s own form), no activity table, no partition.
+fn as_version_2(text: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+    v["schema_version"] = serde_json::json!(2);
+    let top = v.as_object_mut().unwrap();
+    top.remove("time_series_activities");
+    top.remove("partition_version");
+    for bucket in v["time_series"].as_array_mut().unwrap() {
+        let fields = bucket.as_object_mut().unwrap();
+        if let Some(dense) = fields.remove("activity_bins") {
+            let by = series::decode_activities(dense.as_str().unwrap()).unwrap();
+            fields.insert("activities".into(), serde_json::to_value(&by).unwrap());
+        }
+    }
+    v.to_string()
+}
+
+#[test]
+fn a_version_2_document_reads_back_the_same_and_is_written_dense() {
+    let result = whole();
+    let old = as_version_2(&result.to_json());
+    assert!(
+        old.contains("\"activities\":{\"new_order\":{\"events\":"),
+        "not the object form"
+    );
+    let back = RunResult::parse(Path::new("v2.json"), &old).unwrap();
+    assert_eq!(back.schema_version, 2);
+    let current = RunResult {
+        schema_version: SCHEMA_VERSION,
+        ..back.clone()
+    };
+    assert_eq!(current, result);
+    // Every bucket's activities came through (the buckets hold all the events).
+    let in_buckets: u64 = back
+        .time_series
+        .iter()
+        .flat_map(|b| b.bucket.activities.0.iter().map(|a| a.events))
+        .sum();
+    assert_eq!(in_buckets, result.total());
+    // Written again, the buckets' activities are dense, against the table.
+    assert_eq!(current.to_json(), result.to_json());
+    assert!(result.to_json().contains("\"activity_bins\":\""));
+    assert!(!result
+        .to_json()
+        .contains("\"activities\":{\"new_order\":{\"events"));
+}
+
+#[test]
+fn a_version_3_document_without_its_activity_table_is_refused() {
+    let text = whole().to_json();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        f(&mut v);
+        RunResult::parse(Path::new("run.json"), &v.to_string())
+            .unwrap_err()
+            .to_string()
+    };
+    let missing = edit(&|v| {
+        v.as_object_mut().unwrap().remove("time_series_activities");
+    });
+    assert_eq!(
+        missing,
+        "run.json: field `time_series_activities`: missing: schema version 3 indexes the \
+         buckets' activity_bins by it"
+    );
+    let other = edit(&|v| v["time_series_activities"][0] = serde_json::json!("cancellation"));
+    assert!(
+        other.starts_with("run.json: field `time_series_activities`: [\"cancellation\", "),
+        "{other}"
+    );
+    // A blob cut short names the bucket and the byte.
+    let cut = edit(&|v| {
+        let blob = v["time_series"][3]["activity_bins"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&blob)
+            .unwrap();
+        let short = base64::engine::general_purpose::STANDARD.encode(&bytes[..bytes.len() - 1]);
+        v["time_series"][3]["activity_bins"] = serde_json::json!(short);
+    });
+    assert!(
+        cut.starts_with("run.json: field `time_series[3].activity_bins`: activity bins: byte "),
+        "{cut}"
+    );
+    let both = edit(&|v| v["time_series"][2]["activities"] = serde_json::json!({}));
+    assert!(
+        both.contains("holds both `activities` and `activity_bins`"),
+        "{both}"
+    );
+}
+
+/// Read while adding its buckets into a sum (`merge`), a bad bucket is refused as `read`
+/// refuses it, naming the field.
+#[test]
+fn a_bad_bucket_added_while_read_is_refused_naming_the_field() {
+    let mut v: serde_json::Value = serde_json::from_str(&whole().to_json()).unwrap();
+    v["time_series"][3]["activity_bins"] = serde_json::json!("AAEAAQ==");
+    let text = v.to_string();
+    let mut sum = series::SeriesSum::default();
+    let err = series::adding_into(&mut sum, 0, || RunResult::parse(Path::new("r.json"), &text))
+        .unwrap_err()
+        .to_string();
+    let read = RunResult::parse(Path::new("r.json"), &text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        read.starts_with("r.json: field `time_series[3].activity_bins`: activity bins: byte 0: "),
+        "{read}"
+    );
+    // Added field by field, the error is the bucket's (`merge_files` reads the file again
+    // for the field).
+    assert!(
+        err.starts_with("r.json: field `time_series[3]`: activity bins: byte 0: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn shards_of_different_partitions_are_refused() {
+    assert_eq!(
+        whole().partition_version,
+        None,
+        "a whole run has no partition"
+    );
+    let inputs = shards(2);
+    assert!(inputs
+        .iter()
+        .all(|(_, r)| r.partition_version == Some(PARTITION_VERSION)));
+    assert_eq!(
+        merge(&inputs).unwrap().partition_version,
+        Some(PARTITION_VERSION)
+    );
+    // Shard 1 of a loadgen before results recorded their partition (schema version 2).
+    let mut mixed = shards(2);
+    mixed[1].1.partition_version = None;
+    let err = merge(&mixed).unwrap_err();
+    assert!(
+        matches!(err, MergeError::DifferentPartition { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().starts_with(
+            "r1.json was sent by a partition it did not record (a result of schema version 2 \
+             or older), r0.json by partition version 4: "
+        ),
+        "{err}"
+    );
+    let mut other = shards(3);
+    other[0].1.partition_version = Some(PARTITION_VERSION + 1);
+    assert!(merge(&other)
+        .unwrap_err()
+        .to_string()
+        .starts_with("r1.json was sent by partition version 4, r0.json by partition version 5"));
+    // Shards that all predate the record merge as they did.
+    let mut old = shards(2);
+    for (_, r) in &mut old {
+        r.partition_version = None;
+    }
+    assert_eq!(merge(&old).unwrap().partition_version, None);
+}
+
+#[test]
+fn the_merged_document_is_the_same_whatever_order_the_shards_arrive_in() {
+    let mut inputs = shards(3);
+    // Each shard saw its own example of each kind of failure and retry.
+    for (i, (_, r)) in inputs.iter_mut().enumerate() {
+        for e in r.errors.values_mut().chain(r.retry_reasons.values_mut()) {
+            e.example = format!("{} (shard {i})", e.example);
+        }
+    }
+    let first = merge(&inputs).unwrap().to_json();
+    assert!(first.contains("(shard 0)"), "{first}");
+    assert!(!first.contains("(shard 1)") && !first.contains("(shard 2)"));
+    for order in [[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let arrived: Vec<_> = order.iter().map(|&i| inputs[i].clone()).collect();
+        assert_eq!(merge(&arrived).unwrap().to_json(), first, "{order:?}");
+    }
+}
+
+/// `text` with each bucket's fields in reverse order (`second` last), as another tool may
+/// write them.
+fn with_buckets_reversed(text: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+    for bucket in v["time_series"].as_array_mut().unwrap() {
+        let entries: Vec<(String, serde_json::Value)> = bucket
+            .as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .rev()
+            .collect();
+        let mut reversed = serde_json::Map::new();
+        for (key, value) in entries {
+            reversed.insert(key, value);
+        }
+        *bucket = serde_json::Value::Object(reversed);
+    }
+    let text = v.to_string();
+    assert!(text.contains("\"lateness_p99_ms\":"), "{text}");
+    text
+}
+
+/// A document's text rewritten as another version or writer would write it.
+type Rewrite = dyn Fn(&str) -> String;
+
+/// `merge_files` adds each file's buckets into a sum as it reads them (`series::adding_into`);
+/// it gives what `merge` of the same results read whole gives, whatever their schema version,
+/// the order of a bucket's fields, the buckets' width or the shards' start.
+#[test]
+fn merging_files_as_they_are_read_gives_what_merging_whole_results_gives() {
+    let mut inputs = shards(4);
+    inputs[1].1.started_at = "2026-12-01T10:00:05+00:00".into();
+    // Shard 2's buckets are 2 s wide (a longer run's are wider).
+    let narrow = std::mem::take(&mut inputs[2].1.time_series);
+    inputs[2].1.time_series = narrow
+        .chunks(2)
+        .map(|pair| {
+            let mut wide = pair[0].bucket.clone();
+            for b in &pair[1..] {
+                wide.absorb(&b.bucket);
+            }
+            SeriesBucket::from_bucket(wide)
+        })
+        .collect();
+    inputs[2].1.time_series_bucket_s = 2;
+    let in_memory = merge(&inputs).unwrap();
+    assert_eq!(in_memory.time_series_bucket_s, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let forms: [(&str, &Rewrite); 4] = [
+        ("v3", &|t: &str| t.to_string()),
+        ("v2", &as_version_2),
+        ("v1", &as_version_1),
+        ("reordered", &with_buckets_reversed),
+    ];
+    for (form, rewrite) in forms {
+        let paths: Vec<PathBuf> = inputs
+            .iter()
+            .map(|(name, r)| {
+                let path = dir.path().join(format!("{form}-{}", name.display()));
+                std::fs::write(&path, rewrite(&r.to_json())).unwrap();
+                path
+            })
+            .collect();
+        let whole: Vec<(PathBuf, RunResult)> = paths
+            .iter()
+            .map(|p| (p.clone(), RunResult::read(p).unwrap()))
+            .collect();
+        let expected = merge(&whole).unwrap();
+        let streamed = super::merge::merge_files(&paths).unwrap();
+        assert_eq!(streamed.to_json(), expected.to_json(), "{form}");
+        if form != "v1" {
+            // Nothing is lost on the way: the sum of the whole results in memory.
+            assert_eq!(streamed.time_series, in_memory.time_series, "{form}");
+        }
+    }
+}
+
 #[test]
 fn merge_reads_the_header_from_the_start_of_a_file_and_any_order_too() {
     let (_, shard) = shards(2).remove(1);
@@ -282,6 +545,7 @@ fn merge_reads_the_header_from_the_start_of_a_file_and_any_order_too() {
         .starts_with("{\"write_to_visible\""));
     let header = super::merge::read_header(&reordered).unwrap();
     assert_eq!(header.run, expected.run);
+    assert_eq!(header.partition_version, Some(PARTITION_VERSION));
     // A newer version is refused as `read` refuses it.
     let newer = dir.path().join("newer.json");
     let text = shard.to_json().replacen(
