@@ -329,6 +329,12 @@ impl<'w> Simulation<'w> {
         }
     }
 
+    /// Takes back the lines `Vec` of a new order the caller is done with (as `recycle` does
+    /// with the whole event), for the next new order to reuse. Optional: it changes no event.
+    pub fn recycle_lines(&mut self, lines: Vec<Line>) {
+        self.spare_lines = lines;
+    }
+
     /// The next event, or None when the duration is over.
     ///
     /// Inlined into the caller's loop: returned through memory, the event was written in 2- to
