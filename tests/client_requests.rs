@@ -7,6 +7,8 @@
 //! binary take turns (`one_at_a_time`): another test's buffers must not land in a peak.
 
 mod common;
+#[path = "common/rawhttp.rs"]
+mod rawhttp;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::VecDeque;
@@ -20,7 +22,7 @@ use loadgen::event::{Action, CustomerRef, Event, Line, NewOrder};
 use loadgen::metrics::EventResult;
 use loadgen::replay::{Executor, StopFlag};
 use loadgen::sim::time::SimTime;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 struct Counting;
@@ -81,35 +83,13 @@ async fn serve(script: Vec<Answer>) -> (String, Arc<Mutex<Seen>>) {
             let (state, script) = (state.clone(), script.clone());
             tokio::spawn(async move {
                 let mut buffer = Vec::new();
-                let mut chunk = vec![0u8; 64 * 1024];
                 loop {
-                    // The head, then a body of content-length bytes.
-                    let head_end = loop {
-                        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i;
-                        }
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                        }
+                    let Some((_head, body)) =
+                        rawhttp::read_raw_request(&mut stream, &mut buffer).await
+                    else {
+                        return;
                     };
-                    let head = String::from_utf8_lossy(&buffer[..head_end]).to_lowercase();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .map_or(0, |v| v.trim().parse().unwrap());
-                    buffer.drain(..head_end + 4);
-                    while buffer.len() < length {
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    state
-                        .lock()
-                        .unwrap()
-                        .bodies
-                        .push(buffer.drain(..length).collect());
+                    state.lock().unwrap().bodies.push(body);
                     let answer = {
                         let mut script = script.lock().unwrap();
                         if script.len() > 1 {

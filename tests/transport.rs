@@ -5,6 +5,8 @@
 //! bounded by the client's own timeout or an explicit one.
 
 mod common;
+#[path = "common/rawhttp.rs"]
+mod rawhttp;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -19,7 +21,7 @@ use loadgen::metrics::EventResult;
 use loadgen::outcome::FailureKind;
 use loadgen::replay::{Executor, StopFlag};
 use loadgen::sim::time::SimTime;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -77,34 +79,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     closed: Arc<Notify>,
 ) {
     let mut buffer = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
     loop {
-        let head_end = loop {
-            if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            }
+        let Some((head, body)) = rawhttp::read_raw_request(&mut stream, &mut buffer).await else {
+            return;
         };
-        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-        let length: usize = head
-            .to_lowercase()
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .map_or(0, |v| v.trim().parse().unwrap());
-        buffer.drain(..head_end + 4);
-        while buffer.len() < length {
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            }
-        }
         let n = {
             let mut seen = seen.lock().unwrap();
             seen.heads.push(head);
-            seen.bodies.push(buffer.drain(..length).collect());
+            seen.bodies.push(body);
             seen.heads.len() - 1
         };
         match script(n) {

@@ -233,7 +233,13 @@ pub async fn send_once(client: &reqwest::Client, req: &Prepared) -> Attempt {
             }
         }
     };
-    let text = String::from_utf8_lossy(&body);
+    http_failure(req, status, &body)
+}
+
+/// An answer that is not a success: its kind from the status and the API's `error_type`, its
+/// detail "METHOD path -> status: " and the start of the body.
+pub(crate) fn http_failure(req: &Prepared, status: u16, body: &[u8]) -> Attempt {
+    let text = String::from_utf8_lossy(body);
     let kind = FailureKind::of_status(status, &text);
     let detail = format!(
         "{} {} -> {status}: {}",

@@ -136,11 +136,12 @@ pub async fn spawn(reply: Reply) -> RawServer {
     RawServer { addr, shared }
 }
 
-/// The head of a request: method, path, headers; and the bytes read past it.
-async fn read_request<S: AsyncRead + Unpin>(
+/// One request's head as sent (without its closing blank line) and its `Content-Length`
+/// body; bytes read past it stay in `buffer` for the next. `None` once the client is gone.
+pub async fn read_raw_request<S: AsyncRead + Unpin>(
     stream: &mut S,
     buffer: &mut Vec<u8>,
-) -> Option<Recorded> {
+) -> Option<(String, Vec<u8>)> {
     let mut chunk = [0u8; 16 * 1024];
     let head_end = loop {
         if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -156,18 +157,11 @@ async fn read_request<S: AsyncRead + Unpin>(
     };
     let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
     buffer.drain(..head_end + 4);
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_string();
-    let path = first.next()?.to_string();
-    let headers: Vec<(String, String)> = lines
+    let length: usize = head
+        .split("\r\n")
         .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
         .unwrap_or(0);
     while buffer.len() < length {
         match stream.read(&mut chunk).await {
@@ -176,6 +170,23 @@ async fn read_request<S: AsyncRead + Unpin>(
         }
     }
     let body = buffer.drain(..length).collect();
+    Some((head, body))
+}
+
+/// The head of a request: method, path, headers; and the bytes read past it.
+async fn read_request<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buffer: &mut Vec<u8>,
+) -> Option<Recorded> {
+    let (head, body) = read_raw_request(stream, buffer).await?;
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let method = first.next()?.to_string();
+    let path = first.next()?.to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
     Some(Recorded {
         method,
         path,

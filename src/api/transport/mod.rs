@@ -228,15 +228,7 @@ impl Transport {
         if success {
             return Attempt::Success;
         }
-        let text = String::from_utf8_lossy(&kept);
-        let kind = FailureKind::of_status(status, &text);
-        let detail = format!(
-            "{} {} -> {status}: {}",
-            req.method.as_str(),
-            req.path,
-            text.chars().take(300).collect::<String>()
-        );
-        Attempt::Failed { kind, detail }
+        super::client::http_failure(req, status, &kept)
     }
 
     /// A connection (idle or new) and the response head of `req` on it. A request that an
