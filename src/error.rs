@@ -91,6 +91,24 @@ impl CommandError {
     }
 }
 
+/// `err` and its causes on one line, as `main` prints an error: each cause after `: `, except
+/// a cause the text already ends with. Many errors show their source in their own message
+/// (`cannot open x: Is a directory`) and also return it as their `source()`, so anyhow's `{:#}`
+/// would say it twice.
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +146,37 @@ mod tests {
         assert!(unfinished
             .to_string()
             .contains("SIGINT with 7 selected events"));
+    }
+
+    #[test]
+    fn a_cause_the_message_already_shows_is_said_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot open {path}: {source}")]
+        struct Open {
+            path: &'static str,
+            source: std::io::Error,
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::IsADirectory, "Is a directory");
+        let err: anyhow::Error = Open {
+            path: "/tmp",
+            source: io,
+        }
+        .into();
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot open /tmp: Is a directory: Is a directory"
+        );
+        assert_eq!(describe(&err), "cannot open /tmp: Is a directory");
+        let wrapped = Err::<(), _>(err)
+            .context("cannot write x.trace")
+            .unwrap_err();
+        assert_eq!(
+            describe(&wrapped),
+            "cannot write x.trace: cannot open /tmp: Is a directory"
+        );
+        let plain = Err::<(), _>(anyhow::anyhow!("API down"))
+            .context("cannot verify")
+            .unwrap_err();
+        assert_eq!(describe(&plain), format!("{plain:#}"));
     }
 }

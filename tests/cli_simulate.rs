@@ -834,3 +834,28 @@ fn a_world_without_customers_is_refused_or_simulated_never_a_panic() {
         other => panic!("exit {other:?}: {err}"),
     }
 }
+
+/// A failed write names the output (a full device says only where in the trace it failed),
+/// and a cause the message already shows is not said again.
+#[test]
+fn write_errors_name_the_output_and_say_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = loadgen_in(
+        dir.path(),
+        &["simulate", "--duration", "1h", "-o", "/dev/full"],
+    );
+    assert_exit(&full, 2, "simulate -o /dev/full");
+    let text = stderr(&full);
+    assert!(
+        text.contains("cannot write /dev/full: I/O error at byte"),
+        "{text}"
+    );
+
+    std::fs::create_dir(dir.path().join("taken")).unwrap();
+    let onto_dir = loadgen_in(dir.path(), &["simulate", "--duration", "1m", "-o", "taken"]);
+    assert_exit(&onto_dir, 2, "simulate -o a directory");
+    let text = stderr(&onto_dir);
+    let error_line = text.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+    let cause = std::io::Error::from_raw_os_error(21).to_string();
+    assert_eq!(error_line.matches(&cause).count(), 1, "{text}");
+}

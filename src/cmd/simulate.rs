@@ -5,6 +5,8 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+
 use crate::cli::SimulateArgs;
 use crate::plan::simulate::SimulatePlan;
 use crate::simulate::write_trace;
@@ -36,7 +38,11 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     } else {
         // No `.partial` file outlives an interrupted simulation.
         crate::output::clean_up_on_signal();
-        crate::output::write_atomically(&args.output, |out| write_trace(&header, &config, out))?
+        crate::output::write_atomically(&args.output, |out| {
+            // The trace's own errors say where in the file, not which file.
+            write_trace(&header, &config, out)
+                .with_context(|| format!("cannot write {}", args.output.display()))
+        })?
     };
     eprintln!("{}", written.summary(&args.output, began.elapsed()));
     Ok(())
