@@ -1,10 +1,18 @@
 //! One segment of a replay (the first run, or a resume): its checkpoint written before the
-//! first request, each success logged with its measurements as it completes, and its report
-//! covering the whole run: this segment and the earlier ones, rebuilt from the logs
-//! (`replay::segments`).
+//! first request, each success logged with its measurements, and its report covering the
+//! whole run: this segment and the earlier ones, rebuilt from the logs (`replay::segments`).
+//!
+//! The logs are written per batch of completions, not per event: the replayer's aggregator
+//! takes what its channel holds (at most `replay::BATCH` records) and, before it waits again,
+//! ends the batch; the recorder then writes the batch's measurements, then its completions,
+//! one write each (two writes per batch instead of two per event). So a SIGKILL loses the
+//! events in flight and the completed ones not yet written: those waiting in the aggregator's
+//! channel (as before batches) and the batch it is taking, which it writes as soon as it has
+//! taken it. The resume sends them again.
 
 use std::path::Path;
 
+use super::Completions;
 use crate::metrics::{EventRecord, EventResult};
 use crate::plan::replay::Prepared;
 use crate::replay::checkpoint::{self, CheckpointError, CheckpointLock, CompletionLog};
@@ -86,28 +94,67 @@ pub fn begin(prepared: &mut Prepared) -> Result<Begun, SegmentError> {
     })
 }
 
-/// Logs each event that succeeded, if the run keeps a checkpoint: its measurements, then its
-/// completion (so a completed event always has its measurements; one measured and not
-/// completed when a kill came is sent again). A failed write is reported once (a resume may
-/// then resend events, or miss their measurements).
-pub fn completion_recorder(logs: Option<Logs>) -> impl FnMut(&EventRecord) + Send + 'static {
-    let mut logs = logs;
-    let mut failed = false;
-    move |record: &EventRecord| {
-        let Some(logs) = logs.as_mut() else { return };
+/// Logs each event that succeeded, if the run keeps a checkpoint (`logs`), per batch.
+pub fn completion_recorder(logs: Option<Logs>) -> CompletionRecorder {
+    CompletionRecorder {
+        logs,
+        failed: false,
+    }
+}
+
+/// Logs the successes of each batch: their measurements, then their completions (so a
+/// completed event always has its measurements; one measured and not completed when a kill
+/// came is sent again). A failed write is reported once (a resume may then resend events, or
+/// miss their measurements); a batch whose measurements could not be written is not marked
+/// completed.
+pub struct CompletionRecorder {
+    logs: Option<Logs>,
+    failed: bool,
+}
+
+impl CompletionRecorder {
+    /// Writes the batch so far, if there is one.
+    fn flush(&mut self) {
+        let Some(logs) = self.logs.as_mut() else {
+            return;
+        };
+        let written = match logs.measures.flush() {
+            Ok(()) => logs.completions.flush().map_err(SegmentError::from),
+            Err(err) => {
+                logs.completions.discard();
+                Err(err.into())
+            }
+        };
+        if let (Err(err), false) = (written, self.failed) {
+            let err = chain(&err);
+            eprintln!("warning: checkpoint log: {err}; a resume may resend events");
+            self.failed = true;
+        }
+    }
+}
+
+impl Completions for CompletionRecorder {
+    fn completed(&mut self, record: &EventRecord) {
+        let Some(logs) = self.logs.as_mut() else {
+            return;
+        };
         if record.result != EventResult::Success {
             return;
         }
-        let written = logs
-            .measures
-            .append(record)
-            .map_err(SegmentError::from)
-            .and_then(|()| Ok(logs.completions.append(record.seq)?));
-        if let (Err(err), false) = (written, failed) {
-            let err = chain(&err);
-            eprintln!("warning: checkpoint log: {err}; a resume may resend events");
-            failed = true;
-        }
+        logs.measures.push(record);
+        logs.completions.push(record.seq);
+    }
+
+    fn batch_ended(&mut self) {
+        self.flush()
+    }
+}
+
+/// A run that ends without its last batch ended (a panic on the aggregator's task) still
+/// writes what it measured.
+impl Drop for CompletionRecorder {
+    fn drop(&mut self) {
+        self.flush()
     }
 }
 
