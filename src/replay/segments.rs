@@ -253,7 +253,8 @@ impl MeasureLog {
         Ok((log, earlier))
     }
 
-    fn over(file: File, path: &Path) -> MeasureLog {
+    /// A log over `file` (at `path`, for messages), appending after what it holds.
+    pub(crate) fn over(file: File, path: &Path) -> MeasureLog {
         MeasureLog {
             file,
             path: path.into(),
@@ -841,6 +842,52 @@ mod tests {
         assert_eq!(now.series, all.series);
         // Successes stay the caller's to count.
         assert_eq!(now.succeeded(), 1);
+    }
+
+    /// A kill between a batch's two writes (or in the middle of the completions' write)
+    /// leaves several events measured and not completed at the end of the log: all are cut
+    /// off, so once the resume completes them, a later resume counts the resume's attempts,
+    /// not the killed segment's.
+    #[test]
+    fn a_batch_measured_and_not_completed_is_cut_off_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.measures");
+        let mut log = MeasureLog::create(&path, "t0").unwrap();
+        for i in 0..10 {
+            log.push(&rec(i, 3, 0, false));
+        }
+        log.flush().unwrap();
+        // The killed batch: 10..16 measured; the completions of 10 and 11 made it to disk.
+        for i in 10..16 {
+            log.push(&rec(i, 900, 1, false));
+        }
+        log.flush().unwrap();
+        drop(log);
+        let (mut log, earlier) =
+            MeasureLog::resume(&path, "t1", &done(0..12), Segments::default()).unwrap();
+        assert_eq!(earlier.measured, 12);
+        let read = MeasureLog::read(&path).unwrap();
+        assert_eq!(seqs(&read), (0..12).collect(), "12..16 are cut off");
+        assert!(matches!(read.last(), Some(Logged::Segment { started_at }) if started_at == "t1"));
+        // The resume sends 12..16 again, and they succeed in 5 ms.
+        for i in 12..16 {
+            log.push(&rec(i, 5, 0, false));
+        }
+        log.flush().unwrap();
+        drop(log);
+        let (_log, earlier) =
+            MeasureLog::resume(&path, "t2", &done(0..16), Segments::default()).unwrap();
+        assert_eq!(earlier.measured, 16);
+        let mut want = Metrics::default();
+        for i in 0..16 {
+            let ms = match i {
+                0..10 => 3,
+                10..12 => 900,
+                _ => 5,
+            };
+            want.add(&rec(i, ms, 0, false));
+        }
+        assert_eq!(earlier.metrics.service, want.service);
     }
 
     #[test]

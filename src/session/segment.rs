@@ -245,6 +245,113 @@ mod tests {
         assert!(chain(&err).starts_with("/runs/CHECKPOINT.measures: disk full"));
     }
 
+    fn record(seq: u64, result: EventResult) -> EventRecord {
+        EventRecord {
+            seq,
+            entity: crate::event::Entity::Order(seq as u32),
+            offset_ms: seq,
+            activity: crate::event::Activity::ALL[0],
+            finished_at: std::time::Duration::from_millis(seq),
+            lateness: std::time::Duration::ZERO,
+            service: std::time::Duration::from_micros(300),
+            latency: std::time::Duration::from_micros(400),
+            requests: 1,
+            retries: 0,
+            retry_causes: Vec::new(),
+            result,
+        }
+    }
+
+    /// Logs at `dir/c.measures` and `dir/c.log`, or on /dev/full (every write fails).
+    fn logs(dir: &Path, full_measures: bool, full_completions: bool) -> Logs {
+        let measures = if full_measures {
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .open("/dev/full")
+                .unwrap();
+            MeasureLog::over(file, Path::new("/dev/full"))
+        } else {
+            MeasureLog::create(&dir.join("c.measures"), "t0").unwrap()
+        };
+        let completions = if full_completions {
+            CompletionLog::open(Path::new("/dev/full")).unwrap()
+        } else {
+            CompletionLog::open(&dir.join("c.log")).unwrap()
+        };
+        Logs {
+            completions,
+            measures,
+        }
+    }
+
+    fn on_disk(dir: &Path) -> (Vec<u64>, std::collections::BTreeSet<u64>) {
+        let done = CompletionLog::read(&dir.join("c.log"), 100).unwrap();
+        let logged = (0..100).filter(|&s| done.contains(s)).collect();
+        let measured =
+            crate::replay::segments::seqs(&MeasureLog::read(&dir.join("c.measures")).unwrap());
+        (logged, measured)
+    }
+
+    #[test]
+    fn a_batch_is_on_disk_once_it_ends_and_only_its_successes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recorder = completion_recorder(Some(logs(dir.path(), false, false)));
+        recorder.completed(&record(3, EventResult::Success));
+        recorder.completed(&record(
+            4,
+            EventResult::failure(crate::outcome::FailureKind::http(503), "down"),
+        ));
+        recorder.completed(&record(1, EventResult::Success));
+        assert_eq!(
+            on_disk(dir.path()),
+            (vec![], Default::default()),
+            "nothing is written before the batch ends"
+        );
+        recorder.batch_ended();
+        assert_eq!(on_disk(dir.path()), (vec![1, 3], [1, 3].into()));
+        recorder.completed(&record(7, EventResult::Success));
+        recorder.batch_ended();
+        recorder.batch_ended();
+        assert_eq!(on_disk(dir.path()), (vec![1, 3, 7], [1, 3, 7].into()));
+        // One entry per success: the empty batch wrote nothing.
+        assert_eq!(
+            std::fs::metadata(dir.path().join("c.log")).unwrap().len(),
+            24
+        );
+        // What a batch left unended (the aggregator's task panicked) is written on drop.
+        recorder.completed(&record(9, EventResult::Success));
+        drop(recorder);
+        assert_eq!(on_disk(dir.path()), (vec![1, 3, 7, 9], [1, 3, 7, 9].into()));
+    }
+
+    /// The measurements go first: a batch whose measurements could not be written is not
+    /// marked completed (its events are sent again), while one whose completions could not
+    /// be written keeps its measurements (cut off by the resume as measured, not completed).
+    #[test]
+    fn a_batch_is_marked_completed_only_once_its_measurements_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recorder = completion_recorder(Some(logs(dir.path(), true, false)));
+        recorder.completed(&record(2, EventResult::Success));
+        recorder.batch_ended();
+        assert!(recorder.failed, "the failed write is reported");
+        recorder.completed(&record(5, EventResult::Success));
+        recorder.batch_ended();
+        drop(recorder);
+        let done = CompletionLog::read(&dir.path().join("c.log"), 100).unwrap();
+        assert!(done.is_empty(), "completions without measurements");
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut recorder = completion_recorder(Some(logs(dir.path(), false, true)));
+        recorder.completed(&record(2, EventResult::Success));
+        recorder.batch_ended();
+        assert!(recorder.failed);
+        drop(recorder);
+        let measured = crate::replay::segments::seqs(
+            &MeasureLog::read(&dir.path().join("c.measures")).unwrap(),
+        );
+        assert_eq!(measured, [2].into());
+    }
+
     #[test]
     fn unfinished_events_are_those_not_sent_and_those_cut_off() {
         let mut metrics = crate::metrics::Metrics::default();
