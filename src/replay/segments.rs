@@ -176,6 +176,9 @@ pub struct MeasureLog {
     path: PathBuf,
     /// The framed records pushed since the last flush.
     pending: Vec<u8>,
+    /// A fresh checksum, cloned per record (`crc32fast::hash` detects the CPU's features on
+    /// every call).
+    crc: crc32fast::Hasher,
 }
 
 /// One record of the measurement log.
@@ -259,6 +262,7 @@ impl MeasureLog {
             file,
             path: path.into(),
             pending: Vec::with_capacity(64 * 256),
+            crc: crc32fast::Hasher::new(),
         }
     }
 
@@ -290,8 +294,9 @@ impl MeasureLog {
         encode(out);
         let len = out.len() - at - 4;
         out[at..at + 4].copy_from_slice(&(len as u32).to_le_bytes());
-        let crc = crc32fast::hash(&out[at + 4..]);
-        out.extend_from_slice(&crc.to_le_bytes());
+        let mut crc = self.crc.clone();
+        crc.update(&out[at + 4..]);
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
     }
 
     /// Writes the batch with one write (after a kill the kernel still has it); the batch is
@@ -502,25 +507,37 @@ fn put_text(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&text.as_bytes()[..end]);
 }
 
+/// The fixed fields of a success's payload: tag, seq, offset, activity, entity kind and id,
+/// four times, requests, retries and the number of retry causes.
+const SUCCESS_FIXED: usize = 1 + 8 + 8 + 1 + 1 + 4 + 4 * 8 + 4 + 4 + 2;
+
 fn encode_success(out: &mut Vec<u8>, r: &EventRecord) {
-    out.push(TAG_SUCCESS);
-    out.extend_from_slice(&r.seq.to_le_bytes());
-    out.extend_from_slice(&r.offset_ms.to_le_bytes());
-    out.push(r.activity.index() as u8);
+    // Laid out on the stack and appended at once: one capacity check per record, not one per
+    // field (this runs for every success of a run that keeps a checkpoint).
+    let mut fixed = [0u8; SUCCESS_FIXED];
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        fixed[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
+    put(&[TAG_SUCCESS]);
+    put(&r.seq.to_le_bytes());
+    put(&r.offset_ms.to_le_bytes());
     let (kind, id) = match r.entity {
         Entity::Order(n) => (0u8, n),
         Entity::NewCustomer(n) => (1, n),
         Entity::Inventory(n) => (2, n),
     };
-    out.push(kind);
-    out.extend_from_slice(&id.to_le_bytes());
+    put(&[r.activity.index() as u8, kind]);
+    put(&id.to_le_bytes());
     for d in [r.finished_at, r.lateness, r.service, r.latency] {
-        out.extend_from_slice(&micros(d).to_le_bytes());
+        put(&micros(d).to_le_bytes());
     }
-    out.extend_from_slice(&r.requests.to_le_bytes());
-    out.extend_from_slice(&r.retries.to_le_bytes());
+    put(&r.requests.to_le_bytes());
+    put(&r.retries.to_le_bytes());
     let causes = r.retry_causes.len().min(u16::MAX as usize);
-    out.extend_from_slice(&(causes as u16).to_le_bytes());
+    put(&(causes as u16).to_le_bytes());
+    out.extend_from_slice(&fixed);
     for cause in &r.retry_causes[..causes] {
         put_text(out, &cause.kind.to_string());
         put_text(out, &cause.detail);
