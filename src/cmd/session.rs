@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::api::FreshMartExecutor;
-use crate::metrics::EventRecord;
 use crate::replay::{Progress, ReplayOptions, ReplayOutcome, Sequenced};
 use crate::result::thresholds::AbortWatch;
 use crate::result::RunResult;
@@ -66,7 +65,7 @@ pub struct Plan {
 pub async fn drive(
     plan: Plan,
     feed: impl FnOnce(tokio::sync::mpsc::Sender<Sequenced>) -> Result<u64, FeedError> + Send + 'static,
-    on_completed: impl FnMut(&EventRecord) + Send + 'static,
+    on_completed: impl crate::session::Completions,
     progress: Arc<Progress>,
 ) -> anyhow::Result<ReplayOutcome> {
     let (events_tx, events_rx) = tokio::sync::mpsc::channel(8192);

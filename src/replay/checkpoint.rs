@@ -1,8 +1,11 @@
 //! Resumable replays: a checkpoint file (JSON: what was being replayed and how) written before
 //! the first request, and beside it a completion log: the sequence number of every event that
-//! succeeded, appended as it completes (8 bytes, little-endian, one write each, so a killed
-//! process loses at most the events still in flight; what each of them measured goes, just
-//! before, to the measurement log of `replay::segments`). `replay --resume` skips logged events
+//! succeeded (8 bytes, little-endian), appended in batches: the entries of the completions the
+//! replayer's aggregator took at once go out in one write when it has taken them, before it
+//! waits again (`session::segment`). A killed process loses the events in flight and those of
+//! the batch being taken (completed, not yet written); both are sent again by the resume. What
+//! each event measured goes, just before, to the measurement log of `replay::segments`, so a
+//! logged completion always has its measurement on disk. `replay --resume` skips logged events
 //! and sends the rest in trace order with the original run id and timestamp shift, so the
 //! bodies are the ones the first run sent, and with the first run's settings (speed,
 //! concurrency, retries, timeout, probe rate) unless flags override them. While a run uses a
@@ -256,10 +259,12 @@ impl Checkpoint {
     }
 }
 
-/// Append-only log of completed sequence numbers.
+/// Append-only log of completed sequence numbers; `push` adds to the batch, `flush` writes it.
 pub struct CompletionLog {
     file: File,
     path: PathBuf,
+    /// The entries pushed since the last flush.
+    pending: Vec<u8>,
 }
 
 impl CompletionLog {
@@ -282,17 +287,38 @@ impl CompletionLog {
         Ok(CompletionLog {
             file,
             path: path.to_path_buf(),
+            pending: Vec::with_capacity(8 * 256),
         })
     }
 
-    /// One write per event: after a kill the kernel still has it.
+    /// Adds `seq` to the batch `flush` writes.
+    pub fn push(&mut self, seq: u64) {
+        self.pending.extend_from_slice(&seq.to_le_bytes());
+    }
+
+    /// Writes the batch with one write (after a kill the kernel still has it); the batch is
+    /// emptied even if the write fails.
+    pub fn flush(&mut self) -> Result<(), CheckpointError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let written = self.file.write_all(&self.pending);
+        self.pending.clear();
+        written.map_err(|source| CheckpointError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Forgets the batch unwritten (its measurements could not be written).
+    pub fn discard(&mut self) {
+        self.pending.clear();
+    }
+
+    /// `seq` alone, written at once.
     pub fn append(&mut self, seq: u64) -> Result<(), CheckpointError> {
-        self.file
-            .write_all(&seq.to_le_bytes())
-            .map_err(|source| CheckpointError::Io {
-                path: self.path.clone(),
-                source,
-            })
+        self.push(seq);
+        self.flush()
     }
 
     /// The completed events, as a bit set over `0..events`. A torn last entry (a kill in the

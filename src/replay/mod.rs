@@ -128,12 +128,17 @@ pub struct Sequenced {
 }
 
 /// Hears about the replay as it runs; called from the single aggregating task, in completion
-/// order. Both methods do nothing by default.
+/// order. Every method does nothing by default.
 pub trait Observer: Send + 'static {
     /// Every reporting window (the spec's per-minute line).
     fn window(&mut self, _window: &WindowReport) {}
     /// Every event that ended (success, failure or interruption).
     fn completed(&mut self, _record: &EventRecord) {}
+    /// The records given to `completed` since the last call are a batch: what the
+    /// aggregator's channel held when it looked (at most `BATCH`). Called before the
+    /// aggregator waits again, so before any `window` and before the run returns: an observer
+    /// that writes per batch (the checkpoint logs) has nothing pending while the run waits.
+    fn batch_ended(&mut self) {}
 }
 
 impl Observer for () {}
@@ -389,6 +394,11 @@ async fn dispatch_partitions<X: Executor>(
 /// Events buffered between the router and each dispatcher.
 const PARTITION_FEED: usize = 1024;
 
+/// Records the aggregator takes from its channel at once, at most: one batch for the
+/// observer (`Observer::batch_ended`). At C = 64 a batch rarely reaches 64; the bound keeps a
+/// backlog (a slow disk, a stalled observer) from holding many unwritten completions.
+pub const BATCH: usize = 256;
+
 /// The single consumer of event records: builds the metrics and the periodic window reports.
 async fn aggregate(
     mut records: mpsc::UnboundedReceiver<EventRecord>,
@@ -410,10 +420,14 @@ async fn aggregate(
         service_sum: Duration::ZERO,
     };
     let mut window_start = start;
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
-            record = records.recv() => match record {
-                Some(r) => {
+            taken = records.recv_many(&mut batch, BATCH) => {
+                if taken == 0 {
+                    break;
+                }
+                for r in batch.drain(..) {
                     window.events += 1;
                     window.failures += u64::from(r.result != EventResult::Success);
                     window.latency_sum += r.latency;
@@ -421,7 +435,7 @@ async fn aggregate(
                     observer.completed(&r);
                     metrics.add(&r);
                 }
-                None => break,
+                observer.batch_ended();
             },
             now = ticker.tick() => {
                 window.elapsed = now - start;
@@ -437,4 +451,93 @@ async fn aggregate(
         }
     }
     metrics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Activity, Entity};
+    use std::sync::Mutex;
+
+    fn record(seq: u64) -> EventRecord {
+        EventRecord {
+            seq,
+            entity: Entity::Order(seq as u32),
+            offset_ms: seq,
+            activity: Activity::ALL[0],
+            finished_at: Duration::from_millis(seq),
+            lateness: Duration::ZERO,
+            service: Duration::from_micros(10),
+            latency: Duration::from_micros(20),
+            requests: 1,
+            retries: 0,
+            retry_causes: Vec::new(),
+            result: EventResult::Success,
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Call {
+        Completed(u64),
+        BatchEnded,
+        Window(u64),
+    }
+
+    /// Notes every call, and checks that nothing is left unended when the aggregator waits.
+    struct Noting(Arc<Mutex<Vec<Call>>>, usize);
+
+    impl Observer for Noting {
+        fn window(&mut self, w: &WindowReport) {
+            assert_eq!(self.1, 0, "a window came with a batch not ended");
+            self.0.lock().unwrap().push(Call::Window(w.events));
+        }
+        fn completed(&mut self, r: &EventRecord) {
+            self.1 += 1;
+            self.0.lock().unwrap().push(Call::Completed(r.seq));
+        }
+        fn batch_ended(&mut self) {
+            assert!(self.1 > 0, "an empty batch");
+            self.1 = 0;
+            self.0.lock().unwrap().push(Call::BatchEnded);
+        }
+    }
+
+    /// What the checkpoint logs rely on: a batch is at most `BATCH` records in completion
+    /// order and is ended before the aggregator waits, so before a window and before it
+    /// returns.
+    #[tokio::test(start_paused = true)]
+    async fn every_batch_is_bounded_and_ended_before_the_aggregator_waits() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let first = 2 * BATCH + 88;
+        for seq in 0..first as u64 {
+            tx.send(record(seq)).unwrap();
+        }
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let start = Instant::now();
+        let aggregator = tokio::spawn(aggregate(
+            rx,
+            start,
+            Duration::from_secs(1),
+            Arc::new(Progress::default()),
+            Noting(calls.clone(), 0),
+        ));
+        // On the paused clock: the aggregator takes the backlog, then the first window
+        // (at 1 s) comes before these later records (at 1.5 s).
+        tokio::time::sleep_until(start + Duration::from_millis(1_500)).await;
+        for seq in first as u64..first as u64 + 10 {
+            tx.send(record(seq)).unwrap();
+        }
+        drop(tx);
+        let metrics = aggregator.await.unwrap();
+        assert_eq!(metrics.total(), first as u64 + 10);
+        let mut want = Vec::new();
+        for (from, to) in [(0, BATCH), (BATCH, 2 * BATCH), (2 * BATCH, first)] {
+            want.extend((from as u64..to as u64).map(Call::Completed));
+            want.push(Call::BatchEnded);
+        }
+        want.push(Call::Window(first as u64));
+        want.extend((first as u64..first as u64 + 10).map(Call::Completed));
+        want.push(Call::BatchEnded);
+        assert_eq!(*calls.lock().unwrap(), want);
+    }
 }

@@ -2,11 +2,14 @@
 //! finishes covers the whole run exactly, however the earlier ones ended (Ctrl+C, SIGTERM,
 //! SIGKILL, a crash). Two files beside the checkpoint:
 //!
-//! * `CHECKPOINT.measures`, the measurement log: each event that succeeded is appended, as it
-//!   completes and just before its sequence number goes to the completion log, with what the
-//!   report takes from it (its times, requests, retries and their causes), and each segment
-//!   appends a marker when it begins. A resume rebuilds the earlier segments' histograms,
-//!   counts and time series from it, value for value.
+//! * `CHECKPOINT.measures`, the measurement log: each event that succeeded is appended with
+//!   what the report takes from it (its times, requests, retries and their causes), and each
+//!   segment appends a marker when it begins. Events are appended in batches (what the
+//!   replayer's aggregator took at once, one write), each batch just before the same events'
+//!   sequence numbers go to the completion log (one write), in the same order: after a kill
+//!   between the two, or in the middle of the second, the events measured and not completed
+//!   are the last records of the log, and the resume cuts them off. A resume rebuilds the
+//!   earlier segments' histograms, counts and time series from it, value for value.
 //! * `CHECKPOINT.metrics.json`, the summaries of the segments that ended normally (start,
 //!   duration, counts); a killed segment's summary is rebuilt from the measurement log.
 //!
@@ -162,16 +165,20 @@ const TAG_SUCCESS: u8 = 2;
 const MAX_TEXT: usize = u16::MAX as usize;
 
 /// The measurement log, open for appending. Each record is framed as a little-endian `u32`
-/// length, the payload, and its CRC-32, written with one `write`; a record cut by a kill (short,
-/// or with a bad checksum at the end of the file) is ignored, and cut off before a resume
-/// appends. Payloads: a segment marker (tag 1, the segment's start as RFC 3339 text) or an
+/// length, the payload, and its CRC-32; `push` frames one into the batch, `flush` writes the
+/// batch with one `write`. A record cut by a kill (short, or with a bad checksum at the end of
+/// the file) is ignored, and cut off before a resume appends. Payloads: a segment marker (tag 1, the segment's start as RFC 3339 text) or an
 /// event that succeeded (tag 2: seq, trace offset, activity, entity, the instant it finished
 /// within its segment, lateness, service time and latency in µs, requests, retries, and each
 /// retry's cause as kind and detail).
 pub struct MeasureLog {
     file: File,
     path: PathBuf,
-    buf: Vec<u8>,
+    /// The framed records pushed since the last flush.
+    pending: Vec<u8>,
+    /// A fresh checksum, cloned per record (`crc32fast::hash` detects the CPU's features on
+    /// every call).
+    crc: crc32fast::Hasher,
 }
 
 /// One record of the measurement log.
@@ -193,14 +200,10 @@ impl MeasureLog {
             path: path.into(),
             source,
         })?;
-        let mut log = MeasureLog {
-            file,
-            path: path.into(),
-            buf: Vec::with_capacity(256),
-        };
-        let mut header = MAGIC.to_vec();
-        header.extend_from_slice(&MEASURE_LOG_VERSION.to_le_bytes());
-        log.write(&header)?;
+        let mut log = MeasureLog::over(file, path);
+        log.pending.extend_from_slice(MAGIC);
+        log.pending
+            .extend_from_slice(&MEASURE_LOG_VERSION.to_le_bytes());
         log.segment(started_at)?;
         Ok(log)
     }
@@ -238,58 +241,76 @@ impl MeasureLog {
         };
         let mut rebuild = Rebuild::new(saved, done);
         let kept = read_records(path, file, |at, record| rebuild.take(at, record))?;
-        // The event being logged when the process was killed may have its measurement and
-        // not its completion: it was sent again, and its record here is not the one that counts.
-        let kept = rebuild.orphan.take().map_or(kept, |(at, _)| at);
+        // The batch being logged when the process was killed may have its measurements and
+        // not (all) its completions: those events were sent again, and their records here are
+        // not the ones that count. They are the log's last records (a batch's measurements
+        // are written before its completions, in the same order).
+        let kept = rebuild.orphans_from.take().unwrap_or(kept);
         let earlier = rebuild.finish();
         let file = OpenOptions::new().append(true).open(path).map_err(io)?;
         if file.metadata().map_err(io)?.len() > kept {
             file.set_len(kept).map_err(io)?;
         }
-        let mut log = MeasureLog {
-            file,
-            path: path.into(),
-            buf: Vec::with_capacity(256),
-        };
+        let mut log = MeasureLog::over(file, path);
         log.segment(started_at)?;
         Ok((log, earlier))
     }
 
+    /// A log over `file` (at `path`, for messages), appending after what it holds.
+    pub(crate) fn over(file: File, path: &Path) -> MeasureLog {
+        MeasureLog {
+            file,
+            path: path.into(),
+            pending: Vec::with_capacity(64 * 256),
+            crc: crc32fast::Hasher::new(),
+        }
+    }
+
+    /// The segment's marker, written at once.
     fn segment(&mut self, started_at: &str) -> Result<(), SegmentsError> {
         self.record(|out| {
             out.push(TAG_SEGMENT);
             put_text(out, started_at);
-        })
+        });
+        self.flush()
     }
 
-    /// Appends an event that succeeded (one write: after a kill the kernel still has it).
-    pub fn append(&mut self, r: &EventRecord) -> Result<(), SegmentsError> {
+    /// Adds an event that succeeded to the batch `flush` writes.
+    pub fn push(&mut self, r: &EventRecord) {
         self.record(|out| encode_success(out, r))
     }
 
-    /// Frames the payload `encode` writes (length, payload, CRC-32) in the reused buffer, and
-    /// writes it at once.
-    fn record(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), SegmentsError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        buf.extend_from_slice(&[0; 4]);
-        encode(&mut buf);
-        let len = buf.len() - 4;
-        buf[..4].copy_from_slice(&(len as u32).to_le_bytes());
-        let crc = crc32fast::hash(&buf[4..]);
-        buf.extend_from_slice(&crc.to_le_bytes());
-        let written = self.write(&buf);
-        self.buf = buf;
-        written
+    /// An event that succeeded, alone, written at once.
+    pub fn append(&mut self, r: &EventRecord) -> Result<(), SegmentsError> {
+        self.push(r);
+        self.flush()
     }
 
-    fn write(&mut self, bytes: &[u8]) -> Result<(), SegmentsError> {
-        self.file
-            .write_all(bytes)
-            .map_err(|source| SegmentsError::Io {
-                path: self.path.clone(),
-                source,
-            })
+    /// Frames the payload `encode` writes (length, payload, CRC-32) at the end of the batch.
+    fn record(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
+        let out = &mut self.pending;
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        encode(out);
+        let len = out.len() - at - 4;
+        out[at..at + 4].copy_from_slice(&(len as u32).to_le_bytes());
+        let mut crc = self.crc.clone();
+        crc.update(&out[at + 4..]);
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
+    }
+
+    /// Writes the batch with one write (after a kill the kernel still has it); the batch is
+    /// emptied even if the write fails.
+    pub fn flush(&mut self) -> Result<(), SegmentsError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let written = self.file.write_all(&self.pending);
+        self.pending.clear();
+        written.map_err(|source| SegmentsError::Io {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// Every whole record of the log at `path`, in order (a cut last record is left out).
@@ -316,8 +337,9 @@ struct Rebuild<'a> {
     /// time series starts.
     current: Option<(String, Duration, u64)>,
     offset_s: u64,
-    /// The last record read, if it is of an event the completion log does not have.
-    orphan: Option<(u64, u64)>,
+    /// Where the records read last begin, if they are all of events the completion log does
+    /// not have.
+    orphans_from: Option<u64>,
 }
 
 impl<'a> Rebuild<'a> {
@@ -331,23 +353,24 @@ impl<'a> Rebuild<'a> {
             measured: 0,
             current: None,
             offset_s: 0,
-            orphan: None,
+            orphans_from: None,
         }
     }
 
     /// `at` is the record's byte offset.
     fn take(&mut self, at: u64, record: Logged) {
-        self.orphan = None;
         match record {
             Logged::Segment { started_at } => {
+                self.orphans_from = None;
                 self.end_segment();
                 self.current = Some((started_at, Duration::ZERO, 0));
             }
             Logged::Success(mut r) => {
                 if !self.done.contains(r.seq) {
-                    self.orphan = Some((at, r.seq));
+                    self.orphans_from.get_or_insert(at);
                     return;
                 }
+                self.orphans_from = None;
                 if self.taken.contains(r.seq) {
                     return;
                 }
@@ -484,25 +507,37 @@ fn put_text(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&text.as_bytes()[..end]);
 }
 
+/// The fixed fields of a success's payload: tag, seq, offset, activity, entity kind and id,
+/// four times, requests, retries and the number of retry causes.
+const SUCCESS_FIXED: usize = 1 + 8 + 8 + 1 + 1 + 4 + 4 * 8 + 4 + 4 + 2;
+
 fn encode_success(out: &mut Vec<u8>, r: &EventRecord) {
-    out.push(TAG_SUCCESS);
-    out.extend_from_slice(&r.seq.to_le_bytes());
-    out.extend_from_slice(&r.offset_ms.to_le_bytes());
-    out.push(r.activity.index() as u8);
+    // Laid out on the stack and appended at once: one capacity check per record, not one per
+    // field (this runs for every success of a run that keeps a checkpoint).
+    let mut fixed = [0u8; SUCCESS_FIXED];
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        fixed[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
+    put(&[TAG_SUCCESS]);
+    put(&r.seq.to_le_bytes());
+    put(&r.offset_ms.to_le_bytes());
     let (kind, id) = match r.entity {
         Entity::Order(n) => (0u8, n),
         Entity::NewCustomer(n) => (1, n),
         Entity::Inventory(n) => (2, n),
     };
-    out.push(kind);
-    out.extend_from_slice(&id.to_le_bytes());
+    put(&[r.activity.index() as u8, kind]);
+    put(&id.to_le_bytes());
     for d in [r.finished_at, r.lateness, r.service, r.latency] {
-        out.extend_from_slice(&micros(d).to_le_bytes());
+        put(&micros(d).to_le_bytes());
     }
-    out.extend_from_slice(&r.requests.to_le_bytes());
-    out.extend_from_slice(&r.retries.to_le_bytes());
+    put(&r.requests.to_le_bytes());
+    put(&r.retries.to_le_bytes());
     let causes = r.retry_causes.len().min(u16::MAX as usize);
-    out.extend_from_slice(&(causes as u16).to_le_bytes());
+    put(&(causes as u16).to_le_bytes());
+    out.extend_from_slice(&fixed);
     for cause in &r.retry_causes[..causes] {
         put_text(out, &cause.kind.to_string());
         put_text(out, &cause.detail);
@@ -824,6 +859,52 @@ mod tests {
         assert_eq!(now.series, all.series);
         // Successes stay the caller's to count.
         assert_eq!(now.succeeded(), 1);
+    }
+
+    /// A kill between a batch's two writes (or in the middle of the completions' write)
+    /// leaves several events measured and not completed at the end of the log: all are cut
+    /// off, so once the resume completes them, a later resume counts the resume's attempts,
+    /// not the killed segment's.
+    #[test]
+    fn a_batch_measured_and_not_completed_is_cut_off_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.measures");
+        let mut log = MeasureLog::create(&path, "t0").unwrap();
+        for i in 0..10 {
+            log.push(&rec(i, 3, 0, false));
+        }
+        log.flush().unwrap();
+        // The killed batch: 10..16 measured; the completions of 10 and 11 made it to disk.
+        for i in 10..16 {
+            log.push(&rec(i, 900, 1, false));
+        }
+        log.flush().unwrap();
+        drop(log);
+        let (mut log, earlier) =
+            MeasureLog::resume(&path, "t1", &done(0..12), Segments::default()).unwrap();
+        assert_eq!(earlier.measured, 12);
+        let read = MeasureLog::read(&path).unwrap();
+        assert_eq!(seqs(&read), (0..12).collect(), "12..16 are cut off");
+        assert!(matches!(read.last(), Some(Logged::Segment { started_at }) if started_at == "t1"));
+        // The resume sends 12..16 again, and they succeed in 5 ms.
+        for i in 12..16 {
+            log.push(&rec(i, 5, 0, false));
+        }
+        log.flush().unwrap();
+        drop(log);
+        let (_log, earlier) =
+            MeasureLog::resume(&path, "t2", &done(0..16), Segments::default()).unwrap();
+        assert_eq!(earlier.measured, 16);
+        let mut want = Metrics::default();
+        for i in 0..16 {
+            let ms = match i {
+                0..10 => 3,
+                10..12 => 900,
+                _ => 5,
+            };
+            want.add(&rec(i, ms, 0, false));
+        }
+        assert_eq!(earlier.metrics.service, want.service);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::stamp;
+use super::{stamp, Completions};
 use crate::metrics::EventRecord;
 use crate::replay::{Observer, Progress, WindowReport};
 use crate::result::thresholds::AbortWatch;
@@ -29,13 +29,13 @@ impl RunConsole {
     }
 
     /// The replayer's observer: window lines (with the trace's local time unless the run is
-    /// at 1x), every completion to `on_completed`, and `abort`'s verdicts, which cancel
-    /// `stop` once a threshold can no longer pass.
+    /// at 1x), every completion and batch end to `on_completed`, and `abort`'s verdicts, which
+    /// cancel `stop` once a threshold can no longer pass.
     pub fn observer(
         &self,
         speed: Speed,
         calendar: Calendar,
-        mut on_completed: impl FnMut(&EventRecord) + Send + 'static,
+        on_completed: impl Completions,
         mut abort: Option<AbortWatch>,
         stop: tokio_util::sync::CancellationToken,
     ) -> impl Observer {
@@ -52,8 +52,8 @@ impl RunConsole {
                 let line = crate::report::window_line(w, trace_time.as_deref());
                 line_bar.suspend(|| crate::outln!("{} {line}", stamp()));
             },
-            on_completed: move |r: &EventRecord| {
-                on_completed(r);
+            on_completed,
+            abort: move |r: &EventRecord| {
                 if let Some(lost) = abort.as_mut().and_then(|w| w.observe(r)) {
                     abort_bar.suspend(|| {
                         crate::outln!(
@@ -77,23 +77,31 @@ impl RunConsole {
     }
 }
 
-/// The command line's observer: window lines on the console, completions to the caller.
-struct Console<W, C> {
+/// The command line's observer: window lines on the console, completions to the caller, then
+/// to the abort watch.
+struct Console<W, C, A> {
     on_window: W,
     on_completed: C,
+    abort: A,
 }
 
-impl<W, C> Observer for Console<W, C>
+impl<W, C, A> Observer for Console<W, C, A>
 where
     W: FnMut(&WindowReport) + Send + 'static,
-    C: FnMut(&EventRecord) + Send + 'static,
+    C: Completions,
+    A: FnMut(&EventRecord) + Send + 'static,
 {
     fn window(&mut self, window: &WindowReport) {
         (self.on_window)(window)
     }
 
     fn completed(&mut self, record: &EventRecord) {
-        (self.on_completed)(record)
+        self.on_completed.completed(record);
+        (self.abort)(record)
+    }
+
+    fn batch_ended(&mut self) {
+        self.on_completed.batch_ended()
     }
 }
 

@@ -38,15 +38,41 @@ pub fn subject_renderer(
     }
 }
 
-/// Both `first` and `then`, in this order, for every event that ends (the outputs, then a
-/// replay's checkpoint log).
-pub fn each_completion(
-    mut first: impl FnMut(&EventRecord) + Send + 'static,
-    mut then: impl FnMut(&EventRecord) + Send + 'static,
-) -> impl FnMut(&EventRecord) + Send + 'static {
-    move |record| {
-        first(record);
-        then(record);
+/// What hears of every event that ends, on the aggregator's task: each record, and the end of
+/// each batch of them (`replay::Observer::batch_ended`), where what is written per batch
+/// (the checkpoint logs) is written. A closure is one that hears only the records.
+pub trait Completions: Send + 'static {
+    fn completed(&mut self, record: &EventRecord);
+    /// The records since the last call are a batch; called before the replayer waits again.
+    fn batch_ended(&mut self) {}
+}
+
+impl<F> Completions for F
+where
+    F: FnMut(&EventRecord) + Send + 'static,
+{
+    fn completed(&mut self, record: &EventRecord) {
+        self(record)
+    }
+}
+
+/// Both `first` and `then`, in this order, for every event that ends and every batch end (the
+/// outputs, then a replay's checkpoint logs).
+pub fn each_completion(first: impl Completions, then: impl Completions) -> impl Completions {
+    Both(first, then)
+}
+
+struct Both<A, B>(A, B);
+
+impl<A: Completions, B: Completions> Completions for Both<A, B> {
+    fn completed(&mut self, record: &EventRecord) {
+        self.0.completed(record);
+        self.1.completed(record);
+    }
+
+    fn batch_ended(&mut self) {
+        self.0.batch_ended();
+        self.1.batch_ended();
     }
 }
 
