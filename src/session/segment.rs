@@ -178,8 +178,10 @@ pub fn combine(
     checkpoint: Option<&Path>,
 ) -> WholeRun {
     let mut outcome = segment;
-    let raw = outcome.metrics.clone();
-    let earlier = earlier.unwrap_or_default();
+    // This segment's own successes, before the earlier ones are added (no copy of the
+    // metrics: their histograms are megabytes).
+    let succeeded = outcome.metrics.succeeded();
+    let mut earlier = earlier.unwrap_or_default();
     let earlier_elapsed = earlier.segments.elapsed();
     earlier.add_to(&mut outcome.metrics);
     outcome.elapsed += earlier_elapsed;
@@ -194,7 +196,7 @@ pub fn combine(
         started_at: started_at.to_rfc3339(),
         duration_s: (outcome.elapsed - earlier_elapsed).as_secs_f64(),
         received: outcome.received - survey.done(),
-        succeeded: raw.succeeded(),
+        succeeded,
         not_sent: outcome.not_sent,
         stopped_early: outcome.stopped_early,
         killed: false,
