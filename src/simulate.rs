@@ -3,11 +3,16 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 use crate::event::{Action, Event, Line};
 use crate::output::OutputError;
-use crate::sim::{SimConfig, SimError, Simulation};
+use crate::sim::time::SimTime;
+use crate::sim::{
+    ArrivalProcesses, ArrivalTimes, SimConfig, SimError, Simulation, ARRIVAL_PROCESSES,
+};
 use crate::trace::format::TraceError;
 use crate::trace::{TraceHeader, TraceWriter};
 use crate::world::{World, WorldError};
@@ -131,7 +136,6 @@ fn write_trace_in_blocks<W: Write>(
     events_per_block: usize,
     blocks_queued: usize,
 ) -> Result<Written, SimulateError> {
-    let sim = Simulation::new(&header.world, config)?;
     let progress = indicatif::ProgressBar::with_draw_target(
         Some(config.duration.as_ms()),
         indicatif::ProgressDrawTarget::stderr(),
@@ -144,7 +148,21 @@ fn write_trace_in_blocks<W: Write>(
     );
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<EventBlock>(blocks_queued);
     let (spare_tx, spare_rx) = std::sync::mpsc::channel::<EventBlock>();
+    let shared = ArrivalsInFlight::default();
     let (written, simulated) = std::thread::scope(|scope| {
+        let (feeds, senders) = arrival_channels();
+        let processes = ArrivalProcesses::new(&header.world, config);
+        let shared = &shared;
+        let arrivals = std::thread::Builder::new()
+            .name("arrivals".into())
+            .spawn_scoped(scope, move || draw_arrivals(processes, senders, shared))
+            .map_err(SimulateError::Thread)?;
+        let fed = FedArrivals {
+            feeds,
+            shared,
+            producer: arrivals.thread().clone(),
+        };
+        let sim = Simulation::with_arrivals(&header.world, config, fed)?;
         let simulation = std::thread::Builder::new()
             .name("simulation".into())
             .spawn_scoped(scope, move || {
@@ -154,7 +172,8 @@ fn write_trace_in_blocks<W: Write>(
         // The header is encoded and written while the simulation starts.
         let written = write_blocks(out, header, full_rx, spare_tx, &progress);
         // `write_blocks` dropped the receiver: a simulation still running (the writer stopped
-        // on an error) finds its next hand-over refused and stops, so this returns.
+        // on an error) finds its next hand-over refused and stops, so this returns; its
+        // arrivals stop when it drops them.
         let simulated = simulation
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -172,13 +191,157 @@ fn write_trace_in_blocks<W: Write>(
     })
 }
 
+/// Arrival times a block carries from the arrivals' thread to the simulation's: about 120
+/// hand-overs (each a wake-up of that thread) in a stress day, 32 KiB a block.
+const ARRIVALS_PER_BLOCK: usize = 4096;
+/// The first block of each process is small, so that the simulation starts after a few
+/// hundred draws, not 16,384; the blocks then grow fourfold to `ARRIVALS_PER_BLOCK`.
+const FIRST_ARRIVALS_PER_BLOCK: usize = 256;
+/// Blocks of each process waiting for the simulation: the arrivals' thread draws about a
+/// quarter of the simulation's instructions, so it stays ahead with room to spare.
+const ARRIVAL_BLOCKS_AHEAD: usize = 2;
+
+/// What the arrivals' thread and the simulation share: the blocks waiting in each process's
+/// channel, and whether the simulation has gone.
+#[derive(Default)]
+struct ArrivalsInFlight {
+    waiting: [AtomicUsize; ARRIVAL_PROCESSES],
+    stopped: AtomicBool,
+}
+
+/// One process's times on the simulation's side: the block being read, and the channel the
+/// next ones come through.
+struct Feed {
+    times: Vec<u64>,
+    next: usize,
+    blocks: Receiver<Vec<u64>>,
+}
+
+fn arrival_channels() -> (
+    [Feed; ARRIVAL_PROCESSES],
+    [Sender<Vec<u64>>; ARRIVAL_PROCESSES],
+) {
+    let channels: [_; ARRIVAL_PROCESSES] = std::array::from_fn(|_| std::sync::mpsc::channel());
+    let mut senders = Vec::with_capacity(ARRIVAL_PROCESSES);
+    let feeds = channels.map(|(sender, blocks)| {
+        senders.push(sender);
+        Feed {
+            times: Vec::new(),
+            next: 0,
+            blocks,
+        }
+    });
+    let senders = senders
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one sender a process"));
+    (feeds, senders)
+}
+
+/// The simulation's arrival times, drawn ahead on the arrivals' thread (`draw_arrivals`):
+/// the same times, so the same trace, with the thinning's draws and logarithms (a quarter of
+/// the simulation's instructions) off its thread.
+struct FedArrivals<'s> {
+    feeds: [Feed; ARRIVAL_PROCESSES],
+    shared: &'s ArrivalsInFlight,
+    producer: std::thread::Thread,
+}
+
+impl FedArrivals<'_> {
+    /// The next block of `process`, waiting for it if it is not drawn yet; None once the
+    /// process has no arrivals left (its sender is gone after its last block).
+    #[inline(never)]
+    fn next_block(&mut self, process: usize) -> Option<SimTime> {
+        let feed = &mut self.feeds[process];
+        let times = feed.blocks.recv().ok()?;
+        self.shared.waiting[process].fetch_sub(1, Ordering::AcqRel);
+        self.producer.unpark();
+        feed.times = times;
+        feed.next = 1;
+        feed.times.first().map(|&at| SimTime(at))
+    }
+}
+
+impl ArrivalTimes for FedArrivals<'_> {
+    #[inline(always)]
+    fn next_arrival(&mut self, process: usize) -> Option<SimTime> {
+        let feed = &mut self.feeds[process];
+        if let Some(&at) = feed.times.get(feed.next) {
+            feed.next += 1;
+            return Some(SimTime(at));
+        }
+        self.next_block(process)
+    }
+}
+
+impl Drop for FedArrivals<'_> {
+    /// The simulation is over (or gone on an error): the arrivals' thread stops drawing.
+    fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::Release);
+        self.producer.unpark();
+    }
+}
+
+/// The arrivals' thread: every process's times, in blocks, keeping `ARRIVAL_BLOCKS_AHEAD`
+/// blocks of each waiting for the simulation, and parked while they all are. A process's
+/// sender is dropped after its last block, which is how the simulation learns it has ended.
+fn draw_arrivals(
+    mut processes: ArrivalProcesses,
+    senders: [Sender<Vec<u64>>; ARRIVAL_PROCESSES],
+    shared: &ArrivalsInFlight,
+) {
+    let mut senders = senders.map(Some);
+    let mut size = [FIRST_ARRIVALS_PER_BLOCK; ARRIVAL_PROCESSES];
+    loop {
+        if shared.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        let mut drew = false;
+        for (process, slot) in senders.iter_mut().enumerate() {
+            let Some(sender) = slot else { continue };
+            if shared.waiting[process].load(Ordering::Acquire) >= ARRIVAL_BLOCKS_AHEAD {
+                continue;
+            }
+            drew = true;
+            let mut times = Vec::with_capacity(size[process]);
+            let mut ended = false;
+            while times.len() < size[process] {
+                match processes.next_arrival(process) {
+                    Some(at) => times.push(at.as_ms()),
+                    None => {
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            size[process] = (size[process] * 4).min(ARRIVALS_PER_BLOCK);
+            if !times.is_empty() {
+                shared.waiting[process].fetch_add(1, Ordering::AcqRel);
+                if sender.send(times).is_err() {
+                    return;
+                }
+            }
+            if ended {
+                *slot = None;
+            }
+        }
+        if senders.iter().all(Option::is_none) {
+            return;
+        }
+        if !drew {
+            // Woken by the simulation taking a block, or by its end (`FedArrivals::drop`);
+            // a wake-up that came before this park makes it return at once.
+            std::thread::park();
+        }
+    }
+}
+
 /// The simulation's side (its own thread): every event, in order, in blocks of
 /// `events_per_block`, through at most `blocks` blocks in all, reused as the writer hands them
 /// back, and the line `Vec`s of new orders handed back to the simulation. Returns the number
 /// of events handed over: all of them, or fewer when the writer stopped (on an error it
 /// reports itself).
-fn simulate_in_blocks(
-    mut sim: Simulation<'_>,
+fn simulate_in_blocks<A: ArrivalTimes>(
+    mut sim: Simulation<'_, A>,
     full: std::sync::mpsc::SyncSender<EventBlock>,
     spare: std::sync::mpsc::Receiver<EventBlock>,
     events_per_block: usize,

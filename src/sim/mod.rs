@@ -105,6 +105,7 @@ fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
 }
 
 /// A non-homogeneous Poisson arrival process, sampled by thinning.
+#[derive(Clone)]
 struct Arrivals {
     /// Candidates per ms at the peak multiplier; 0 disables the process.
     peak_rate_per_ms: f64,
@@ -155,6 +156,61 @@ fn acceptance_until(calendar: &Calendar, at: SimTime) -> (f64, u64) {
     let next_hour = (u64::from(calendar.hour_at(at)) + 1) % 24;
     let hour_end = calendar.next_time_of_day(at.0, next_hour * MS_PER_HOUR);
     (calendar.multiplier_at(at) / PEAK_MULTIPLIER_MAX, hour_end)
+}
+
+/// The number of processes that arrive on their own (orders, customers, inventory updates,
+/// modifications): the indices `ArrivalTimes::next_arrival` is asked for.
+pub const ARRIVAL_PROCESSES: usize = PROCESSES.len();
+
+/// Where a simulation takes the times of its arrivals from. Each process's times depend on
+/// nothing but its own random stream and the calendar, never on the simulation's state, so
+/// they can be drawn anywhere, ahead of time (`simulate` draws them on a thread of their own).
+pub trait ArrivalTimes {
+    /// The next accepted arrival of process `process` (below `ARRIVAL_PROCESSES`, in the
+    /// order `ArrivalProcesses` numbers them), or None when it has none left before the end.
+    fn next_arrival(&mut self, process: usize) -> Option<SimTime>;
+}
+
+/// The arrival processes of a simulation, drawing each time when it is asked for: the
+/// `ArrivalTimes` of `Simulation::new`.
+#[derive(Clone)]
+pub struct ArrivalProcesses {
+    arrivals: [Arrivals; ARRIVAL_PROCESSES],
+    calendar: Calendar,
+    end: SimTime,
+}
+
+impl ArrivalProcesses {
+    /// The processes of a simulation of `world` under `config`: the same times, in the same
+    /// order, as the simulation draws for itself.
+    pub fn new(world: &World, config: &SimConfig) -> ArrivalProcesses {
+        let weights = &config.profile.weights;
+        let opm = config.profile.orders_per_minute;
+        let rate_of = |process: Process| match process {
+            Process::Orders => opm,
+            Process::Customers => opm * weights.per_order(weights.customer_creation),
+            Process::InventoryUpdates if world.inventory.is_empty() => 0.0,
+            Process::InventoryUpdates => opm * weights.per_order(weights.inventory_update),
+            Process::Modifications => opm * weights.per_order(weights.order_modification),
+        };
+        ArrivalProcesses {
+            arrivals: PROCESSES.map(|p| {
+                Arrivals::new(
+                    rate_of(p),
+                    stream_rng(config.seed, stream::ARRIVALS_BASE + p as u64),
+                )
+            }),
+            calendar: Calendar::new(config.start),
+            end: config.duration,
+        }
+    }
+}
+
+impl ArrivalTimes for ArrivalProcesses {
+    #[inline(always)]
+    fn next_arrival(&mut self, process: usize) -> Option<SimTime> {
+        self.arrivals[process].next(&self.calendar, self.end)
+    }
 }
 
 /// A pending step on the queue. A transition carries what it needs past CREATED, so that
@@ -218,13 +274,12 @@ const _: () = assert!(model::MAX_STOCK < UNTOUCHED_STOCK as u32);
 
 /// The simulator. Pull events with `next_event` (or iterate); memory stays bounded by the
 /// number of open orders, whatever the duration.
-pub struct Simulation<'w> {
+pub struct Simulation<'w, A = ArrivalProcesses> {
     world: &'w World,
-    calendar: Calendar,
     end: SimTime,
     cancel_probability: f64,
     queue: HeapQueue<Step>,
-    arrivals: [Arrivals; 4],
+    arrivals: A,
     lifecycle: ChaCha8Rng,
     baskets: ChaCha8Rng,
     order_details: ChaCha8Rng,
@@ -255,25 +310,22 @@ pub struct Simulation<'w> {
 
 impl<'w> Simulation<'w> {
     pub fn new(world: &'w World, config: &SimConfig) -> Result<Simulation<'w>, SimError> {
+        Simulation::with_arrivals(world, config, ArrivalProcesses::new(world, config))
+    }
+}
+
+impl<'w, A: ArrivalTimes> Simulation<'w, A> {
+    /// A simulation taking its arrival times from `arrivals`, which must give those of
+    /// `ArrivalProcesses::new(world, config)` (or the trace is another one).
+    pub fn with_arrivals(
+        world: &'w World,
+        config: &SimConfig,
+        arrivals: A,
+    ) -> Result<Simulation<'w, A>, SimError> {
         world.validate()?;
         let weights = &config.profile.weights;
-        let opm = config.profile.orders_per_minute;
-        let rate_of = |process: Process| match process {
-            Process::Orders => opm,
-            Process::Customers => opm * weights.per_order(weights.customer_creation),
-            Process::InventoryUpdates if world.inventory.is_empty() => 0.0,
-            Process::InventoryUpdates => opm * weights.per_order(weights.inventory_update),
-            Process::Modifications => opm * weights.per_order(weights.order_modification),
-        };
-        let arrivals = PROCESSES.map(|p| {
-            Arrivals::new(
-                rate_of(p),
-                stream_rng(config.seed, stream::ARRIVALS_BASE + p as u64),
-            )
-        });
         let mut sim = Simulation {
             world,
-            calendar: Calendar::new(config.start),
             end: config.duration,
             cancel_probability: weights.cancellation,
             queue: HeapQueue::new(),
@@ -406,8 +458,7 @@ impl<'w> Simulation<'w> {
     }
 
     fn schedule_arrival(&mut self, process: Process) -> Result<(), SimError> {
-        let arrivals = &mut self.arrivals[process as usize];
-        if let Some(at) = arrivals.next(&self.calendar, self.end) {
+        if let Some(at) = self.arrivals.next_arrival(process as usize) {
             self.queue.schedule(at, Step::Arrival(process))?;
         }
         Ok(())
@@ -661,7 +712,7 @@ impl<'w> Simulation<'w> {
     }
 }
 
-impl Iterator for Simulation<'_> {
+impl<A: ArrivalTimes> Iterator for Simulation<'_, A> {
     type Item = Result<Event, SimError>;
 
     fn next(&mut self) -> Option<Self::Item> {
