@@ -11,7 +11,8 @@ use crate::event::{Action, Event, Line};
 use crate::output::OutputError;
 use crate::sim::time::SimTime;
 use crate::sim::{
-    ArrivalProcesses, ArrivalTimes, SimConfig, SimError, Simulation, ARRIVAL_PROCESSES,
+    IndependentDraws, OrderDraws, SimConfig, SimError, Simulation, StreamDraws,
+    ARRIVAL_PROCESSES,
 };
 use crate::trace::format::TraceError;
 use crate::trace::{TraceHeader, TraceWriter};
@@ -151,18 +152,20 @@ fn write_trace_in_blocks<W: Write>(
     let shared = ArrivalsInFlight::default();
     let (written, simulated) = std::thread::scope(|scope| {
         let (feeds, senders) = arrival_channels();
-        let processes = ArrivalProcesses::new(&header.world, config);
+        let (orders_tx, orders_rx) = std::sync::mpsc::channel();
+        let streams = StreamDraws::new(&header.world, config);
         let shared = &shared;
-        let arrivals = std::thread::Builder::new()
-            .name("arrivals".into())
-            .spawn_scoped(scope, move || draw_arrivals(processes, senders, shared))
+        let drawing = std::thread::Builder::new()
+            .name("draws".into())
+            .spawn_scoped(scope, move || draw_ahead(streams, senders, orders_tx, shared))
             .map_err(SimulateError::Thread)?;
-        let fed = FedArrivals {
-            feeds,
+        let fed = FedDraws {
+            arrivals: feeds,
+            orders: Feed::new(orders_rx),
             shared,
-            producer: arrivals.thread().clone(),
+            producer: drawing.thread().clone(),
         };
-        let sim = Simulation::with_arrivals(&header.world, config, fed)?;
+        let sim = Simulation::with_draws(&header.world, config, fed)?;
         let simulation = std::thread::Builder::new()
             .name("simulation".into())
             .spawn_scoped(scope, move || {
@@ -191,45 +194,70 @@ fn write_trace_in_blocks<W: Write>(
     })
 }
 
-/// Arrival times a block carries from the arrivals' thread to the simulation's: about 120
+/// Arrival times a block carries from the draws' thread to the simulation's: about 120
 /// hand-overs (each a wake-up of that thread) in a stress day, 32 KiB a block.
 const ARRIVALS_PER_BLOCK: usize = 4096;
+/// New orders' draws are 136 bytes each: blocks of the order arrivals (and of these, drawn
+/// with them) stop at this many, 136 KiB.
+const ORDERS_PER_BLOCK: usize = 1024;
 /// The first block of each process is small, so that the simulation starts after a few
-/// hundred draws, not 16,384; the blocks then grow fourfold to `ARRIVALS_PER_BLOCK`.
+/// hundred draws, not 16,384; the blocks then grow fourfold to their full size.
 const FIRST_ARRIVALS_PER_BLOCK: usize = 256;
-/// Blocks of each process waiting for the simulation: the arrivals' thread draws about a
-/// quarter of the simulation's instructions, so it stays ahead with room to spare.
+/// Blocks of each process waiting for the simulation: the draws' thread has less than half
+/// the simulation's instructions, so it stays ahead with room to spare.
 const ARRIVAL_BLOCKS_AHEAD: usize = 2;
 
-/// What the arrivals' thread and the simulation share: the blocks waiting in each process's
-/// channel, and whether the simulation has gone.
+/// What the draws' thread and the simulation share: the arrival blocks waiting in each
+/// process's channel, and whether the simulation has gone.
 #[derive(Default)]
 struct ArrivalsInFlight {
     waiting: [AtomicUsize; ARRIVAL_PROCESSES],
     stopped: AtomicBool,
 }
 
-/// One process's times on the simulation's side: the block being read, and the channel the
+/// One stream of draws on the simulation's side: the block being read, and the channel the
 /// next ones come through.
-struct Feed {
-    times: Vec<u64>,
+struct Feed<T> {
+    items: Vec<T>,
     next: usize,
-    blocks: Receiver<Vec<u64>>,
+    blocks: Receiver<Vec<T>>,
+}
+
+impl<T: Copy> Feed<T> {
+    fn new(blocks: Receiver<Vec<T>>) -> Feed<T> {
+        Feed {
+            items: Vec::new(),
+            next: 0,
+            blocks,
+        }
+    }
+
+    #[inline(always)]
+    fn take(&mut self) -> Option<T> {
+        let item = self.items.get(self.next).copied();
+        self.next += 1;
+        item
+    }
+
+    /// The first item of the next block, waiting for it if it is not drawn yet; None once
+    /// the sender is gone after its last block.
+    #[inline(never)]
+    fn next_block(&mut self) -> Option<T> {
+        self.items = self.blocks.recv().ok()?;
+        self.next = 1;
+        self.items.first().copied()
+    }
 }
 
 fn arrival_channels() -> (
-    [Feed; ARRIVAL_PROCESSES],
+    [Feed<u64>; ARRIVAL_PROCESSES],
     [Sender<Vec<u64>>; ARRIVAL_PROCESSES],
 ) {
     let channels: [_; ARRIVAL_PROCESSES] = std::array::from_fn(|_| std::sync::mpsc::channel());
     let mut senders = Vec::with_capacity(ARRIVAL_PROCESSES);
     let feeds = channels.map(|(sender, blocks)| {
         senders.push(sender);
-        Feed {
-            times: Vec::new(),
-            next: 0,
-            blocks,
-        }
+        Feed::new(blocks)
     });
     let senders = senders
         .try_into()
@@ -237,59 +265,68 @@ fn arrival_channels() -> (
     (feeds, senders)
 }
 
-/// The simulation's arrival times, drawn ahead on the arrivals' thread (`draw_arrivals`):
-/// the same times, so the same trace, with the thinning's draws and logarithms (a quarter of
-/// the simulation's instructions) off its thread.
-struct FedArrivals<'s> {
-    feeds: [Feed; ARRIVAL_PROCESSES],
+/// The simulation's independent draws, taken ahead on the draws' thread (`draw_ahead`): the
+/// same draws, so the same trace, with the thinning's draws and logarithms and the baskets
+/// and lifecycles of new orders (about 40 % of the simulation's instructions) off its thread.
+struct FedDraws<'s> {
+    arrivals: [Feed<u64>; ARRIVAL_PROCESSES],
+    orders: Feed<OrderDraws>,
     shared: &'s ArrivalsInFlight,
     producer: std::thread::Thread,
 }
 
-impl FedArrivals<'_> {
-    /// The next block of `process`, waiting for it if it is not drawn yet; None once the
-    /// process has no arrivals left (its sender is gone after its last block).
+impl FedDraws<'_> {
     #[inline(never)]
-    fn next_block(&mut self, process: usize) -> Option<SimTime> {
-        let feed = &mut self.feeds[process];
-        let times = feed.blocks.recv().ok()?;
+    fn next_arrival_block(&mut self, process: usize) -> Option<SimTime> {
+        let at = self.arrivals[process].next_block()?;
         self.shared.waiting[process].fetch_sub(1, Ordering::AcqRel);
         self.producer.unpark();
-        feed.times = times;
-        feed.next = 1;
-        feed.times.first().map(|&at| SimTime(at))
+        Some(SimTime(at))
     }
 }
 
-impl ArrivalTimes for FedArrivals<'_> {
+impl IndependentDraws for FedDraws<'_> {
     #[inline(always)]
     fn next_arrival(&mut self, process: usize) -> Option<SimTime> {
-        let feed = &mut self.feeds[process];
-        if let Some(&at) = feed.times.get(feed.next) {
-            feed.next += 1;
-            return Some(SimTime(at));
+        match self.arrivals[process].take() {
+            Some(at) => Some(SimTime(at)),
+            None => self.next_arrival_block(process),
         }
-        self.next_block(process)
+    }
+
+    #[inline(always)]
+    fn next_order(&mut self) -> Option<OrderDraws> {
+        // Drawn and sent with the order arrivals' block they belong to, before it: there
+        // when asked for.
+        match self.orders.take() {
+            Some(draws) => Some(draws),
+            None => self.orders.next_block(),
+        }
     }
 }
 
-impl Drop for FedArrivals<'_> {
-    /// The simulation is over (or gone on an error): the arrivals' thread stops drawing.
+impl Drop for FedDraws<'_> {
+    /// The simulation is over (or gone on an error): the draws' thread stops drawing.
     fn drop(&mut self) {
         self.shared.stopped.store(true, Ordering::Release);
         self.producer.unpark();
     }
 }
 
-/// The arrivals' thread: every process's times, in blocks, keeping `ARRIVAL_BLOCKS_AHEAD`
-/// blocks of each waiting for the simulation, and parked while they all are. A process's
-/// sender is dropped after its last block, which is how the simulation learns it has ended.
-fn draw_arrivals(
-    mut processes: ArrivalProcesses,
+/// The draws' thread: every arrival process's times, in blocks, keeping
+/// `ARRIVAL_BLOCKS_AHEAD` blocks of each waiting for the simulation, and parked while they all
+/// are; with each block of order arrivals, as many new orders' draws. A sender is dropped
+/// after its last block, which is how the simulation learns that a process has ended.
+fn draw_ahead(
+    mut streams: StreamDraws,
     senders: [Sender<Vec<u64>>; ARRIVAL_PROCESSES],
+    orders: Sender<Vec<OrderDraws>>,
     shared: &ArrivalsInFlight,
 ) {
+    /// The orders process (`ArrivalProcesses`'s numbering): each arrival is a new order.
+    const ORDERS: usize = 0;
     let mut senders = senders.map(Some);
+    let mut orders = Some(orders);
     let mut size = [FIRST_ARRIVALS_PER_BLOCK; ARRIVAL_PROCESSES];
     loop {
         if shared.stopped.load(Ordering::Acquire) {
@@ -302,10 +339,15 @@ fn draw_arrivals(
                 continue;
             }
             drew = true;
+            let full = if process == ORDERS {
+                ORDERS_PER_BLOCK
+            } else {
+                ARRIVALS_PER_BLOCK
+            };
             let mut times = Vec::with_capacity(size[process]);
             let mut ended = false;
             while times.len() < size[process] {
-                match processes.next_arrival(process) {
+                match streams.arrivals.next_arrival(process) {
                     Some(at) => times.push(at.as_ms()),
                     None => {
                         ended = true;
@@ -313,7 +355,23 @@ fn draw_arrivals(
                     }
                 }
             }
-            size[process] = (size[process] * 4).min(ARRIVALS_PER_BLOCK);
+            size[process] = (size[process] * 4).min(full);
+            if process == ORDERS {
+                let draws: Vec<OrderDraws> = times.iter().map(|_| streams.orders.draw()).collect();
+                if ended {
+                    // After its last block: the simulation then sees the end.
+                    let last = orders.take();
+                    if let Some(sender) = &last {
+                        if !draws.is_empty() && sender.send(draws).is_err() {
+                            return;
+                        }
+                    }
+                } else if let Some(sender) = &orders {
+                    if sender.send(draws).is_err() {
+                        return;
+                    }
+                }
+            }
             if !times.is_empty() {
                 shared.waiting[process].fetch_add(1, Ordering::AcqRel);
                 if sender.send(times).is_err() {
@@ -328,8 +386,8 @@ fn draw_arrivals(
             return;
         }
         if !drew {
-            // Woken by the simulation taking a block, or by its end (`FedArrivals::drop`);
-            // a wake-up that came before this park makes it return at once.
+            // Woken by the simulation taking a block, or by its end (`FedDraws::drop`); a
+            // wake-up that came before this park makes it return at once.
             std::thread::park();
         }
     }
@@ -340,7 +398,7 @@ fn draw_arrivals(
 /// back, and the line `Vec`s of new orders handed back to the simulation. Returns the number
 /// of events handed over: all of them, or fewer when the writer stopped (on an error it
 /// reports itself).
-fn simulate_in_blocks<A: ArrivalTimes>(
+fn simulate_in_blocks<A: IndependentDraws>(
     mut sim: Simulation<'_, A>,
     full: std::sync::mpsc::SyncSender<EventBlock>,
     spare: std::sync::mpsc::Receiver<EventBlock>,
