@@ -155,13 +155,9 @@ fn write_trace_in_blocks<W: Write>(
         let (orders_tx, orders_rx) = std::sync::mpsc::channel();
         let streams = StreamDraws::new(&header.world, config);
         let shared = &shared;
-        let cpus = Cpus::allowed();
         let drawing = std::thread::Builder::new()
             .name("draws".into())
-            .spawn_scoped(scope, move || {
-                cpus.pin_helper();
-                draw_ahead(streams, senders, orders_tx, shared)
-            })
+            .spawn_scoped(scope, move || draw_ahead(streams, senders, orders_tx, shared))
             .map_err(SimulateError::Thread)?;
         let fed = FedDraws {
             arrivals: feeds,
@@ -176,7 +172,6 @@ fn write_trace_in_blocks<W: Write>(
                 simulate_in_blocks(sim, full_tx, spare_rx, events_per_block, blocks_queued + 2)
             })
             .map_err(SimulateError::Thread)?;
-        cpus.pin_helper();
         // The header is encoded and written while the simulation starts.
         let written = write_blocks(out, header, full_rx, spare_tx, &progress);
         // `write_blocks` dropped the receiver: a simulation still running (the writer stopped
@@ -185,7 +180,6 @@ fn write_trace_in_blocks<W: Write>(
         let simulated = simulation
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        cpus.restore();
         Ok::<_, SimulateError>((written, simulated))
     })?;
     // A write error stops the simulation, so it comes first; a simulation error ends the
@@ -198,57 +192,6 @@ fn write_trace_in_blocks<W: Write>(
         events: footer.count,
         bytes,
     })
-}
-
-/// The CPUs the calling thread may run on, for keeping the simulation's helpers (the writer,
-/// the draws) off one of them. They wake at every hand-over, and on this VM the kernel put the
-/// woken thread on the waker's CPU, preempting the simulation: `perf sched` counted about
-/// 1,000 such preemptions (on return from the wake-up's `futex` call) in a stress day, with the
-/// other CPU idle. Restricted to the other CPUs, a helper wakes there. The simulation's thread
-/// stays free to run anywhere.
-#[derive(Clone, Copy)]
-struct Cpus {
-    set: Option<libc::cpu_set_t>,
-}
-
-impl Cpus {
-    fn allowed() -> Cpus {
-        // SAFETY: a zeroed `cpu_set_t` is a valid empty set, and the call writes at most its
-        // size into it.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        let ok = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) } == 0;
-        // SAFETY: reads the set just filled.
-        let count = if ok { unsafe { libc::CPU_COUNT(&set) } } else { 0 };
-        Cpus {
-            set: (count >= 2).then_some(set),
-        }
-    }
-
-    /// Sets the calling thread's CPUs; a failure leaves them as they were (only speed is at
-    /// stake).
-    fn pin(set: &libc::cpu_set_t) {
-        // SAFETY: a valid set, passed with its size.
-        unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(set), set) };
-    }
-
-    /// The calling thread on every allowed CPU but the first, with two or more allowed.
-    fn pin_helper(&self) {
-        let Some(mut set) = self.set else { return };
-        // SAFETY: reads and clears bits inside the set.
-        if let Some(first) =
-            (0..libc::CPU_SETSIZE as usize).find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        {
-            unsafe { libc::CPU_CLR(first, &mut set) };
-            Cpus::pin(&set);
-        }
-    }
-
-    /// The calling thread back on the CPUs it had.
-    fn restore(&self) {
-        if let Some(set) = &self.set {
-            Cpus::pin(set);
-        }
-    }
 }
 
 /// Arrival times a block carries from the draws' thread to the simulation's: about 120
