@@ -715,6 +715,77 @@ mod tests {
         assert_eq!(simulate_in_blocks(sim, full_tx, spare_rx, 4, 3).unwrap(), 0);
     }
 
+    /// The draws handed over by the draws' thread are the streams' own, in order, across
+    /// blocks of every size (the first ones grow), for every process asked at its own pace.
+    #[test]
+    fn fed_draws_are_the_streams_draws() {
+        let (header, config) = run_of("stress", "7d");
+        let mut want = StreamDraws::new(&header.world, &config);
+        let shared = ArrivalsInFlight::default();
+        std::thread::scope(|scope| {
+            let (feeds, senders) = arrival_channels();
+            let (orders_tx, orders_rx) = std::sync::mpsc::channel();
+            let streams = StreamDraws::new(&header.world, &config);
+            let shared = &shared;
+            let drawing = scope.spawn(move || draw_ahead(streams, senders, orders_tx, shared));
+            let mut fed = FedDraws {
+                arrivals: feeds,
+                orders: Feed::new(orders_rx),
+                shared,
+                producer: drawing.thread().clone(),
+            };
+            // Orders asked most, as in a simulation; enough for several full blocks of each.
+            for step in 0..60_000usize {
+                let process = [0, 0, 1, 0, 2, 0, 3][step % 7];
+                assert_eq!(
+                    fed.next_arrival(process),
+                    want.next_arrival(process),
+                    "step {step}"
+                );
+                if process == 0 {
+                    assert_eq!(fed.next_order(), want.next_order(), "step {step}");
+                }
+            }
+            // Dropped with blocks still ahead: the draws' thread stops (the scope joins it).
+        });
+    }
+
+    /// A process that ends hands over its last times, then None; so do the new orders' draws.
+    #[test]
+    fn fed_draws_end_with_the_processes() {
+        let (header, config) = run_of("stress", "10m");
+        let mut want = StreamDraws::new(&header.world, &config);
+        let shared = ArrivalsInFlight::default();
+        std::thread::scope(|scope| {
+            let (feeds, senders) = arrival_channels();
+            let (orders_tx, orders_rx) = std::sync::mpsc::channel();
+            let streams = StreamDraws::new(&header.world, &config);
+            let shared = &shared;
+            let drawing = scope.spawn(move || draw_ahead(streams, senders, orders_tx, shared));
+            let mut fed = FedDraws {
+                arrivals: feeds,
+                orders: Feed::new(orders_rx),
+                shared,
+                producer: drawing.thread().clone(),
+            };
+            for process in 0..ARRIVAL_PROCESSES {
+                let mut count = 0;
+                while let Some(at) = fed.next_arrival(process) {
+                    assert_eq!(Some(at), want.next_arrival(process));
+                    if process == 0 {
+                        assert_eq!(fed.next_order(), want.next_order());
+                    }
+                    count += 1;
+                }
+                assert_eq!(want.next_arrival(process), None);
+                assert!(count > 0, "process {process}");
+                if process == 0 {
+                    assert_eq!(fed.next_order(), None, "no draws past the last order");
+                }
+            }
+        });
+    }
+
     /// A block of new orders' draws is at most 64 KiB.
     #[test]
     fn a_block_of_order_draws_is_at_most_64_kib() {

@@ -178,7 +178,7 @@ pub trait IndependentDraws {
 }
 
 /// What a new order draws from the two streams only new orders use (`BASKETS`, `LIFECYCLE`).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OrderDraws {
     lines: Basket,
     total_cents: u64,
