@@ -11,8 +11,7 @@ use crate::event::{Action, Event, Line};
 use crate::output::OutputError;
 use crate::sim::time::SimTime;
 use crate::sim::{
-    IndependentDraws, OrderDraws, SimConfig, SimError, Simulation, StreamDraws,
-    ARRIVAL_PROCESSES,
+    IndependentDraws, OrderDraws, SimConfig, SimError, Simulation, StreamDraws, ARRIVAL_PROCESSES,
 };
 use crate::trace::format::TraceError;
 use crate::trace::{TraceHeader, TraceWriter};
@@ -157,7 +156,9 @@ fn write_trace_in_blocks<W: Write>(
         let shared = &shared;
         let drawing = std::thread::Builder::new()
             .name("draws".into())
-            .spawn_scoped(scope, move || draw_ahead(streams, senders, orders_tx, shared))
+            .spawn_scoped(scope, move || {
+                draw_ahead(streams, senders, orders_tx, shared)
+            })
             .map_err(SimulateError::Thread)?;
         let fed = FedDraws {
             arrivals: feeds,

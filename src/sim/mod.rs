@@ -625,8 +625,10 @@ impl<'w, A: IndependentDraws> Simulation<'w, A> {
             },
         )?;
         if let Some(after_ms) = draws.cancel_after_ms {
-            self.queue
-                .schedule(now.saturating_add_ms(u64::from(after_ms)), Step::Cancel(order))?;
+            self.queue.schedule(
+                now.saturating_add_ms(u64::from(after_ms)),
+                Step::Cancel(order),
+            )?;
         }
         self.open_count += 1;
         self.open_orders
