@@ -11,7 +11,7 @@ const EMPTY: Line = Line {
 };
 
 /// Lines in the order they were added; removal keeps the order of the rest.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Basket {
     len: u8,
     lines: [Line; MAX_LINES],

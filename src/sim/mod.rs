@@ -44,6 +44,8 @@ pub enum SimError {
     Schedule(#[from] ScheduleInPast),
     #[error("simulator invariant broken: lifecycle step for order {0}, which is not open")]
     OrderNotOpen(OrderNo),
+    #[error("simulator invariant broken: no draws left for new order {0}")]
+    NoOrderDraws(OrderNo),
 }
 
 /// The processes that arrive on their own, each with its own random stream.
@@ -105,6 +107,7 @@ fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
 }
 
 /// A non-homogeneous Poisson arrival process, sampled by thinning.
+#[derive(Clone)]
 struct Arrivals {
     /// Candidates per ms at the peak multiplier; 0 disables the process.
     peak_rate_per_ms: f64,
@@ -155,6 +158,175 @@ fn acceptance_until(calendar: &Calendar, at: SimTime) -> (f64, u64) {
     let next_hour = (u64::from(calendar.hour_at(at)) + 1) % 24;
     let hour_end = calendar.next_time_of_day(at.0, next_hour * MS_PER_HOUR);
     (calendar.multiplier_at(at) / PEAK_MULTIPLIER_MAX, hour_end)
+}
+
+/// The number of processes that arrive on their own (orders, customers, inventory updates,
+/// modifications): the indices `ArrivalTimes::next_arrival` is asked for.
+pub const ARRIVAL_PROCESSES: usize = PROCESSES.len();
+
+/// Where a simulation takes the draws from that depend on nothing but their own random
+/// stream (and the calendar), never on the simulation's state: the times of its arrivals and
+/// each new order's basket and lifecycle. They can be drawn anywhere, ahead of time
+/// (`simulate` draws them on a thread of their own); `StreamDraws` draws them when asked.
+pub trait IndependentDraws {
+    /// The next accepted arrival of process `process` (below `ARRIVAL_PROCESSES`, in the
+    /// order `ArrivalProcesses` numbers them), or None when it has none left before the end.
+    fn next_arrival(&mut self, process: usize) -> Option<SimTime>;
+    /// The draws of the next new order; None only if they ran out before the order arrivals
+    /// did (a broken source).
+    fn next_order(&mut self) -> Option<OrderDraws>;
+}
+
+/// What a new order draws from the two streams only new orders use (`BASKETS`, `LIFECYCLE`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OrderDraws {
+    lines: Basket,
+    total_cents: u64,
+    /// The delays of CREATED, PICKING and OUT_FOR_DELIVERY, at most 45 minutes each.
+    stage_ms: [u32; 3],
+    /// Cancelled this long after creation (within CREATED + PICKING), or never.
+    cancel_after_ms: Option<u32>,
+}
+
+/// The basket and lifecycle streams, drawing one new order's worth at a time.
+#[derive(Clone)]
+pub struct OrderStreams {
+    baskets: ChaCha8Rng,
+    lifecycle: ChaCha8Rng,
+    quantities: QuantityDistribution,
+    /// The world's product prices, dense: a basket's total reads them at random products.
+    prices: Vec<u32>,
+    cancel_probability: f64,
+}
+
+impl OrderStreams {
+    pub fn new(world: &World, config: &SimConfig) -> OrderStreams {
+        OrderStreams {
+            baskets: stream_rng(config.seed, stream::BASKETS),
+            lifecycle: stream_rng(config.seed, stream::LIFECYCLE),
+            quantities: QuantityDistribution::default(),
+            prices: world.products.iter().map(|p| p.price_cents).collect(),
+            cancel_probability: config.profile.weights.cancellation,
+        }
+    }
+
+    #[inline(always)]
+    pub fn draw(&mut self) -> OrderDraws {
+        let products = self.prices.len();
+        let count = model::line_count(&mut self.baskets).min(products);
+        let mut lines = Basket::default();
+        while lines.len() < count {
+            let product = self.baskets.random_range(0..products) as u32;
+            if lines.has_product(product) {
+                continue;
+            }
+            lines.push(Line {
+                seq: lines.len() as u8 + 1,
+                product,
+                quantity: self.quantities.sample(&mut self.baskets),
+            });
+        }
+        let total_cents = total_of(&self.prices, lines.as_slice());
+
+        let life = &mut self.lifecycle;
+        let created_ms = model::stage_delay(life, OrderStatus::Created);
+        let picking_ms = model::stage_delay(life, OrderStatus::Picking);
+        let delivery_ms = model::stage_delay(life, OrderStatus::OutForDelivery);
+        let cancel_after_ms = life
+            .random_bool(self.cancel_probability)
+            // Within CREATED + PICKING, at most 75 minutes: `u32` ms holds it.
+            .then(|| life.random_range(0..created_ms + picking_ms) as u32);
+        OrderDraws {
+            lines,
+            total_cents,
+            stage_ms: [
+                stage_ms(created_ms),
+                stage_ms(picking_ms),
+                stage_ms(delivery_ms),
+            ],
+            cancel_after_ms,
+        }
+    }
+}
+
+/// The sum of `lines` at catalogue prices.
+fn total_of(prices: &[u32], lines: &[Line]) -> u64 {
+    lines
+        .iter()
+        .map(|l| u64::from(prices[l.product as usize]) * u64::from(l.quantity))
+        .sum()
+}
+
+/// Every independent draw taken from its stream when asked: the `IndependentDraws` of
+/// `Simulation::new`.
+#[derive(Clone)]
+pub struct StreamDraws {
+    pub arrivals: ArrivalProcesses,
+    pub orders: OrderStreams,
+}
+
+impl StreamDraws {
+    pub fn new(world: &World, config: &SimConfig) -> StreamDraws {
+        StreamDraws {
+            arrivals: ArrivalProcesses::new(world, config),
+            orders: OrderStreams::new(world, config),
+        }
+    }
+}
+
+impl IndependentDraws for StreamDraws {
+    #[inline(always)]
+    fn next_arrival(&mut self, process: usize) -> Option<SimTime> {
+        self.arrivals.next_arrival(process)
+    }
+
+    #[inline(always)]
+    fn next_order(&mut self) -> Option<OrderDraws> {
+        Some(self.orders.draw())
+    }
+}
+
+/// The arrival processes of a simulation, drawing each time when it is asked for: the
+/// `ArrivalTimes` of `Simulation::new`.
+#[derive(Clone)]
+pub struct ArrivalProcesses {
+    arrivals: [Arrivals; ARRIVAL_PROCESSES],
+    calendar: Calendar,
+    end: SimTime,
+}
+
+impl ArrivalProcesses {
+    /// The processes of a simulation of `world` under `config`: the same times, in the same
+    /// order, as the simulation draws for itself.
+    pub fn new(world: &World, config: &SimConfig) -> ArrivalProcesses {
+        let weights = &config.profile.weights;
+        let opm = config.profile.orders_per_minute;
+        let rate_of = |process: Process| match process {
+            Process::Orders => opm,
+            Process::Customers => opm * weights.per_order(weights.customer_creation),
+            Process::InventoryUpdates if world.inventory.is_empty() => 0.0,
+            Process::InventoryUpdates => opm * weights.per_order(weights.inventory_update),
+            Process::Modifications => opm * weights.per_order(weights.order_modification),
+        };
+        ArrivalProcesses {
+            arrivals: PROCESSES.map(|p| {
+                Arrivals::new(
+                    rate_of(p),
+                    stream_rng(config.seed, stream::ARRIVALS_BASE + p as u64),
+                )
+            }),
+            calendar: Calendar::new(config.start),
+            end: config.duration,
+        }
+    }
+}
+
+impl ArrivalProcesses {
+    /// The next accepted arrival of `process`, None when it has none left before the end.
+    #[inline(always)]
+    pub fn next_arrival(&mut self, process: usize) -> Option<SimTime> {
+        self.arrivals[process].next(&self.calendar, self.end)
+    }
 }
 
 /// A pending step on the queue. A transition carries what it needs past CREATED, so that
@@ -218,15 +390,12 @@ const _: () = assert!(model::MAX_STOCK < UNTOUCHED_STOCK as u32);
 
 /// The simulator. Pull events with `next_event` (or iterate); memory stays bounded by the
 /// number of open orders, whatever the duration.
-pub struct Simulation<'w> {
+pub struct Simulation<'w, A = StreamDraws> {
     world: &'w World,
-    calendar: Calendar,
     end: SimTime,
-    cancel_probability: f64,
     queue: HeapQueue<Step>,
-    arrivals: [Arrivals; 4],
-    lifecycle: ChaCha8Rng,
-    baskets: ChaCha8Rng,
+    /// The arrival times and the new orders' baskets and lifecycles.
+    draws: A,
     order_details: ChaCha8Rng,
     customers: ChaCha8Rng,
     inventory: ChaCha8Rng,
@@ -255,31 +424,24 @@ pub struct Simulation<'w> {
 
 impl<'w> Simulation<'w> {
     pub fn new(world: &'w World, config: &SimConfig) -> Result<Simulation<'w>, SimError> {
+        Simulation::with_draws(world, config, StreamDraws::new(world, config))
+    }
+}
+
+impl<'w, A: IndependentDraws> Simulation<'w, A> {
+    /// A simulation taking its independent draws from `draws`, which must give those of
+    /// `StreamDraws::new(world, config)` (or the trace is another one).
+    pub fn with_draws(
+        world: &'w World,
+        config: &SimConfig,
+        draws: A,
+    ) -> Result<Simulation<'w, A>, SimError> {
         world.validate()?;
-        let weights = &config.profile.weights;
-        let opm = config.profile.orders_per_minute;
-        let rate_of = |process: Process| match process {
-            Process::Orders => opm,
-            Process::Customers => opm * weights.per_order(weights.customer_creation),
-            Process::InventoryUpdates if world.inventory.is_empty() => 0.0,
-            Process::InventoryUpdates => opm * weights.per_order(weights.inventory_update),
-            Process::Modifications => opm * weights.per_order(weights.order_modification),
-        };
-        let arrivals = PROCESSES.map(|p| {
-            Arrivals::new(
-                rate_of(p),
-                stream_rng(config.seed, stream::ARRIVALS_BASE + p as u64),
-            )
-        });
         let mut sim = Simulation {
             world,
-            calendar: Calendar::new(config.start),
             end: config.duration,
-            cancel_probability: weights.cancellation,
             queue: HeapQueue::new(),
-            arrivals,
-            lifecycle: stream_rng(config.seed, stream::LIFECYCLE),
-            baskets: stream_rng(config.seed, stream::BASKETS),
+            draws,
             order_details: stream_rng(config.seed, stream::ORDER_DETAILS),
             customers: stream_rng(config.seed, stream::CUSTOMERS),
             inventory: stream_rng(config.seed, stream::INVENTORY),
@@ -406,8 +568,7 @@ impl<'w> Simulation<'w> {
     }
 
     fn schedule_arrival(&mut self, process: Process) -> Result<(), SimError> {
-        let arrivals = &mut self.arrivals[process as usize];
-        if let Some(at) = arrivals.next(&self.calendar, self.end) {
+        if let Some(at) = self.draws.next_arrival(process as usize) {
             self.queue.schedule(at, Step::Arrival(process))?;
         }
         Ok(())
@@ -451,48 +612,32 @@ impl<'w> Simulation<'w> {
         let store = details.random_range(0..self.world.stores.len()) as u32;
         let (window_start_min, window_len_min) = model::delivery_window(details);
 
-        let products = self.world.products.len();
-        let count = model::line_count(&mut self.baskets).min(products);
-        let mut lines = Basket::default();
-        while lines.len() < count {
-            let product = self.baskets.random_range(0..products) as u32;
-            if lines.has_product(product) {
-                continue;
-            }
-            lines.push(Line {
-                seq: lines.len() as u8 + 1,
-                product,
-                quantity: self.quantities.sample(&mut self.baskets),
-            });
-        }
-        let total_cents = self.total_of(lines.as_slice());
-
-        let life = &mut self.lifecycle;
-        let created_ms = model::stage_delay(life, OrderStatus::Created);
-        let picking_ms = model::stage_delay(life, OrderStatus::Picking);
-        let delivery_ms = model::stage_delay(life, OrderStatus::OutForDelivery);
-        let cancel_at = life
-            .random_bool(self.cancel_probability)
-            .then(|| now.saturating_add_ms(life.random_range(0..created_ms + picking_ms)));
-
+        let Some(draws) = self.draws.next_order() else {
+            return Err(SimError::NoOrderDraws(order));
+        };
+        let [created_ms, picking_ms, delivery_ms] = draws.stage_ms;
         self.queue.schedule(
-            now.saturating_add_ms(created_ms),
+            now.saturating_add_ms(u64::from(created_ms)),
             Step::Advance {
                 order,
                 from: OrderStatus::Created,
                 next_delay: StageDelay::ZERO,
             },
         )?;
-        if let Some(at) = cancel_at {
-            self.queue.schedule(at, Step::Cancel(order))?;
+        if let Some(after_ms) = draws.cancel_after_ms {
+            self.queue.schedule(
+                now.saturating_add_ms(u64::from(after_ms)),
+                Step::Cancel(order),
+            )?;
         }
         self.open_count += 1;
         self.open_orders
             .push(order, Stage::Created(self.created.len() as u32));
+        let (lines, total_cents) = (draws.lines, draws.total_cents);
         self.created.push(CreatedOrder {
             order,
-            later_delays_ms: [stage_ms(picking_ms), stage_ms(delivery_ms)],
-            next_line_seq: count as u8 + 1,
+            later_delays_ms: [picking_ms, delivery_ms],
+            next_line_seq: lines.len() as u8 + 1,
             total_cents,
             lines,
         });
@@ -510,13 +655,6 @@ impl<'w> Simulation<'w> {
             },
             total_cents,
         }))
-    }
-
-    fn total_of(&self, lines: &[Line]) -> u64 {
-        lines
-            .iter()
-            .map(|l| u64::from(self.prices[l.product as usize]) * u64::from(l.quantity))
-            .sum()
     }
 
     /// Takes the order at `position` out of the CREATED set (swap-remove, fixing the stage of
@@ -661,7 +799,7 @@ impl<'w> Simulation<'w> {
     }
 }
 
-impl Iterator for Simulation<'_> {
+impl<A: IndependentDraws> Iterator for Simulation<'_, A> {
     type Item = Result<Event, SimError>;
 
     fn next(&mut self) -> Option<Self::Item> {

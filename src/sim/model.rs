@@ -47,6 +47,7 @@ pub fn line_count(rng: &mut ChaCha8Rng) -> usize {
 /// `0..100` (the same `Uniform<u32>` sampler, so the same random words), then the first
 /// quantity whose cumulative weight exceeds it, found by three compares instead of a binary
 /// search over a `Vec` behind a call. A test checks it against `WeightedIndex`.
+#[derive(Clone)]
 pub struct QuantityDistribution(Uniform<u32>);
 
 /// Cumulative weights of quantities 1, 2 and 3 (out of `QUANTITY_TOTAL`).
