@@ -7,12 +7,12 @@
 //! path. Those tasks are workers kept for the next event (one event at a time each, at most
 //! one per slot of `--concurrency`), not a task spawned per event: a tokio task is a
 //! cache-line-aligned allocation (glibc's slow `memalign` path) and its future is copied in and
-//! out of it, which callgrind put at about 2.5 k instructions an event. On the
+//! out of it, which callgrind put at about 2.3 k instructions an event. On the
 //! CLI's runtimes (current-thread: `Work::on_own_thread`, or the calling thread for a single
 //! dispatcher) those tasks run on the dispatcher's own thread, so a completion, a due time
-//! and a connection's I/O wake that one thread and nothing crosses to another. (A fixed pool
-//! of workers taking per-root ready queues was the alternative: it needs a shared ready queue
-//! again, and the same per-root bookkeeping to keep a root's events in order.)
+//! and a connection's I/O wake that one thread and nothing crosses to another. (Workers that
+//! take events from per-root ready queues themselves were the alternative: they need a shared
+//! ready queue again, and the same per-root bookkeeping to keep a root's events in order.)
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
