@@ -376,6 +376,25 @@ async fn the_request_head_carries_the_user_agent_and_the_configured_headers() {
         put_head.remove(0),
         "PUT /triples/batch?validate=true HTTP/1.1"
     );
+    // The order too: reqwest's defaults, the configured headers in their order, then the
+    // body's type and length last (where hyper appends the length).
+    let names: Vec<&str> = put_head
+        .iter()
+        .filter_map(|line| line.split(':').next())
+        .filter(|name| !name.is_empty())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "accept",
+            "x-tenant",
+            "authorization",
+            "user-agent",
+            "host",
+            "content-type",
+            "content-length"
+        ]
+    );
     put_head.sort();
     let mut expected = vec![
         "accept: */*".to_string(),

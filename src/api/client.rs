@@ -7,6 +7,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use rand::Rng;
+use reqwest::Url;
 use tokio::time::Instant;
 
 use super::prepared::{Endpoint, Prepared};
@@ -191,7 +192,7 @@ pub async fn attempt(client: &reqwest::Client, base: &str, req: &ApiRequest) -> 
 /// Sends a prepared request once: the URL and the body's bytes are cloned, not rebuilt.
 pub async fn send_once(client: &reqwest::Client, req: &Prepared) -> Attempt {
     let builder = match &req.url {
-        Ok(url) => client.request(req.http_method(), url.clone()),
+        Ok(url) => client.request(req.http_method(), Url::clone(url)),
         Err(text) => client.request(req.http_method(), text.as_str()),
     };
     let builder = match &req.body {
@@ -355,7 +356,8 @@ impl FreshMartExecutor {
                 // Boxed: inline, its state would grow every event's task, which tokio
                 // copies when it spawns and when it completes it (callgrind: memcpy).
                 Some(transport) => Box::pin(transport.send(req)).await,
-                None => send_once(&self.client, req).await,
+                // Boxed too: reqwest's futures are larger still, and this path is the rare one.
+                None => Box::pin(send_once(&self.client, req)).await,
             };
             match attempt {
                 Attempt::Success => return Attempt::Success,

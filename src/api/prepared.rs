@@ -2,6 +2,8 @@
 //! method, URL and body bytes built once ([`Prepared`]) so that every attempt of it (retries
 //! included) sends the same bytes without copying them again.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::Uri;
 use reqwest::Url;
@@ -25,7 +27,8 @@ pub struct Endpoint {
     /// `None` when the base does not parse (the CLI rejects such a base; a library caller gets
     /// reqwest's own error from every attempt, as before).
     base: Option<Url>,
-    batch: Option<Url>,
+    /// Shared by every request to it: a request holds a reference, not a copy of its text.
+    batch: Option<Arc<Url>>,
     /// The batch URL's path and query, as the replay's own connections send it.
     batch_target: Option<Uri>,
 }
@@ -42,8 +45,8 @@ impl Endpoint {
             batch: None,
             batch_target: None,
         };
-        endpoint.batch = endpoint.join(BATCH).ok();
-        endpoint.batch_target = endpoint.batch.as_ref().and_then(origin_form);
+        endpoint.batch = endpoint.join(BATCH).ok().map(Arc::new);
+        endpoint.batch_target = endpoint.batch.as_deref().and_then(origin_form);
         endpoint
     }
 
@@ -53,7 +56,7 @@ impl Endpoint {
     }
 
     /// The origin-form target (path and query) of `url`, the URL of `path`.
-    fn target(&self, path: &str, url: &Result<Url, String>) -> Option<Uri> {
+    fn target(&self, path: &str, url: &Result<Arc<Url>, String>) -> Option<Uri> {
         match (&self.batch_target, url) {
             (Some(batch), _) if path == BATCH => Some(batch.clone()),
             (_, Ok(url)) => origin_form(url),
@@ -69,9 +72,14 @@ impl Endpoint {
     /// The URL of `path` (path and query, starting with `/`), or the text to hand reqwest when
     /// the base cannot be parsed.
     pub fn url(&self, path: &str) -> Result<Url, String> {
+        self.shared_url(path).map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Endpoint::url`], the batch URL shared rather than copied.
+    fn shared_url(&self, path: &str) -> Result<Arc<Url>, String> {
         match &self.batch {
             Some(batch) if path == BATCH => Ok(batch.clone()),
-            _ => self.join(path),
+            _ => self.join(path).map(Arc::new),
         }
     }
 
@@ -118,8 +126,10 @@ pub struct Prepared {
     pub method: Method,
     /// Path and query as the request names them (failure details and logs show this).
     pub path: String,
-    /// The parsed URL, or the text reqwest is given to report its own error.
-    pub url: Result<Url, String>,
+    /// The parsed URL, or the text reqwest is given to report its own error. Shared: the
+    /// batch endpoint's URL is the same for nearly every request (a copy per request was an
+    /// allocation and a copy of its text, and a free).
+    pub url: Result<Arc<Url>, String>,
     /// The URL's path and query (`None` when the URL does not parse), which the replay's own
     /// connections send: the batch endpoint's is parsed once per endpoint, and shared.
     pub target: Option<Uri>,
@@ -129,7 +139,7 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(endpoint: &Endpoint, request: ApiRequest) -> Prepared {
-        let url = endpoint.url(&request.path);
+        let url = endpoint.shared_url(&request.path);
         Prepared {
             method: request.method,
             target: endpoint.target(&request.path, &url),
@@ -185,7 +195,7 @@ mod tests {
                 let url = endpoint.url(path).unwrap();
                 assert_eq!(url.as_str(), parsed_whole(base, path), "{base} + {path}");
                 // The target sent on the replay's own connections is that URL's path+query.
-                let target = endpoint.target(path, &Ok(url.clone())).unwrap();
+                let target = endpoint.target(path, &Ok(Arc::new(url.clone()))).unwrap();
                 let whole = Url::parse(&parsed_whole(base, path)).unwrap();
                 let expected = match whole.query() {
                     Some(q) => format!("{}?{q}", whole.path()),

@@ -15,6 +15,7 @@ mod pool;
 mod tls;
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,9 @@ use super::client::{
 use super::prepared::{Endpoint, Prepared};
 use super::requests::Method;
 use crate::outcome::FailureKind;
+
+/// No response head yet (a status is 100 or more).
+const NO_STATUS: u16 = 0;
 
 /// Why the hot path keeps reqwest for an API URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +68,10 @@ struct Shared {
     tls: Option<tls::Tls>,
     /// Host, user agent, accept and the `--header` values, as reqwest's client sends them.
     headers: HeaderMap,
+    /// The same and `content-type: application/json`, for a request with a body: made once,
+    /// not inserted (hashed, and the copy's table grown) per request. (hyper's own insert of
+    /// `content-length` still grows each copy: a clone has no spare room.)
+    json_headers: HeaderMap,
     timeout: Duration,
     connect_timeout: Duration,
     max_idle: usize,
@@ -140,11 +148,15 @@ impl Transport {
             Some(port) => format!("{host_str}:{port}"),
             None => host_str.to_string(),
         };
+        let headers = default_headers(&options.headers, &host_header);
+        let mut json_headers = headers.clone();
+        json_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(Transport {
             shared: Arc::new(Shared {
                 origin,
                 tls,
-                headers: default_headers(&options.headers, &host_header),
+                headers,
+                json_headers,
                 timeout: options.timeout,
                 connect_timeout: options.timeout.min(Duration::from_secs(10)),
                 max_idle: options.pool_size,
@@ -169,26 +181,42 @@ impl Transport {
                 detail: format!("builder error: invalid URL {}", url_text(req)),
             };
         };
+        // One deadline for connect, send, head and body, and one timer for all of them (a
+        // timer per phase was two registrations per request); what had arrived when it
+        // expired tells which phase it cut short.
         let deadline = Instant::now() + self.shared.timeout;
-        let (sender, response) = match timeout_at(deadline, self.head(req, target)).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err((kind, why))) => {
+        let status = AtomicU16::new(NO_STATUS);
+        match timeout_at(deadline, self.exchange(req, target, &status)).await {
+            Ok(attempt) => attempt,
+            Err(_) => Attempt::Failed {
+                kind: FailureKind::Timeout,
+                detail: match status.load(Ordering::Relaxed) {
+                    NO_STATUS => format!(
+                        "error sending request for url ({}): operation timed out",
+                        url_text(req)
+                    ),
+                    status => format!(
+                        "HTTP {status}, then: error reading a response body: operation timed out"
+                    ),
+                },
+            },
+        }
+    }
+
+    /// The request's head and body, without a deadline: `send` sets one. The response's
+    /// status goes into `status` as soon as its head arrives.
+    async fn exchange(&self, req: &Prepared, target: &Uri, status_seen: &AtomicU16) -> Attempt {
+        let (sender, response) = match self.head(req, target).await {
+            Ok(answer) => answer,
+            Err((kind, why)) => {
                 return Attempt::Failed {
                     kind,
                     detail: format!("error sending request for url ({}): {why}", url_text(req)),
                 }
             }
-            Err(_) => {
-                return Attempt::Failed {
-                    kind: FailureKind::Timeout,
-                    detail: format!(
-                        "error sending request for url ({}): operation timed out",
-                        url_text(req)
-                    ),
-                }
-            }
         };
         let status = response.status().as_u16();
+        status_seen.store(status, Ordering::Relaxed);
         // A retried DELETE whose first try went through answers 404: the line is gone, as asked.
         let success =
             response.status().is_success() || (req.method == Method::Delete && status == 404);
@@ -200,27 +228,19 @@ impl Transport {
         };
         let mut kept = Vec::new();
         let keep = if success { 0 } else { MAX_ERROR_BODY };
-        match timeout_at(deadline, read_body(&mut body, limit, &mut kept, keep)).await {
-            Ok(Ok(to_the_end)) => {
+        match read_body(&mut body, limit, &mut kept, keep).await {
+            Ok(to_the_end) => {
                 // Only a connection whose answer was read to its end can carry another.
                 if to_the_end {
                     self.pool.give_back(sender);
                 }
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 return Attempt::Failed {
                     kind: body_error_kind(&e),
                     detail: format!(
                         "HTTP {status}, then: error reading a response body: {}",
                         error_chain(&e)
-                    ),
-                }
-            }
-            Err(_) => {
-                return Attempt::Failed {
-                    kind: FailureKind::Timeout,
-                    detail: format!(
-                        "HTTP {status}, then: error reading a response body: operation timed out"
                     ),
                 }
             }
@@ -242,7 +262,9 @@ impl Transport {
         loop {
             let (mut sender, reused) = match self.pool.take().await {
                 Some(sender) => (sender, true),
-                None => (self.connect().await?, false),
+                // Boxed: a new connection is rare, and its TCP and TLS futures inline would
+                // make every request's future (moved into its box) several times larger.
+                None => (Box::pin(self.connect()).await?, false),
             };
             match sender.try_send_request(request).await {
                 Ok(response) => return Ok((sender, response)),
@@ -284,11 +306,10 @@ impl Transport {
         let mut request = Request::new(Full::new(req.body.clone().unwrap_or_default()));
         *request.method_mut() = req.http_method();
         *request.uri_mut() = target.clone();
-        let headers = request.headers_mut();
-        *headers = self.shared.headers.clone();
-        if req.body.is_some() {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
+        *request.headers_mut() = match req.body {
+            Some(_) => self.shared.json_headers.clone(),
+            None => self.shared.headers.clone(),
+        };
         request
     }
 }

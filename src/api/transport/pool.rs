@@ -118,13 +118,14 @@ async fn handshake<T>(origin: &Origin, io: T) -> Result<Sender, ConnectError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (sender, connection) =
-        http1::handshake(TokioIo::new(io))
-            .await
-            .map_err(|source| ConnectError::Handshake {
-                authority: origin.authority.clone(),
-                source,
-            })?;
+    let (sender, connection) = http1::Builder::new()
+        .writev(false)
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(|source| ConnectError::Handshake {
+            authority: origin.authority.clone(),
+            source,
+        })?;
     // The connection's errors reach the request that was in flight; an idle one that fails
     // is seen closed by the pool.
     tokio::spawn(async move {
