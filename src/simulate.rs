@@ -718,9 +718,14 @@ mod tests {
 
     /// The draws handed over by the draws' thread are the streams' own, in order, across
     /// blocks of every size (the first ones grow), for every process asked at its own pace.
-    #[test]
-    fn fed_draws_are_the_streams_draws() {
-        let (header, config) = run_of("stress", "7d");
+    /// `check` with the draws of `profile` over `duration` fed by a draws' thread, and the
+    /// same streams drawn here; the thread is joined when `check` returns.
+    fn with_fed_draws(
+        profile: &str,
+        duration: &str,
+        check: impl FnOnce(&mut FedDraws<'_>, &mut StreamDraws),
+    ) {
+        let (header, config) = run_of(profile, duration);
         let mut want = StreamDraws::new(&header.world, &config);
         let shared = ArrivalsInFlight::default();
         std::thread::scope(|scope| {
@@ -735,6 +740,13 @@ mod tests {
                 shared,
                 producer: drawing.thread().clone(),
             };
+            check(&mut fed, &mut want);
+        });
+    }
+
+    #[test]
+    fn fed_draws_are_the_streams_draws() {
+        with_fed_draws("stress", "7d", |fed, want| {
             // Orders asked most, as in a simulation; enough for several full blocks of each.
             for step in 0..60_000usize {
                 let process = [0, 0, 1, 0, 2, 0, 3][step % 7];
@@ -754,21 +766,7 @@ mod tests {
     /// A process that ends hands over its last times, then None; so do the new orders' draws.
     #[test]
     fn fed_draws_end_with_the_processes() {
-        let (header, config) = run_of("stress", "10m");
-        let mut want = StreamDraws::new(&header.world, &config);
-        let shared = ArrivalsInFlight::default();
-        std::thread::scope(|scope| {
-            let (feeds, senders) = arrival_channels();
-            let (orders_tx, orders_rx) = std::sync::mpsc::channel();
-            let streams = StreamDraws::new(&header.world, &config);
-            let shared = &shared;
-            let drawing = scope.spawn(move || draw_ahead(streams, senders, orders_tx, shared));
-            let mut fed = FedDraws {
-                arrivals: feeds,
-                orders: Feed::new(orders_rx),
-                shared,
-                producer: drawing.thread().clone(),
-            };
+        with_fed_draws("stress", "10m", |fed, want| {
             for process in 0..ARRIVAL_PROCESSES {
                 let mut count = 0;
                 while let Some(at) = fed.next_arrival(process) {
