@@ -91,22 +91,23 @@ impl CommandError {
     }
 }
 
-/// `err` and its causes on one line, as `main` prints an error: each cause after `: `, except
-/// a cause the text already ends with. Many errors show their source in their own message
-/// (`cannot open x: Is a directory`) and also return it as their `source()`, so anyhow's `{:#}`
-/// would say it twice.
-pub fn describe(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.is_empty() {
-            line = text;
-        } else if !line.ends_with(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
+/// An error and its causes on one line, `a: b: c`, as `main` prints an error, without
+/// repeating a cause the text so far already contains: many errors show their source in their
+/// own message (`cannot open x: Is a directory`) and also return it as their `source()`, so
+/// anyhow's `{:#}` would say it twice (and reqwest's messages alone say little: "error sending
+/// request").
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
         }
+        cause = c.source();
     }
-    line
+    out
 }
 
 #[cfg(test)]
@@ -166,17 +167,17 @@ mod tests {
             format!("{err:#}"),
             "cannot open /tmp: Is a directory: Is a directory"
         );
-        assert_eq!(describe(&err), "cannot open /tmp: Is a directory");
+        assert_eq!(error_chain(&*err), "cannot open /tmp: Is a directory");
         let wrapped = Err::<(), _>(err)
             .context("cannot write x.trace")
             .unwrap_err();
         assert_eq!(
-            describe(&wrapped),
+            error_chain(&*wrapped),
             "cannot write x.trace: cannot open /tmp: Is a directory"
         );
         let plain = Err::<(), _>(anyhow::anyhow!("API down"))
             .context("cannot verify")
             .unwrap_err();
-        assert_eq!(describe(&plain), format!("{plain:#}"));
+        assert_eq!(error_chain(&*plain), format!("{plain:#}"));
     }
 }

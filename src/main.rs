@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     match loadgen::cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", loadgen::error::describe(&err));
+            eprintln!("error: {}", loadgen::error::error_chain(&*err));
             ExitCode::from(match CommandError::class_of(&err) {
                 ErrorClass::Usage | ErrorClass::Input => EXIT_USAGE_OR_INPUT,
                 ErrorClass::RunFailed => EXIT_RUN_FAILED,

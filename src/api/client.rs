@@ -101,21 +101,7 @@ pub enum Attempt {
     },
 }
 
-/// An error and its causes, `a: b: c`, without repeating a cause that the previous message
-/// already contains (reqwest's messages alone say little: "error sending request").
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    out
-}
+pub use crate::error::error_chain;
 
 /// True when the failure is the TLS handshake (an untrusted or invalid certificate, a protocol
 /// error), which reqwest reports as a connect error: some cause in the source chain is a

@@ -316,6 +316,7 @@ impl CompletionLog {
     }
 
     /// `seq` alone, written at once.
+    #[cfg(test)]
     pub fn append(&mut self, seq: u64) -> Result<(), CheckpointError> {
         self.push(seq);
         self.flush()

@@ -282,6 +282,7 @@ impl MeasureLog {
     }
 
     /// An event that succeeded, alone, written at once.
+    #[cfg(test)]
     pub fn append(&mut self, r: &EventRecord) -> Result<(), SegmentsError> {
         self.push(r);
         self.flush()

@@ -29,17 +29,6 @@ pub enum SegmentError {
     Checkpoint(#[from] CheckpointError),
 }
 
-/// `err` and its causes, as `main` prints an error.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        out.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    out
-}
-
 /// What a segment starts with.
 pub struct Begun {
     /// What the earlier segments did (a resume).
@@ -126,7 +115,7 @@ impl CompletionRecorder {
             }
         };
         if let (Err(err), false) = (written, self.failed) {
-            let err = chain(&err);
+            let err = crate::error::error_chain(&err);
             eprintln!("warning: checkpoint log: {err}; a resume may resend events");
             self.failed = true;
         }
@@ -236,15 +225,13 @@ mod tests {
             path: "/runs/CHECKPOINT.measures".into(),
             source: io,
         });
-        let shown = format!(
-            "{:#}",
-            anyhow::Error::from(SegmentsError::Io {
-                path: "/runs/CHECKPOINT.measures".into(),
-                source: std::io::Error::other("disk full"),
-            })
-        );
-        assert_eq!(chain(&err), shown);
-        assert!(chain(&err).starts_with("/runs/CHECKPOINT.measures: disk full"));
+        let main_shows = crate::error::error_chain(&*anyhow::Error::from(SegmentsError::Io {
+            path: "/runs/CHECKPOINT.measures".into(),
+            source: std::io::Error::other("disk full"),
+        }));
+        let warning = crate::error::error_chain(&err);
+        assert_eq!(warning, main_shows);
+        assert_eq!(warning, "/runs/CHECKPOINT.measures: disk full");
     }
 
     fn record(seq: u64, result: EventResult) -> EventRecord {
