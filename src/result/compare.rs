@@ -1,8 +1,9 @@
 //! Two results compared metric by metric: the whole-run values side by side, the change in %,
 //! and a verdict (`stats::NoiseRule`): a change counts only beyond the noise fraction and when
 //! the Mann–Whitney U test on the per-bucket samples of the time series finds the two runs'
-//! buckets different. Per-activity rows are judged the same way on each activity's buckets,
-//! their p-values adjusted together (Holm), and write → visible on the probes' buckets. A row
+//! buckets different. The overall rows are one family, their p-values adjusted together
+//! (Holm); the per-activity rows, judged the same way on each activity's buckets, another;
+//! write → visible is judged on the probes' buckets. A row
 //! without per-bucket samples on a side (e.g. of a schema version 1 result) is not judged.
 
 use std::fmt::Write;
@@ -66,18 +67,15 @@ fn change_pct(base: Option<f64>, new: Option<f64>) -> Option<f64> {
     }
 }
 
-/// A judged row: whole-run `base`/`new`, per-bucket samples for the test.
+/// An overall row: whole-run `base`/`new`, per-bucket samples for the test; decided with the
+/// other overall rows (`decide_together`).
 fn judged(
     metric: &str,
     values: (Option<f64>, Option<f64>),
     samples: (Vec<f64>, Vec<f64>),
     direction: Direction,
-    rule: &NoiseRule,
-) -> Row {
-    let mut row = Pending::test(metric, "overall", values, samples, direction);
-    let p = row.row.p_value;
-    row.decide(p, rule);
-    row.row
+) -> Pending {
+    Pending::test(metric, "overall", values, samples, direction)
 }
 
 /// A row whose test has run, before its verdict.
@@ -186,6 +184,13 @@ fn per_activity_rows(b: &RunResult, n: &RunResult, rule: &NoiseRule) -> Vec<Row>
             ));
         }
     }
+    decide_together(pending, rule)
+}
+
+/// The verdicts of a family of rows, their p-values adjusted together (Holm), so that a pair
+/// that differs only by chance regresses in at most alpha of the pairs in any of the family's
+/// rows, not in up to alpha of them in each.
+fn decide_together(pending: Vec<Pending>, rule: &NoiseRule) -> Vec<Row> {
     let tested: Vec<(usize, f64)> = pending
         .iter()
         .enumerate()
@@ -249,7 +254,7 @@ fn pick(p: &Percentiles, f: fn(&Percentiles) -> f64) -> Option<f64> {
 /// Compares `new` with `base` under `rule`.
 pub fn compare(base: (&str, &RunResult), new: (&str, &RunResult), rule: &NoiseRule) -> Comparison {
     let (b, n) = (base.1, new.1);
-    let mut rows = Vec::new();
+    let mut rows: Vec<Pending> = Vec::new();
     let width = |r: &RunResult| r.time_series_bucket_s.max(1) as f64;
     rows.push(judged(
         "throughput (events/min)",
@@ -259,7 +264,6 @@ pub fn compare(base: (&str, &RunResult), new: (&str, &RunResult), rule: &NoiseRu
             per_bucket(n, |s| Some(s.bucket.events as f64 * 60.0 / width(n))),
         ),
         Direction::HigherIsBetter,
-        rule,
     ));
     let success = |s: &SeriesBucket| {
         (s.bucket.events > 0).then(|| s.successes as f64 * 100.0 / s.bucket.events as f64)
@@ -269,7 +273,6 @@ pub fn compare(base: (&str, &RunResult), new: (&str, &RunResult), rule: &NoiseRu
         (Some(b.success_rate * 100.0), Some(n.success_rate * 100.0)),
         (per_bucket(b, success), per_bucket(n, success)),
         Direction::HigherIsBetter,
-        rule,
     ));
     type Field = fn(&Percentiles) -> f64;
     let quantiles: [(&str, f64, Field); 4] = [
@@ -287,7 +290,6 @@ pub fn compare(base: (&str, &RunResult), new: (&str, &RunResult), rule: &NoiseRu
             ),
             (per_bucket(b, latency_q(q)), per_bucket(n, latency_q(q))),
             Direction::LowerIsBetter,
-            rule,
         ));
     }
     rows.push(judged(
@@ -301,7 +303,6 @@ pub fn compare(base: (&str, &RunResult), new: (&str, &RunResult), rule: &NoiseRu
             per_bucket(n, lateness_q(0.99)),
         ),
         Direction::LowerIsBetter,
-        rule,
     ));
     let visible = |r: &RunResult, f: Field| {
         r.write_to_visible
@@ -321,10 +322,10 @@ pub fn compare(base: (&str, &RunResult), new: (&str, &RunResult), rule: &NoiseRu
                 (visible(b, field), visible(n, field)),
                 (per_bucket(b, visible_q(q)), per_bucket(n, visible_q(q))),
                 Direction::LowerIsBetter,
-                rule,
             ));
         }
     }
+    let mut rows = decide_together(rows, rule);
     rows.extend(per_activity_rows(b, n, rule));
     Comparison {
         base: base.0.to_string(),
@@ -361,8 +362,8 @@ impl Comparison {
     fn rule_line(&self) -> String {
         let mut line = format!(
             "a change counts beyond {:.1}% noise and when the Mann-Whitney U test on the \
-             per-bucket samples gives p < {} (per-activity rows: p adjusted over them by Holm's \
-             method)",
+             per-bucket samples gives p < {} (p adjusted by Holm's method over the overall rows, \
+             and over the per-activity rows)",
             self.noise * 100.0,
             self.alpha
         );
@@ -474,5 +475,40 @@ impl Comparison {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row with the p-value `p` and a change far beyond the noise.
+    fn doubled(metric: &str, p: f64) -> Pending {
+        let mut row = Pending::test(
+            metric,
+            "overall",
+            (Some(10.0), Some(20.0)),
+            (Vec::new(), Vec::new()),
+            Direction::LowerIsBetter,
+        );
+        row.row.p_value = Some(p);
+        row
+    }
+
+    #[test]
+    fn a_family_regresses_on_a_row_only_when_its_p_value_survives_the_adjustment() {
+        let rule = NoiseRule::default();
+        let family = |first: f64| {
+            let mut rows = vec![doubled("p99 lateness (ms)", first)];
+            rows.extend((0..7).map(|i| doubled(&format!("row {i}"), 0.8)));
+            decide_together(rows, &rule)
+        };
+        // p = 0.03 alone passes alpha; as one of eight rows it is 0.24 after Holm.
+        let one_of_eight = family(0.03);
+        assert_eq!(one_of_eight[0].verdict, "unchanged");
+        assert!((one_of_eight[0].p_value.unwrap() - 0.24).abs() < 1e-12);
+        // Below alpha / 8 it stands.
+        assert_eq!(family(0.005)[0].verdict, "regressed");
+        assert!(family(0.005)[1..].iter().all(|r| r.verdict == "unchanged"));
     }
 }

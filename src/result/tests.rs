@@ -10,7 +10,12 @@ use crate::outcome::RetryCause;
 /// A seeded mix of events over ~2 minutes: every activity, successes, three failure kinds,
 /// retries, and blocked events that sent nothing.
 fn records() -> Vec<EventRecord> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    records_from(0x9e37_79b9_7f4a_7c15)
+}
+
+/// `records()` drawn from another (nonzero) xorshift state: the same mix, other values.
+fn records_from(seed: u64) -> Vec<EventRecord> {
+    let mut state = seed;
     let mut next = move || {
         state ^= state << 13;
         state ^= state >> 7;
@@ -652,6 +657,38 @@ fn compare_judges_an_activity_and_write_to_visible_on_their_buckets() {
         same.rows
     );
     assert!(!same.text().contains("not judged"));
+}
+
+#[test]
+fn equal_pairs_show_a_regression_in_the_overall_rows_at_most_alpha_of_the_time() {
+    // Two runs drawn from one distribution differ only by chance: the comparison may call
+    // such a pair a regression in at most alpha of the pairs, whichever row it is in.
+    let rule = crate::stats::NoiseRule::default();
+    let run = |seed: u64| {
+        let records = records_from(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        result_of(
+            &records.iter().collect::<Vec<_>>(),
+            None,
+            Duration::from_secs(121),
+        )
+    };
+    let pairs = 200u64;
+    let flagged: Vec<Vec<String>> = (0..pairs)
+        .map(|i| {
+            let c = compare::compare(("base", &run(2 * i + 1)), ("new", &run(2 * i + 2)), &rule);
+            c.rows
+                .iter()
+                .filter(|r| r.scope == "overall" && r.verdict == "regressed")
+                .map(|r| r.metric.clone())
+                .collect::<Vec<_>>()
+        })
+        .filter(|regressed| !regressed.is_empty())
+        .collect();
+    assert!(
+        flagged.len() as f64 <= rule.alpha * pairs as f64,
+        "{} of {pairs} equal pairs flagged: {flagged:?}",
+        flagged.len()
+    );
 }
 
 #[test]
