@@ -114,6 +114,9 @@ pub(super) struct Work<X> {
     pub events: mpsc::Receiver<Sequenced>,
     pub shared: Arc<Shared>,
     pub concurrency: usize,
+    /// Receives a copy of every event whose time has come (a lone dispatcher's; with several,
+    /// the router taps).
+    pub tap: Option<std::sync::mpsc::Sender<Event>>,
 }
 
 /// A dispatcher that was started, as a task or on a thread of its own.
@@ -141,7 +144,7 @@ impl<X: Executor> Work<X> {
             self.shared,
             clock,
             self.concurrency,
-            None,
+            self.tap,
         )
         .await
     }
@@ -169,9 +172,14 @@ impl<X: Executor> Work<X> {
             .name(format!("dispatcher-{}", self.index))
             .spawn(move || {
                 if let Ok(work) = work_rx.recv() {
-                    let tally = runtime.block_on(work.run());
+                    // A task, not the future `block_on` polls: that one's every wake also
+                    // writes the driver's eventfd (see `replay::run`). A panic there is a
+                    // panic here, as it was before: no tally.
+                    let tally = runtime.block_on(async { tokio::spawn(work.run()).await });
                     drop(runtime);
-                    let _ = tally_tx.send(tally);
+                    if let Ok(tally) = tally {
+                        let _ = tally_tx.send(tally);
+                    }
                 }
             });
         if spawned.is_err() {

@@ -39,7 +39,7 @@ use crate::metrics::{EventRecord, EventResult, Metrics};
 use crate::outcome::RetryCause;
 use crate::units::Speed;
 use clock::{Clock as _, ClockChoice};
-use dispatcher::{dispatch, Batched, Shared, Tally, Work};
+use dispatcher::{Batched, Shared, Tally, Work};
 use pacer::Pacer;
 
 /// Set once a replay is stopping: executors must not start retries after it, and a backoff
@@ -224,12 +224,23 @@ pub async fn run<X: Executor>(
     let tallies = {
         let work = async {
             if split.dispatchers == 1 {
-                // One partition: the dispatcher reads the source itself, on the calling task.
-                let tap = options.tap.clone();
-                let clock = shared.clock();
-                let tally =
-                    dispatch(executor, events, shared.clone(), clock, split.limit(0), tap).await;
-                vec![tally]
+                // One partition: the dispatcher reads the source itself, in a task of the
+                // calling runtime, not in the calling task: on a current-thread runtime the
+                // calling task is the one `block_on` polls, and every wake of that one (each
+                // completion, each due time) also wakes the runtime's driver through its
+                // eventfd, a write and a spurious return from epoll; a task's wake is a push
+                // on the run queue.
+                let work = Work {
+                    index: 0,
+                    executor,
+                    events,
+                    shared: shared.clone(),
+                    concurrency: split.limit(0),
+                    tap: options.tap.clone(),
+                };
+                let tally = work.on_this_runtime().tally().await;
+                debug_assert!(tally.is_some(), "the dispatcher panicked");
+                vec![tally.unwrap_or_default()]
             } else {
                 dispatch_partitions(executor, events, &shared, split, options.tap.clone()).await
             }
@@ -325,6 +336,7 @@ async fn dispatch_partitions<X: Executor>(
             events: rx,
             shared: shared.clone(),
             concurrency: split.limit(index),
+            tap: None,
         };
         tasks.push(if own_threads {
             work.on_own_thread()

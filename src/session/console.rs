@@ -13,10 +13,10 @@ use crate::result::thresholds::AbortWatch;
 use crate::sim::time::{Calendar, SimTime};
 use crate::units::Speed;
 
-/// The progress bar of a run and the task that moves it.
+/// The progress bar of a run and the task that moves it (none for a hidden bar).
 pub struct RunConsole {
     bar: indicatif::ProgressBar,
-    ticker: tokio::task::JoinHandle<()>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunConsole {
@@ -24,7 +24,9 @@ impl RunConsole {
     /// the replayer's counters. Call within the run's runtime.
     pub fn start(span_ms: Option<(u64, u64)>, progress: Arc<Progress>) -> RunConsole {
         let bar = progress_bar(span_ms);
-        let ticker = spawn_progress(bar.clone(), progress, span_ms);
+        // A hidden bar (no terminal: a benchmark, a pod) needs no task waking four times a
+        // second for nothing.
+        let ticker = (!bar.is_hidden()).then(|| spawn_progress(bar.clone(), progress, span_ms));
         RunConsole { bar, ticker }
     }
 
@@ -69,7 +71,9 @@ impl RunConsole {
 
     /// The run is over: the bar goes, and a run stopped early says it stops its workers.
     pub fn finish(self, stopped_early: bool) {
-        self.ticker.abort();
+        if let Some(ticker) = self.ticker {
+            ticker.abort();
+        }
         self.bar.finish_and_clear();
         if stopped_early {
             crate::outln!("{} Stopping workers...", stamp());
@@ -136,4 +140,21 @@ fn spawn_progress(
             ));
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without a terminal (tests, benchmarks, pods) the bar is hidden, and nothing runs to move
+    /// it: a paced run is woken only by its own work.
+    #[tokio::test]
+    async fn a_hidden_bar_is_moved_by_no_task() {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        let console = RunConsole::start(None, Arc::new(Progress::default()));
+        assert!(console.bar.is_hidden());
+        assert_eq!(metrics.num_alive_tasks(), before);
+        console.finish(false);
+    }
 }

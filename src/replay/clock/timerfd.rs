@@ -131,17 +131,27 @@ impl TimerFdClock {
 }
 
 /// Arms `timer` for `deadline` and waits until it has fired.
+///
+/// The expiry is not read: the next `arm` resets the timer's count (`timerfd_settime` zeroes
+/// it), and the runtime's epoll is edge-triggered, so that timer's next expiry is reported
+/// anew either way. Whether this readiness is the expiry the clock says (a timer cannot
+/// fire before its deadline), which spares a `read` per due time; only a readiness that
+/// comes before the deadline by the clock is checked with a read (stale readiness, or a
+/// clock that disagrees with the timer's by a hair: the read settles it, so a wait never
+/// outlives its expiry).
 async fn fire_at(timer: &AsyncFd<TimerFd>, deadline: Instant) -> io::Result<()> {
     timer
         .get_ref()
         .arm(deadline.saturating_duration_since(Instant::now()))?;
     loop {
         let mut ready = timer.readable().await?;
+        if Instant::now() >= deadline {
+            // Cleared now, this readiness is not seen by the timer's next wait.
+            ready.clear_ready();
+            return Ok(());
+        }
         match ready.try_io(|t| t.get_ref().expirations()) {
             Ok(result) => {
-                // A one-shot timer that was just read cannot be readable again until it is
-                // re-armed: clearing the readiness now spares the next wait a read that
-                // could only say `EAGAIN` (one system call per due time).
                 ready.clear_ready();
                 return result.map(|_| ());
             }
@@ -155,7 +165,8 @@ impl Clock for TimerFdClock {
     async fn synchronize(&self, deadline: Instant) -> Synchronized {
         if deadline > Instant::now() {
             // A wait that is dropped (the run stopped) drops its timer with it: a timer goes
-            // back only disarmed and read, so a reused one never carries a stale expiry.
+            // back only once it has fired (its readiness cleared), so a reused one never
+            // carries an expiry that could still come.
             let fired = match self.take() {
                 Ok(timer) => match fire_at(&timer, deadline).await {
                     Ok(()) => {
@@ -273,6 +284,32 @@ mod tests {
         // next deadline a wasted read).
         let at_once = tokio::time::timeout(Duration::ZERO, timer.readable()).await;
         assert!(at_once.is_err(), "a read timer still looked readable");
+    }
+
+    /// A due time costs the timer's arming and the wake-up, not a read of its count: the
+    /// expiry is left on the timer (the next arming resets it), and the next wait on that
+    /// timer still waits for its own deadline.
+    #[tokio::test]
+    async fn a_due_time_is_not_read_back_and_the_next_wait_still_waits() {
+        let clock = TimerFdClock::new(DEFAULT_TOLERANCE).unwrap();
+        let deadline = Instant::now() + Duration::from_micros(300);
+        clock.synchronize(deadline).await;
+        let left = clock.idle.lock().unwrap()[0].get_ref().expirations();
+        assert_eq!(left.ok(), Some(1), "the expiry was read back");
+        // An expiry that came before the next arming (a stale edge the runtime has not yet
+        // taken) does not end the next wait early: it is checked with a read.
+        let timer = clock.idle.lock().unwrap().pop().unwrap();
+        timer.get_ref().arm(Duration::from_secs(3_600)).unwrap();
+        timer.get_ref().arm(Duration::from_millis(1)).unwrap();
+        clock.give_back(timer);
+        let next = Instant::now() + Duration::from_millis(4);
+        clock.synchronize(next).await;
+        assert!(Instant::now() >= next, "woken before its deadline");
+        for _ in 0..20 {
+            let deadline = Instant::now() + Duration::from_micros(200);
+            clock.synchronize(deadline).await;
+            assert!(Instant::now() >= deadline);
+        }
     }
 
     #[tokio::test]
